@@ -1,0 +1,21 @@
+//! boxbox's domain core: the race state model, the race simulator and the Car Twin, as pure functions of their
+//! inputs.
+//!
+//! **Architecture invariant:** this crate does no IO and never reads the clock; time, seeds and bytes are
+//! arguments. It compiles natively and to `wasm32-unknown-unknown` and gives bit-identical results on both.
+//!
+//! # Layout
+//! - [`wire`]: the race state model (schema version 1) that sources produce and consumers read, as JSON.
+//! - [`calibration`]: the simulator's parameters (2019 Bahrain Grand Prix) and where each number comes from.
+//! - [`sim`]: the seeded full-field race simulator.
+//! - [`history`]: per-lap records extracted from a stream of states, for any source.
+//! - [`twin`]: the first Car Twin: tyre wear rates, fuel burn and the pit window, per car.
+//! - [`protocol`]: the messages the relay sends to browsers over WebSocket.
+#![warn(missing_docs)]
+
+pub mod calibration;
+pub mod history;
+pub mod protocol;
+pub mod sim;
+pub mod twin;
+pub mod wire;
