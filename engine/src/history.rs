@@ -47,7 +47,7 @@ impl LapRecorder {
 
     /// Feeds one state; returns how many laps it completed.
     pub fn observe(&mut self, state: &RaceState) -> usize {
-        let before = self.records.len();
+        let mut added = 0;
         let status = state.session.track_status;
         for car in &state.cars {
             let slot = usize::from(car.car_idx);
@@ -84,6 +84,7 @@ impl LapRecorder {
                         track_status: watch.worst_status.max(status),
                         pit_lane: watch.pit_lane,
                     });
+                    added += 1;
                 }
                 *watch = fresh;
                 // The sample that shows the new lap may already be in the pit lane on an out-lap; that belongs to the
@@ -97,7 +98,7 @@ impl LapRecorder {
                 watch.pit_lane |= in_pit;
             }
         }
-        self.records.len() - before
+        added
     }
 }
 
