@@ -1,0 +1,69 @@
+//! The `boxbox` binary: parses the command line, sets up logging and hands over to [`boxbox_relay::run`].
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> anyhow::Result<()> {
+    use anyhow::Context;
+    use boxbox_relay::cli::{Cli, Command};
+    use clap::Parser;
+
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
+        )
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(args.http)
+                .await
+                .with_context(|| format!("cannot listen on {}", args.http))?;
+            let addr = listener.local_addr()?;
+            let shown = if addr.ip().is_unspecified() { format!("http://localhost:{}/", addr.port()) } else { format!("http://{addr}/") };
+            println!("boxbox is running: open {shown}");
+            let config = boxbox_relay::ServeConfig {
+                seed: args.seed,
+                speed: args.speed,
+                rate_hz: args.rate_hz,
+                laps: args.laps,
+                restart_after_s: args.restart_after_s,
+                web_dir: args.web_dir,
+            };
+            boxbox_relay::run(listener, config, shutdown_signal()).await
+        }),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+#[cfg(not(target_arch = "wasm32"))]
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for ctrl-c: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}

@@ -1,0 +1,48 @@
+//! The built-in simulator as a real-time source: advances the engine's race by `speed / rate_hz` simulated seconds
+//! per tick and publishes each state to the hub.
+//!
+//! Simulated time is counted in ticks, not read from the clock: if the machine stalls, the race slows down rather
+//! than jumping, and the race itself never depends on timing (the engine's race is independent of sampling).
+
+use std::time::Duration;
+
+use boxbox_engine::sim::{RaceSim, SimConfig};
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use crate::ServeConfig;
+use crate::hub::Hub;
+
+/// Runs simulated races until `stop` turns true.
+pub async fn run(hub: Hub, config: ServeConfig, mut stop: watch::Receiver<bool>) {
+    let mut seed = config.seed;
+    let dt_s = config.speed / config.rate_hz;
+    loop {
+        let mut sim = RaceSim::new(&SimConfig { seed, total_laps: config.laps });
+        hub.reset();
+        hub.publish(sim.state());
+        tracing::info!(seed, laps = config.laps, "simulated race started");
+        let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / config.rate_hz));
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut t = 0.0;
+        while !sim.is_finished() {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = stop.changed() => return,
+            }
+            t += dt_s;
+            sim.advance_to(t);
+            hub.publish(sim.state());
+        }
+        tracing::info!(seed, "simulated race finished");
+        let Some(wait_s) = config.restart_after_s else {
+            let _ = stop.changed().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs_f64(wait_s.max(0.0))) => {}
+            _ = stop.changed() => return,
+        }
+        seed = seed.wrapping_add(1);
+    }
+}
