@@ -76,7 +76,8 @@ pub struct Rate {
 pub struct PitWindow {
     /// Where the car stands against the window.
     pub status: PitWindowStatus,
-    /// First lap at the end of which a stop gets the car to the flag with no further stop.
+    /// First lap at the end of which a stop onto the longest-lasting dry compound gets the car to the flag with no
+    /// further stop.
     pub earliest_lap: Option<u32>,
     /// Last lap at the end of which the car can stop before its tyres reach the wear limit.
     pub latest_lap: Option<u32>,
@@ -226,10 +227,19 @@ fn pit_window(
     }
     // The lap on which the limiting corner crosses the limit; the stop is at the end of the lap before.
     let latest = (car.lap + laps_to_limit.floor() as u32).clamp(car.lap, total.saturating_sub(1).max(car.lap));
-    // A new set of the same kind lasts a full life at this wear rate; from `earliest` on it reaches the flag.
+    // The next set: this set's measured life, scaled by how much longer each dry compound lasts (the calibration's
+    // relative wear rates; a prior until the full twin learns it in-session). The longest-lasting one decides
+    // `earliest`: from then on a single stop reaches the flag.
     let wear_rate = (limit - car.tyres.corners.map(|c| c.wear_pct).as_array()[corner]) / laps_to_limit.max(1e-9);
-    let life = if wear_rate > 0.0 { limit / wear_rate } else { f64::from(total) };
-    let earliest = (total as f64 - life).ceil().max(f64::from(car.lap)) as u32;
+    let life_now = if wear_rate > 0.0 { limit / wear_rate } else { f64::from(total) };
+    let prior = |c: Compound| crate::calibration::compound_params(c).wear_pct_per_lap;
+    let (next_compound, life) = Compound::DRY
+        .into_iter()
+        .filter(|c| rule_met || *c != car.tyres.compound)
+        .map(|c| (c, life_now * prior(car.tyres.compound) / prior(c)))
+        .fold((car.tyres.compound, life_now), |best, x| if x.1 > best.1 { x } else { best });
+    let next_name = format!("{next_compound:?}").to_lowercase();
+    let earliest = (f64::from(total) - life.floor()).max(f64::from(car.lap)) as u32;
     if !rule_met && laps_to_limit >= laps_remaining {
         return window(
             PitWindowStatus::Open,
@@ -243,12 +253,18 @@ fn pit_window(
     } else if earliest > latest {
         (
             PitWindowStatus::Open,
-            format!("two more stops: {corner_name} reaches {limit:.0} % on lap {latest}, a new set lasts {life:.0} laps"),
+            format!("two more stops: {corner_name} reaches {limit:.0} % on lap {latest}, a {next_name} lasts {life:.0} laps"),
         )
     } else if car.lap >= earliest {
-        (PitWindowStatus::Open, format!("window open to lap {latest}: {corner_name} reaches {limit:.0} %"))
+        (
+            PitWindowStatus::Open,
+            format!("box by lap {latest} ({corner_name} reaches {limit:.0} %); a {next_name} reaches the flag"),
+        )
     } else {
-        (PitWindowStatus::Upcoming, format!("window laps {earliest}–{latest}: {corner_name} reaches {limit:.0} % on lap {latest}"))
+        (
+            PitWindowStatus::Upcoming,
+            format!("opens lap {earliest} for a {next_name} to the flag; {corner_name} reaches {limit:.0} % on lap {latest}"),
+        )
     };
     window(status, Some(earliest.min(latest)), Some(latest), reason)
 }
@@ -314,6 +330,11 @@ mod tests {
         // 50 laps, on lap 13: 38 to go; the fuel on board at 1.9 kg/lap.
         assert!((twin.fuel_margin_kg.unwrap() - (twin.fuel_kg - 1.9 * 38.0)).abs() < 1e-9);
         assert_eq!(twin.pit_window.latest_lap, Some(13 + twin.laps_to_wear_limit.unwrap().floor() as u32));
+        // Only mediums used so far: the next set must be another compound, and a hard (which lasts 1.95/1.35 times
+        // as long as a medium in the calibration) reaches the flag from now on.
+        assert_eq!(twin.pit_window.status, PitWindowStatus::Open, "{:?}", twin.pit_window);
+        assert_eq!(twin.pit_window.earliest_lap, Some(13));
+        assert!(twin.pit_window.reason.contains("hard reaches the flag"), "{}", twin.pit_window.reason);
     }
 
     #[test]
