@@ -183,7 +183,10 @@ mod tests {
         assert_eq!(rows.len(), 20);
         assert_eq!(rows[0].gap, "LEADER");
         assert!(rows[1].gap.starts_with('+'), "{:?}", rows[1]);
-        assert!(rows.iter().all(|r| r.last_lap.contains(':')));
+        for (row, car) in rows.iter().zip(&state.cars) {
+            let expected = if car.last_lap_s.is_some() { ':' } else { '—' };
+            assert!(row.last_lap.contains(expected), "{row:?}");
+        }
         assert_eq!(rows.iter().map(|r| r.position).collect::<Vec<_>>(), (1..=20).collect::<Vec<_>>());
     }
 }
