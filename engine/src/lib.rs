@@ -10,10 +10,12 @@
 //! - [`sim`]: the seeded full-field race simulator.
 //! - [`history`]: per-lap records extracted from a stream of states, for any source.
 //! - [`twin`]: the first Car Twin: tyre wear rates, fuel burn and the pit window, per car.
+//! - [`digest`]: digests of a seeded race and of its twins, for the native-vs-wasm determinism fixtures.
 //! - [`protocol`]: the messages the relay sends to browsers over WebSocket.
 #![warn(missing_docs)]
 
 pub mod calibration;
+pub mod digest;
 pub mod history;
 pub mod protocol;
 pub mod sim;

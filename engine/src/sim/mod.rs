@@ -945,48 +945,5 @@ fn ers_shape(frac: f64) -> f64 {
     0.0
 }
 
-/// A 64-bit FNV-1a digest of a race: the JSON of its state every `every_s` seconds until the finish.
-///
-/// Used to check that a seed gives the same race natively and in wasm (the digest is stored as a fixture).
-pub fn race_digest(config: &SimConfig, every_s: f64) -> u64 {
-    let mut sim = RaceSim::new(config);
-    let mut hash = Fnv1a::new();
-    let mut t = 0.0;
-    loop {
-        sim.advance_to(t);
-        let state = sim.state();
-        match serde_json::to_vec(&state) {
-            Ok(bytes) => hash.write(&bytes),
-            Err(e) => hash.write(e.to_string().as_bytes()),
-        }
-        if sim.is_finished() {
-            break;
-        }
-        t += every_s;
-    }
-    hash.finish()
-}
-
-/// FNV-1a, 64-bit: tiny, portable and stable across platforms, which is all a fixture digest needs.
-#[derive(Debug)]
-struct Fnv1a(u64);
-
-impl Fnv1a {
-    fn new() -> Self {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 #[cfg(test)]
 mod tests;

@@ -63,14 +63,14 @@ fn the_race_does_not_depend_on_the_sampling_rate() {
 }
 
 #[test]
-fn digest_matches_the_fixture_shared_with_the_wasm_test() {
+fn race_digest_matches_the_fixture_shared_with_the_wasm_test() {
     let fixture: serde_json::Value =
         serde_json::from_str(include_str!("../../tests/fixtures/race_digest.json")).expect("fixture is JSON");
     let seed = fixture["seed"].as_u64().expect("seed");
     let laps = fixture["total_laps"].as_u64().expect("total_laps") as u32;
     let every_s = fixture["every_s"].as_f64().expect("every_s");
     let want = fixture["digest"].as_str().expect("digest");
-    let got = format!("{:016x}", race_digest(&SimConfig { seed, total_laps: laps }, every_s));
+    let got = format!("{:016x}", crate::digest::race(&SimConfig { seed, total_laps: laps }, every_s));
     assert_eq!(
         got, want,
         "the simulated race changed; if on purpose, update engine/tests/fixtures/race_digest.json (the wasm test reads it too)"
