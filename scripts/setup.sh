@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-#! Installs everything boxbox needs on a fresh Debian machine with Rust stable and Node 20.
-#! Idempotent: each step is skipped when the tool is already present at the right version.
-#! The tested recipe behind these pins is ../shared/BUILD-RECIPE.md.
+# Installs everything boxbox needs on a fresh Debian machine with Rust stable and Node 20.
+# Idempotent: each step is skipped when the tool is already present at the right version.
+# The tested recipe behind these pins is ../shared/BUILD-RECIPE.md.
 set -euo pipefail
 
 TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen version in Cargo.lock
 BINARYEN_VERSION=132.0.0       # wasm-opt from npm; Debian's binaryen 108 breaks the externref table
-TOOLS_DIR="${BOXBOX_TOOLS_DIR:-$HOME/.cache/boxbox-tools}"
+# shellcheck source=scripts/env.sh
+. "$(dirname "$0")/env.sh"
+TOOLS_DIR="$BOXBOX_TOOLS_DIR"
 
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
 

@@ -19,7 +19,11 @@ pub fn twins(config: &SimConfig, every_s: f64) -> u64 {
     sample(config, every_s, |sim, recorder| {
         let state = sim.state();
         recorder.observe(&state);
-        hash.write_json(&field_twins(&state, recorder.records(), &TwinParams::PIT_WALL));
+        hash.write_json(&field_twins(
+            &state,
+            recorder.records(),
+            &TwinParams::PIT_WALL,
+        ));
     });
     hash.finish()
 }
@@ -94,12 +98,16 @@ mod tests {
     #[test]
     fn twin_digest_matches_the_fixture_shared_with_the_wasm_test() {
         let fixture: serde_json::Value =
-            serde_json::from_str(include_str!("../tests/fixtures/twin_digest.json")).expect("fixture is JSON");
+            serde_json::from_str(include_str!("../tests/fixtures/twin_digest.json"))
+                .expect("fixture is JSON");
         let config = SimConfig {
             seed: fixture["seed"].as_u64().expect("seed"),
             total_laps: fixture["total_laps"].as_u64().expect("total_laps") as u32,
         };
-        let got = format!("{:016x}", twins(&config, fixture["every_s"].as_f64().expect("every_s")));
+        let got = format!(
+            "{:016x}",
+            twins(&config, fixture["every_s"].as_f64().expect("every_s"))
+        );
         assert_eq!(
             got,
             fixture["digest"].as_str().expect("digest"),

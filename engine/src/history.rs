@@ -32,7 +32,10 @@ impl LapRecorder {
 
     /// A recorder that continues from `records` (e.g. the history sent with a snapshot).
     pub fn with_history(records: Vec<LapRecord>) -> Self {
-        LapRecorder { cars: Vec::new(), records }
+        LapRecorder {
+            cars: Vec::new(),
+            records,
+        }
     }
 
     /// Every record so far, in completion order.
@@ -42,7 +45,11 @@ impl LapRecorder {
 
     /// The records of one car, oldest first.
     pub fn car_records(&self, car_idx: u8) -> Vec<LapRecord> {
-        self.records.iter().filter(|r| r.car_idx == car_idx).cloned().collect()
+        self.records
+            .iter()
+            .filter(|r| r.car_idx == car_idx)
+            .cloned()
+            .collect()
     }
 
     /// Feeds one state; returns how many laps it completed.
@@ -69,8 +76,15 @@ impl LapRecorder {
             if car.lap > watch.lap || took_flag {
                 // The lap just completed; with sparse sampling several may have passed, but only the last one's
                 // time is known.
-                let lap = if took_flag && car.lap == watch.lap { car.lap } else { car.lap - 1 };
-                let already = self.records.iter().any(|r| r.car_idx == car.car_idx && r.lap == lap);
+                let lap = if took_flag && car.lap == watch.lap {
+                    car.lap
+                } else {
+                    car.lap - 1
+                };
+                let already = self
+                    .records
+                    .iter()
+                    .any(|r| r.car_idx == car.car_idx && r.lap == lap);
                 if let (Some(lap_time_s), false) = (car.last_lap_s, already) {
                     self.records.push(LapRecord {
                         car_idx: car.car_idx,
@@ -91,7 +105,8 @@ impl LapRecorder {
                 // new lap, which `fresh` has recorded.
             } else if car.lap < watch.lap {
                 // Time went backwards (a flashback or a replay seek): forget the laps that are now in the future.
-                self.records.retain(|r| r.car_idx != car.car_idx || r.lap < car.lap);
+                self.records
+                    .retain(|r| r.car_idx != car.car_idx || r.lap < car.lap);
                 *watch = fresh;
             } else {
                 watch.worst_status = watch.worst_status.max(status);
@@ -109,7 +124,10 @@ mod tests {
 
     #[test]
     fn records_every_lap_of_every_car_once() {
-        let mut sim = RaceSim::new(&SimConfig { seed: 5, total_laps: 12 });
+        let mut sim = RaceSim::new(&SimConfig {
+            seed: 5,
+            total_laps: 12,
+        });
         let mut rec = LapRecorder::new();
         let mut t = 0.0;
         while !sim.is_finished() {
@@ -120,8 +138,17 @@ mod tests {
         let last = sim.state();
         for car in &last.cars {
             let laps: Vec<u32> = rec.car_records(car.car_idx).iter().map(|r| r.lap).collect();
-            let driven = if car.result_status == ResultStatus::Finished { car.lap } else { car.lap - 1 };
-            assert_eq!(laps, (1..=driven).collect::<Vec<_>>(), "{}", car.driver.code);
+            let driven = if car.result_status == ResultStatus::Finished {
+                car.lap
+            } else {
+                car.lap - 1
+            };
+            assert_eq!(
+                laps,
+                (1..=driven).collect::<Vec<_>>(),
+                "{}",
+                car.driver.code
+            );
             for r in rec.car_records(car.car_idx) {
                 assert!(r.lap_time_s > 80.0 && r.lap_time_s < 200.0, "{r:?}");
             }
@@ -156,7 +183,10 @@ mod tests {
 
     #[test]
     fn going_back_in_time_forgets_future_laps() {
-        let mut sim = RaceSim::new(&SimConfig { seed: 2, total_laps: 6 });
+        let mut sim = RaceSim::new(&SimConfig {
+            seed: 2,
+            total_laps: 6,
+        });
         let mut rec = LapRecorder::new();
         let mut early = None;
         let mut t = 0.0;

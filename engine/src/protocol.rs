@@ -42,11 +42,18 @@ mod tests {
 
     #[test]
     fn messages_round_trip_through_json_with_their_type_tag() {
-        let mut sim = RaceSim::new(&SimConfig { seed: 9, total_laps: 3 });
+        let mut sim = RaceSim::new(&SimConfig {
+            seed: 9,
+            total_laps: 3,
+        });
         sim.advance_to(150.0);
         let msg = ServerMessage::Update { state: sim.state() };
         let json = serde_json::to_string(&msg).unwrap();
-        assert!(json.starts_with(r#"{"type":"update","state":{"schema_version":1,"#), "{}", &json[..80]);
+        assert!(
+            json.starts_with(r#"{"type":"update","state":{"schema_version":1,"#),
+            "{}",
+            &json[..80]
+        );
         let back: ServerMessage = serde_json::from_str(&json).unwrap();
         assert_eq!(back, msg);
     }

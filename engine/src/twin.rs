@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::wire::{CORNER_NAMES, CarState, Compound, Corners, LapRecord, RaceState, SCHEMA_VERSION};
+use crate::wire::{
+    CORNER_NAMES, CarState, Compound, Corners, LapRecord, RaceState, SCHEMA_VERSION,
+};
 
 /// Tuning of the twin.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,7 +22,10 @@ pub struct TwinParams {
 
 impl TwinParams {
     /// The defaults used by the pit wall: 70 % wear limit (where the simulated and real cliffs start), 8 laps.
-    pub const PIT_WALL: TwinParams = TwinParams { wear_limit_pct: 70.0, window_laps: 8 };
+    pub const PIT_WALL: TwinParams = TwinParams {
+        wear_limit_pct: 70.0,
+        window_laps: 8,
+    };
 }
 
 /// What the Car Twin knows about one car.
@@ -104,22 +109,37 @@ pub enum PitWindowStatus {
 }
 
 /// The Car Twin of one car, from its state and its lap records (any order; other cars' records are ignored).
-pub fn car_twin(state: &RaceState, car: &CarState, records: &[LapRecord], params: &TwinParams) -> CarTwin {
-    let mut own: Vec<&LapRecord> = records.iter().filter(|r| r.car_idx == car.car_idx).collect();
+pub fn car_twin(
+    state: &RaceState,
+    car: &CarState,
+    records: &[LapRecord],
+    params: &TwinParams,
+) -> CarTwin {
+    let mut own: Vec<&LapRecord> = records
+        .iter()
+        .filter(|r| r.car_idx == car.car_idx)
+        .collect();
     own.sort_by_key(|r| r.lap);
     let stint_start = car.stints.last().map_or(1, |s| s.start_lap);
     let total = f64::from(state.session.total_laps);
-    let lap_frac = if state.session.track_length_m > 0.0 { car.lap_distance_m / state.session.track_length_m } else { 0.0 };
-    let laps_remaining = if car.result_status.is_out() || car.result_status == crate::wire::ResultStatus::Finished {
-        0.0
+    let lap_frac = if state.session.track_length_m > 0.0 {
+        car.lap_distance_m / state.session.track_length_m
     } else {
-        (total - f64::from(car.lap - 1) - lap_frac).max(0.0)
+        0.0
     };
+    let laps_remaining =
+        if car.result_status.is_out() || car.result_status == crate::wire::ResultStatus::Finished {
+            0.0
+        } else {
+            (total - f64::from(car.lap - 1) - lap_frac).max(0.0)
+        };
 
     // Consecutive pairs (previous lap, this lap); the pair's lap is clean if green and away from the pit lane.
     let is_clean = |i: usize| {
         let r = own[i];
-        let next_pitted = own.get(i + 1).is_some_and(|n| n.lap == r.lap + 1 && n.pit_lane);
+        let next_pitted = own
+            .get(i + 1)
+            .is_some_and(|n| n.lap == r.lap + 1 && n.pit_lane);
         !r.track_status.is_neutralised() && !r.pit_lane && !next_pitted
     };
     let pairs = || (1..own.len()).filter(|&i| own[i].lap == own[i - 1].lap + 1);
@@ -132,26 +152,41 @@ pub fn car_twin(state: &RaceState, car: &CarState, records: &[LapRecord], params
         })
         .collect();
     let recent_wear = &wear_deltas[wear_deltas.len().saturating_sub(params.window_laps)..];
-    let wear_rate = Corners::from_array(std::array::from_fn(|k| rate(recent_wear.iter().map(|d| d[k]))));
+    let wear_rate = Corners::from_array(std::array::from_fn(|k| {
+        rate(recent_wear.iter().map(|d| d[k]))
+    }));
 
     let fuel_deltas: Vec<f64> = pairs()
         .filter(|&i| !own[i].track_status.is_neutralised())
         .map(|i| own[i - 1].fuel_kg - own[i].fuel_kg)
         .collect();
-    let fuel_burn = rate(fuel_deltas[fuel_deltas.len().saturating_sub(params.window_laps)..].iter().copied());
+    let fuel_burn = rate(
+        fuel_deltas[fuel_deltas.len().saturating_sub(params.window_laps)..]
+            .iter()
+            .copied(),
+    );
 
     // The corner that hits the limit first.
     let wear_now = car.tyres.corners.map(|c| c.wear_pct);
     let mut limiting: Option<(usize, f64)> = None;
-    for (k, (w, r)) in wear_now.as_array().into_iter().zip(wear_rate.as_array()).enumerate() {
-        let Some(r) = r.filter(|r| r.mean > 1e-6) else { continue };
+    for (k, (w, r)) in wear_now
+        .as_array()
+        .into_iter()
+        .zip(wear_rate.as_array())
+        .enumerate()
+    {
+        let Some(r) = r.filter(|r| r.mean > 1e-6) else {
+            continue;
+        };
         let laps = ((params.wear_limit_pct - w) / r.mean).max(0.0);
         if limiting.is_none_or(|(_, l)| laps < l) {
             limiting = Some((k, laps));
         }
     }
 
-    let fuel_laps_left = fuel_burn.filter(|b| b.mean > 1e-6).map(|b| car.fuel_kg / b.mean);
+    let fuel_laps_left = fuel_burn
+        .filter(|b| b.mean > 1e-6)
+        .map(|b| car.fuel_kg / b.mean);
     let fuel_margin_kg = fuel_burn.map(|b| car.fuel_kg - b.mean * laps_remaining);
     let pit_window = pit_window(state, car, limiting, laps_remaining, params);
 
@@ -177,7 +212,11 @@ pub fn car_twin(state: &RaceState, car: &CarState, records: &[LapRecord], params
 
 /// The Car Twin of every car in the state, in running order.
 pub fn field_twins(state: &RaceState, records: &[LapRecord], params: &TwinParams) -> Vec<CarTwin> {
-    state.cars.iter().map(|car| car_twin(state, car, records, params)).collect()
+    state
+        .cars
+        .iter()
+        .map(|car| car_twin(state, car, records, params))
+        .collect()
 }
 
 fn rate(values: impl Iterator<Item = f64>) -> Option<Rate> {
@@ -193,7 +232,11 @@ fn rate(values: impl Iterator<Item = f64>) -> Option<Rate> {
     } else {
         0.0
     };
-    Some(Rate { mean, std_err, n_laps: xs.len() as u32 })
+    Some(Rate {
+        mean,
+        std_err,
+        n_laps: xs.len() as u32,
+    })
 }
 
 fn pit_window(
@@ -203,15 +246,35 @@ fn pit_window(
     laps_remaining: f64,
     params: &TwinParams,
 ) -> PitWindow {
-    let window = |status, earliest_lap, latest_lap, reason: String| PitWindow { status, earliest_lap, latest_lap, reason };
+    let window = |status, earliest_lap, latest_lap, reason: String| PitWindow {
+        status,
+        earliest_lap,
+        latest_lap,
+        reason,
+    };
     if laps_remaining <= 0.0 {
-        return window(PitWindowStatus::Closed, None, None, "no longer racing".to_owned());
+        return window(
+            PitWindowStatus::Closed,
+            None,
+            None,
+            "no longer racing".to_owned(),
+        );
     }
     let Some((corner, laps_to_limit)) = limiting else {
-        return window(PitWindowStatus::Unknown, None, None, "waiting for two clean laps on this set".to_owned());
+        return window(
+            PitWindowStatus::Unknown,
+            None,
+            None,
+            "waiting for two clean laps on this set".to_owned(),
+        );
     };
     let total = state.session.total_laps;
-    let mut dry: Vec<Compound> = car.stints.iter().map(|s| s.compound).filter(|c| c.is_dry()).collect();
+    let mut dry: Vec<Compound> = car
+        .stints
+        .iter()
+        .map(|s| s.compound)
+        .filter(|c| c.is_dry())
+        .collect();
     dry.sort();
     dry.dedup();
     let rule_met = dry.len() >= 2 || !car.tyres.compound.is_dry();
@@ -222,22 +285,32 @@ fn pit_window(
             PitWindowStatus::NotNeeded,
             None,
             None,
-            format!("tyres reach the flag: {corner_name} at {limit:.0} % in {laps_to_limit:.1} laps"),
+            format!(
+                "tyres reach the flag: {corner_name} at {limit:.0} % in {laps_to_limit:.1} laps"
+            ),
         );
     }
     // The lap on which the limiting corner crosses the limit; the stop is at the end of the lap before.
-    let latest = (car.lap + laps_to_limit.floor() as u32).clamp(car.lap, total.saturating_sub(1).max(car.lap));
+    let latest = (car.lap + laps_to_limit.floor() as u32)
+        .clamp(car.lap, total.saturating_sub(1).max(car.lap));
     // The next set: this set's measured life, scaled by how much longer each dry compound lasts (the calibration's
     // relative wear rates; a prior until the full twin learns it in-session). The longest-lasting one decides
     // `earliest`: from then on a single stop reaches the flag.
-    let wear_rate = (limit - car.tyres.corners.map(|c| c.wear_pct).as_array()[corner]) / laps_to_limit.max(1e-9);
-    let life_now = if wear_rate > 0.0 { limit / wear_rate } else { f64::from(total) };
+    let wear_rate = (limit - car.tyres.corners.map(|c| c.wear_pct).as_array()[corner])
+        / laps_to_limit.max(1e-9);
+    let life_now = if wear_rate > 0.0 {
+        limit / wear_rate
+    } else {
+        f64::from(total)
+    };
     let prior = |c: Compound| crate::calibration::compound_params(c).wear_pct_per_lap;
     let (next_compound, life) = Compound::DRY
         .into_iter()
         .filter(|c| rule_met || *c != car.tyres.compound)
         .map(|c| (c, life_now * prior(car.tyres.compound) / prior(c)))
-        .fold((car.tyres.compound, life_now), |best, x| if x.1 > best.1 { x } else { best });
+        .fold((car.tyres.compound, life_now), |best, x| {
+            if x.1 > best.1 { x } else { best }
+        });
     let next_name = format!("{next_compound:?}").to_lowercase();
     let earliest = (f64::from(total) - life.floor()).max(f64::from(car.lap)) as u32;
     if !rule_met && laps_to_limit >= laps_remaining {
@@ -249,21 +322,30 @@ fn pit_window(
         );
     }
     let (status, reason) = if laps_to_limit < 0.5 {
-        (PitWindowStatus::Overdue, format!("{corner_name} is at the {limit:.0} % limit: box now"))
+        (
+            PitWindowStatus::Overdue,
+            format!("{corner_name} is at the {limit:.0} % limit: box now"),
+        )
     } else if earliest > latest {
         (
             PitWindowStatus::Open,
-            format!("two more stops: {corner_name} reaches {limit:.0} % on lap {latest}, a {next_name} lasts {life:.0} laps"),
+            format!(
+                "two more stops: {corner_name} reaches {limit:.0} % on lap {latest}, a {next_name} lasts {life:.0} laps"
+            ),
         )
     } else if car.lap >= earliest {
         (
             PitWindowStatus::Open,
-            format!("box by lap {latest} ({corner_name} reaches {limit:.0} %); a {next_name} reaches the flag"),
+            format!(
+                "box by lap {latest} ({corner_name} reaches {limit:.0} %); a {next_name} reaches the flag"
+            ),
         )
     } else {
         (
             PitWindowStatus::Upcoming,
-            format!("opens lap {earliest} for a {next_name} to the flag; {corner_name} reaches {limit:.0} % on lap {latest}"),
+            format!(
+                "opens lap {earliest} for a {next_name} to the flag; {corner_name} reaches {limit:.0} % on lap {latest}"
+            ),
         )
     };
     window(status, Some(earliest.min(latest)), Some(latest), reason)
@@ -277,8 +359,16 @@ mod tests {
     use crate::wire::TrackStatus;
 
     /// A synthetic stint: known wear per lap per corner and known burn, with an SC lap in the middle.
-    fn synthetic(n: u32, wear: [f64; 4], burn: f64, sc_lap: Option<u32>) -> (RaceState, Vec<LapRecord>) {
-        let mut sim = RaceSim::new(&SimConfig { seed: 1, total_laps: 50 });
+    fn synthetic(
+        n: u32,
+        wear: [f64; 4],
+        burn: f64,
+        sc_lap: Option<u32>,
+    ) -> (RaceState, Vec<LapRecord>) {
+        let mut sim = RaceSim::new(&SimConfig {
+            seed: 1,
+            total_laps: 50,
+        });
         sim.advance_to(1.0);
         let mut state = sim.state();
         let mut records = Vec::new();
@@ -299,17 +389,29 @@ mod tests {
                 tyre_age_laps: lap,
                 wear_pct: Corners::from_array(w),
                 fuel_kg: fuel,
-                track_status: if neutral { TrackStatus::SafetyCar } else { TrackStatus::Green },
+                track_status: if neutral {
+                    TrackStatus::SafetyCar
+                } else {
+                    TrackStatus::Green
+                },
                 pit_lane: false,
             });
         }
         let car = state.cars.iter_mut().find(|c| c.car_idx == 0).unwrap();
         car.lap = n + 1;
         car.lap_distance_m = 0.0;
-        car.stints = vec![crate::wire::Stint { compound: Compound::Medium, start_lap: 1, laps: n, start_age_laps: 0 }];
+        car.stints = vec![crate::wire::Stint {
+            compound: Compound::Medium,
+            start_lap: 1,
+            laps: n,
+            start_age_laps: 0,
+        }];
         car.tyres.compound = Compound::Medium;
         car.tyres.age_laps = n;
-        car.tyres.corners = Corners::from_array(w.map(|wear_pct| crate::wire::TyreCorner { wear_pct, ..Default::default() }));
+        car.tyres.corners = Corners::from_array(w.map(|wear_pct| crate::wire::TyreCorner {
+            wear_pct,
+            ..Default::default()
+        }));
         car.fuel_kg = fuel;
         (state, records)
     }
@@ -319,7 +421,10 @@ mod tests {
         let (state, records) = synthetic(12, [1.5, 1.2, 2.0, 1.8], 1.9, Some(6));
         let car = state.car(0).unwrap();
         let twin = car_twin(&state, car, &records, &TwinParams::PIT_WALL);
-        let rates = twin.wear_rate_pct_per_lap.map(|r| r.unwrap().mean).as_array();
+        let rates = twin
+            .wear_rate_pct_per_lap
+            .map(|r| r.unwrap().mean)
+            .as_array();
         for (got, want) in rates.iter().zip([1.5, 1.2, 2.0, 1.8]) {
             assert!((got - want).abs() < 1e-9, "{got} vs {want}");
         }
@@ -329,12 +434,24 @@ mod tests {
         assert!((twin.laps_to_wear_limit.unwrap() - (70.0 - rl) / 2.0).abs() < 1e-9);
         // 50 laps, on lap 13: 38 to go; the fuel on board at 1.9 kg/lap.
         assert!((twin.fuel_margin_kg.unwrap() - (twin.fuel_kg - 1.9 * 38.0)).abs() < 1e-9);
-        assert_eq!(twin.pit_window.latest_lap, Some(13 + twin.laps_to_wear_limit.unwrap().floor() as u32));
+        assert_eq!(
+            twin.pit_window.latest_lap,
+            Some(13 + twin.laps_to_wear_limit.unwrap().floor() as u32)
+        );
         // Only mediums used so far: the next set must be another compound, and a hard (which lasts 1.95/1.35 times
         // as long as a medium in the calibration) reaches the flag from now on.
-        assert_eq!(twin.pit_window.status, PitWindowStatus::Open, "{:?}", twin.pit_window);
+        assert_eq!(
+            twin.pit_window.status,
+            PitWindowStatus::Open,
+            "{:?}",
+            twin.pit_window
+        );
         assert_eq!(twin.pit_window.earliest_lap, Some(13));
-        assert!(twin.pit_window.reason.contains("hard reaches the flag"), "{}", twin.pit_window.reason);
+        assert!(
+            twin.pit_window.reason.contains("hard reaches the flag"),
+            "{}",
+            twin.pit_window.reason
+        );
     }
 
     #[test]
@@ -342,11 +459,19 @@ mod tests {
         for n in [0, 1] {
             let (state, records) = synthetic(n.max(1), [1.0; 4], 1.9, None);
             let records = if n == 0 { Vec::new() } else { records };
-            let twin = car_twin(&state, state.car(0).unwrap(), &records, &TwinParams::PIT_WALL);
+            let twin = car_twin(
+                &state,
+                state.car(0).unwrap(),
+                &records,
+                &TwinParams::PIT_WALL,
+            );
             assert!(twin.wear_rate_pct_per_lap.front_left.is_none());
             assert_eq!(twin.pit_window.status, PitWindowStatus::Unknown);
             let json = serde_json::to_string(&twin).unwrap();
-            assert!(!json.contains("NaN") && !json.contains("null,\"std_err\""), "{json}");
+            assert!(
+                !json.contains("NaN") && !json.contains("null,\"std_err\""),
+                "{json}"
+            );
         }
     }
 
@@ -364,7 +489,12 @@ mod tests {
         let twins = field_twins(&state, rec.records(), &TwinParams::PIT_WALL);
         let mut checked = 0;
         for (twin, car) in twins.iter().zip(&state.cars) {
-            let (Some(rl), Some(fuel)) = (twin.wear_rate_pct_per_lap.rear_left, twin.fuel_burn_kg_per_lap) else { continue };
+            let (Some(rl), Some(fuel)) = (
+                twin.wear_rate_pct_per_lap.rear_left,
+                twin.fuel_burn_kg_per_lap,
+            ) else {
+                continue;
+            };
             if car.tyres.compound != Compound::Soft || car.result_status.is_out() {
                 continue;
             }

@@ -143,7 +143,10 @@ pub enum TrackStatus {
 impl TrackStatus {
     /// True under a safety car or a virtual safety car, when lap times are not representative of pace.
     pub fn is_neutralised(self) -> bool {
-        matches!(self, TrackStatus::SafetyCar | TrackStatus::VirtualSafetyCar | TrackStatus::Red)
+        matches!(
+            self,
+            TrackStatus::SafetyCar | TrackStatus::VirtualSafetyCar | TrackStatus::Red
+        )
     }
 }
 
@@ -269,7 +272,10 @@ pub enum ResultStatus {
 impl ResultStatus {
     /// True for a car that is out of the race for good.
     pub fn is_out(self) -> bool {
-        matches!(self, ResultStatus::Dnf | ResultStatus::Retired | ResultStatus::Disqualified)
+        matches!(
+            self,
+            ResultStatus::Dnf | ResultStatus::Retired | ResultStatus::Disqualified
+        )
     }
 }
 
@@ -342,12 +348,22 @@ pub const CORNER_NAMES: [&str; 4] = ["front-left", "front-right", "rear-left", "
 impl<T: Copy> Corners<T> {
     /// Builds corners from `[front_left, front_right, rear_left, rear_right]`.
     pub fn from_array([front_left, front_right, rear_left, rear_right]: [T; 4]) -> Self {
-        Corners { front_left, front_right, rear_left, rear_right }
+        Corners {
+            front_left,
+            front_right,
+            rear_left,
+            rear_right,
+        }
     }
 
     /// `[front_left, front_right, rear_left, rear_right]`.
     pub fn as_array(&self) -> [T; 4] {
-        [self.front_left, self.front_right, self.rear_left, self.rear_right]
+        [
+            self.front_left,
+            self.front_right,
+            self.rear_left,
+            self.rear_right,
+        ]
     }
 
     /// Applies `f` to each corner.
@@ -479,7 +495,11 @@ impl RaceState {
         let mut seen = [false; 256];
         for (index, car) in self.cars.iter().enumerate() {
             if usize::from(car.position) != index + 1 {
-                return Err(StateError::Position { car_idx: car.car_idx, index, position: car.position });
+                return Err(StateError::Position {
+                    car_idx: car.car_idx,
+                    index,
+                    position: car.position,
+                });
             }
             if std::mem::replace(&mut seen[usize::from(car.car_idx)], true) {
                 return Err(StateError::DuplicateCar(car.car_idx));
@@ -488,12 +508,21 @@ impl RaceState {
                 if (lo..=hi).contains(&value) {
                     Ok(())
                 } else {
-                    Err(StateError::OutOfRange { car_idx: car.car_idx, field, value })
+                    Err(StateError::OutOfRange {
+                        car_idx: car.car_idx,
+                        field,
+                        value,
+                    })
                 }
             };
             range("fuel_kg", car.fuel_kg, 0.0, 200.0)?;
             range("ers_store_pct", car.ers_store_pct, 0.0, 100.0)?;
-            range("lap_distance_m", car.lap_distance_m, 0.0, self.session.track_length_m)?;
+            range(
+                "lap_distance_m",
+                car.lap_distance_m,
+                0.0,
+                self.session.track_length_m,
+            )?;
             for wear in car.tyres.corners.map(|c| c.wear_pct).as_array() {
                 range("wear_pct", wear, 0.0, 100.0)?;
             }

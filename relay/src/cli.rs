@@ -85,7 +85,17 @@ mod tests {
         assert!(Cli::try_parse_from(["boxbox", "serve", "--speed", "0"]).is_err());
         assert!(Cli::try_parse_from(["boxbox", "serve", "--speed", "nan"]).is_err());
         assert!(Cli::try_parse_from(["boxbox", "serve", "--laps", "0"]).is_err());
-        let cli = Cli::try_parse_from(["boxbox", "serve", "--http", "0.0.0.0:9000", "--speed", "10", "--seed", "7"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "boxbox",
+            "serve",
+            "--http",
+            "0.0.0.0:9000",
+            "--speed",
+            "10",
+            "--seed",
+            "7",
+        ])
+        .unwrap();
         let Command::Serve(args) = cli.command;
         assert_eq!((args.http.port(), args.speed, args.seed), (9000, 10.0, 7));
     }

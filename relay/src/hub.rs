@@ -49,7 +49,13 @@ impl Hub {
     /// An empty hub: no state until the source publishes one.
     pub fn new() -> Self {
         let (updates, _) = broadcast::channel(UPDATE_BUFFER);
-        Hub { inner: Arc::new(Inner { latest: RwLock::new(Latest::default()), updates, clients: AtomicUsize::new(0) }) }
+        Hub {
+            inner: Arc::new(Inner {
+                latest: RwLock::new(Latest::default()),
+                updates,
+                clients: AtomicUsize::new(0),
+            }),
+        }
     }
 
     /// Forgets the history: a new session starts.
@@ -68,7 +74,9 @@ impl Hub {
                 return;
             }
         };
-        let ServerMessage::Update { state } = message else { return };
+        let ServerMessage::Update { state } = message else {
+            return;
+        };
         {
             let mut latest = self.inner.latest.write().unwrap_or_else(|e| e.into_inner());
             latest.recorder.observe(&state);
@@ -82,7 +90,10 @@ impl Hub {
     pub fn snapshot_json(&self) -> Option<Utf8Bytes> {
         let latest = self.inner.latest.read().unwrap_or_else(|e| e.into_inner());
         let state = latest.state.clone()?;
-        let message = ServerMessage::Snapshot { state, history: latest.recorder.records().to_vec() };
+        let message = ServerMessage::Snapshot {
+            state,
+            history: latest.recorder.records().to_vec(),
+        };
         drop(latest);
         match serde_json::to_string(&message) {
             Ok(json) => Some(Utf8Bytes::from(json)),
@@ -95,7 +106,12 @@ impl Hub {
 
     /// The latest state, if any.
     pub fn latest_state(&self) -> Option<RaceState> {
-        self.inner.latest.read().unwrap_or_else(|e| e.into_inner()).state.clone()
+        self.inner
+            .latest
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .state
+            .clone()
     }
 
     /// A receiver of every update published from now on.

@@ -44,8 +44,14 @@ pub struct ServeConfig {
 ///
 /// # Errors
 /// If the server fails to run on `listener`.
-pub async fn run(listener: TcpListener, config: ServeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let addr = listener.local_addr().context("listener has no local address")?;
+pub async fn run(
+    listener: TcpListener,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener
+        .local_addr()
+        .context("listener has no local address")?;
     if !config.web_dir.join("index.html").is_file() {
         tracing::warn!(
             web_dir = %config.web_dir.display(),

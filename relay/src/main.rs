@@ -20,7 +20,11 @@ fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {}", args.http))?;
             let addr = listener.local_addr()?;
-            let shown = if addr.ip().is_unspecified() { format!("http://localhost:{}/", addr.port()) } else { format!("http://{addr}/") };
+            let shown = if addr.ip().is_unspecified() {
+                format!("http://localhost:{}/", addr.port())
+            } else {
+                format!("http://{addr}/")
+            };
             println!("boxbox is running: open {shown}");
             let config = boxbox_relay::ServeConfig {
                 seed: args.seed,

@@ -29,7 +29,9 @@ pub struct AppState {
 
 /// The relay's router.
 pub fn app(state: AppState, web_dir: &Path) -> Router {
-    let api = Router::new().route("/health", get(health)).fallback(api_not_found);
+    let api = Router::new()
+        .route("/health", get(health))
+        .fallback(api_not_found);
     let web = ServeDir::new(web_dir).fallback(ServeFile::new(web_dir.join("index.html")));
     Router::new()
         .nest("/api/v1", api)
@@ -82,7 +84,11 @@ impl IntoResponse for ApiError {
 }
 
 async fn api_not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> ApiError {
-    ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: format!("no such endpoint: {}", uri.path()) }
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        code: "not_found",
+        message: format!("no such endpoint: {}", uri.path()),
+    }
 }
 
 async fn ws_upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
@@ -95,8 +101,12 @@ async fn ws_upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Resp
 /// One WebSocket client: a snapshot first, then every update; a fresh snapshot if it falls behind.
 ///
 /// Written against `Sink`/`Stream` so tests can drive it with channels.
-pub async fn serve_client<W, R>(mut sink: W, mut stream: R, hub: Hub, mut stop: watch::Receiver<bool>)
-where
+pub async fn serve_client<W, R>(
+    mut sink: W,
+    mut stream: R,
+    hub: Hub,
+    mut stop: watch::Receiver<bool>,
+) where
     W: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {

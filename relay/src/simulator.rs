@@ -18,7 +18,10 @@ pub async fn run(hub: Hub, config: ServeConfig, mut stop: watch::Receiver<bool>)
     let mut seed = config.seed;
     let dt_s = config.speed / config.rate_hz;
     loop {
-        let mut sim = RaceSim::new(&SimConfig { seed, total_laps: config.laps });
+        let mut sim = RaceSim::new(&SimConfig {
+            seed,
+            total_laps: config.laps,
+        });
         hub.reset();
         hub.publish(sim.state());
         tracing::info!(seed, laps = config.laps, "simulated race started");

@@ -1,6 +1,8 @@
 //! The relay on a real socket (port 0): `/ws` sends a snapshot then updates that advance, and `/api/v1/health`
 //! answers; plus router-level tests with `oneshot`.
 
+// Test helpers outside #[test] functions may panic too: a panic is a test failure here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::time::Duration;
 
 use boxbox_engine::protocol::ServerMessage;
@@ -21,7 +23,13 @@ fn config(speed: f64) -> ServeConfig {
     }
 }
 
-async fn start(speed: f64) -> (std::net::SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>) {
+async fn start(
+    speed: f64,
+) -> (
+    std::net::SocketAddr,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -36,7 +44,9 @@ where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
     loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a frame within 10 s");
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame within 10 s");
         match msg.expect("stream open").expect("no ws error") {
             Message::Text(text) => return serde_json::from_str(&text).expect("a server message"),
             Message::Close(_) => panic!("closed"),
@@ -48,10 +58,14 @@ where
 #[tokio::test]
 async fn ws_sends_a_snapshot_then_advancing_updates() {
     let (addr, stop, relay) = start(50.0).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .unwrap();
 
     let first = next_message(&mut ws).await;
-    let ServerMessage::Snapshot { state, .. } = first else { panic!("first message must be a snapshot: {first:?}") };
+    let ServerMessage::Snapshot { state, .. } = first else {
+        panic!("first message must be a snapshot: {first:?}")
+    };
     assert_eq!(state.cars.len(), 20);
     assert_eq!(state.schema_version, 1);
     let mut last_t = state.session_time_s;
@@ -59,8 +73,14 @@ async fn ws_sends_a_snapshot_then_advancing_updates() {
     // At 50x, 2.5 s of simulated time per 20 Hz tick: the leader completes a lap within about 2 real seconds.
     for _ in 0..120 {
         let msg = next_message(&mut ws).await;
-        let ServerMessage::Update { state } = msg else { panic!("then updates: {msg:?}") };
-        assert!(state.session_time_s > last_t, "time advances: {} after {last_t}", state.session_time_s);
+        let ServerMessage::Update { state } = msg else {
+            panic!("then updates: {msg:?}")
+        };
+        assert!(
+            state.session_time_s > last_t,
+            "time advances: {} after {last_t}",
+            state.session_time_s
+        );
         last_t = state.session_time_s;
         state.check_invariants().unwrap();
         max_lap = max_lap.max(state.session.leader_lap);
@@ -68,8 +88,12 @@ async fn ws_sends_a_snapshot_then_advancing_updates() {
     assert!(max_lap >= 2, "the leader reached lap {max_lap}");
 
     // A late joiner gets a snapshot with the lap history so far.
-    let (mut late, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.unwrap();
-    let ServerMessage::Snapshot { history, .. } = next_message(&mut late).await else { panic!("snapshot first") };
+    let (mut late, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .unwrap();
+    let ServerMessage::Snapshot { history, .. } = next_message(&mut late).await else {
+        panic!("snapshot first")
+    };
     assert!(history.len() >= 20, "history has {} laps", history.len());
 
     // Health reports the clients and the race.
@@ -80,7 +104,11 @@ async fn ws_sends_a_snapshot_then_advancing_updates() {
     assert_eq!(health["schema_version"], 1);
 
     stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), relay).await.expect("relay stops").unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), relay)
+        .await
+        .expect("relay stops")
+        .unwrap()
+        .unwrap();
 }
 
 /// A minimal HTTP/1.1 GET over a raw socket (keeps the test's dependencies down to what the relay already has).
@@ -106,11 +134,20 @@ mod router {
 
     fn router(web_dir: &std::path::Path) -> axum::Router {
         let (_tx, stop) = tokio::sync::watch::channel(false);
-        app(AppState { hub: Hub::new(), stop }, web_dir)
+        app(
+            AppState {
+                hub: Hub::new(),
+                stop,
+            },
+            web_dir,
+        )
     }
 
     async fn get(router: axum::Router, uri: &str) -> (StatusCode, String) {
-        let response = router.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+        let response = router
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         let status = response.status();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         (status, String::from_utf8(body.to_vec()).unwrap())
@@ -118,7 +155,11 @@ mod router {
 
     #[tokio::test]
     async fn health_answers_before_any_state() {
-        let (status, body) = get(router(std::path::Path::new("/nonexistent")), "/api/v1/health").await;
+        let (status, body) = get(
+            router(std::path::Path::new("/nonexistent")),
+            "/api/v1/health",
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["status"], "ok");
@@ -127,11 +168,17 @@ mod router {
 
     #[tokio::test]
     async fn unknown_api_paths_are_json_404s() {
-        let (status, body) = get(router(std::path::Path::new("/nonexistent")), "/api/v1/nope").await;
+        let (status, body) =
+            get(router(std::path::Path::new("/nonexistent")), "/api/v1/nope").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["error"]["code"], "not_found");
-        assert!(v["error"]["message"].as_str().unwrap().contains("/api/v1/nope"));
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("/api/v1/nope")
+        );
     }
 
     #[tokio::test]
@@ -141,11 +188,17 @@ mod router {
         std::fs::write(dir.join("index.html"), "<html>pit wall</html>").unwrap();
         std::fs::write(dir.join("app.css"), "body{}").unwrap();
         let (status, body) = get(router(&dir), "/").await;
-        assert_eq!((status, body.as_str()), (StatusCode::OK, "<html>pit wall</html>"));
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "<html>pit wall</html>")
+        );
         let (_, body) = get(router(&dir), "/app.css").await;
         assert_eq!(body, "body{}");
         let (status, body) = get(router(&dir), "/car/7").await;
-        assert_eq!((status, body.as_str()), (StatusCode::OK, "<html>pit wall</html>"));
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "<html>pit wall</html>")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -30,7 +30,10 @@ pub fn PitWall(
     let picked = RwSignal::new(None::<u8>);
     // Until the user picks a car, follow the leader.
     let selected = Memo::new(move |_| {
-        picked.get().or_else(|| feed.state.with(|s| s.as_ref().and_then(|s| s.cars.first()).map(|c| c.car_idx)))
+        picked.get().or_else(|| {
+            feed.state
+                .with(|s| s.as_ref().and_then(|s| s.cars.first()).map(|c| c.car_idx))
+        })
     });
     view! {
         <div class="pitwall">
@@ -49,13 +52,26 @@ fn SessionBar(
     /// Where the data comes from.
     feed: LiveFeed,
 ) -> impl IntoView {
-    let session = Memo::new(move |_| feed.state.with(|s| s.as_ref().map(|s| (s.session.clone(), s.source))));
-    let lap = move || session.with(|s| s.as_ref().map(|(s, _)| format!("LAP {} / {}", s.leader_lap, s.total_laps)));
+    let session = Memo::new(move |_| {
+        feed.state
+            .with(|s| s.as_ref().map(|s| (s.session.clone(), s.source)))
+    });
+    let lap = move || {
+        session.with(|s| {
+            s.as_ref()
+                .map(|(s, _)| format!("LAP {} / {}", s.leader_lap, s.total_laps))
+        })
+    };
     let track = move || session.with(|s| s.as_ref().map(|(s, _)| s.track.to_uppercase()));
     let flag = move || session.with(|s| s.as_ref().map(|(s, _)| vm::track_status(s.track_status)));
     let weather = move || {
         session.with(|s| {
-            s.as_ref().map(|(s, _)| format!("{:?} · air {:.0}°C · track {:.0}°C", s.weather, s.air_temp_c, s.track_temp_c))
+            s.as_ref().map(|(s, _)| {
+                format!(
+                    "{:?} · air {:.0}°C · track {:.0}°C",
+                    s.weather, s.air_temp_c, s.track_temp_c
+                )
+            })
         })
     };
     let simulated = move || session.with(|s| matches!(s, Some((_, DataSource::Simulator))));
@@ -129,12 +145,21 @@ fn TowerRowView(
     /// Called with the car index on click.
     on_pick: impl Fn(u8) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let row = Memo::new(move |_| feed.state.with(|s| s.as_ref().and_then(|s| s.cars.get(pos)).map(TowerRow::new)));
-    let field = move |f: fn(&TowerRow) -> String| move || row.with(|r| r.as_ref().map(f).unwrap_or_default());
+    let row = Memo::new(move |_| {
+        feed.state
+            .with(|s| s.as_ref().and_then(|s| s.cars.get(pos)).map(TowerRow::new))
+    });
+    let field = move |f: fn(&TowerRow) -> String| {
+        move || row.with(|r| r.as_ref().map(f).unwrap_or_default())
+    };
     let is_selected = move || row.with(|r| r.as_ref().map(|r| r.car_idx)) == selected.get();
     let class = move || {
         let status = row.with(|r| r.as_ref().map_or("", |r| r.status));
-        format!("tower-row{}{}", if is_selected() { " selected" } else { "" }, if status == "DNF" { " out" } else { "" })
+        format!(
+            "tower-row{}{}",
+            if is_selected() { " selected" } else { "" },
+            if status == "DNF" { " out" } else { "" }
+        )
     };
     view! {
         <tr
@@ -188,8 +213,14 @@ fn CarPanel(
         feed.state.with(|s| {
             let s = s.as_ref()?;
             let c = s.car(idx)?;
-            let twin = feed.history.with_value(|h| car_twin(s, c, h.records(), &TwinParams::PIT_WALL));
-            Some(CarView { car: c.clone(), twin, total_laps: s.session.total_laps })
+            let twin = feed
+                .history
+                .with_value(|h| car_twin(s, c, h.records(), &TwinParams::PIT_WALL));
+            Some(CarView {
+                car: c.clone(),
+                twin,
+                total_laps: s.session.total_laps,
+            })
         })
     });
     view! {
@@ -203,7 +234,11 @@ fn CarPanel(
 }
 
 fn car_view(v: CarView) -> impl IntoView {
-    let CarView { car, twin, total_laps } = v;
+    let CarView {
+        car,
+        twin,
+        total_laps,
+    } = v;
     let corners = car.tyres.corners.as_array();
     let rates = twin.wear_rate_pct_per_lap.as_array();
     let tiles = (0..4)
@@ -228,7 +263,12 @@ fn car_view(v: CarView) -> impl IntoView {
         (None, Some(b)) => format!("by lap {b}"),
         _ => String::new(),
     };
-    let stints = car.stints.iter().cloned().map(|s| stint_view(s, total_laps)).collect_view();
+    let stints = car
+        .stints
+        .iter()
+        .cloned()
+        .map(|s| stint_view(s, total_laps))
+        .collect_view();
     view! {
         <div class="car-head" style=format!("--team:{}", car.team.colour)>
             <div class="car-pos">{format!("P{}", car.position)}</div>

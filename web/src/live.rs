@@ -75,7 +75,11 @@ impl Default for LiveFeed {
 pub fn default_ws_url() -> Option<String> {
     let location = web_sys::window()?.location();
     let host = location.host().ok()?;
-    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
     Some(format!("{scheme}://{host}/ws"))
 }
 
@@ -88,14 +92,18 @@ pub fn connect(feed: LiveFeed, url: String) {
                 Ok(ws) => {
                     let (_tx, mut rx) = ws.split();
                     while let Some(frame) = rx.next().await {
-                        let Ok(Message::Text(text)) = frame else { break };
+                        let Ok(Message::Text(text)) = frame else {
+                            break;
+                        };
                         match serde_json::from_str::<ServerMessage>(&text) {
                             Ok(message) => {
                                 attempt = 0;
                                 feed.connection.set(Connection::Live);
                                 feed.apply(message);
                             }
-                            Err(e) => leptos::logging::warn!("ignoring a message from the relay: {e}"),
+                            Err(e) => {
+                                leptos::logging::warn!("ignoring a message from the relay: {e}");
+                            }
                         }
                     }
                 }
@@ -103,7 +111,10 @@ pub fn connect(feed: LiveFeed, url: String) {
             }
             attempt += 1;
             let wait_s = crate::backoff::backoff_s(attempt, js_sys::Math::random());
-            feed.connection.set(Connection::Reconnecting { in_s: wait_s, attempt });
+            feed.connection.set(Connection::Reconnecting {
+                in_s: wait_s,
+                attempt,
+            });
             gloo_timers::future::TimeoutFuture::new((wait_s * 1000.0) as u32).await;
         }
     });

@@ -6,10 +6,16 @@ use boxbox_engine::wire::{CarState, Compound, DriverStatus, PitStatus, ResultSta
 
 /// A lap or sector time as `m:ss.sss` (or `ss.sss` under a minute); `—` when unknown.
 pub fn lap_time(s: Option<f64>) -> String {
-    let Some(s) = s.filter(|s| s.is_finite() && *s >= 0.0) else { return "—".to_owned() };
+    let Some(s) = s.filter(|s| s.is_finite() && *s >= 0.0) else {
+        return "—".to_owned();
+    };
     let ms = (s * 1000.0).round() as u64;
     let (min, rest) = (ms / 60_000, ms % 60_000);
-    if min == 0 { format!("{}.{:03}", rest / 1000, rest % 1000) } else { format!("{min}:{:02}.{:03}", rest / 1000, rest % 1000) }
+    if min == 0 {
+        format!("{}.{:03}", rest / 1000, rest % 1000)
+    } else {
+        format!("{min}:{:02}.{:03}", rest / 1000, rest % 1000)
+    }
 }
 
 /// A gap as the tower shows it: `+1.234`, `+1 LAP`, `+2 LAPS`, or `—`.
@@ -60,8 +66,16 @@ impl TowerRow {
             position: car.position,
             code: car.driver.code.clone(),
             team_colour: car.team.colour.clone(),
-            gap: if leader { "LEADER".to_owned() } else { gap(car.gap_to_leader_s, car.laps_down) },
-            interval: if leader { String::new() } else { gap(car.interval_s, 0) },
+            gap: if leader {
+                "LEADER".to_owned()
+            } else {
+                gap(car.gap_to_leader_s, car.laps_down)
+            },
+            interval: if leader {
+                String::new()
+            } else {
+                gap(car.interval_s, 0)
+            },
             last_lap: lap_time(car.last_lap_s),
             compound: car.tyres.compound.letter(),
             compound_class: compound_class(car.tyres.compound),
@@ -128,7 +142,8 @@ pub fn rate(r: Option<Rate>, decimals: usize) -> String {
 
 /// An optional number with a unit suffix, or `—`.
 pub fn number(x: Option<f64>, decimals: usize, unit: &str) -> String {
-    x.filter(|x| x.is_finite()).map_or_else(|| "—".to_owned(), |x| format!("{x:.decimals$}{unit}"))
+    x.filter(|x| x.is_finite())
+        .map_or_else(|| "—".to_owned(), |x| format!("{x:.decimals$}{unit}"))
 }
 
 /// A signed fuel margin, e.g. `+1.4 kg` or `−0.8 kg`.
@@ -170,13 +185,26 @@ mod tests {
         assert_eq!(gap(None, 0), "—");
         assert_eq!(fuel_margin(Some(-0.84)), "−0.8 kg");
         assert_eq!(fuel_margin(Some(1.44)), "+1.4 kg");
-        assert_eq!(rate(Some(Rate { mean: 2.714, std_err: 0.051, n_laps: 5 }), 2), "2.71 ±0.05");
+        assert_eq!(
+            rate(
+                Some(Rate {
+                    mean: 2.714,
+                    std_err: 0.051,
+                    n_laps: 5
+                }),
+                2
+            ),
+            "2.71 ±0.05"
+        );
         assert_eq!(number(Some(12.345), 1, " laps"), "12.3 laps");
     }
 
     #[test]
     fn rows_follow_the_state() {
-        let mut sim = RaceSim::new(&SimConfig { seed: 4, total_laps: 5 });
+        let mut sim = RaceSim::new(&SimConfig {
+            seed: 4,
+            total_laps: 5,
+        });
         sim.advance_to(250.0);
         let state = sim.state();
         let rows: Vec<TowerRow> = state.cars.iter().map(TowerRow::new).collect();
@@ -187,6 +215,9 @@ mod tests {
             let expected = if car.last_lap_s.is_some() { ':' } else { '—' };
             assert!(row.last_lap.contains(expected), "{row:?}");
         }
-        assert_eq!(rows.iter().map(|r| r.position).collect::<Vec<_>>(), (1..=20).collect::<Vec<_>>());
+        assert_eq!(
+            rows.iter().map(|r| r.position).collect::<Vec<_>>(),
+            (1..=20).collect::<Vec<_>>()
+        );
     }
 }

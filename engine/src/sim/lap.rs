@@ -58,10 +58,24 @@ impl LapPlan {
     ///
     /// For an in-lap, `pit_loss_s` is added between the pit entry and the line; for an out-lap, `pit_loss_s` (the
     /// lane drive, on top of the clean time to the exit) and `standstill_s` are spent between the line and the exit.
-    pub fn new(lap: u32, start_s: f64, shape: LapShape, kind: LapKind, pit_loss_s: f64, standstill_s: f64) -> Self {
+    pub fn new(
+        lap: u32,
+        start_s: f64,
+        shape: LapShape,
+        kind: LapKind,
+        pit_loss_s: f64,
+        standstill_s: f64,
+    ) -> Self {
         let [e1, e2] = shape.sector_end_frac;
         let [s1, s2, s3] = shape.sector_s;
-        let mut plan = LapPlan { lap, start_s, kind, sector_end_frac: shape.sector_end_frac, knots: [(0.0, 0.0); MAX_KNOTS], n_knots: 1 };
+        let mut plan = LapPlan {
+            lap,
+            start_s,
+            kind,
+            sector_end_frac: shape.sector_end_frac,
+            knots: [(0.0, 0.0); MAX_KNOTS],
+            n_knots: 1,
+        };
         // Clean time to reach a fraction `f` of sector 1 or 3, used to place the pit knots.
         let time_in_s1 = |f: f64| s1 * f / e1;
         match kind {
@@ -78,7 +92,10 @@ impl LapPlan {
                 plan.push(to_entry, entry_frac);
                 plan.push(to_entry + rest + pit_loss_s, 1.0);
             }
-            LapKind::OutLap { box_frac, exit_frac } => {
+            LapKind::OutLap {
+                box_frac,
+                exit_frac,
+            } => {
                 let lane_drive = time_in_s1(exit_frac) + pit_loss_s;
                 let to_box = lane_drive * box_frac / exit_frac;
                 let lane_end = lane_drive + standstill_s;
@@ -159,7 +176,11 @@ impl LapPlan {
         for w in self.knots().windows(2) {
             let ((t0, f0), (t1, f1)) = (w[0], w[1]);
             if dt <= t1 {
-                return if t1 > t0 { (f1 - f0) * track_length_m / (t1 - t0) } else { 0.0 };
+                return if t1 > t0 {
+                    (f1 - f0) * track_length_m / (t1 - t0)
+                } else {
+                    0.0
+                };
             }
         }
         0.0
@@ -168,7 +189,9 @@ impl LapPlan {
     /// True while the car is stationary at `t_s` (in its pit box).
     pub fn is_stationary(&self, t_s: f64) -> bool {
         let dt = t_s - self.start_s;
-        self.knots().windows(2).any(|w| w[0].1 == w[1].1 && dt >= w[0].0 && dt < w[1].0)
+        self.knots()
+            .windows(2)
+            .any(|w| w[0].1 == w[1].1 && dt >= w[0].0 && dt < w[1].0)
     }
 
     /// Stretches the part of the lap after `t_s` by `factor` (e.g. a safety car slows everyone from now on).
@@ -187,7 +210,9 @@ impl LapPlan {
         if dt <= 0.0 || dt >= self.duration_s() || self.n_knots >= MAX_KNOTS {
             return;
         }
-        let Some(pos) = self.knots().iter().position(|k| k.0 >= dt) else { return };
+        let Some(pos) = self.knots().iter().position(|k| k.0 >= dt) else {
+            return;
+        };
         if self.knots[pos].0 == dt {
             return;
         }
@@ -220,7 +245,10 @@ impl LapPlan {
 mod tests {
     use super::*;
 
-    const SHAPE: LapShape = LapShape { sector_end_frac: [0.31, 0.71], sector_s: [30.0, 40.0, 28.0] };
+    const SHAPE: LapShape = LapShape {
+        sector_end_frac: [0.31, 0.71],
+        sector_s: [30.0, 40.0, 28.0],
+    };
 
     #[test]
     fn normal_lap_maps_time_to_distance_both_ways() {
@@ -238,7 +266,17 @@ mod tests {
 
     #[test]
     fn out_lap_includes_the_stop_and_the_lane() {
-        let lap = LapPlan::new(10, 0.0, SHAPE, LapKind::OutLap { box_frac: 0.02, exit_frac: 0.045 }, 17.0, 2.5);
+        let lap = LapPlan::new(
+            10,
+            0.0,
+            SHAPE,
+            LapKind::OutLap {
+                box_frac: 0.02,
+                exit_frac: 0.045,
+            },
+            17.0,
+            2.5,
+        );
         assert!((lap.duration_s() - (98.0 + 17.0 + 2.5)).abs() < 1e-9);
         let box_t = lap.time_at_frac(0.02);
         assert!(lap.is_stationary(box_t + 1.0));
@@ -249,7 +287,14 @@ mod tests {
 
     #[test]
     fn in_lap_adds_its_loss_after_the_entry() {
-        let lap = LapPlan::new(9, 0.0, SHAPE, LapKind::InLap { entry_frac: 0.975 }, 3.4, 0.0);
+        let lap = LapPlan::new(
+            9,
+            0.0,
+            SHAPE,
+            LapKind::InLap { entry_frac: 0.975 },
+            3.4,
+            0.0,
+        );
         assert!((lap.duration_s() - 101.4).abs() < 1e-9);
         assert!(lap.time_at_frac(0.975) < 98.0);
     }

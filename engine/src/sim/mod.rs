@@ -16,12 +16,13 @@ pub mod random;
 pub mod strategy;
 
 use crate::calibration::{
-    self, CLIFF_S_PER_PCT2, COLD_TYRE_LOSS_S, CORNER_WEAR_SPLIT, DriverParams, TYRE_MULT_SC_VSC, TeamParams,
-    TrackParams, compound_params,
+    self, CLIFF_S_PER_PCT2, COLD_TYRE_LOSS_S, CORNER_WEAR_SPLIT, DriverParams, TYRE_MULT_SC_VSC,
+    TeamParams, TrackParams, compound_params,
 };
 use crate::wire::{
-    CarState, Compound, Corners, DataSource, Damage, Driver, DriverStatus, PitStatus, RaceState, ResultStatus,
-    SCHEMA_VERSION, SessionInfo, SessionPhase, SessionType, Stint, Team, TrackStatus, TyreCorner, TyreSet, Weather,
+    CarState, Compound, Corners, Damage, DataSource, Driver, DriverStatus, PitStatus, RaceState,
+    ResultStatus, SCHEMA_VERSION, SessionInfo, SessionPhase, SessionType, Stint, Team, TrackStatus,
+    TyreCorner, TyreSet, Weather,
 };
 use lap::{LapKind, LapPlan, LapShape};
 use random::SimRng;
@@ -39,7 +40,10 @@ pub struct SimConfig {
 impl SimConfig {
     /// The full 2019 Bahrain Grand Prix distance with this seed.
     pub fn sakhir_2019(seed: u64) -> Self {
-        SimConfig { seed, total_laps: calibration::SAKHIR.total_laps }
+        SimConfig {
+            seed,
+            total_laps: calibration::SAKHIR.total_laps,
+        }
     }
 }
 
@@ -181,8 +185,9 @@ impl RaceSim {
         let mut track = calibration::SAKHIR;
         track.total_laps = config.total_laps.max(1);
         let mut rng = SimRng::new(config.seed);
-        let lap_sector_noise =
-            (0..=track.total_laps).map(|_| [0.0; 3].map(|_: f64| rng.normal(0.0, 0.006))).collect();
+        let lap_sector_noise = (0..=track.total_laps)
+            .map(|_| [0.0; 3].map(|_: f64| rng.normal(0.0, 0.006)))
+            .collect();
         let mut cars: Vec<SimCar> = calibration::DRIVERS
             .iter()
             .enumerate()
@@ -328,7 +333,12 @@ impl RaceSim {
             // Tyres come off the blankets at about 75 °C and warm up over the out-lap.
             car.lap_start.surface_c = [75.0; 4];
             car.lap_start.inner_c = [78.0; 4];
-            car.stints.push(Stint { compound, start_lap: lap.lap + 1, laps: 0, start_age_laps: 0 });
+            car.stints.push(Stint {
+                compound,
+                start_lap: lap.lap + 1,
+                laps: 0,
+                start_age_laps: 0,
+            });
             // A damaged front wing is replaced with the tyres.
             car.damage.front_left_wing_pct = 0.0;
             car.damage.front_right_wing_pct = 0.0;
@@ -337,7 +347,9 @@ impl RaceSim {
 
     fn retire(&mut self, i: usize) {
         let now = self.now_s;
-        let Some(retirement) = self.cars[i].retirement.take() else { return };
+        let Some(retirement) = self.cars[i].retirement.take() else {
+            return;
+        };
         let car = &mut self.cars[i];
         let stop_frac = car.current().frac_at(now);
         car.current_mut().truncate_at(stop_frac);
@@ -376,18 +388,29 @@ impl RaceSim {
         } else {
             return;
         };
-        self.pending_fcy = Some(PendingFcy { at_s: now + delay_s, status, laps });
+        self.pending_fcy = Some(PendingFcy {
+            at_s: now + delay_s,
+            status,
+            laps,
+        });
     }
 
     fn deploy_fcy(&mut self) {
-        let Some(pending) = self.pending_fcy.take() else { return };
+        let Some(pending) = self.pending_fcy.take() else {
+            return;
+        };
         if self.chequered {
             return;
         }
         let now = self.now_s;
-        let leader_lap = self.leader_index().map_or(1, |l| self.cars[l].current().lap);
+        let leader_lap = self
+            .leader_index()
+            .map_or(1, |l| self.cars[l].current().lap);
         // The phase covers the rest of the leader's current lap plus `laps` full laps.
-        self.fcy = Some(Fcy { status: pending.status, until_leader_lap: leader_lap + pending.laps });
+        self.fcy = Some(Fcy {
+            status: pending.status,
+            until_leader_lap: leader_lap + pending.laps,
+        });
         let mult = self.neutralised_mult(pending.status);
         for car in self.cars.iter_mut().filter(|c| c.is_running()) {
             car.current_mut().stretch_after(now, mult);
@@ -401,7 +424,10 @@ impl RaceSim {
         let track = self.track.clone();
         let status = self.track_status();
         let neutral = status.is_neutralised();
-        let after_in_lap = self.cars[i].laps.last().is_some_and(|l| matches!(l.kind, LapKind::InLap { .. }));
+        let after_in_lap = self.cars[i]
+            .laps
+            .last()
+            .is_some_and(|l| matches!(l.kind, LapKind::InLap { .. }));
         let is_in_lap = !after_in_lap && self.decide_stop(i, lap_no, status);
         let ahead = self.car_ahead_on_road(i, lap_no, start_s);
 
@@ -436,14 +462,23 @@ impl RaceSim {
         };
         let push_burn = car.burn_nominal_kg * fuel_mult;
         let affordable = ((car.lap_start.fuel_kg - 0.3) / laps_left).max(0.0);
-        let burn = if neutral { push_burn } else { push_burn.min(affordable) };
-        let fuel_saving_s = if neutral { 0.0 } else { 4.0 * (push_burn - burn) };
+        let burn = if neutral {
+            push_burn
+        } else {
+            push_burn.min(affordable)
+        };
+        let fuel_saving_s = if neutral {
+            0.0
+        } else {
+            4.0 * (push_burn - burn)
+        };
         let fuel_end = (car.lap_start.fuel_kg - burn).max(0.0);
 
         // Green-flag lap time.
         let age = f64::from(car.tyre_age_laps);
         let cliff = (worst_wear_end - cp.cliff_wear_pct).max(0.0);
-        let damage_s = 0.025 * (car.damage.front_left_wing_pct + car.damage.front_right_wing_pct) / 2.0
+        let damage_s = 0.025 * (car.damage.front_left_wing_pct + car.damage.front_right_wing_pct)
+            / 2.0
             + 0.02 * car.damage.floor_pct;
         let mut lap_s = track.base_lap_s
             + car.team.car_s
@@ -487,22 +522,36 @@ impl RaceSim {
         // Sector split: the lap's shared variation (wind, rubber) plus a tiny per-car one. Cars close on the road
         // keep nearly the same time→distance shape, so they cannot swap places mid-lap without a real pass.
         let mut shares = track.sector_time_share;
-        let lap_noise = self.lap_sector_noise[(lap_no as usize).min(self.lap_sector_noise.len() - 1)];
+        let lap_noise =
+            self.lap_sector_noise[(lap_no as usize).min(self.lap_sector_noise.len() - 1)];
         for (s, n) in shares.iter_mut().zip(lap_noise) {
             *s *= 1.0 + n + self.rng.normal(0.0, 0.0008);
         }
         let share_sum: f64 = shares.iter().sum();
-        let shape = LapShape { sector_end_frac: track.sector_end_frac, sector_s: shares.map(|s| lap_s * s / share_sum) };
+        let shape = LapShape {
+            sector_end_frac: track.sector_end_frac,
+            sector_s: shares.map(|s| lap_s * s / share_sum),
+        };
 
         let (kind, pit_loss_s, standstill_s) = if after_in_lap {
-            let standstill = track.pit_standstill_min_s + fisk(&mut self.rng, car.team.pit_fisk).min(12.0);
+            let standstill =
+                track.pit_standstill_min_s + fisk(&mut self.rng, car.team.pit_fisk).min(12.0);
             (
-                LapKind::OutLap { box_frac: track.pit_exit_frac * 0.45, exit_frac: track.pit_exit_frac },
+                LapKind::OutLap {
+                    box_frac: track.pit_exit_frac * 0.45,
+                    exit_frac: track.pit_exit_frac,
+                },
                 track.pit_outlap_loss_s[status_idx],
                 standstill,
             )
         } else if is_in_lap {
-            (LapKind::InLap { entry_frac: track.pit_entry_frac }, track.pit_inlap_loss_s[status_idx], 0.0)
+            (
+                LapKind::InLap {
+                    entry_frac: track.pit_entry_frac,
+                },
+                track.pit_inlap_loss_s[status_idx],
+                0.0,
+            )
         } else {
             (LapKind::Normal, 0.0, 0.0)
         };
@@ -514,10 +563,19 @@ impl RaceSim {
         for k in 0..4 {
             let corner_offset = if k < 2 { -2.5 } else { 2.0 };
             let cooling = if neutral { -24.0 } else { 0.0 };
-            surface_end[k] = cp.working_temp_c + corner_offset + 0.1 * wear_end[k] + cooling + self.rng.normal(0.0, 1.2);
+            surface_end[k] = cp.working_temp_c
+                + corner_offset
+                + 0.1 * wear_end[k]
+                + cooling
+                + self.rng.normal(0.0, 1.2);
             inner_end[k] = surface_end[k] - 4.0 + self.rng.normal(0.0, 0.6);
         }
-        let consumables_end = Consumables { wear_pct: wear_end, surface_c: surface_end, inner_c: inner_end, fuel_kg: fuel_end };
+        let consumables_end = Consumables {
+            wear_pct: wear_end,
+            surface_c: surface_end,
+            inner_c: inner_end,
+            fuel_kg: fuel_end,
+        };
 
         self.cars[i].free_lap_s = plan.duration_s();
         // Fights with the cars ahead on the road (racing laps under green only).
@@ -555,24 +613,33 @@ impl RaceSim {
         }
         let laps_after = total - lap_no;
         let cp = compound_params(car.compound);
-        let projected_wear = car.lap_start.wear_pct.iter().copied().fold(0.0, f64::max) + cp.wear_pct_per_lap;
+        let projected_wear =
+            car.lap_start.wear_pct.iter().copied().fold(0.0, f64::max) + cp.wear_pct_per_lap;
         let worn_out = projected_wear > cp.cliff_wear_pct + 6.0 && laps_after >= 2;
         let planned_now = car.plan.stops.first().is_some_and(|s| s.in_lap <= lap_no);
         let cheap_stop = status.is_neutralised()
             && laps_after >= 3
             && car.tyre_age_laps >= 5
-            && car.plan.stops.first().is_some_and(|s| s.in_lap <= lap_no + 10);
+            && car
+                .plan
+                .stops
+                .first()
+                .is_some_and(|s| s.in_lap <= lap_no + 10);
         if !(planned_now || worn_out || cheap_stop) {
             return false;
         }
         let stop = if car.plan.stops.is_empty() {
-            PlannedStop { in_lap: lap_no, compound: strategy::compound_for_final_stint(laps_after, &car.used_compounds()) }
+            PlannedStop {
+                in_lap: lap_no,
+                compound: strategy::compound_for_final_stint(laps_after, &car.used_compounds()),
+            }
         } else {
             car.plan.stops.remove(0)
         };
         let used = car.used_compounds();
         let compound = if car.plan.stops.is_empty() {
-            let lasts = strategy::cliff_laps(compound_params(stop.compound)) >= f64::from(laps_after) + 1.0;
+            let lasts =
+                strategy::cliff_laps(compound_params(stop.compound)) >= f64::from(laps_after) + 1.0;
             if lasts {
                 strategy::compound_for_stop(stop.compound, &used, true)
             } else {
@@ -604,7 +671,8 @@ impl RaceSim {
             }
             let pace_advantage_s = self.cars[a].free_lap_s - my_free_s;
             let vmax_advantage = self.cars[i].driver.vmax_kph - self.cars[a].driver.vmax_kph;
-            let required_s = t.overtake_threshold_s + t.overtake_threshold_per_kph_s * vmax_advantage;
+            let required_s =
+                t.overtake_threshold_s + t.overtake_threshold_per_kph_s * vmax_advantage;
             // A logistic step around the threshold rather than a hard edge: some moves work with less, some fail.
             let p_pass = 1.0 / (1.0 + libm::exp(-(pace_advantage_s - required_s) / 0.25));
             let (min_gap, duel) = (t.min_gap_s, t.duel_loss_s);
@@ -629,7 +697,11 @@ impl RaceSim {
         let hit = self.rng.range(5.0, 30.0);
         let left = self.rng.chance(0.5);
         let d = &mut self.cars[victim].damage;
-        let wing = if left { &mut d.front_left_wing_pct } else { &mut d.front_right_wing_pct };
+        let wing = if left {
+            &mut d.front_left_wing_pct
+        } else {
+            &mut d.front_right_wing_pct
+        };
         *wing = (*wing + hit).min(100.0);
     }
 
@@ -640,7 +712,11 @@ impl RaceSim {
             .iter()
             .enumerate()
             .filter(|(j, c)| {
-                *j != a && c.is_running() && c.has_started() && c.current().lap == lap && c.current().end_s() < end_s
+                *j != a
+                    && c.is_running()
+                    && c.has_started()
+                    && c.current().lap == lap
+                    && c.current().end_s() < end_s
             })
             .max_by(|(_, x), (_, y)| x.current().end_s().total_cmp(&y.current().end_s()))
             .map(|(j, _)| j)
@@ -660,7 +736,10 @@ impl RaceSim {
             return None;
         };
         let frac = self.rng.range(0.05, 0.95);
-        Some(Retirement { at_s: plan.start_s + plan.time_at_frac(frac), cause })
+        Some(Retirement {
+            at_s: plan.start_s + plan.time_at_frac(frac),
+            cause,
+        })
     }
 
     // --- queries ----------------------------------------------------------------------------------------------
@@ -692,14 +771,21 @@ impl RaceSim {
         if lap_no == 1 {
             // Everyone is on the line at the start: the car ahead is the one a grid slot ahead.
             let grid = self.cars[i].driver.grid;
-            return self.cars.iter().position(|c| c.driver.grid + 1 == grid && c.has_started());
+            return self
+                .cars
+                .iter()
+                .position(|c| c.driver.grid + 1 == grid && c.has_started());
         }
         let mine = f64::from(lap_no - 1);
         self.cars
             .iter()
             .enumerate()
             .filter(|(j, c)| {
-                *j != i && c.is_running() && c.has_started() && c.current().lap == lap_no && c.progress_at(now) >= mine
+                *j != i
+                    && c.is_running()
+                    && c.has_started()
+                    && c.current().lap == lap_no
+                    && c.progress_at(now) >= mine
             })
             .min_by(|(_, a), (_, b)| a.progress_at(now).total_cmp(&b.progress_at(now)))
             .map(|(j, _)| j)
@@ -722,7 +808,13 @@ impl RaceSim {
             .enumerate()
             .map(|(pos, &ci)| {
                 let ahead = pos.checked_sub(1).map(|p| &self.cars[order[p]]);
-                self.car_state(&self.cars[ci], pos as u8 + 1, leader, leader_progress, ahead)
+                self.car_state(
+                    &self.cars[ci],
+                    pos as u8 + 1,
+                    leader,
+                    leader_progress,
+                    ahead,
+                )
             })
             .collect();
         let race_frac = (leader_progress / f64::from(t.total_laps)).clamp(0.0, 1.0);
@@ -749,7 +841,10 @@ impl RaceSim {
                 air_temp_c: t.air_temp_c - 2.0 * race_frac,
                 track_temp_c: t.track_temp_c - 7.0 * race_frac,
                 track_status: self.track_status(),
-                pit_lane_loss_s: t.pit_inlap_loss_s[0] + t.pit_outlap_loss_s[0] + t.pit_standstill_min_s + 0.7,
+                pit_lane_loss_s: t.pit_inlap_loss_s[0]
+                    + t.pit_outlap_loss_s[0]
+                    + t.pit_standstill_min_s
+                    + 0.7,
             },
             cars,
         }
@@ -766,8 +861,16 @@ impl RaceSim {
                 .is_out()
                 .cmp(&cb.status.is_out())
                 .then(cb.progress_at(now).total_cmp(&ca.progress_at(now)))
-                .then(ca.finish_rank.unwrap_or(u32::MAX).cmp(&cb.finish_rank.unwrap_or(u32::MAX)))
-                .then(ca.out_at_s.unwrap_or(f64::MAX).total_cmp(&cb.out_at_s.unwrap_or(f64::MAX)))
+                .then(
+                    ca.finish_rank
+                        .unwrap_or(u32::MAX)
+                        .cmp(&cb.finish_rank.unwrap_or(u32::MAX)),
+                )
+                .then(
+                    ca.out_at_s
+                        .unwrap_or(f64::MAX)
+                        .total_cmp(&cb.out_at_s.unwrap_or(f64::MAX)),
+                )
                 .then(ca.driver.grid.cmp(&cb.driver.grid))
         });
         order
@@ -785,7 +888,11 @@ impl RaceSim {
         let t = &self.track;
         let cur = car.current();
         let progress = car.progress_at(now);
-        let frac = if car.status == ResultStatus::Finished { 1.0 } else { cur.frac_at(now) };
+        let frac = if car.status == ResultStatus::Finished {
+            1.0
+        } else {
+            cur.frac_at(now)
+        };
         let at_s = car.out_at_s.unwrap_or(now);
         let gap_to = |other: &SimCar| -> Option<f64> {
             if std::ptr::eq(other, car) || car.status.is_out() || other.status.is_out() {
@@ -795,24 +902,42 @@ impl RaceSim {
         };
         let gap_to_leader_s = gap_to(leader);
         let interval_s = ahead.and_then(gap_to);
-        let laps_down = if car.status.is_out() { 0 } else { (leader_progress - progress).max(0.0).floor() as u32 };
+        let laps_down = if car.status.is_out() {
+            0
+        } else {
+            (leader_progress - progress).max(0.0).floor() as u32
+        };
 
         let running = car.is_running();
         let (pit_status, driver_status) = match cur.kind {
             _ if !running => (
                 PitStatus::None,
-                if car.status == ResultStatus::Finished { DriverStatus::OnTrack } else { DriverStatus::InGarage },
+                if car.status == ResultStatus::Finished {
+                    DriverStatus::OnTrack
+                } else {
+                    DriverStatus::InGarage
+                },
             ),
             LapKind::OutLap { exit_frac, .. } if frac < exit_frac => (
-                if cur.is_stationary(now) { PitStatus::PitBox } else { PitStatus::PitLane },
+                if cur.is_stationary(now) {
+                    PitStatus::PitBox
+                } else {
+                    PitStatus::PitLane
+                },
                 DriverStatus::OutLap,
             ),
             LapKind::OutLap { .. } => (PitStatus::None, DriverStatus::OutLap),
-            LapKind::InLap { entry_frac } if frac >= entry_frac => (PitStatus::PitLane, DriverStatus::InLap),
+            LapKind::InLap { entry_frac } if frac >= entry_frac => {
+                (PitStatus::PitLane, DriverStatus::InLap)
+            }
             LapKind::InLap { .. } => (PitStatus::None, DriverStatus::InLap),
             LapKind::Normal => (PitStatus::None, DriverStatus::FlyingLap),
         };
-        let speed_kph = if running { cur.segment_speed_mps(now, t.length_m) * 3.6 * speed_shape(frac) } else { 0.0 };
+        let speed_kph = if running {
+            cur.segment_speed_mps(now, t.length_m) * 3.6 * speed_shape(frac)
+        } else {
+            0.0
+        };
 
         // Consumables move linearly over the lap from their values at the line to the planned end values.
         let (s, e) = (&car.lap_start, &car.lap_end);
@@ -837,8 +962,15 @@ impl RaceSim {
         CarState {
             car_idx: car.idx,
             position,
-            driver: Driver { code: car.driver.code.to_owned(), name: car.driver.name.to_owned(), number: car.driver.number },
-            team: Team { name: car.team.name.to_owned(), colour: car.team.colour.to_owned() },
+            driver: Driver {
+                code: car.driver.code.to_owned(),
+                name: car.driver.name.to_owned(),
+                number: car.driver.number,
+            },
+            team: Team {
+                name: car.team.name.to_owned(),
+                colour: car.team.colour.to_owned(),
+            },
             grid_position: car.driver.grid,
             lap: cur.lap.min(t.total_laps),
             lap_distance_m: (frac * t.length_m).clamp(0.0, t.length_m),
@@ -875,12 +1007,21 @@ enum Event {
     Cross(usize),
 }
 
-fn new_car(rng: &mut SimRng, track: &TrackParams, idx: u8, driver: &'static DriverParams) -> SimCar {
+fn new_car(
+    rng: &mut SimRng,
+    track: &TrackParams,
+    idx: u8,
+    driver: &'static DriverParams,
+) -> SimCar {
     let team = &calibration::TEAMS[driver.team];
     // 2019 rules: the top ten start on the tyres they set their Q2 time on (used softs, two laps old).
     let top_ten = driver.grid <= 10;
     let plan = strategy::draw_plan(rng, track.total_laps, top_ten);
-    let start_age = if top_ten && plan.start == Compound::Soft { 2 } else { 0 };
+    let start_age = if top_ten && plan.start == Compound::Soft {
+        2
+    } else {
+        0
+    };
     let cp = compound_params(plan.start);
     let wear0 = f64::from(start_age) * cp.wear_pct_per_lap;
     let start = Consumables {
@@ -902,7 +1043,12 @@ fn new_car(rng: &mut SimRng, track: &TrackParams, idx: u8, driver: &'static Driv
         best_lap_s: None,
         last_sectors_s: [None; 3],
         best_sectors_s: [None; 3],
-        stints: vec![Stint { compound: plan.start, start_lap: 1, laps: 0, start_age_laps: start_age }],
+        stints: vec![Stint {
+            compound: plan.start,
+            start_lap: 1,
+            laps: 0,
+            start_age_laps: start_age,
+        }],
         compound: plan.start,
         tyre_age_laps: start_age,
         lap_start: start,
@@ -926,7 +1072,9 @@ fn fisk(rng: &mut SimRng, [c, loc, scale]: [f64; 3]) -> f64 {
 /// Relative speed along a lap of Sakhir (1.0 = the lap's mean): long straights into slow corners. Illustrative,
 /// so that the speed channel moves like a real one; lap and sector times never depend on it.
 fn speed_shape(frac: f64) -> f64 {
-    const SHAPE: [f64; 16] = [1.45, 1.5, 0.45, 0.8, 1.05, 0.9, 0.75, 1.2, 0.55, 0.85, 1.3, 1.35, 0.6, 0.9, 1.25, 1.4];
+    const SHAPE: [f64; 16] = [
+        1.45, 1.5, 0.45, 0.8, 1.05, 0.9, 0.75, 1.2, 0.55, 0.85, 1.3, 1.35, 0.6, 0.9, 1.25, 1.4,
+    ];
     let x = frac.clamp(0.0, 1.0) * SHAPE.len() as f64;
     let i = (x.floor() as usize).min(SHAPE.len() - 1);
     let j = (i + 1) % SHAPE.len();
@@ -935,7 +1083,13 @@ fn speed_shape(frac: f64) -> f64 {
 
 /// ERS store relative to its value at the line over a lap: deploy on the straights, harvest under braking.
 fn ers_shape(frac: f64) -> f64 {
-    const KNOTS: [(f64, f64); 5] = [(0.0, 0.0), (0.31, -22.0), (0.52, 12.0), (0.71, -4.0), (1.0, 0.0)];
+    const KNOTS: [(f64, f64); 5] = [
+        (0.0, 0.0),
+        (0.31, -22.0),
+        (0.52, 12.0),
+        (0.71, -4.0),
+        (1.0, 0.0),
+    ];
     for w in KNOTS.windows(2) {
         let ((f0, v0), (f1, v1)) = (w[0], w[1]);
         if frac <= f1 {

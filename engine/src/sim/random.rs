@@ -94,6 +94,9 @@ mod tests {
             assert!((2..=4).contains(&k));
         }
         assert_eq!(counts[1], 0);
-        assert!((counts[2] as f64 / counts[0] as f64 - 3.0).abs() < 0.3, "{counts:?}");
+        assert!(
+            (counts[2] as f64 / counts[0] as f64 - 3.0).abs() < 0.3,
+            "{counts:?}"
+        );
     }
 }

@@ -6,7 +6,7 @@
 //! the two-dry-compound rule.
 
 use super::random::SimRng;
-use crate::calibration::{compound_params, CompoundParams};
+use crate::calibration::{CompoundParams, compound_params};
 use crate::wire::Compound;
 
 /// A planned stop: pit at the end of `in_lap` and fit `compound`.
@@ -37,7 +37,11 @@ pub fn cliff_laps(params: &CompoundParams) -> f64 {
 /// `starts_on_soft` is true for the cars that qualified on softs (the top ten in 2019).
 pub fn draw_plan(rng: &mut SimRng, total_laps: u32, starts_on_soft: bool) -> RacePlan {
     use Compound::{Hard, Medium, Soft};
-    let start = if starts_on_soft || rng.chance(0.8) { Soft } else { Medium };
+    let start = if starts_on_soft || rng.chance(0.8) {
+        Soft
+    } else {
+        Medium
+    };
     // Sequences after the start compound, with weights close to what the 2019 field ran.
     let options: &[(&[Compound], f64)] = if start == Soft {
         &[
@@ -55,8 +59,13 @@ pub fn draw_plan(rng: &mut SimRng, total_laps: u32, starts_on_soft: bool) -> Rac
     let sequence = options[rng.weighted(&weights)].0;
 
     // Split the race in proportion to each stint's tyre life, then jitter each stop by a couple of laps.
-    let stints: Vec<Compound> = std::iter::once(start).chain(sequence.iter().copied()).collect();
-    let life: Vec<f64> = stints.iter().map(|c| cliff_laps(compound_params(*c))).collect();
+    let stints: Vec<Compound> = std::iter::once(start)
+        .chain(sequence.iter().copied())
+        .collect();
+    let life: Vec<f64> = stints
+        .iter()
+        .map(|c| cliff_laps(compound_params(*c)))
+        .collect();
     let total_life: f64 = life.iter().sum();
     let mut stops = Vec::with_capacity(sequence.len());
     let mut lap_acc = 0.0;
@@ -65,8 +74,12 @@ pub fn draw_plan(rng: &mut SimRng, total_laps: u32, starts_on_soft: bool) -> Rac
         lap_acc += f64::from(total_laps) * life[i] / total_life;
         let jitter = rng.int(-3, 2) as f64;
         let earliest = last_in_lap + 5;
-        let in_lap = ((lap_acc + jitter).round() as u32).clamp(earliest, total_laps.saturating_sub(3).max(earliest));
-        stops.push(PlannedStop { in_lap, compound: *compound });
+        let in_lap = ((lap_acc + jitter).round() as u32)
+            .clamp(earliest, total_laps.saturating_sub(3).max(earliest));
+        stops.push(PlannedStop {
+            in_lap,
+            compound: *compound,
+        });
         last_in_lap = in_lap;
     }
     RacePlan { start, stops }
@@ -76,7 +89,12 @@ pub fn draw_plan(rng: &mut SimRng, total_laps: u32, starts_on_soft: bool) -> Rac
 /// car that has only used one dry compound takes a different one.
 pub fn compound_for_stop(planned: Compound, used: &[Compound], last_stop: bool) -> Compound {
     let distinct_dry = |extra: Compound| {
-        let mut seen: Vec<Compound> = used.iter().copied().chain([extra]).filter(|c| c.is_dry()).collect();
+        let mut seen: Vec<Compound> = used
+            .iter()
+            .copied()
+            .chain([extra])
+            .filter(|c| c.is_dry())
+            .collect();
         seen.sort();
         seen.dedup();
         seen.len()
@@ -84,13 +102,19 @@ pub fn compound_for_stop(planned: Compound, used: &[Compound], last_stop: bool) 
     if !last_stop || distinct_dry(planned) >= 2 {
         return planned;
     }
-    Compound::DRY.into_iter().find(|c| distinct_dry(*c) >= 2).unwrap_or(planned)
+    Compound::DRY
+        .into_iter()
+        .find(|c| distinct_dry(*c) >= 2)
+        .unwrap_or(planned)
 }
 
 /// The best compound for a final stint of `laps_left` laps: the softest that lasts.
 pub fn compound_for_final_stint(laps_left: u32, used: &[Compound]) -> Compound {
     let lasts = |c: Compound| cliff_laps(compound_params(c)) >= f64::from(laps_left) + 1.0;
-    let choice = Compound::DRY.into_iter().find(|c| lasts(*c)).unwrap_or(Compound::Hard);
+    let choice = Compound::DRY
+        .into_iter()
+        .find(|c| lasts(*c))
+        .unwrap_or(Compound::Hard);
     compound_for_stop(choice, used, true)
 }
 
@@ -103,7 +127,9 @@ mod tests {
         let mut rng = SimRng::new(11);
         for i in 0..500 {
             let plan = draw_plan(&mut rng, 57, i % 2 == 0);
-            let mut used: Vec<Compound> = std::iter::once(plan.start).chain(plan.stops.iter().map(|s| s.compound)).collect();
+            let mut used: Vec<Compound> = std::iter::once(plan.start)
+                .chain(plan.stops.iter().map(|s| s.compound))
+                .collect();
             used.sort();
             used.dedup();
             assert!(used.len() >= 2, "{plan:?}");

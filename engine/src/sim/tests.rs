@@ -21,16 +21,32 @@ fn sample_race(config: &SimConfig, dt_s: f64) -> Vec<RaceState> {
 #[test]
 fn every_sample_keeps_the_state_invariants() {
     for seed in [1, 2, 3] {
-        let states = sample_race(&SimConfig { seed, total_laps: 20 }, 2.0);
+        let states = sample_race(
+            &SimConfig {
+                seed,
+                total_laps: 20,
+            },
+            2.0,
+        );
         let mut last_lap = [0u32; 20];
         let mut last_fuel = [f64::MAX; 20];
         for state in &states {
-            state.check_invariants().unwrap_or_else(|e| panic!("seed {seed} t {}: {e}", state.session_time_s));
+            state
+                .check_invariants()
+                .unwrap_or_else(|e| panic!("seed {seed} t {}: {e}", state.session_time_s));
             assert_eq!(state.cars.len(), 20);
             for car in &state.cars {
                 let i = usize::from(car.car_idx);
-                assert!(car.lap >= last_lap[i], "lap went back for {}", car.driver.code);
-                assert!(car.fuel_kg >= 0.0 && car.fuel_kg <= last_fuel[i] + 1e-9, "fuel rose for {}", car.driver.code);
+                assert!(
+                    car.lap >= last_lap[i],
+                    "lap went back for {}",
+                    car.driver.code
+                );
+                assert!(
+                    car.fuel_kg >= 0.0 && car.fuel_kg <= last_fuel[i] + 1e-9,
+                    "fuel rose for {}",
+                    car.driver.code
+                );
                 last_lap[i] = car.lap;
                 last_fuel[i] = car.fuel_kg;
             }
@@ -40,22 +56,36 @@ fn every_sample_keeps_the_state_invariants() {
 
 #[test]
 fn same_seed_same_race_different_seed_different_race() {
-    let config = SimConfig { seed: 42, total_laps: 10 };
+    let config = SimConfig {
+        seed: 42,
+        total_laps: 10,
+    };
     let a = sample_race(&config, 5.0);
     let b = sample_race(&config, 5.0);
     assert_eq!(a, b);
-    let c = sample_race(&SimConfig { seed: 43, total_laps: 10 }, 5.0);
+    let c = sample_race(
+        &SimConfig {
+            seed: 43,
+            total_laps: 10,
+        },
+        5.0,
+    );
     assert_ne!(a.last(), c.last());
 }
 
 #[test]
 fn the_race_does_not_depend_on_the_sampling_rate() {
-    let config = SimConfig { seed: 7, total_laps: 15 };
+    let config = SimConfig {
+        seed: 7,
+        total_laps: 15,
+    };
     let fine = sample_race(&config, 0.1);
     let coarse = sample_race(&config, 37.0);
     let mut one_shot = RaceSim::new(&config);
     let end = one_shot.run_to_end();
-    let (Some(fine), Some(coarse)) = (fine.last(), coarse.last()) else { panic!("no states") };
+    let (Some(fine), Some(coarse)) = (fine.last(), coarse.last()) else {
+        panic!("no states")
+    };
     // Finished races are identical whatever the sampling; only the time the last sample was taken differs.
     let strip = |s: &RaceState| s.cars.clone();
     assert_eq!(strip(fine), strip(coarse));
@@ -65,12 +95,22 @@ fn the_race_does_not_depend_on_the_sampling_rate() {
 #[test]
 fn race_digest_matches_the_fixture_shared_with_the_wasm_test() {
     let fixture: serde_json::Value =
-        serde_json::from_str(include_str!("../../tests/fixtures/race_digest.json")).expect("fixture is JSON");
+        serde_json::from_str(include_str!("../../tests/fixtures/race_digest.json"))
+            .expect("fixture is JSON");
     let seed = fixture["seed"].as_u64().expect("seed");
     let laps = fixture["total_laps"].as_u64().expect("total_laps") as u32;
     let every_s = fixture["every_s"].as_f64().expect("every_s");
     let want = fixture["digest"].as_str().expect("digest");
-    let got = format!("{:016x}", crate::digest::race(&SimConfig { seed, total_laps: laps }, every_s));
+    let got = format!(
+        "{:016x}",
+        crate::digest::race(
+            &SimConfig {
+                seed,
+                total_laps: laps
+            },
+            every_s
+        )
+    );
     assert_eq!(
         got, want,
         "the simulated race changed; if on purpose, update engine/tests/fixtures/race_digest.json (the wasm test reads it too)"
@@ -113,7 +153,11 @@ fn run_field(seeds: std::ops::Range<u64>) -> Field {
             had_fcy |= s.session.track_status.is_neutralised();
             let order: Vec<u8> = s.cars.iter().map(|c| c.car_idx).collect();
             if !prev_order.is_empty() && s.session.leader_lap > 2 {
-                f.position_changes += order.iter().zip(&prev_order).filter(|(a, b)| a != b).count();
+                f.position_changes += order
+                    .iter()
+                    .zip(&prev_order)
+                    .filter(|(a, b)| a != b)
+                    .count();
             }
             prev_order = order;
             for c in &s.cars {
@@ -141,9 +185,18 @@ fn run_field(seeds: std::ops::Range<u64>) -> Field {
                 let mut dry: Vec<Compound> = state_car.stints.iter().map(|s| s.compound).collect();
                 dry.sort();
                 dry.dedup();
-                assert!(dry.len() >= 2, "seed {seed}: {} broke the two-compound rule: {:?}", car.driver.code, state_car.stints);
+                assert!(
+                    dry.len() >= 2,
+                    "seed {seed}: {} broke the two-compound rule: {:?}",
+                    car.driver.code,
+                    state_car.stints
+                );
             }
-            for lap in car.laps.iter().filter(|l| l.lap > 1 && l.kind == LapKind::Normal) {
+            for lap in car
+                .laps
+                .iter()
+                .filter(|l| l.lap > 1 && l.kind == LapKind::Normal)
+            {
                 f.green_laps.push(lap.duration_s());
             }
             if state_car.position == 1 {
@@ -175,9 +228,20 @@ fn a_strategist_would_recognise_the_race() {
     let lane = median(&mut f.pit_lane_s);
     assert!((20.0..=32.0).contains(&lane), "median pit lane {lane}");
     let finish_rate = f.finishers as f64 / f.starters as f64;
-    assert!((0.75..=0.97).contains(&finish_rate), "finish rate {finish_rate}");
-    assert!(f.races_with_fcy >= 2 && f.races_with_fcy <= 11, "races with SC/VSC: {}", f.races_with_fcy);
-    assert!(f.position_changes > 100, "position changes: {}", f.position_changes);
+    assert!(
+        (0.75..=0.97).contains(&finish_rate),
+        "finish rate {finish_rate}"
+    );
+    assert!(
+        f.races_with_fcy >= 2 && f.races_with_fcy <= 11,
+        "races with SC/VSC: {}",
+        f.races_with_fcy
+    );
+    assert!(
+        f.position_changes > 100,
+        "position changes: {}",
+        f.position_changes
+    );
 }
 
 #[test]
@@ -199,10 +263,15 @@ fn a_safety_car_bunches_the_field() {
                 .fold(0.0, f64::max);
             match (s.session.track_status, spread_at_deploy) {
                 (TrackStatus::SafetyCar, None) => spread_at_deploy = Some((spread, spread, t)),
-                (TrackStatus::SafetyCar, Some((at_deploy, _, t0))) => spread_at_deploy = Some((at_deploy, spread, t0)),
+                (TrackStatus::SafetyCar, Some((at_deploy, _, t0))) => {
+                    spread_at_deploy = Some((at_deploy, spread, t0));
+                }
                 (_, Some((at_deploy, at_end, t0))) if t - t0 > 400.0 => {
                     // Three laps behind the safety car close the field up to well under half its spread.
-                    assert!(at_end < 0.5 * at_deploy, "seed {seed}: spread {at_end} at the restart vs {at_deploy} at deploy");
+                    assert!(
+                        at_end < 0.5 * at_deploy,
+                        "seed {seed}: spread {at_end} at the restart vs {at_deploy} at deploy"
+                    );
                     return;
                 }
                 (_, Some(_)) => spread_at_deploy = None,

@@ -1,0 +1,228 @@
+//! End to end: `boxbox serve` (the real binary) with a fixed seed at high speed, the built web app, and headless
+//! Chromium driven through chromedriver (WebDriver). Asserts the timing tower shows 20 cars whose order changes as
+//! the race runs, that the Car Twin computed in the browser learns wear rates, and saves a screenshot under
+//! `target/e2e/`.
+//!
+//! Needs the relay binary (`cargo build -p boxbox-relay`), the web app (`trunk build --release`) and chromedriver;
+//! `scripts/test.sh` provides all three.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+use fantoccini::{Client, ClientBuilder, Locator};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Starts chromedriver on a free port and waits until it accepts connections.
+async fn start_chromedriver() -> anyhow::Result<(Child, u16)> {
+    let exe = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
+    let port = free_port()?;
+    let child = Command::new(&exe)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| {
+            format!("cannot start {exe} (install chromium-driver; scripts/setup.sh does)")
+        })?;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok((child, port));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("chromedriver did not listen on port {port} within 10 s")
+}
+
+/// Starts `boxbox serve` on port 0 and returns it with the URL it printed.
+async fn start_relay(seed: u64, speed: f64) -> anyhow::Result<(Child, String)> {
+    let bin = std::env::var_os("BOXBOX_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("debug/boxbox"));
+    ensure!(
+        bin.is_file(),
+        "no relay binary at {}: run `cargo build -p boxbox-relay` first",
+        bin.display()
+    );
+    let web_dir = workspace_root().join("dist");
+    ensure!(
+        web_dir.join("index.html").is_file(),
+        "no web app in {}: run `trunk build --release` first",
+        web_dir.display()
+    );
+    let mut child = Command::new(&bin)
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--seed",
+            &seed.to_string(),
+            "--speed",
+            &speed.to_string(),
+        ])
+        .arg("--web-dir")
+        .arg(&web_dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .context("the relay printed nothing within 10 s")??
+        .context("the relay exited")?;
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .context("no URL in the relay's first line")?;
+    Ok((child, url.to_owned()))
+}
+
+async fn browser(driver_port: u16) -> anyhow::Result<Client> {
+    let profile = std::env::temp_dir().join(format!("boxbox-e2e-chrome-{}", std::process::id()));
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".to_owned(),
+        serde_json::json!({ "args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--window-size=1280,800", format!("--user-data-dir={}", profile.display()),
+        ]}),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .context("cannot open a WebDriver session")
+}
+
+/// The driver codes in the tower, top to bottom.
+async fn tower_order(client: &Client) -> anyhow::Result<Vec<String>> {
+    let mut codes = Vec::new();
+    for cell in client
+        .find_all(Locator::Css("[data-testid=tower-row] .code"))
+        .await?
+    {
+        codes.push(cell.text().await?);
+    }
+    Ok(codes)
+}
+
+async fn text_of(client: &Client, css: &str) -> anyhow::Result<String> {
+    Ok(client.find(Locator::Css(css)).await?.text().await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_race_in_headless_chromium() -> anyhow::Result<()> {
+    let (_driver, driver_port) = start_chromedriver().await?;
+    let (_relay, url) = start_relay(7, 40.0).await?;
+    let client = browser(driver_port).await?;
+    let outcome = drive(&client, &url).await;
+    client.close().await?;
+    outcome
+}
+
+async fn drive(client: &Client, url: &str) -> anyhow::Result<()> {
+    client.goto(url).await?;
+
+    // The tower fills with the whole field.
+    let mut first = Vec::new();
+    for _ in 0..150 {
+        first = tower_order(client).await?;
+        if first.len() == 20 && first.iter().all(|c| c.len() == 3) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ensure!(
+        first.len() == 20,
+        "the tower shows {} cars: {first:?}",
+        first.len()
+    );
+    ensure!(
+        text_of(client, "[data-testid=connection]").await? == "LIVE",
+        "the connection badge is not LIVE"
+    );
+
+    // Pick the car in third place; its panel follows it.
+    let rows = client
+        .find_all(Locator::Css("[data-testid=tower-row]"))
+        .await?;
+    let picked = first[2].clone();
+    rows[2].click().await?;
+
+    // The order changes as the race runs (overtakes, pit stops), and the browser's twin learns wear rates.
+    let mut changed = None;
+    for _ in 0..240 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = tower_order(client).await?;
+        if now.len() == 20 && now != first {
+            changed = Some(now);
+            break;
+        }
+    }
+    let Some(changed) = changed else {
+        bail!("the tower order never changed from {first:?}")
+    };
+    ensure!(
+        changed
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            == 20,
+        "20 distinct cars: {changed:?}"
+    );
+
+    let mut panel = String::new();
+    for _ in 0..120 {
+        panel = text_of(client, "[data-testid=car-panel]").await?;
+        if panel.contains('±') {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    ensure!(
+        panel.contains('±') && panel.contains("%/lap"),
+        "no wear rate learned in the browser: {panel}"
+    );
+    let selected = text_of(client, "[data-testid=tower-row].selected .code").await?;
+    ensure!(
+        selected == picked,
+        "the selected row shows {selected}, expected {picked}"
+    );
+
+    let shot = client.screenshot().await?;
+    let dir = target_dir().join("e2e");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("pit-wall-1280x800.png"), shot)?;
+    Ok(())
+}
