@@ -281,3 +281,37 @@ fn a_safety_car_bunches_the_field() {
     }
     panic!("no seed in 0..40 had a safety car lasting 300 s");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// For any seed, race length and sampling step: every sampled state keeps its invariants (positions a
+        /// permutation, fuel and wear in range), laps never go back, fuel never rises, and at the end every car has
+        /// finished or retired, with the finishers classified ahead of the retirements.
+        #[test]
+        fn any_race_keeps_its_invariants(seed in any::<u64>(), laps in 1u32..10, dt_s in 0.5f64..40.0) {
+            let states = sample_race(&SimConfig { seed, total_laps: laps }, dt_s);
+            let mut last_lap = [0u32; 20];
+            let mut last_fuel = [f64::MAX; 20];
+            for state in &states {
+                prop_assert!(state.check_invariants().is_ok(), "{:?}", state.check_invariants());
+                for car in &state.cars {
+                    let i = usize::from(car.car_idx);
+                    prop_assert!(car.lap >= last_lap[i]);
+                    prop_assert!(car.fuel_kg <= last_fuel[i] + 1e-9);
+                    last_lap[i] = car.lap;
+                    last_fuel[i] = car.fuel_kg;
+                }
+            }
+            let last = states.last().expect("at least one state");
+            prop_assert_eq!(last.session.phase, crate::wire::SessionPhase::Finished);
+            let out_from = last.cars.iter().position(|c| c.result_status.is_out()).unwrap_or(last.cars.len());
+            prop_assert!(last.cars[..out_from].iter().all(|c| c.result_status == ResultStatus::Finished));
+            prop_assert!(last.cars[out_from..].iter().all(|c| c.result_status.is_out()));
+        }
+    }
+}
