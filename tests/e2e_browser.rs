@@ -1,7 +1,7 @@
 //! End to end: `boxbox serve` (the real binary) with a fixed seed at high speed, the built web app, and headless
 //! Chromium driven through chromedriver (WebDriver). Asserts the timing tower shows 20 cars whose order changes as
-//! the race runs, that the Car Twin computed in the browser learns wear rates, and saves a screenshot under
-//! `target/e2e/`.
+//! the race runs, that the Car Twin computed in the browser learns wear rates, that the page reconnects by itself
+//! when the relay restarts, and saves a screenshot under `target/e2e/`.
 //!
 //! Needs the relay binary (`cargo build -p boxbox-relay`), the web app (`trunk build --release`) and chromedriver;
 //! `scripts/test.sh` provides all three.
@@ -60,8 +60,8 @@ async fn start_chromedriver() -> anyhow::Result<(Child, u16)> {
     bail!("chromedriver did not listen on port {port} within 10 s")
 }
 
-/// Starts `boxbox serve` on port 0 and returns it with the URL it printed.
-async fn start_relay(seed: u64, speed: f64) -> anyhow::Result<(Child, String)> {
+/// Starts `boxbox serve` on `port` (0: any free port) and returns it with the URL it printed.
+async fn start_relay(port: u16, seed: u64, speed: f64) -> anyhow::Result<(Child, String)> {
     let bin = std::env::var_os("BOXBOX_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir().join("debug/boxbox"));
@@ -80,7 +80,7 @@ async fn start_relay(seed: u64, speed: f64) -> anyhow::Result<(Child, String)> {
         .args([
             "serve",
             "--http",
-            "127.0.0.1:0",
+            &format!("127.0.0.1:{port}"),
             "--seed",
             &seed.to_string(),
             "--speed",
@@ -144,11 +144,47 @@ async fn text_of(client: &Client, css: &str) -> anyhow::Result<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_race_in_headless_chromium() -> anyhow::Result<()> {
     let (_driver, driver_port) = start_chromedriver().await?;
-    let (_relay, url) = start_relay(7, 40.0).await?;
+    let (relay, url) = start_relay(0, 7, 40.0).await?;
     let client = browser(driver_port).await?;
-    let outcome = drive(&client, &url).await;
+    let mut outcome = drive(&client, &url).await;
+    if outcome.is_ok() {
+        outcome = reconnects(&client, relay, &url).await;
+    }
     client.close().await?;
     outcome
+}
+
+/// The relay goes away and comes back on the same address: the page shows it and reconnects by itself.
+async fn reconnects(client: &Client, mut relay: Child, url: &str) -> anyhow::Result<()> {
+    relay.kill().await?;
+    wait_for_text(client, "[data-testid=connection]", "RECONNECTING").await?;
+    let port: u16 = url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .context("no port in the URL")?
+        .parse()?;
+    let (_relay, _) = start_relay(port, 8, 40.0).await?;
+    wait_for_text(client, "[data-testid=connection]", "LIVE").await?;
+    let rows = tower_order(client).await?;
+    ensure!(
+        rows.len() == 20,
+        "after reconnecting the tower shows {} cars",
+        rows.len()
+    );
+    Ok(())
+}
+
+async fn wait_for_text(client: &Client, css: &str, want: &str) -> anyhow::Result<()> {
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = text_of(client, css).await?;
+        if seen == want {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bail!("{css} shows {seen:?}, expected {want:?} within 20 s")
 }
 
 async fn drive(client: &Client, url: &str) -> anyhow::Result<()> {
