@@ -707,19 +707,17 @@ impl RaceSim {
 
     /// The running car on the same lap as car `a` that is due at the line last before `end_s`.
     fn car_ahead_at_line(&self, a: usize, end_s: f64) -> Option<usize> {
-        let lap = self.cars[a].current().lap;
-        self.cars
-            .iter()
-            .enumerate()
-            .filter(|(j, c)| {
-                *j != a
-                    && c.is_running()
-                    && c.has_started()
-                    && c.current().lap == lap
-                    && c.current().end_s() < end_s
-            })
+        self.running_on_lap(a, self.cars[a].current().lap)
+            .filter(|(_, c)| c.current().end_s() < end_s)
             .max_by(|(_, x), (_, y)| x.current().end_s().total_cmp(&y.current().end_s()))
             .map(|(j, _)| j)
+    }
+
+    /// The running cars other than car `i` that are on lap `lap`, with their indices.
+    fn running_on_lap(&self, i: usize, lap: u32) -> impl Iterator<Item = (usize, &SimCar)> {
+        self.cars.iter().enumerate().filter(move |(j, c)| {
+            *j != i && c.is_running() && c.has_started() && c.current().lap == lap
+        })
     }
 
     fn draw_retirement(&mut self, i: usize, lap_no: u32, plan: &LapPlan) -> Option<Retirement> {
@@ -777,16 +775,8 @@ impl RaceSim {
                 .position(|c| c.driver.grid + 1 == grid && c.has_started());
         }
         let mine = f64::from(lap_no - 1);
-        self.cars
-            .iter()
-            .enumerate()
-            .filter(|(j, c)| {
-                *j != i
-                    && c.is_running()
-                    && c.has_started()
-                    && c.current().lap == lap_no
-                    && c.progress_at(now) >= mine
-            })
+        self.running_on_lap(i, lap_no)
+            .filter(|(_, c)| c.progress_at(now) >= mine)
             .min_by(|(_, a), (_, b)| a.progress_at(now).total_cmp(&b.progress_at(now)))
             .map(|(j, _)| j)
     }
