@@ -1,7 +1,7 @@
 //! EA F1 23/24/25 UDP telemetry decoding: bytes in, typed packets out. No sockets here; the relay owns those.
 //!
 //! [`decode`] dispatches on `(m_packetFormat, m_packetId)`, checks the exact datagram length for that format
-//! (table in [`format`]), and reads the body with a bounds-checked [`reader::Reader`], so malformed input is a
+//! (table in [`format`](mod@format)), and reads the body with a bounds-checked [`reader::Reader`], so malformed input is a
 //! typed [`DecodeError`], never a panic. Field names follow EA's (`m_lastLapTimeInMS` → `last_lap_time_in_ms`)
 //! and serialize under those names; units and ranges are in the field docs. The layouts are those of
 //! `shared/f1-udp-spec.md`.
