@@ -9,7 +9,7 @@
 //! - [`calibration`]: the simulator's parameters (2019 Bahrain Grand Prix) and where each number comes from.
 //! - [`sim`]: the seeded full-field race simulator.
 //! - [`history`]: per-lap records extracted from a stream of states, for any source.
-//! - [`telemetry`]: EA F1 23/24/25 UDP packet decoding (in progress: see its module docs).
+//! - [`telemetry`]: EA F1 23/24/25 UDP packet decoding: bytes in, typed packets out.
 //! - [`twin`]: the first Car Twin: tyre wear rates, fuel burn and the pit window, per car.
 //! - [`digest`]: digests of a seeded race and of its twins, for the native-vs-wasm determinism fixtures.
 //! - [`protocol`]: the messages the relay sends to browsers over WebSocket.

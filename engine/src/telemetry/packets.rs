@@ -788,6 +788,9 @@ impl Event {
         let code = r.take(4)?;
         let event_string_code = String::from_utf8_lossy(code).into_owned();
         let since_2025 = format >= 2025;
+        // The details are a 12-byte union: read this code's fields from it, and the packet's bytes are all used.
+        let mut details = Reader::new(r.take(12)?);
+        let r = &mut details;
         let event_details = match code {
             b"SSTA" | b"SEND" | b"DRSE" | b"CHQF" | b"LGOT" | b"RDFL" => EventDetails::None,
             b"DRSD" if since_2025 => EventDetails::DrsDisabled { reason: r.get()? },

@@ -58,15 +58,15 @@ fn every_real_capture_decodes_except_the_two_hand_edited_ones() {
                 assert!(e.to_string().contains("expected 45"), "{name}: {e}");
             }
             (n, Err(DecodeError::UnknownFormat(2022))) if n.contains("/2022-") => {}
-            // Bodies still to write (see the module docs); their lengths were checked.
-            (_, Err(DecodeError::NotYetDecoded { packet_id, .. })) => {
-                assert!([5, 8, 9, 11, 12, 13, 14, 15].contains(packet_id), "{name}");
-            }
             (_, Ok(_)) => decoded += 1,
             (_, Err(e)) => panic!("{name}: {e}"),
         }
     }
-    assert!(decoded >= 90, "only {decoded} packets decoded");
+    assert_eq!(
+        decoded,
+        captures.len() - 2 - 28,
+        "every 2023-2025 capture decodes"
+    );
 }
 
 #[test]
@@ -239,4 +239,87 @@ proptest! {
         flipped[bit / 8] ^= 1 << (bit % 8);
         let _ = decode(&flipped);
     }
+}
+
+#[test]
+fn history_classification_and_time_trial_golden_values() {
+    let fc = decode(&capture("gamesdat/2025/packet-8.bin")).unwrap();
+    let Body::FinalClassification(fc) = &fc.body else {
+        panic!("not a classification")
+    };
+    assert_eq!(fc.num_cars, 20);
+    let mut positions: Vec<u8> = fc.classification_data[..20]
+        .iter()
+        .map(|c| c.position)
+        .collect();
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=20).collect::<Vec<_>>());
+    let first = &fc.classification_data[0];
+    assert_eq!(
+        (
+            first.position,
+            first.num_laps,
+            first.grid_position,
+            first.points
+        ),
+        (8, 5, 9, 4)
+    );
+    assert_eq!(
+        (first.best_lap_time_in_ms, first.result_reason),
+        (69_819, Some(2))
+    );
+
+    let sh = decode(&capture("gamesdat/2025/packet-11.bin")).unwrap();
+    let Body::SessionHistory(sh) = &sh.body else {
+        panic!("not a session history")
+    };
+    assert_eq!((sh.car_idx, sh.num_laps, sh.num_tyre_stints), (7, 15, 2));
+    // Every completed lap time is the sum of its sectors (minutes and millisecond parts).
+    for lap in &sh.lap_history_data[..usize::from(sh.num_laps) - 1] {
+        let sector = |minutes: u8, ms: u16| u32::from(minutes) * 60_000 + u32::from(ms);
+        let sum = sector(lap.sector1_time_minutes_part, lap.sector1_time_ms_part)
+            + sector(lap.sector2_time_minutes_part, lap.sector2_time_ms_part)
+            + sector(lap.sector3_time_minutes_part, lap.sector3_time_ms_part);
+        // The game rounds each sector to the millisecond on its own, so the sum may be off by up to 3 ms.
+        assert!(lap.lap_time_in_ms.abs_diff(sum) <= 3, "{lap:?}");
+    }
+    assert_eq!(sh.lap_history_data[0].lap_time_in_ms, 98_290);
+
+    let tt = decode(&capture("gamesdat/2025/packet-14.bin")).unwrap();
+    let Body::TimeTrial(tt) = &tt.body else {
+        panic!("not a time trial")
+    };
+    let best = tt.player_session_best_data_set;
+    assert_eq!(best.lap_time_in_ms, 89_612);
+    // Sectors are rounded to the millisecond each, so their sum may differ from the lap by a few ms.
+    let sectors = best.sector1_time_in_ms + best.sector2_time_in_ms + best.sector3_time_in_ms;
+    assert!(sectors.abs_diff(89_612) <= 3, "sectors sum to {sectors}");
+
+    let lp = decode(&capture("gamesdat/2025/packet-15.bin")).unwrap();
+    let Body::LapPositions(lp) = &lp.body else {
+        panic!("not lap positions")
+    };
+    assert_eq!((lp.num_laps, lp.lap_start), (16, 0));
+    let mut row: Vec<u8> = lp.position_for_vehicle_idx[0][..20].to_vec();
+    row.sort_unstable();
+    assert_eq!(row, (1..=20).collect::<Vec<_>>());
+
+    let ts = decode(&capture("gamesdat/2025/packet-12.bin")).unwrap();
+    let Body::TyreSets(ts) = &ts.body else {
+        panic!("not tyre sets")
+    };
+    assert_eq!(ts.tyre_set_data.len(), 20);
+    assert_eq!(ts.tyre_set_data.iter().filter(|s| s.fitted == 1).count(), 1);
+    assert_eq!(ts.tyre_set_data[usize::from(ts.fitted_idx)].fitted, 1);
+
+    let mx = decode(&capture("gamesdat/2025/packet-13.bin")).unwrap();
+    let Body::MotionEx(mx) = &mx.body else {
+        panic!("not motion ex")
+    };
+    assert!(mx.wheel_camber.is_some());
+    let mx23 = decode(&capture("gamesdat/2023/packet-13.bin")).unwrap();
+    let Body::MotionEx(mx23) = &mx23.body else {
+        panic!("not motion ex")
+    };
+    assert!(mx23.chassis_yaw.is_none() && mx23.wheel_slip_angle.iter().all(|a| a.is_finite()));
 }
