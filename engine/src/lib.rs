@@ -12,6 +12,7 @@
 //! - [`telemetry`]: EA F1 23/24/25 UDP packet decoding: bytes in, typed packets out.
 //! - [`twin`]: the first Car Twin: tyre wear rates, fuel burn and the pit window, per car.
 //! - [`digest`]: digests of a seeded race and of its twins, for the native-vs-wasm determinism fixtures.
+//! - [`recording`]: session recordings as standard libpcap files (write records, read whole files).
 //! - [`protocol`]: the messages the relay sends to browsers over WebSocket.
 #![warn(missing_docs)]
 
@@ -19,6 +20,7 @@ pub mod calibration;
 pub mod digest;
 pub mod history;
 pub mod protocol;
+pub mod recording;
 pub mod sim;
 pub mod telemetry;
 pub mod twin;

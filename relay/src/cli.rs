@@ -19,6 +19,16 @@ pub struct Cli {
 pub enum Command {
     /// Run the relay: a live race from the built-in simulator, the web app, `/ws` and the REST API.
     Serve(ServeArgs),
+    /// Print every packet of EA F1 UDP captures as JSON lines (EA's field names). Exit code 1 if any failed.
+    Decode(DecodeArgs),
+}
+
+/// Arguments of `boxbox decode`.
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// Raw datagram files (`.bin`, one packet each) and libpcap recordings (`.pcap`).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 /// Flags of `boxbox serve`.
@@ -78,7 +88,9 @@ mod tests {
     #[test]
     fn serve_defaults_and_validation() {
         let cli = Cli::try_parse_from(["boxbox", "serve"]).unwrap();
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
         assert_eq!(args.http.to_string(), "127.0.0.1:8080");
         assert_eq!(args.speed, 1.0);
         assert_eq!(args.web_dir, PathBuf::from("dist"));
@@ -96,7 +108,13 @@ mod tests {
             "7",
         ])
         .unwrap();
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
         assert_eq!((args.http.port(), args.speed, args.seed), (9000, 10.0, 7));
+        assert!(
+            Cli::try_parse_from(["boxbox", "decode"]).is_err(),
+            "decode needs a file"
+        );
     }
 }

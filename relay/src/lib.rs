@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`cli`]: the `boxbox` command line (clap); `--help` is generated from the doc comments there.
+//! - [`decode`]: `boxbox decode`, packets of captures as JSON lines.
 //! - [`hub`]: the latest state, the lap history and the broadcast channel every WebSocket client reads from.
 //! - [`simulator`]: the built-in simulator as a real-time source.
 //! - [`server`]: the HTTP router: REST under `/api/v1`, `/ws`, and the static web app.
@@ -12,6 +13,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 pub mod cli;
+pub mod decode;
 pub mod hub;
 pub mod server;
 pub mod simulator;

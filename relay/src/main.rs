@@ -2,7 +2,6 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> anyhow::Result<()> {
-    use anyhow::Context;
     use boxbox_relay::cli::{Cli, Command};
     use clap::Parser;
 
@@ -12,31 +11,50 @@ fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
         )
+        .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     match cli.command {
-        Command::Serve(args) => runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind(args.http)
-                .await
-                .with_context(|| format!("cannot listen on {}", args.http))?;
-            let addr = listener.local_addr()?;
-            let shown = if addr.ip().is_unspecified() {
-                format!("http://localhost:{}/", addr.port())
-            } else {
-                format!("http://{addr}/")
-            };
-            println!("boxbox is running: open {shown}");
-            let config = boxbox_relay::ServeConfig {
-                seed: args.seed,
-                speed: args.speed,
-                rate_hz: args.rate_hz,
-                laps: args.laps,
-                restart_after_s: args.restart_after_s,
-                web_dir: args.web_dir,
-            };
-            boxbox_relay::run(listener, config, shutdown_signal()).await
-        }),
+        Command::Serve(args) => serve(args),
+        Command::Decode(args) => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let failed = boxbox_relay::decode::run(&args.files, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+            if failed > 0 {
+                eprintln!("boxbox decode: {failed} datagram(s) failed to decode");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn serve(args: boxbox_relay::cli::ServeArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.http)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.http))?;
+        let addr = listener.local_addr()?;
+        let shown = if addr.ip().is_unspecified() {
+            format!("http://localhost:{}/", addr.port())
+        } else {
+            format!("http://{addr}/")
+        };
+        println!("boxbox is running: open {shown}");
+        let config = boxbox_relay::ServeConfig {
+            seed: args.seed,
+            speed: args.speed,
+            rate_hz: args.rate_hz,
+            laps: args.laps,
+            restart_after_s: args.restart_after_s,
+            web_dir: args.web_dir,
+        };
+        boxbox_relay::run(listener, config, shutdown_signal()).await
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
