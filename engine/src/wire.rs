@@ -93,10 +93,11 @@ pub enum SessionType {
 }
 
 /// Phase of a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionPhase {
     /// Before the start.
+    #[default]
     NotStarted,
     /// Racing (including under safety car).
     Running,
@@ -125,10 +126,13 @@ pub enum Weather {
 }
 
 /// Flag state of the whole track.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TrackStatus {
     /// Racing.
+    #[default]
     Green,
     /// Local yellow flags somewhere on track.
     Yellow,

@@ -10,6 +10,7 @@
 //! packet has consumed exactly the datagram's bytes, which the tests check on every real capture.
 
 pub mod format;
+pub mod normalize;
 pub mod packets;
 pub mod reader;
 pub mod results;
