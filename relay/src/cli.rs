@@ -62,6 +62,14 @@ pub struct ServeArgs {
     /// Directory of the built web app (Trunk's output).
     #[arg(long, default_value = "dist", env = "BOXBOX_WEB_DIR")]
     pub web_dir: PathBuf,
+
+    /// Listen for EA F1 23/24/25 UDP telemetry here (e.g. `0.0.0.0:20777`) instead of running the simulator.
+    #[arg(long, env = "BOXBOX_UDP")]
+    pub udp: Option<SocketAddr>,
+
+    /// Re-send every received datagram unchanged to HOST:PORT, so one game feeds several apps (repeatable).
+    #[arg(long = "forward", value_name = "HOST:PORT")]
+    pub forward: Vec<SocketAddr>,
 }
 
 fn parse_speed(s: &str) -> Result<f64, String> {

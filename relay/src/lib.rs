@@ -6,6 +6,7 @@
 //! - [`decode`]: `boxbox decode`, packets of captures as JSON lines.
 //! - [`hub`]: the latest state, the lap history and the broadcast channel every WebSocket client reads from.
 //! - [`simulator`]: the built-in simulator as a real-time source.
+//! - [`udp`]: the game's UDP telemetry as a source, with forwarding and counters.
 //! - [`server`]: the HTTP router: REST under `/api/v1`, `/ws`, and the static web app.
 //!
 //! The entry point is [`run`]: it takes its listener and its shutdown signal as arguments, so tests bind port 0
@@ -17,6 +18,7 @@ pub mod decode;
 pub mod hub;
 pub mod server;
 pub mod simulator;
+pub mod udp;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -40,6 +42,17 @@ pub struct ServeConfig {
     pub restart_after_s: Option<f64>,
     /// Directory of the built web app (Trunk's `dist/`).
     pub web_dir: PathBuf,
+    /// Where to re-send every received UDP datagram, unchanged.
+    pub forward: Vec<std::net::SocketAddr>,
+}
+
+/// The sockets the relay serves on, bound by the caller (tests bind port 0).
+#[derive(Debug)]
+pub struct Listeners {
+    /// HTTP and WebSocket.
+    pub http: TcpListener,
+    /// The game's UDP telemetry; without it the built-in simulator is the source.
+    pub udp: Option<tokio::net::UdpSocket>,
 }
 
 /// Runs the relay until `shutdown` resolves: the simulator source, the HTTP API, `/ws` and the web app.
@@ -47,10 +60,14 @@ pub struct ServeConfig {
 /// # Errors
 /// If the server fails to run on `listener`.
 pub async fn run(
-    listener: TcpListener,
+    listeners: Listeners,
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let Listeners {
+        http: listener,
+        udp,
+    } = listeners;
     let addr = listener
         .local_addr()
         .context("listener has no local address")?;
@@ -64,8 +81,36 @@ pub async fn run(
     // `stop_tx` going to `true` tells every task to finish; WebSocket handlers watch it so that upgraded
     // connections, which axum's graceful shutdown does not wait for, close promptly too.
     let (stop_tx, stop_rx) = watch::channel(false);
-    let sim_task = tokio::spawn(simulator::run(hub.clone(), config.clone(), stop_rx.clone()));
-    let app = server::app(server::AppState { hub, stop: stop_rx }, &config.web_dir);
+    let udp_stats = std::sync::Arc::new(udp::UdpStats::default());
+    let (source, source_task) = match udp {
+        Some(socket) => {
+            let at = socket
+                .local_addr()
+                .context("udp socket has no local address")?;
+            tracing::info!(%at, forward = ?config.forward, "listening for game telemetry");
+            let task = udp::run(
+                socket,
+                config.forward.clone(),
+                config.rate_hz,
+                hub.clone(),
+                udp_stats.clone(),
+                stop_rx.clone(),
+            );
+            (server::Source::Udp(udp_stats), tokio::spawn(task))
+        }
+        None => (
+            server::Source::Simulator,
+            tokio::spawn(simulator::run(hub.clone(), config.clone(), stop_rx.clone())),
+        ),
+    };
+    let app = server::app(
+        server::AppState {
+            hub,
+            stop: stop_rx,
+            source,
+        },
+        &config.web_dir,
+    );
     tracing::info!(%addr, seed = config.seed, speed = config.speed, "relay listening");
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -73,6 +118,6 @@ pub async fn run(
             let _ = stop_tx.send(true);
         })
         .await;
-    sim_task.abort();
+    source_task.abort();
     served.context("http server failed")
 }

@@ -45,6 +45,14 @@ fn serve(args: boxbox_relay::cli::ServeArgs) -> anyhow::Result<()> {
             format!("http://{addr}/")
         };
         println!("boxbox is running: open {shown}");
+        let udp = match args.udp {
+            Some(at) => Some(
+                tokio::net::UdpSocket::bind(at)
+                    .await
+                    .with_context(|| format!("cannot listen for UDP on {at}"))?,
+            ),
+            None => None,
+        };
         let config = boxbox_relay::ServeConfig {
             seed: args.seed,
             speed: args.speed,
@@ -52,8 +60,13 @@ fn serve(args: boxbox_relay::cli::ServeArgs) -> anyhow::Result<()> {
             laps: args.laps,
             restart_after_s: args.restart_after_s,
             web_dir: args.web_dir,
+            forward: args.forward,
         };
-        boxbox_relay::run(listener, config, shutdown_signal()).await
+        let listeners = boxbox_relay::Listeners {
+            http: listener,
+            udp,
+        };
+        boxbox_relay::run(listeners, config, shutdown_signal()).await
     })
 }
 

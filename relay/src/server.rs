@@ -25,6 +25,17 @@ pub struct AppState {
     pub hub: Hub,
     /// Turns true when the relay shuts down.
     pub stop: watch::Receiver<bool>,
+    /// Where the data comes from.
+    pub source: Source,
+}
+
+/// The relay's data source.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// The built-in simulator.
+    Simulator,
+    /// The game's UDP telemetry, with its counters.
+    Udp(std::sync::Arc<crate::udp::UdpStats>),
 }
 
 /// The relay's router.
@@ -52,6 +63,8 @@ struct Health {
     leader_lap: Option<u32>,
     total_laps: Option<u32>,
     ws_clients: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    udp: Option<crate::udp::UdpCounts>,
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
@@ -60,11 +73,18 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
         schema_version: SCHEMA_VERSION,
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
-        source: "simulator",
+        source: match state.source {
+            Source::Simulator => "simulator",
+            Source::Udp(_) => "udp",
+        },
         session_time_s: latest.as_ref().map(|s| s.session_time_s),
         leader_lap: latest.as_ref().map(|s| s.session.leader_lap),
         total_laps: latest.as_ref().map(|s| s.session.total_laps),
         ws_clients: state.hub.client_count(),
+        udp: match &state.source {
+            Source::Udp(stats) => Some(stats.snapshot()),
+            Source::Simulator => None,
+        },
     })
 }
 

@@ -20,6 +20,7 @@ fn config(speed: f64) -> ServeConfig {
         laps: 5,
         restart_after_s: None,
         web_dir: std::env::temp_dir().join("boxbox-no-web-app"),
+        forward: Vec::new(),
     }
 }
 
@@ -33,7 +34,11 @@ async fn start(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let relay = tokio::spawn(boxbox_relay::run(listener, config(speed), async move {
+    let listeners = boxbox_relay::Listeners {
+        http: listener,
+        udp: None,
+    };
+    let relay = tokio::spawn(boxbox_relay::run(listeners, config(speed), async move {
         let _ = stop_rx.await;
     }));
     (addr, stop_tx, relay)
@@ -138,6 +143,7 @@ mod router {
             AppState {
                 hub: Hub::new(),
                 stop,
+                source: boxbox_relay::server::Source::Simulator,
             },
             web_dir,
         )
