@@ -60,7 +60,6 @@ pub async fn run(
     let mut normalizer = Normalizer::new();
     let min_interval = Duration::from_secs_f64(1.0 / rate_hz);
     let mut last_publish: Option<Instant> = None;
-    let mut last_session: Option<u64> = None;
     loop {
         let (n, _peer) = tokio::select! {
             received = socket.recv_from(&mut buf) => match received {
@@ -94,8 +93,9 @@ pub async fn run(
             *counter += 1;
         });
         let Ok(packet) = decoded else { continue };
-        if last_session != Some(packet.header.session_uid) {
-            last_session = Some(packet.header.session_uid);
+        let session_before = normalizer.session_uid();
+        normalizer.push(&packet);
+        if normalizer.session_uid() != session_before {
             hub.reset();
             tracing::info!(
                 session_uid = packet.header.session_uid,
@@ -103,7 +103,6 @@ pub async fn run(
                 "game session"
             );
         }
-        normalizer.push(&packet);
         let due = last_publish.is_none_or(|t| t.elapsed() >= min_interval);
         if due && let Some(state) = normalizer.state() {
             hub.publish(state);

@@ -110,6 +110,11 @@ impl Normalizer {
         self.counters
     }
 
+    /// The session being followed, if any packet arrived.
+    pub fn session_uid(&self) -> Option<u64> {
+        self.session_uid
+    }
+
     /// The player's car, if the player is driving (not spectating).
     pub fn player_car(&self) -> Option<u8> {
         self.player_car
@@ -153,7 +158,10 @@ impl Normalizer {
                 };
                 self.track_status = status;
             }
-            Body::LapData(l) => self.lap_data(&l.lap_data),
+            Body::LapData(l) => {
+                self.lap_data(&l.lap_data);
+                self.track_stints();
+            }
             Body::Event(e) => self.event(&e.event_string_code, &e.event_details),
             Body::Participants(p) => {
                 for (slot, d) in self.slots(p.participants.len()).zip(&p.participants) {
@@ -174,6 +182,7 @@ impl Normalizer {
                 for (slot, d) in self.slots(s.car_status_data.len()).zip(&s.car_status_data) {
                     slot.status = Some(*d);
                 }
+                self.track_stints();
             }
             Body::CarDamage(d) => {
                 for (slot, d) in self.slots(d.car_damage_data.len()).zip(&d.car_damage_data) {
@@ -302,11 +311,8 @@ impl Normalizer {
         }
     }
 
-    /// The race as a [`RaceState`], once a Session and a LapData packet have arrived.
-    pub fn state(&mut self) -> Option<RaceState> {
-        let session = self.session.clone()?;
-        let track_length_m = session.track_length_m.max(1.0);
-        // Stints follow the tyres: a new one when the compound changes or a stop resets the tyre age.
+    /// Stints follow the tyres: a new one when the compound changes or a stop resets the tyre age.
+    fn track_stints(&mut self) {
         for slot in &mut self.cars {
             let (Some(lap), Some(status)) = (slot.lap, slot.status) else {
                 continue;
@@ -331,6 +337,12 @@ impl Normalizer {
                 }
             }
         }
+    }
+
+    /// The race as a [`RaceState`], once a Session and a LapData packet have arrived.
+    pub fn state(&self) -> Option<RaceState> {
+        let session = self.session.clone()?;
+        let track_length_m = session.track_length_m.max(1.0);
         let mut cars: Vec<(usize, &CarSlot, LapFacts)> = self
             .cars
             .iter()
@@ -613,7 +625,7 @@ mod tests {
 
     #[test]
     fn a_real_f1_25_race_normalizes_into_a_valid_state() {
-        let mut n = melbourne();
+        let n = melbourne();
         let state = n.state().expect("session and lap data arrived");
         state.check_invariants().unwrap();
         assert_eq!(state.source, DataSource::Live);
