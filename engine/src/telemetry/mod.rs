@@ -1,4 +1,5 @@
-//! EA F1 23/24/25 UDP telemetry decoding: bytes in, typed packets out. No sockets here; the relay owns those.
+//! EA F1 23/24/25 UDP telemetry decoding and encoding: bytes in, typed packets out, and back. No sockets here; the
+//! relay owns those.
 //!
 //! [`decode`] dispatches on `(m_packetFormat, m_packetId)`, checks the exact datagram length for that format
 //! (table in [`format`](mod@format)), and reads the body with a bounds-checked [`reader::Reader`], so malformed input is a
@@ -8,6 +9,12 @@
 //!
 //! Every packet id of formats 2023, 2024 and 2025 is decoded (ids 0–15 where the format has them); a decoded
 //! packet has consumed exactly the datagram's bytes, which the tests check on every real capture.
+//!
+//! [`encode`] is the inverse: it writes a [`Packet`] back to the spec's bytes with a [`writer::Writer`], field by
+//! field in the order of the reads, and checks the packet against its format first (car count, format-specific
+//! fields, body matching the header's id), so a packet built by hand cannot produce a datagram of the wrong size.
+//! Bytes the decoder ignores are written as zeros: the unused tail of an event's details union and whatever follows
+//! a name's NUL terminator.
 
 pub mod format;
 pub mod normalize;
@@ -15,6 +22,7 @@ pub mod packets;
 pub mod reader;
 pub mod results;
 pub mod setup;
+pub mod writer;
 
 use serde::Serialize;
 
@@ -22,6 +30,7 @@ pub use packets::*;
 use reader::Reader;
 pub use results::*;
 pub use setup::*;
+use writer::{Writer, put};
 
 /// Size of the packet header, in bytes (all formats).
 pub const HEADER_LEN: usize = 29;
@@ -82,6 +91,89 @@ impl DecodeError {
     }
 }
 
+/// Why a packet could not be encoded: it does not fit the layout its header's format and id name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// `header.packet_format` is a format boxbox does not know.
+    #[error("unknown packet format {0}")]
+    UnknownFormat(u16),
+    /// `header.packet_id` is not a packet of this format (e.g. TimeTrial, id 14, in format 2023).
+    #[error("unknown packet id {packet_id} for format {format}")]
+    UnknownId {
+        /// `m_packetFormat`.
+        format: u16,
+        /// `m_packetId`.
+        packet_id: u8,
+    },
+    /// The body is another packet than the one `header.packet_id` names.
+    #[error("header says {expected} (id {packet_id}) but the body is {got}")]
+    BodyMismatch {
+        /// `m_packetId`.
+        packet_id: u8,
+        /// Name of the packet the header's id names.
+        expected: &'static str,
+        /// Name of the packet the body is.
+        got: &'static str,
+    },
+    /// An array has not exactly as many entries as the layout has slots: the format's car count for per-car
+    /// arrays, or a fixed count (21 marshal zones, 100 laps of history …).
+    #[error("{field} has {got} entries, the layout has {expected}")]
+    WrongCount {
+        /// The field, by its Rust name.
+        field: &'static str,
+        /// Entries given.
+        got: usize,
+        /// Slots in the layout.
+        expected: usize,
+    },
+    /// A field that only some formats have is present in a format without it, or absent in a format with it
+    /// (`Option` fields, and the 2023 vs. 2024+ lap-data records).
+    #[error("{field} is {} format {format}", presence(*.present))]
+    FormatField {
+        /// `m_packetFormat`.
+        format: u16,
+        /// The field, by its Rust name.
+        field: &'static str,
+        /// Whether the packet has the field.
+        present: bool,
+    },
+    /// The event details are not those of the event code in this format, or the code is not in the spec.
+    #[error("event code {code:?} does not take {details} details in format {format}")]
+    EventMismatch {
+        /// `m_packetFormat`.
+        format: u16,
+        /// `m_eventStringCode`.
+        code: String,
+        /// The [`EventDetails`] variant given.
+        details: &'static str,
+    },
+    /// The bytes written are not the format's size for this packet: a layout does not match the size table. This is
+    /// a bug in boxbox, never the packet's fault.
+    #[error(
+        "encoded {name} (id {packet_id}) in format {format} is {got} bytes, expected {expected}"
+    )]
+    WrongLength {
+        /// `m_packetFormat`.
+        format: u16,
+        /// `m_packetId`.
+        packet_id: u8,
+        /// Packet name.
+        name: &'static str,
+        /// Bytes written.
+        got: usize,
+        /// The format's size for this packet.
+        expected: usize,
+    },
+}
+
+fn presence(present: bool) -> &'static str {
+    if present {
+        "present, but absent from"
+    } else {
+        "missing, but part of"
+    }
+}
+
 /// The 29-byte header every packet starts with.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct PacketHeader {
@@ -132,6 +224,15 @@ impl PacketHeader {
             secondary_player_car_index: r.get()?,
         })
     }
+
+    /// Writes the header.
+    pub fn encode(&self, w: &mut Writer) {
+        put!(w, self;
+            packet_format, game_year, game_major_version, game_minor_version, packet_version, packet_id,
+            session_uid, session_time, frame_identifier, overall_frame_identifier, player_car_index,
+            secondary_player_car_index,
+        );
+    }
 }
 
 /// One decoded packet.
@@ -180,6 +281,30 @@ pub enum Body {
     TimeTrial(TimeTrial),
     /// Id 15.
     LapPositions(LapPositions),
+}
+
+impl Body {
+    /// The packet id of this body, 0..=15.
+    pub fn packet_id(&self) -> u8 {
+        match self {
+            Body::Motion(_) => 0,
+            Body::Session(_) => 1,
+            Body::LapData(_) => 2,
+            Body::Event(_) => 3,
+            Body::Participants(_) => 4,
+            Body::CarSetups(_) => 5,
+            Body::CarTelemetry(_) => 6,
+            Body::CarStatus(_) => 7,
+            Body::FinalClassification(_) => 8,
+            Body::LobbyInfo(_) => 9,
+            Body::CarDamage(_) => 10,
+            Body::SessionHistory(_) => 11,
+            Body::TyreSets(_) => 12,
+            Body::MotionEx(_) => 13,
+            Body::TimeTrial(_) => 14,
+            Body::LapPositions(_) => 15,
+        }
+    }
 }
 
 /// Decodes one datagram.
@@ -249,5 +374,119 @@ pub fn decode(bytes: &[u8]) -> Result<Packet, DecodeError> {
     Ok(Packet { header, body })
 }
 
+/// Encodes one packet to the exact datagram the game would send: the inverse of [`decode`].
+///
+/// Bytes the decoder does not read are zeros: the tail of the event details union past the code's fields, and the
+/// padding after each name's NUL terminator (a name too long for its field is cut at a UTF-8 character boundary).
+/// Everything else round-trips bit for bit, NaN payloads included.
+///
+/// # Errors
+/// An [`EncodeError`] when the packet does not fit its header's format and id: unknown format or id, a body of
+/// another packet, an array whose length is not the layout's, or a format-specific field present in the wrong
+/// format. Never panics.
+///
+/// # Example
+/// ```
+/// use boxbox_engine::telemetry::{Body, Packet, PacketHeader, TimeTrial, TimeTrialDataSet, decode, encode};
+///
+/// let header = PacketHeader {
+///     packet_format: 2025,
+///     game_year: 25,
+///     game_major_version: 1,
+///     game_minor_version: 17,
+///     packet_version: 1,
+///     packet_id: 14,
+///     session_uid: 42,
+///     session_time: 1.5,
+///     frame_identifier: 90,
+///     overall_frame_identifier: 90,
+///     player_car_index: 0,
+///     secondary_player_car_index: 255,
+/// };
+/// let best = TimeTrialDataSet { lap_time_in_ms: 89_612, valid: 1, ..TimeTrialDataSet::default() };
+/// let packet = Packet {
+///     header,
+///     body: Body::TimeTrial(TimeTrial {
+///         player_session_best_data_set: best,
+///         personal_best_data_set: best,
+///         rival_data_set: TimeTrialDataSet::default(),
+///     }),
+/// };
+/// let bytes = encode(&packet)?;
+/// assert_eq!(bytes.len(), 101);
+/// assert_eq!(decode(&bytes)?, packet);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn encode(packet: &Packet) -> Result<Vec<u8>, EncodeError> {
+    let header = &packet.header;
+    let fmt = header.packet_format;
+    let spec = format::spec(fmt).ok_or(EncodeError::UnknownFormat(fmt))?;
+    let id = usize::from(header.packet_id);
+    let expected = spec
+        .sizes
+        .get(id)
+        .copied()
+        .flatten()
+        .ok_or(EncodeError::UnknownId {
+            format: fmt,
+            packet_id: header.packet_id,
+        })?;
+    let body_id = packet.body.packet_id();
+    if body_id != header.packet_id {
+        return Err(EncodeError::BodyMismatch {
+            packet_id: header.packet_id,
+            expected: format::PACKET_NAMES[id],
+            got: format::PACKET_NAMES[usize::from(body_id)],
+        });
+    }
+    let n = spec.n_cars;
+    let mut w = Writer::with_capacity(expected);
+    header.encode(&mut w);
+    match &packet.body {
+        Body::Motion(b) => b.encode(&mut w, n)?,
+        Body::Session(b) => b.encode(&mut w, fmt)?,
+        Body::LapData(b) => b.encode(&mut w, fmt, n)?,
+        Body::Event(b) => b.encode(&mut w, fmt)?,
+        Body::Participants(b) => b.encode(&mut w, fmt, n)?,
+        Body::CarSetups(b) => b.encode(&mut w, fmt, n)?,
+        Body::CarTelemetry(b) => b.encode(&mut w, n)?,
+        Body::CarStatus(b) => b.encode(&mut w, n)?,
+        Body::FinalClassification(b) => b.encode(&mut w, fmt, n)?,
+        Body::LobbyInfo(b) => b.encode(&mut w, fmt, n)?,
+        Body::CarDamage(b) => b.encode(&mut w, fmt, n)?,
+        Body::SessionHistory(b) => b.encode(&mut w)?,
+        Body::TyreSets(b) => b.encode(&mut w)?,
+        Body::MotionEx(b) => b.encode(&mut w, fmt)?,
+        Body::TimeTrial(b) => b.encode(&mut w),
+        Body::LapPositions(b) => b.encode(&mut w, n)?,
+    }
+    check_length(w.into_bytes(), fmt, header.packet_id, expected)
+}
+
+/// The encoder's last line of defence: every layout must write exactly the format table's size.
+fn check_length(
+    bytes: Vec<u8>,
+    format: u16,
+    packet_id: u8,
+    expected: usize,
+) -> Result<Vec<u8>, EncodeError> {
+    if bytes.len() == expected {
+        Ok(bytes)
+    } else {
+        Err(EncodeError::WrongLength {
+            format,
+            packet_id,
+            name: format::PACKET_NAMES
+                .get(usize::from(packet_id))
+                .copied()
+                .unwrap_or("unknown"),
+            got: bytes.len(),
+            expected,
+        })
+    }
+}
+
+#[cfg(test)]
+mod encode_tests;
 #[cfg(test)]
 mod tests;

@@ -3,10 +3,12 @@
 
 use serde::Serialize;
 
-use super::DecodeError;
 use super::reader::Reader;
+use super::writer::{Encode, Writer, exactly, put, since};
+use super::{DecodeError, EncodeError};
 
 type Result<T> = std::result::Result<T, DecodeError>;
+type EncodeResult = std::result::Result<(), EncodeError>;
 
 // --- Motion (id 0) -----------------------------------------------------------------------------------------------
 
@@ -85,6 +87,20 @@ impl Motion {
             })
             .collect::<Result<_>>()?;
         Ok(Motion { car_motion_data })
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer, n_cars: usize) -> EncodeResult {
+        for c in exactly("car_motion_data", &self.car_motion_data, n_cars)? {
+            put!(w, c;
+                world_position_x, world_position_y, world_position_z,
+                world_velocity_x, world_velocity_y, world_velocity_z,
+                world_forward_dir_x, world_forward_dir_y, world_forward_dir_z,
+                world_right_dir_x, world_right_dir_y, world_right_dir_z,
+                g_force_lateral, g_force_longitudinal, g_force_vertical,
+                yaw, pitch, roll,
+            );
+        }
+        Ok(())
     }
 }
 
@@ -367,6 +383,39 @@ impl Session {
             },
         })
     }
+
+    pub(crate) fn encode(&self, w: &mut Writer, format: u16) -> EncodeResult {
+        let n_forecast = if format >= 2024 { 64 } else { 56 };
+        put!(w, self;
+            weather, track_temperature, air_temperature, total_laps, track_length, session_type, track_id,
+            formula, session_time_left, session_duration, pit_speed_limit, game_paused, is_spectating,
+            spectator_car_index, sli_pro_native_support, num_marshal_zones,
+        );
+        for z in exactly("marshal_zones", &self.marshal_zones, 21)? {
+            put!(w, z; zone_start, zone_flag);
+        }
+        put!(w, self; safety_car_status, network_game, num_weather_forecast_samples);
+        let samples = &self.weather_forecast_samples;
+        for s in exactly("weather_forecast_samples", samples, n_forecast)? {
+            put!(w, s;
+                session_type, time_offset, weather, track_temperature, track_temperature_change,
+                air_temperature, air_temperature_change, rain_percentage,
+            );
+        }
+        put!(w, self;
+            forecast_accuracy, ai_difficulty, season_link_identifier, weekend_link_identifier,
+            session_link_identifier, pit_stop_window_ideal_lap, pit_stop_window_latest_lap,
+            pit_stop_rejoin_position, steering_assist, braking_assist, gearbox_assist, pit_assist,
+            pit_release_assist, ers_assist, drs_assist, dynamic_racing_line, dynamic_racing_line_type,
+            game_mode, rule_set, time_of_day, session_length, speed_units_lead_player,
+            temperature_units_lead_player, speed_units_secondary_player, temperature_units_secondary_player,
+            num_safety_car_periods, num_virtual_safety_car_periods, num_red_flag_periods,
+        );
+        if let Some(s) = since(format, 2024, "since_2024", &self.since_2024)? {
+            s.encode(w);
+        }
+        Ok(())
+    }
 }
 
 impl SessionSince2024 {
@@ -401,6 +450,18 @@ impl SessionSince2024 {
             sector2_lap_distance_start: r.get()?,
             sector3_lap_distance_start: r.get()?,
         })
+    }
+
+    fn encode(&self, w: &mut Writer) {
+        put!(w, self;
+            equal_car_performance, recovery_mode, flashback_limit, surface_type, low_fuel_mode, race_starts,
+            tyre_temperature, pit_lane_tyre_sim, car_damage, car_damage_rate, collisions,
+            collisions_off_for_first_lap_only, mp_unsafe_pit_release, mp_off_for_griefing,
+            corner_cutting_stringency, parc_ferme_rules, pit_stop_experience, safety_car, safety_car_experience,
+            formation_lap, formation_lap_experience, red_flags, affects_licence_level_solo,
+            affects_licence_level_mp, num_sessions_in_weekend, weekend_structure, sector2_lap_distance_start,
+            sector3_lap_distance_start,
+        );
     }
 }
 
@@ -582,6 +643,35 @@ impl LapDataPacket {
             time_trial_rival_car_idx: r.get()?,
         })
     }
+
+    pub(crate) fn encode(&self, w: &mut Writer, format: u16, n_cars: usize) -> EncodeResult {
+        match (&self.lap_data, format >= 2024) {
+            (LapDataRecords::Current(cars), true) => {
+                for c in exactly("lap_data", cars, n_cars)? {
+                    c.encode(w);
+                }
+            }
+            (LapDataRecords::F123(cars), false) => {
+                for c in exactly("lap_data", cars, n_cars)? {
+                    c.encode(w);
+                }
+            }
+            // The records of the other layout: the field this format has is missing.
+            (LapDataRecords::Current(_), false) | (LapDataRecords::F123(_), true) => {
+                return Err(EncodeError::FormatField {
+                    format,
+                    field: if format >= 2024 {
+                        "lap_data (LapData records)"
+                    } else {
+                        "lap_data (LapData2023 records)"
+                    },
+                    present: false,
+                });
+            }
+        }
+        put!(w, self; time_trial_pb_car_idx, time_trial_rival_car_idx);
+        Ok(())
+    }
 }
 
 impl LapData {
@@ -622,6 +712,19 @@ impl LapData {
             speed_trap_fastest_lap: r.get()?,
         })
     }
+
+    fn encode(&self, w: &mut Writer) {
+        put!(w, self;
+            last_lap_time_in_ms, current_lap_time_in_ms, sector1_time_ms_part, sector1_time_minutes_part,
+            sector2_time_ms_part, sector2_time_minutes_part, delta_to_car_in_front_ms_part,
+            delta_to_car_in_front_minutes_part, delta_to_race_leader_ms_part, delta_to_race_leader_minutes_part,
+            lap_distance, total_distance, safety_car_delta, car_position, current_lap_num, pit_status,
+            num_pit_stops, sector, current_lap_invalid, penalties, total_warnings, corner_cutting_warnings,
+            num_unserved_drive_through_pens, num_unserved_stop_go_pens, grid_position, driver_status,
+            result_status, pit_lane_timer_active, pit_lane_time_in_lane_in_ms, pit_stop_timer_in_ms,
+            pit_stop_should_serve_pen, speed_trap_fastest_speed, speed_trap_fastest_lap,
+        );
+    }
 }
 
 impl LapData2023 {
@@ -657,6 +760,18 @@ impl LapData2023 {
             pit_stop_timer_in_ms: r.get()?,
             pit_stop_should_serve_pen: r.get()?,
         })
+    }
+
+    fn encode(&self, w: &mut Writer) {
+        put!(w, self;
+            last_lap_time_in_ms, current_lap_time_in_ms, sector1_time_in_ms, sector1_time_minutes,
+            sector2_time_in_ms, sector2_time_minutes, delta_to_car_in_front_in_ms, delta_to_race_leader_in_ms,
+            lap_distance, total_distance, safety_car_delta, car_position, current_lap_num, pit_status,
+            num_pit_stops, sector, current_lap_invalid, penalties, total_warnings, corner_cutting_warnings,
+            num_unserved_drive_through_pens, num_unserved_stop_go_pens, grid_position, driver_status,
+            result_status, pit_lane_timer_active, pit_lane_time_in_lane_in_ms, pit_stop_timer_in_ms,
+            pit_stop_should_serve_pen,
+        );
     }
 }
 
@@ -856,6 +971,147 @@ impl Event {
             event_details,
         })
     }
+
+    pub(crate) fn encode(&self, w: &mut Writer, format: u16) -> EncodeResult {
+        let since_2025 = format >= 2025;
+        let mismatch = || EncodeError::EventMismatch {
+            format,
+            code: self.event_string_code.clone(),
+            details: self.event_details.name(),
+        };
+        let code: &[u8; 4] = self
+            .event_string_code
+            .as_bytes()
+            .try_into()
+            .map_err(|_| mismatch())?;
+        w.bytes(code);
+        // The details are a 12-byte union: write this code's fields, then zeros where the game leaves stale bytes.
+        let end = w.len() + 12;
+        match (code, &self.event_details) {
+            (b"SSTA" | b"SEND" | b"DRSE" | b"CHQF" | b"LGOT" | b"RDFL", EventDetails::None) => {}
+            (b"DRSD", EventDetails::DrsDisabled { reason }) if since_2025 => put!(w; reason),
+            (b"DRSD", EventDetails::None) if !since_2025 => {}
+            (
+                b"FTLP",
+                EventDetails::FastestLap {
+                    vehicle_idx,
+                    lap_time,
+                },
+            ) => {
+                put!(w; vehicle_idx, lap_time);
+            }
+            (
+                b"RTMT",
+                EventDetails::Retirement {
+                    vehicle_idx,
+                    reason,
+                },
+            ) => {
+                put!(w; vehicle_idx);
+                w.put_since(format, 2025, "reason", reason)?;
+            }
+            (b"TMPT" | b"RCWN" | b"DTSV", EventDetails::Vehicle { vehicle_idx }) => {
+                put!(w; vehicle_idx);
+            }
+            (
+                b"PENA",
+                EventDetails::Penalty {
+                    penalty_type,
+                    infringement_type,
+                    vehicle_idx,
+                    other_vehicle_idx,
+                    time,
+                    lap_num,
+                    places_gained,
+                },
+            ) => put!(w;
+                penalty_type, infringement_type, vehicle_idx, other_vehicle_idx, time, lap_num, places_gained
+            ),
+            (
+                b"SPTP",
+                EventDetails::SpeedTrap {
+                    vehicle_idx,
+                    speed,
+                    is_overall_fastest_in_session,
+                    is_driver_fastest_in_session,
+                    fastest_vehicle_idx_in_session,
+                    fastest_speed_in_session,
+                },
+            ) => put!(w;
+                vehicle_idx, speed, is_overall_fastest_in_session, is_driver_fastest_in_session,
+                fastest_vehicle_idx_in_session, fastest_speed_in_session
+            ),
+            (b"STLG", EventDetails::StartLights { num_lights }) => put!(w; num_lights),
+            (
+                b"SGSV",
+                EventDetails::StopGoPenaltyServed {
+                    vehicle_idx,
+                    stop_time,
+                },
+            ) => {
+                put!(w; vehicle_idx);
+                w.put_since(format, 2025, "stop_time", stop_time)?;
+            }
+            (
+                b"FLBK",
+                EventDetails::Flashback {
+                    flashback_frame_identifier,
+                    flashback_session_time,
+                },
+            ) => put!(w; flashback_frame_identifier, flashback_session_time),
+            (b"BUTN", EventDetails::Buttons { button_status }) => put!(w; button_status),
+            (
+                b"OVTK",
+                EventDetails::Overtake {
+                    overtaking_vehicle_idx,
+                    being_overtaken_vehicle_idx,
+                },
+            ) => put!(w; overtaking_vehicle_idx, being_overtaken_vehicle_idx),
+            (
+                b"SCAR",
+                EventDetails::SafetyCar {
+                    safety_car_type,
+                    event_type,
+                },
+            ) if format >= 2024 => {
+                put!(w; safety_car_type, event_type);
+            }
+            (
+                b"COLL",
+                EventDetails::Collision {
+                    vehicle1_idx,
+                    vehicle2_idx,
+                },
+            ) if format >= 2024 => {
+                put!(w; vehicle1_idx, vehicle2_idx);
+            }
+            _ => return Err(mismatch()),
+        }
+        w.zeros(end.saturating_sub(w.len()));
+        Ok(())
+    }
+}
+
+impl EventDetails {
+    /// The variant's name, for error messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventDetails::None => "None",
+            EventDetails::FastestLap { .. } => "FastestLap",
+            EventDetails::Retirement { .. } => "Retirement",
+            EventDetails::DrsDisabled { .. } => "DrsDisabled",
+            EventDetails::Vehicle { .. } => "Vehicle",
+            EventDetails::Penalty { .. } => "Penalty",
+            EventDetails::SpeedTrap { .. } => "SpeedTrap",
+            EventDetails::StartLights { .. } => "StartLights",
+            EventDetails::StopGoPenaltyServed { .. } => "StopGoPenaltyServed",
+            EventDetails::Flashback { .. } => "Flashback",
+            EventDetails::Buttons { .. } => "Buttons",
+            EventDetails::Overtake { .. } => "Overtake",
+            EventDetails::SafetyCar { .. } => "SafetyCar",
+            EventDetails::Collision { .. } => "Collision",
+        }
+    }
 }
 
 // --- Participants (id 4) -----------------------------------------------------------------------------------------
@@ -926,6 +1182,12 @@ impl super::reader::Wire for LiveryColour {
     }
 }
 
+impl Encode for LiveryColour {
+    fn write(&self, w: &mut Writer) {
+        put!(w, self; red, green, blue);
+    }
+}
+
 impl Participants {
     pub(crate) fn read(r: &mut Reader<'_>, format: u16, n_cars: usize) -> Result<Self> {
         let num_active_cars = r.get()?;
@@ -954,6 +1216,21 @@ impl Participants {
             num_active_cars,
             participants,
         })
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer, format: u16, n_cars: usize) -> EncodeResult {
+        put!(w, self; num_active_cars);
+        let name_len = if format >= 2025 { 32 } else { 48 };
+        for p in exactly("participants", &self.participants, n_cars)? {
+            put!(w, p; ai_controlled, driver_id, network_id, team_id, my_team, race_number, nationality);
+            w.string(&p.name, name_len);
+            put!(w, p; your_telemetry, show_online_names);
+            w.put_since(format, 2024, "tech_level", &p.tech_level)?;
+            put!(w, p; platform);
+            w.put_since(format, 2025, "num_colours", &p.num_colours)?;
+            w.put_since(format, 2025, "livery_colours", &p.livery_colours)?;
+        }
+        Ok(())
     }
 }
 
@@ -1039,6 +1316,18 @@ impl CarTelemetryPacket {
             mfd_panel_index_secondary_player: r.get()?,
             suggested_gear: r.get()?,
         })
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer, n_cars: usize) -> EncodeResult {
+        for c in exactly("car_telemetry_data", &self.car_telemetry_data, n_cars)? {
+            put!(w, c;
+                speed, throttle, steer, brake, clutch, gear, engine_rpm, drs, rev_lights_percent,
+                rev_lights_bit_value, brakes_temperature, tyres_surface_temperature, tyres_inner_temperature,
+                engine_temperature, tyres_pressure, surface_type,
+            );
+        }
+        put!(w, self; mfd_panel_index, mfd_panel_index_secondary_player, suggested_gear);
+        Ok(())
     }
 }
 
@@ -1141,6 +1430,20 @@ impl CarStatusPacket {
             .collect::<Result<_>>()?;
         Ok(CarStatusPacket { car_status_data })
     }
+
+    pub(crate) fn encode(&self, w: &mut Writer, n_cars: usize) -> EncodeResult {
+        for c in exactly("car_status_data", &self.car_status_data, n_cars)? {
+            put!(w, c;
+                traction_control, anti_lock_brakes, fuel_mix, front_brake_bias, pit_limiter_status,
+                fuel_in_tank, fuel_capacity, fuel_remaining_laps, max_rpm, idle_rpm, max_gears, drs_allowed,
+                drs_activation_distance, actual_tyre_compound, visual_tyre_compound, tyres_age_laps,
+                vehicle_fia_flags, engine_power_ice, engine_power_mguk, ers_store_energy, ers_deploy_mode,
+                ers_harvested_this_lap_mguk, ers_harvested_this_lap_mguh, ers_deployed_this_lap,
+                network_paused,
+            );
+        }
+        Ok(())
+    }
 }
 
 // --- CarDamage (id 10) -------------------------------------------------------------------------------------------
@@ -1233,5 +1536,19 @@ impl CarDamagePacket {
             })
             .collect::<Result<_>>()?;
         Ok(CarDamagePacket { car_damage_data })
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer, format: u16, n_cars: usize) -> EncodeResult {
+        for c in exactly("car_damage_data", &self.car_damage_data, n_cars)? {
+            put!(w, c; tyres_wear, tyres_damage, brakes_damage);
+            w.put_since(format, 2025, "tyre_blisters", &c.tyre_blisters)?;
+            put!(w, c;
+                front_left_wing_damage, front_right_wing_damage, rear_wing_damage, floor_damage,
+                diffuser_damage, sidepod_damage, drs_fault, ers_fault, gear_box_damage, engine_damage,
+                engine_mguh_wear, engine_es_wear, engine_ce_wear, engine_ice_wear, engine_mguk_wear,
+                engine_tc_wear, engine_blown, engine_seized,
+            );
+        }
+        Ok(())
     }
 }

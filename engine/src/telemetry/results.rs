@@ -3,10 +3,12 @@
 
 use serde::Serialize;
 
-use super::DecodeError;
 use super::reader::{Reader, Wire};
+use super::writer::{Encode, Writer, exactly, put};
+use super::{DecodeError, EncodeError};
 
 type Result<T> = std::result::Result<T, DecodeError>;
+type EncodeResult = std::result::Result<(), EncodeError>;
 
 /// FinalClassification packet: the result of every car, sent once at the end of a race.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -82,6 +84,19 @@ impl FinalClassification {
             classification_data,
         })
     }
+
+    pub(crate) fn encode(&self, w: &mut Writer, format: u16, n_cars: usize) -> EncodeResult {
+        put!(w, self; num_cars);
+        for c in exactly("classification_data", &self.classification_data, n_cars)? {
+            put!(w, c; position, num_laps, grid_position, points, num_pit_stops, result_status);
+            w.put_since(format, 2025, "result_reason", &c.result_reason)?;
+            put!(w, c;
+                best_lap_time_in_ms, total_race_time, penalties_time, num_penalties, num_tyre_stints,
+                tyre_stints_actual, tyre_stints_visual, tyre_stints_end_laps,
+            );
+        }
+        Ok(())
+    }
 }
 
 /// SessionHistory packet: every lap and stint of one car (the game cycles through the cars).
@@ -143,6 +158,15 @@ impl Wire for LapHistoryData {
     }
 }
 
+impl Encode for LapHistoryData {
+    fn write(&self, w: &mut Writer) {
+        put!(w, self;
+            lap_time_in_ms, sector1_time_ms_part, sector1_time_minutes_part, sector2_time_ms_part,
+            sector2_time_minutes_part, sector3_time_ms_part, sector3_time_minutes_part, lap_valid_bit_flags,
+        );
+    }
+}
+
 /// One stint of a car's history.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct TyreStintHistoryData {
@@ -164,6 +188,12 @@ impl Wire for TyreStintHistoryData {
     }
 }
 
+impl Encode for TyreStintHistoryData {
+    fn write(&self, w: &mut Writer) {
+        put!(w, self; end_lap, tyre_actual_compound, tyre_visual_compound);
+    }
+}
+
 impl SessionHistory {
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(SessionHistory {
@@ -177,6 +207,16 @@ impl SessionHistory {
             lap_history_data: r.vec(100)?,
             tyre_stints_history_data: r.get()?,
         })
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer) -> EncodeResult {
+        put!(w, self;
+            car_idx, num_laps, num_tyre_stints, best_lap_time_lap_num, best_sector1_lap_num,
+            best_sector2_lap_num, best_sector3_lap_num,
+        );
+        w.put_vec("lap_history_data", &self.lap_history_data, 100)?;
+        put!(w, self; tyre_stints_history_data);
+        Ok(())
     }
 }
 
@@ -230,6 +270,15 @@ impl Wire for TyreSetData {
     }
 }
 
+impl Encode for TyreSetData {
+    fn write(&self, w: &mut Writer) {
+        put!(w, self;
+            actual_tyre_compound, visual_tyre_compound, wear, available, recommended_session, life_span,
+            usable_life, lap_delta_time, fitted,
+        );
+    }
+}
+
 impl TyreSets {
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(TyreSets {
@@ -237,6 +286,13 @@ impl TyreSets {
             tyre_set_data: r.vec(20)?,
             fitted_idx: r.get()?,
         })
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer) -> EncodeResult {
+        put!(w, self; car_idx);
+        w.put_vec("tyre_set_data", &self.tyre_set_data, 20)?;
+        put!(w, self; fitted_idx);
+        Ok(())
     }
 }
 
@@ -299,6 +355,15 @@ impl Wire for TimeTrialDataSet {
     }
 }
 
+impl Encode for TimeTrialDataSet {
+    fn write(&self, w: &mut Writer) {
+        put!(w, self;
+            car_idx, team_id, lap_time_in_ms, sector1_time_in_ms, sector2_time_in_ms, sector3_time_in_ms,
+            traction_control, gearbox_assist, anti_lock_brakes, equal_car_performance, custom_setup, valid,
+        );
+    }
+}
+
 impl TimeTrial {
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(TimeTrial {
@@ -306,6 +371,10 @@ impl TimeTrial {
             personal_best_data_set: r.get()?,
             rival_data_set: r.get()?,
         })
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer) {
+        put!(w, self; player_session_best_data_set, personal_best_data_set, rival_data_set);
     }
 }
 
@@ -327,5 +396,17 @@ impl LapPositions {
             lap_start: r.get()?,
             position_for_vehicle_idx: (0..50).map(|_| r.vec(n_cars)).collect::<Result<_>>()?,
         })
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer, n_cars: usize) -> EncodeResult {
+        put!(w, self; num_laps, lap_start);
+        for row in exactly(
+            "position_for_vehicle_idx",
+            &self.position_for_vehicle_idx,
+            50,
+        )? {
+            w.put_vec("position_for_vehicle_idx", row, n_cars)?;
+        }
+        Ok(())
     }
 }

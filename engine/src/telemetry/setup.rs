@@ -3,10 +3,12 @@
 
 use serde::Serialize;
 
-use super::DecodeError;
 use super::reader::Reader;
+use super::writer::{Writer, exactly, put};
+use super::{DecodeError, EncodeError};
 
 type Result<T> = std::result::Result<T, DecodeError>;
+type EncodeResult = std::result::Result<(), EncodeError>;
 
 /// CarSetups packet: the setup of every car (zeroed for other players' cars in online sessions).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -108,6 +110,27 @@ impl CarSetups {
             next_front_wing_value,
         })
     }
+
+    pub(crate) fn encode(&self, w: &mut Writer, format: u16, n_cars: usize) -> EncodeResult {
+        for c in exactly("car_setup_data", &self.car_setup_data, n_cars)? {
+            put!(w, c;
+                front_wing, rear_wing, on_throttle, off_throttle, front_camber, rear_camber, front_toe,
+                rear_toe, front_suspension, rear_suspension, front_anti_roll_bar, rear_anti_roll_bar,
+                front_suspension_height, rear_suspension_height, brake_pressure, brake_bias,
+            );
+            w.put_since(format, 2024, "engine_braking", &c.engine_braking)?;
+            put!(w, c;
+                rear_left_tyre_pressure, rear_right_tyre_pressure, front_left_tyre_pressure,
+                front_right_tyre_pressure, ballast, fuel_load,
+            );
+        }
+        w.put_since(
+            format,
+            2024,
+            "next_front_wing_value",
+            &self.next_front_wing_value,
+        )
+    }
 }
 
 /// LobbyInfo packet: the players in a multiplayer lobby.
@@ -172,6 +195,21 @@ impl LobbyInfo {
             num_players,
             lobby_players,
         })
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer, format: u16, n_cars: usize) -> EncodeResult {
+        put!(w, self; num_players);
+        let name_len = if format >= 2025 { 32 } else { 48 };
+        for p in exactly("lobby_players", &self.lobby_players, n_cars)? {
+            put!(w, p; ai_controlled, team_id, nationality, platform);
+            w.string(&p.name, name_len);
+            put!(w, p; car_number);
+            w.put_since(format, 2024, "your_telemetry", &p.your_telemetry)?;
+            w.put_since(format, 2024, "show_online_names", &p.show_online_names)?;
+            w.put_since(format, 2024, "tech_level", &p.tech_level)?;
+            put!(w, p; ready_status);
+        }
+        Ok(())
     }
 }
 
@@ -277,5 +315,23 @@ impl MotionEx {
             wheel_camber: if since_2025 { Some(r.get()?) } else { None },
             wheel_camber_gain: if since_2025 { Some(r.get()?) } else { None },
         })
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer, format: u16) -> EncodeResult {
+        put!(w, self;
+            suspension_position, suspension_velocity, suspension_acceleration, wheel_speed, wheel_slip_ratio,
+            wheel_slip_angle, wheel_lat_force, wheel_long_force, height_of_cog_above_ground, local_velocity_x,
+            local_velocity_y, local_velocity_z, angular_velocity_x, angular_velocity_y, angular_velocity_z,
+            angular_acceleration_x, angular_acceleration_y, angular_acceleration_z, front_wheels_angle,
+            wheel_vert_force,
+        );
+        w.put_since(format, 2024, "front_aero_height", &self.front_aero_height)?;
+        w.put_since(format, 2024, "rear_aero_height", &self.rear_aero_height)?;
+        w.put_since(format, 2024, "front_roll_angle", &self.front_roll_angle)?;
+        w.put_since(format, 2024, "rear_roll_angle", &self.rear_roll_angle)?;
+        w.put_since(format, 2024, "chassis_yaw", &self.chassis_yaw)?;
+        w.put_since(format, 2025, "chassis_pitch", &self.chassis_pitch)?;
+        w.put_since(format, 2025, "wheel_camber", &self.wheel_camber)?;
+        w.put_since(format, 2025, "wheel_camber_gain", &self.wheel_camber_gain)
     }
 }

@@ -10,12 +10,12 @@ fn captures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/captures")
 }
 
-fn capture(rel: &str) -> Vec<u8> {
+pub(super) fn capture(rel: &str) -> Vec<u8> {
     let path = captures_dir().join(rel);
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
-fn all_captures() -> Vec<(String, Vec<u8>)> {
+pub(super) fn all_captures() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for sub in [
         "gamesdat/2023",
