@@ -6,18 +6,22 @@
 //!
 //! # Layout
 //! - [`wire`]: the race state model (schema version 1) that sources produce and consumers read, as JSON.
+//! - [`backoff`]: the reconnect policy (exponential backoff with jitter) of the browser and the relay.
 //! - [`calibration`]: the simulator's parameters (2019 Bahrain Grand Prix) and where each number comes from.
 //! - [`sim`]: the seeded full-field race simulator.
 //! - [`history`]: per-lap records extracted from a stream of states, for any source.
 //! - [`telemetry`]: EA F1 23/24/25 UDP packet decoding: bytes in, typed packets out.
 //! - [`twin`]: the first Car Twin: tyre wear rates, fuel burn and the pit window, per car.
 //! - [`digest`]: digests of a seeded race and of its twins, for the native-vs-wasm determinism fixtures.
+//! - [`feed`]: JSON telemetry feeds (WebSocket or HTTP ingest): parsing with error paths, normalization.
 //! - [`recording`]: session recordings as standard libpcap files (write records, read whole files).
 //! - [`protocol`]: the messages the relay sends to browsers over WebSocket.
 #![warn(missing_docs)]
 
+pub mod backoff;
 pub mod calibration;
 pub mod digest;
+pub mod feed;
 pub mod history;
 pub mod protocol;
 pub mod recording;

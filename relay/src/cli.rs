@@ -1,9 +1,16 @@
-//! The `boxbox` command line. Doc comments on the fields are the `--help` text.
+//! The `boxbox` command line and the `--config` file. Doc comments on the fields are the `--help` text.
+//!
+//! Settings come from, strongest first: flags, environment variables (`BOXBOX_*`), the TOML file given with
+//! `--config`, then defaults. [`ServeArgs::resolve`] merges them into a [`crate::ServeConfig`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+use crate::source::{SourceConfig, SourceSpec};
 
 /// boxbox: a race-strategy pit wall in the browser.
 #[derive(Debug, Parser)]
@@ -17,10 +24,14 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the relay: a live race from the built-in simulator, the web app, `/ws` and the REST API.
-    Serve(ServeArgs),
+    /// Run the relay: a live race (simulator, the game's UDP, a replay, a JSON feed or HTTP ingest), the web app,
+    /// `/ws` and the REST API.
+    Serve(Box<ServeArgs>),
     /// Print every packet of EA F1 UDP captures as JSON lines (EA's field names). Exit code 1 if any failed.
     Decode(DecodeArgs),
+    /// Re-send a `.pcap` recording as UDP datagrams with its original timing (scaled), e.g. to a relay or a game
+    /// tool.
+    Replay(ReplayArgs),
 }
 
 /// Arguments of `boxbox decode`.
@@ -31,45 +42,203 @@ pub struct DecodeArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// Flags of `boxbox serve`.
+/// Arguments of `boxbox replay`.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Address to serve HTTP and WebSocket on. `0.0.0.0:8080` opens it to the LAN (tablets on the pit wall).
-    #[arg(long, default_value = "127.0.0.1:8080", env = "BOXBOX_HTTP")]
-    pub http: SocketAddr,
-
-    /// Seed of the simulated race: the same seed gives the same race.
-    #[arg(long, default_value_t = 1, env = "BOXBOX_SEED")]
-    pub seed: u64,
-
-    /// Simulated seconds per real second (1 = real time; 10 runs a 95-minute race in under 10 minutes).
+pub struct ReplayArgs {
+    /// The libpcap recording.
+    pub file: PathBuf,
+    /// Where to send the datagrams.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:20777")]
+    pub to: SocketAddr,
+    /// Speed factor (2 = twice as fast as recorded).
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     pub speed: f64,
+    /// Start at this session time, in seconds: earlier datagrams are sent first at up to 2,000 per second.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_non_negative)]
+    pub start_s: f64,
+}
 
-    /// States published per real second.
-    #[arg(long, default_value_t = 10.0, value_parser = parse_rate)]
-    pub rate_hz: f64,
+/// Flags of `boxbox serve`. Without a source flag (or a `[source]` in the config file) the simulator runs.
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// A TOML configuration file (keys as the long flags with `_`, the source under `[source]`; see README).
+    #[arg(long, env = "BOXBOX_CONFIG")]
+    pub config: Option<PathBuf>,
 
-    /// Race distance in laps (57 is the full Bahrain Grand Prix).
-    #[arg(long, default_value_t = 57, value_parser = clap::value_parser!(u32).range(1..=200))]
-    pub laps: u32,
+    /// Address to serve HTTP and WebSocket on [default: 127.0.0.1:8080]. `0.0.0.0:8080` opens it to the LAN.
+    #[arg(long, env = "BOXBOX_HTTP")]
+    pub http: Option<SocketAddr>,
 
-    /// Start a new race with the next seed this many real seconds after the last car finishes. Without it the
-    /// final classification stays up.
+    /// States published per real second [default: 10].
+    #[arg(long, env = "BOXBOX_RATE_HZ", value_parser = parse_rate)]
+    pub rate_hz: Option<f64>,
+
+    /// Directory of the built web app (Trunk's output) [default: dist].
+    #[arg(long, env = "BOXBOX_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
+
+    /// Where every UDP session is recorded as a `.pcap` file [default: boxbox-state/recordings].
+    #[arg(long, env = "BOXBOX_RECORD_DIR")]
+    pub record_dir: Option<PathBuf>,
+
+    /// Do not record UDP sessions.
     #[arg(long)]
-    pub restart_after_s: Option<f64>,
+    pub no_record: bool,
 
-    /// Directory of the built web app (Trunk's output).
-    #[arg(long, default_value = "dist", env = "BOXBOX_WEB_DIR")]
-    pub web_dir: PathBuf,
-
-    /// Listen for EA F1 23/24/25 UDP telemetry here (e.g. `0.0.0.0:20777`) instead of running the simulator.
-    #[arg(long, env = "BOXBOX_UDP")]
+    /// Source: listen for EA F1 23/24/25 UDP telemetry here (e.g. `0.0.0.0:20777`).
+    #[arg(long, env = "BOXBOX_UDP", group = "source")]
     pub udp: Option<SocketAddr>,
 
-    /// Re-send every received datagram unchanged to HOST:PORT, so one game feeds several apps (repeatable).
+    /// With `--udp`: re-send every received datagram unchanged to HOST:PORT, so one game feeds several apps
+    /// (repeatable).
     #[arg(long = "forward", value_name = "HOST:PORT")]
     pub forward: Vec<SocketAddr>,
+
+    /// Source: play a `.pcap` recording into the relay.
+    #[arg(long, value_name = "FILE.pcap", group = "source")]
+    pub replay: Option<PathBuf>,
+
+    /// With `--replay`: speed factor [default: 1].
+    #[arg(long, value_parser = parse_speed)]
+    pub replay_speed: Option<f64>,
+
+    /// With `--replay`: seek, i.e. start at this session time in seconds [default: 0].
+    #[arg(long, value_parser = parse_non_negative)]
+    pub start_s: Option<f64>,
+
+    /// Source: connect to a WebSocket sending JSON feed frames (`ws://HOST:PORT/PATH`).
+    #[arg(long, value_name = "URL", env = "BOXBOX_WS_FEED", group = "source")]
+    pub ws_feed: Option<String>,
+
+    /// Source: take JSON feed frames from `POST /api/v1/ingest`.
+    #[arg(long, group = "source")]
+    pub ingest: bool,
+
+    /// Run the simulator (labelled simulated) after this many consecutive failures of a live source. Off by
+    /// default.
+    #[arg(long, value_name = "N")]
+    pub fallback_after: Option<u32>,
+
+    /// Simulator: seed of the race [default: 1]. The same seed gives the same race.
+    #[arg(long, env = "BOXBOX_SEED")]
+    pub seed: Option<u64>,
+
+    /// Simulator: simulated seconds per real second [default: 1]. 10 runs a 95-minute race in under 10 minutes.
+    #[arg(long, value_parser = parse_speed)]
+    pub speed: Option<f64>,
+
+    /// Simulator: race distance in laps [default: 57, the Bahrain Grand Prix].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub laps: Option<u32>,
+
+    /// Simulator: start a new race with the next seed this many real seconds after the flag. Without it the final
+    /// classification stays up.
+    #[arg(long)]
+    pub restart_after_s: Option<f64>,
+}
+
+/// The `--config` TOML file: the same settings as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// As `--http`.
+    pub http: Option<SocketAddr>,
+    /// As `--rate-hz`.
+    pub rate_hz: Option<f64>,
+    /// As `--web-dir`.
+    pub web_dir: Option<PathBuf>,
+    /// As `--record-dir`.
+    pub record_dir: Option<PathBuf>,
+    /// `false` as `--no-record`.
+    pub record: Option<bool>,
+    /// The source, as in `PUT /api/v1/source`.
+    pub source: Option<SourceConfig>,
+}
+
+impl FileConfig {
+    /// Reads and parses a config file.
+    ///
+    /// # Errors
+    /// If the file cannot be read, or is not valid TOML of this shape (the message names the key).
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+}
+
+impl ServeArgs {
+    /// Merges the flags (and environment) over `file` over the defaults.
+    ///
+    /// # Errors
+    /// If a value is out of range or the source is inconsistent.
+    pub fn resolve(self, file: FileConfig) -> anyhow::Result<crate::ServeConfig> {
+        let flag_source = if let Some(bind) = self.udp {
+            Some(SourceSpec::Udp {
+                bind,
+                forward: self.forward.clone(),
+            })
+        } else if let Some(file) = self.replay.clone() {
+            Some(SourceSpec::Replay {
+                file,
+                speed: self.replay_speed.unwrap_or(1.0),
+                start_s: self.start_s.unwrap_or(0.0),
+            })
+        } else if let Some(url) = self.ws_feed.clone() {
+            Some(SourceSpec::WsFeed { url })
+        } else if self.ingest {
+            Some(SourceSpec::Ingest)
+        } else {
+            None
+        };
+        if !self.forward.is_empty() && !matches!(flag_source, Some(SourceSpec::Udp { .. })) {
+            anyhow::bail!("--forward needs --udp");
+        }
+        let mut source = match (flag_source, file.source) {
+            (Some(spec), file_source) => SourceConfig {
+                spec,
+                fallback_after: file_source.and_then(|s| s.fallback_after),
+            },
+            (None, Some(file_source)) => file_source,
+            (None, None) => SourceConfig::simulator(),
+        };
+        if let SourceSpec::Simulator {
+            seed,
+            speed,
+            laps,
+            restart_after_s,
+        } = &mut source.spec
+        {
+            *seed = self.seed.unwrap_or(*seed);
+            *speed = self.speed.unwrap_or(*speed);
+            *laps = self.laps.unwrap_or(*laps);
+            *restart_after_s = self.restart_after_s.or(*restart_after_s);
+        }
+        if let Some(n) = self.fallback_after {
+            source.fallback_after = Some(n);
+        }
+        source.spec.validate().map_err(anyhow::Error::msg)?;
+        let rate_hz = self.rate_hz.or(file.rate_hz).unwrap_or(10.0);
+        parse_rate(&rate_hz.to_string()).map_err(|e| anyhow::anyhow!("rate_hz: {e}"))?;
+        let record = !self.no_record && file.record.unwrap_or(true);
+        Ok(crate::ServeConfig {
+            http: self
+                .http
+                .or(file.http)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            rate_hz,
+            web_dir: self
+                .web_dir
+                .or(file.web_dir)
+                .unwrap_or_else(|| "dist".into()),
+            record_dir: record.then(|| {
+                self.record_dir
+                    .or(file.record_dir)
+                    .unwrap_or_else(|| PathBuf::from("boxbox-state").join("recordings"))
+            }),
+            source,
+        })
+    }
 }
 
 fn parse_speed(s: &str) -> Result<f64, String> {
@@ -89,40 +258,130 @@ fn parse_positive(s: &str, max: f64) -> Result<f64, String> {
     }
 }
 
+fn parse_non_negative(s: &str) -> Result<f64, String> {
+    let x: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if x.is_finite() && x >= 0.0 {
+        Ok(x)
+    } else {
+        Err("must be a number ≥ 0".to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn serve_defaults_and_validation() {
-        let cli = Cli::try_parse_from(["boxbox", "serve"]).unwrap();
-        let Command::Serve(args) = cli.command else {
+    fn serve(args: &[&str]) -> anyhow::Result<crate::ServeConfig> {
+        let mut argv = vec!["boxbox", "serve"];
+        argv.extend_from_slice(args);
+        let Command::Serve(args) = Cli::try_parse_from(argv)?.command else {
             panic!("serve")
         };
-        assert_eq!(args.http.to_string(), "127.0.0.1:8080");
-        assert_eq!(args.speed, 1.0);
-        assert_eq!(args.web_dir, PathBuf::from("dist"));
-        assert!(Cli::try_parse_from(["boxbox", "serve", "--speed", "0"]).is_err());
-        assert!(Cli::try_parse_from(["boxbox", "serve", "--speed", "nan"]).is_err());
-        assert!(Cli::try_parse_from(["boxbox", "serve", "--laps", "0"]).is_err());
-        let cli = Cli::try_parse_from([
-            "boxbox",
-            "serve",
+        args.resolve(FileConfig::default())
+    }
+
+    #[test]
+    fn serve_defaults_and_validation() {
+        let c = serve(&[]).unwrap();
+        assert_eq!(c.http.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.web_dir, PathBuf::from("dist"));
+        assert_eq!(c.rate_hz, 10.0);
+        assert_eq!(c.source, SourceConfig::simulator());
+        assert_eq!(c.record_dir, Some(PathBuf::from("boxbox-state/recordings")));
+        assert!(serve(&["--speed", "0"]).is_err());
+        assert!(serve(&["--speed", "nan"]).is_err());
+        assert!(serve(&["--laps", "0"]).is_err());
+        assert!(
+            serve(&["--udp", "0.0.0.0:20777", "--ingest"]).is_err(),
+            "one source"
+        );
+        assert!(
+            serve(&["--forward", "127.0.0.1:1"]).is_err(),
+            "--forward needs --udp"
+        );
+        assert!(serve(&["--ws-feed", "http://x"]).is_err());
+        let c = serve(&[
             "--http",
             "0.0.0.0:9000",
             "--speed",
             "10",
             "--seed",
             "7",
+            "--no-record",
         ])
         .unwrap();
-        let Command::Serve(args) = cli.command else {
-            panic!("serve")
+        assert_eq!(c.http.port(), 9000);
+        assert_eq!(c.record_dir, None);
+        let SourceSpec::Simulator { seed, speed, .. } = c.source.spec else {
+            panic!("simulator")
         };
-        assert_eq!((args.http.port(), args.speed, args.seed), (9000, 10.0, 7));
+        assert_eq!((seed, speed), (7, 10.0));
+        let c = serve(&[
+            "--replay",
+            "x.pcap",
+            "--replay-speed",
+            "4",
+            "--start-s",
+            "120",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.source.spec,
+            SourceSpec::Replay {
+                file: "x.pcap".into(),
+                speed: 4.0,
+                start_s: 120.0
+            }
+        );
         assert!(
             Cli::try_parse_from(["boxbox", "decode"]).is_err(),
             "decode needs a file"
         );
+        let Command::Replay(r) =
+            Cli::try_parse_from(["boxbox", "replay", "a.pcap", "--speed", "2"])
+                .unwrap()
+                .command
+        else {
+            panic!("replay")
+        };
+        assert_eq!((r.to.port(), r.speed, r.start_s), (20777, 2.0, 0.0));
+    }
+
+    #[test]
+    fn flags_override_the_config_file() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            http = "0.0.0.0:8081"
+            rate_hz = 20
+            record = false
+            [source]
+            mode = "udp"
+            bind = "0.0.0.0:20777"
+            forward = ["127.0.0.1:20778"]
+            fallback_after = 3
+            "#,
+        )
+        .unwrap();
+        let Command::Serve(args) = Cli::try_parse_from(["boxbox", "serve", "--rate-hz", "5"])
+            .unwrap()
+            .command
+        else {
+            panic!("serve")
+        };
+        let c = args.resolve(file).unwrap();
+        assert_eq!((c.http.port(), c.rate_hz, c.record_dir), (8081, 5.0, None));
+        assert_eq!(c.source.fallback_after, Some(3));
+        assert_eq!(
+            c.source.spec,
+            SourceSpec::Udp {
+                bind: "0.0.0.0:20777".parse().unwrap(),
+                forward: vec!["127.0.0.1:20778".parse().unwrap()]
+            }
+        );
+        let bad =
+            toml::from_str::<FileConfig>("[source]\nmode = \"carrier_pigeon\"\n").unwrap_err();
+        assert!(bad.to_string().contains("carrier_pigeon"), "{bad}");
+        let typo = toml::from_str::<FileConfig>("htp = \"0.0.0.0:1\"\n").unwrap_err();
+        assert!(typo.to_string().contains("htp"), "{typo}");
     }
 }

@@ -5,8 +5,9 @@
 //! - [`cli`]: the `boxbox` command line (clap); `--help` is generated from the doc comments there.
 //! - [`decode`]: `boxbox decode`, packets of captures as JSON lines.
 //! - [`hub`]: the latest state, the lap history and the broadcast channel every WebSocket client reads from.
-//! - [`simulator`]: the built-in simulator as a real-time source.
-//! - [`udp`]: the game's UDP telemetry as a source, with forwarding and counters.
+//! - [`source`]: the sources (simulator, UDP with forwarding, pcap replay, JSON WebSocket feed, HTTP ingest), their
+//!   status, runtime switching and the simulator fallback.
+//! - [`recorder`]: every UDP session recorded to a libpcap file.
 //! - [`server`]: the HTTP router: REST under `/api/v1`, `/ws`, and the static web app.
 //!
 //! The entry point is [`run`]: it takes its listener and its shutdown signal as arguments, so tests bind port 0
@@ -16,34 +17,31 @@
 pub mod cli;
 pub mod decode;
 pub mod hub;
+pub mod recorder;
 pub mod server;
-pub mod simulator;
-pub mod udp;
+pub mod source;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Everything `boxbox serve` needs once its flags are parsed.
-#[derive(Clone, Debug)]
+/// Everything `boxbox serve` needs once its flags and config file are merged.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ServeConfig {
-    /// Seed of the simulated race.
-    pub seed: u64,
-    /// Simulated seconds per wall-clock second.
-    pub speed: f64,
-    /// States published per wall-clock second.
+    /// Where HTTP and WebSocket are served (the binary binds it; [`run`] takes the bound listener).
+    pub http: SocketAddr,
+    /// States published per wall-clock second, at most.
     pub rate_hz: f64,
-    /// Race distance in laps.
-    pub laps: u32,
-    /// Start a new race (next seed) this long after the flag; `None` keeps the final classification.
-    pub restart_after_s: Option<f64>,
     /// Directory of the built web app (Trunk's `dist/`).
     pub web_dir: PathBuf,
-    /// Where to re-send every received UDP datagram, unchanged.
-    pub forward: Vec<std::net::SocketAddr>,
+    /// Where UDP sessions are recorded; `None` disables recording.
+    pub record_dir: Option<PathBuf>,
+    /// The source at start (it can be switched with `PUT /api/v1/source`).
+    pub source: source::SourceConfig,
 }
 
 /// The sockets the relay serves on, bound by the caller (tests bind port 0).
@@ -51,14 +49,14 @@ pub struct ServeConfig {
 pub struct Listeners {
     /// HTTP and WebSocket.
     pub http: TcpListener,
-    /// The game's UDP telemetry; without it the built-in simulator is the source.
+    /// A socket already bound for a UDP source (used instead of binding the source's `bind` address).
     pub udp: Option<tokio::net::UdpSocket>,
 }
 
-/// Runs the relay until `shutdown` resolves: the simulator source, the HTTP API, `/ws` and the web app.
+/// Runs the relay until `shutdown` resolves: the source, the HTTP API, `/ws` and the web app.
 ///
 /// # Errors
-/// If the server fails to run on `listener`.
+/// If the source cannot start or the server fails.
 pub async fn run(
     listeners: Listeners,
     config: ServeConfig,
@@ -81,43 +79,28 @@ pub async fn run(
     // `stop_tx` going to `true` tells every task to finish; WebSocket handlers watch it so that upgraded
     // connections, which axum's graceful shutdown does not wait for, close promptly too.
     let (stop_tx, stop_rx) = watch::channel(false);
-    let udp_stats = std::sync::Arc::new(udp::UdpStats::default());
-    let (source, source_task) = match udp {
-        Some(socket) => {
-            let at = socket
-                .local_addr()
-                .context("udp socket has no local address")?;
-            tracing::info!(%at, forward = ?config.forward, "listening for game telemetry");
-            let task = udp::run(
-                socket,
-                config.forward.clone(),
-                config.rate_hz,
-                hub.clone(),
-                udp_stats.clone(),
-                stop_rx.clone(),
-            );
-            (server::Source::Udp(udp_stats), tokio::spawn(task))
-        }
-        None => (
-            server::Source::Simulator,
-            tokio::spawn(simulator::run(hub.clone(), config.clone(), stop_rx.clone())),
-        ),
+    let context = source::SourceContext {
+        rate_hz: config.rate_hz,
+        record_dir: config.record_dir.clone(),
     };
+    let sources = source::Sources::start(hub.clone(), context, config.source.clone(), udp)
+        .await
+        .context("cannot start the source")?;
     let app = server::app(
         server::AppState {
             hub,
             stop: stop_rx,
-            source,
+            sources: sources.clone(),
         },
         &config.web_dir,
     );
-    tracing::info!(%addr, seed = config.seed, speed = config.speed, "relay listening");
+    tracing::info!(%addr, source = config.source.spec.mode(), "relay listening");
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         })
         .await;
-    source_task.abort();
+    sources.stop().await;
     served.context("http server failed")
 }

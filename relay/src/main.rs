@@ -14,7 +14,8 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
+        Command::Replay(args) => replay(args),
         Command::Decode(args) => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -33,11 +34,16 @@ fn main() -> anyhow::Result<()> {
 fn serve(args: boxbox_relay::cli::ServeArgs) -> anyhow::Result<()> {
     use anyhow::Context;
 
+    let file = match &args.config {
+        Some(path) => boxbox_relay::cli::FileConfig::load(path)?,
+        None => boxbox_relay::cli::FileConfig::default(),
+    };
+    let config = args.resolve(file)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.http)
+        let listener = tokio::net::TcpListener::bind(config.http)
             .await
-            .with_context(|| format!("cannot listen on {}", args.http))?;
+            .with_context(|| format!("cannot listen on {}", config.http))?;
         let addr = listener.local_addr()?;
         let shown = if addr.ip().is_unspecified() {
             format!("http://localhost:{}/", addr.port())
@@ -45,28 +51,59 @@ fn serve(args: boxbox_relay::cli::ServeArgs) -> anyhow::Result<()> {
             format!("http://{addr}/")
         };
         println!("boxbox is running: open {shown}");
-        let udp = match args.udp {
-            Some(at) => Some(
-                tokio::net::UdpSocket::bind(at)
-                    .await
-                    .with_context(|| format!("cannot listen for UDP on {at}"))?,
-            ),
-            None => None,
-        };
-        let config = boxbox_relay::ServeConfig {
-            seed: args.seed,
-            speed: args.speed,
-            rate_hz: args.rate_hz,
-            laps: args.laps,
-            restart_after_s: args.restart_after_s,
-            web_dir: args.web_dir,
-            forward: args.forward,
-        };
         let listeners = boxbox_relay::Listeners {
             http: listener,
-            udp,
+            udp: None,
         };
         boxbox_relay::run(listeners, config, shutdown_signal()).await
+    })
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn replay(args: boxbox_relay::cli::ReplayArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    runtime.block_on(async move {
+        let recording = boxbox_relay::source::replay::load(&args.file)?;
+        let bind: std::net::SocketAddr = if args.to.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = tokio::net::UdpSocket::bind(bind).await?;
+        let options = boxbox_relay::source::replay::PlayOptions {
+            speed: args.speed,
+            start_s: args.start_s,
+            fast_forward_per_s: Some(2000.0),
+        };
+        eprintln!(
+            "replaying {} datagrams from {} to {} at {}x",
+            recording.datagrams.len(),
+            args.file.display(),
+            args.to,
+            args.speed
+        );
+        let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let mut failed = 0usize;
+        let mut pacer = boxbox_relay::source::replay::Pacer::new(&recording.datagrams, options);
+        while let Some(d) = pacer.next(&mut stop).await {
+            if socket.send_to(&d.payload, args.to).await.is_err() {
+                failed += 1;
+            }
+        }
+        eprintln!(
+            "sent {} datagrams ({failed} failed)",
+            pacer.delivered() - failed
+        );
+        if failed > 0 {
+            anyhow::bail!("{failed} datagrams could not be sent to {}", args.to);
+        }
+        Ok(())
     })
 }
 

@@ -1,13 +1,15 @@
-//! The HTTP router: `GET /api/v1/health`, the `/ws` live feed, and the web app (with an `index.html` fallback for
-//! client-side routes). Errors are JSON: `{"error": {"code", "message"}}`.
+//! The HTTP router: `GET /api/v1/health`, `GET`/`PUT /api/v1/source`, `POST /api/v1/ingest`, the `/ws` live feed,
+//! and the web app (with an `index.html` fallback for client-side routes). Errors are JSON:
+//! `{"error": {"code", "message"}}`.
 
 use std::path::Path;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use boxbox_engine::wire::SCHEMA_VERSION;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -17,6 +19,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::hub::Hub;
+use crate::source::{SourceConfig, SourceError, SourceStatus, Sources};
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -26,22 +29,15 @@ pub struct AppState {
     /// Turns true when the relay shuts down.
     pub stop: watch::Receiver<bool>,
     /// Where the data comes from.
-    pub source: Source,
-}
-
-/// The relay's data source.
-#[derive(Clone, Debug)]
-pub enum Source {
-    /// The built-in simulator.
-    Simulator,
-    /// The game's UDP telemetry, with its counters.
-    Udp(std::sync::Arc<crate::udp::UdpStats>),
+    pub sources: Sources,
 }
 
 /// The relay's router.
 pub fn app(state: AppState, web_dir: &Path) -> Router {
     let api = Router::new()
         .route("/health", get(health))
+        .route("/source", get(get_source).put(put_source))
+        .route("/ingest", post(ingest))
         .fallback(api_not_found);
     let web = ServeDir::new(web_dir).fallback(ServeFile::new(web_dir.join("index.html")));
     Router::new()
@@ -59,33 +55,90 @@ struct Health {
     status: &'static str,
     version: &'static str,
     source: &'static str,
+    simulated: bool,
     session_time_s: Option<f64>,
     leader_lap: Option<u32>,
     total_laps: Option<u32>,
     ws_clients: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    udp: Option<crate::udp::UdpCounts>,
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
     let latest = state.hub.latest_state();
+    let source = state.sources.status();
     Json(Health {
         schema_version: SCHEMA_VERSION,
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
-        source: match state.source {
-            Source::Simulator => "simulator",
-            Source::Udp(_) => "udp",
-        },
+        source: source.mode,
+        simulated: source.simulated,
         session_time_s: latest.as_ref().map(|s| s.session_time_s),
         leader_lap: latest.as_ref().map(|s| s.session.leader_lap),
         total_laps: latest.as_ref().map(|s| s.session.total_laps),
         ws_clients: state.hub.client_count(),
-        udp: match &state.source {
-            Source::Udp(stats) => Some(stats.snapshot()),
-            Source::Simulator => None,
-        },
     })
+}
+
+async fn get_source(State(state): State<AppState>) -> Json<SourceStatus> {
+    Json(state.sources.status())
+}
+
+/// `PUT /api/v1/source`: switch to the source in the body (a [`SourceConfig`]); answers with the new status.
+async fn put_source(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<SourceStatus>, ApiError> {
+    let config: SourceConfig = serde_json::from_slice(&body).map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: "invalid_source",
+        message: format!("invalid source configuration: {e}"),
+    })?;
+    state.sources.switch(config).await.map_err(|e| {
+        let (status, code) = match e {
+            SourceError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_source"),
+            SourceError::Unavailable(_) => (StatusCode::CONFLICT, "source_unavailable"),
+            SourceError::NotIngest(_) => (StatusCode::CONFLICT, "wrong_source"),
+        };
+        ApiError {
+            status,
+            code,
+            message: e.to_string(),
+        }
+    })?;
+    Ok(Json(state.sources.status()))
+}
+
+/// Body of a successful `POST /api/v1/ingest`.
+#[derive(Debug, Serialize)]
+struct Ingested {
+    schema_version: u32,
+    accepted: usize,
+}
+
+/// `POST /api/v1/ingest`: one JSON feed frame or an array of them, while the source is `ingest`.
+async fn ingest(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Ingested>), ApiError> {
+    let frames = boxbox_engine::feed::parse(&body).map_err(|e| {
+        state.sources.ingest_rejected(e.message.clone());
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_feed",
+            message: e.message,
+        }
+    })?;
+    let accepted = state.sources.ingest(frames).map_err(|e| ApiError {
+        status: StatusCode::CONFLICT,
+        code: "wrong_source",
+        message: e.to_string(),
+    })?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Ingested {
+            schema_version: SCHEMA_VERSION,
+            accepted,
+        }),
+    ))
 }
 
 /// An API error as JSON.

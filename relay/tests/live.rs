@@ -3,69 +3,29 @@
 
 // Test helpers outside #[test] functions may panic too: a panic is a test failure here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-use std::time::Duration;
+
+mod common;
 
 use boxbox_engine::protocol::ServerMessage;
-use boxbox_relay::ServeConfig;
-use futures_util::StreamExt;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio_tungstenite::tungstenite::Message;
+use boxbox_relay::source::SourceSpec;
+use common::{Relay, next_message};
 
-fn config(speed: f64) -> ServeConfig {
-    ServeConfig {
+async fn start(speed: f64) -> Relay {
+    let spec = SourceSpec::Simulator {
         seed: 3,
         speed,
-        rate_hz: 20.0,
         laps: 5,
         restart_after_s: None,
-        web_dir: std::env::temp_dir().join("boxbox-no-web-app"),
-        forward: Vec::new(),
-    }
-}
-
-async fn start(
-    speed: f64,
-) -> (
-    std::net::SocketAddr,
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let listeners = boxbox_relay::Listeners {
-        http: listener,
-        udp: None,
     };
-    let relay = tokio::spawn(boxbox_relay::run(listeners, config(speed), async move {
-        let _ = stop_rx.await;
-    }));
-    (addr, stop_tx, relay)
-}
-
-async fn next_message<S>(ws: &mut S) -> ServerMessage
-where
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
-{
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a frame within 10 s");
-        match msg.expect("stream open").expect("no ws error") {
-            Message::Text(text) => return serde_json::from_str(&text).expect("a server message"),
-            Message::Close(_) => panic!("closed"),
-            _ => continue,
-        }
-    }
+    let mut config = common::config(spec, None);
+    config.rate_hz = 20.0;
+    Relay::start(config, None).await
 }
 
 #[tokio::test]
 async fn ws_sends_a_snapshot_then_advancing_updates() {
-    let (addr, stop, relay) = start(50.0).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .unwrap();
+    let relay = start(50.0).await;
+    let mut ws = relay.ws().await;
 
     let first = next_message(&mut ws).await;
     let ServerMessage::Snapshot { state, .. } = first else {
@@ -93,40 +53,24 @@ async fn ws_sends_a_snapshot_then_advancing_updates() {
     assert!(max_lap >= 2, "the leader reached lap {max_lap}");
 
     // A late joiner gets a snapshot with the lap history so far.
-    let (mut late, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .unwrap();
+    let mut late = relay.ws().await;
     let ServerMessage::Snapshot { history, .. } = next_message(&mut late).await else {
         panic!("snapshot first")
     };
     assert!(history.len() >= 20, "history has {} laps", history.len());
 
     // Health reports the clients and the race.
-    let body = http_get(addr, "/api/v1/health").await;
-    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let (status, health) = relay.http("GET", "/api/v1/health", None).await;
+    assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");
+    assert_eq!(
+        (&health["source"], &health["simulated"]),
+        (&"simulator".into(), &true.into())
+    );
     assert_eq!(health["ws_clients"], 2);
     assert_eq!(health["schema_version"], 1);
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), relay)
-        .await
-        .expect("relay stops")
-        .unwrap()
-        .unwrap();
-}
-
-/// A minimal HTTP/1.1 GET over a raw socket (keeps the test's dependencies down to what the relay already has).
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    body.to_owned()
+    relay.stop().await;
 }
 
 mod router {
@@ -134,19 +78,26 @@ mod router {
     use axum::http::{Request, StatusCode};
     use boxbox_relay::hub::Hub;
     use boxbox_relay::server::{AppState, app};
+    use boxbox_relay::source::{SourceConfig, SourceContext, SourceSpec, Sources};
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
-    fn router(web_dir: &std::path::Path) -> axum::Router {
+    async fn router(web_dir: &std::path::Path) -> axum::Router {
         let (_tx, stop) = tokio::sync::watch::channel(false);
-        app(
-            AppState {
-                hub: Hub::new(),
-                stop,
-                source: boxbox_relay::server::Source::Simulator,
-            },
-            web_dir,
-        )
+        let hub = Hub::new();
+        // Ingest runs no task: the router answers without a race running.
+        let context = SourceContext {
+            rate_hz: 10.0,
+            record_dir: None,
+        };
+        let config = SourceConfig {
+            spec: SourceSpec::Ingest,
+            fallback_after: None,
+        };
+        let sources = Sources::start(hub.clone(), context, config, None)
+            .await
+            .unwrap();
+        app(AppState { hub, stop, sources }, web_dir)
     }
 
     async fn get(router: axum::Router, uri: &str) -> (StatusCode, String) {
@@ -162,7 +113,7 @@ mod router {
     #[tokio::test]
     async fn health_answers_before_any_state() {
         let (status, body) = get(
-            router(std::path::Path::new("/nonexistent")),
+            router(std::path::Path::new("/nonexistent")).await,
             "/api/v1/health",
         )
         .await;
@@ -174,8 +125,11 @@ mod router {
 
     #[tokio::test]
     async fn unknown_api_paths_are_json_404s() {
-        let (status, body) =
-            get(router(std::path::Path::new("/nonexistent")), "/api/v1/nope").await;
+        let (status, body) = get(
+            router(std::path::Path::new("/nonexistent")).await,
+            "/api/v1/nope",
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["error"]["code"], "not_found");
@@ -193,14 +147,14 @@ mod router {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("index.html"), "<html>pit wall</html>").unwrap();
         std::fs::write(dir.join("app.css"), "body{}").unwrap();
-        let (status, body) = get(router(&dir), "/").await;
+        let (status, body) = get(router(&dir).await, "/").await;
         assert_eq!(
             (status, body.as_str()),
             (StatusCode::OK, "<html>pit wall</html>")
         );
-        let (_, body) = get(router(&dir), "/app.css").await;
+        let (_, body) = get(router(&dir).await, "/app.css").await;
         assert_eq!(body, "body{}");
-        let (status, body) = get(router(&dir), "/car/7").await;
+        let (status, body) = get(router(&dir).await, "/car/7").await;
         assert_eq!(
             (status, body.as_str()),
             (StatusCode::OK, "<html>pit wall</html>")

@@ -1,5 +1,6 @@
 //! The game as a source over real UDP sockets on loopback: the relay receives the real F1 25 captures, forwards
-//! every datagram byte for byte, counts packets and errors, and its `/ws` snapshot shows the game's session.
+//! every datagram byte for byte, counts packets and errors, records the session to a pcap file, and a replay of
+//! that recording reaches the same state.
 
 // Test helpers outside #[test] functions may panic too: a panic is a test failure here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -7,10 +8,14 @@
 use std::path::Path;
 use std::time::Duration;
 
+mod common;
+
 use boxbox_engine::protocol::ServerMessage;
-use futures_util::StreamExt;
-use tokio::net::{TcpListener, UdpSocket};
-use tokio_tungstenite::tungstenite::Message;
+use boxbox_engine::recording::read_pcap;
+use boxbox_engine::wire::DataSource;
+use boxbox_relay::source::SourceSpec;
+use common::{Relay, next_message};
+use tokio::net::UdpSocket;
 
 fn captures() -> Vec<Vec<u8>> {
     let dir =
@@ -33,43 +38,38 @@ fn captures() -> Vec<Vec<u8>> {
         .collect()
 }
 
-#[tokio::test]
-async fn game_datagrams_become_the_live_state_and_are_forwarded_unchanged() {
-    let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = http.local_addr().unwrap();
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let udp_addr = udp.local_addr().unwrap();
-    let other_app = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let config = boxbox_relay::ServeConfig {
-        seed: 1,
-        speed: 1.0,
-        rate_hz: 1000.0,
-        laps: 57,
-        restart_after_s: None,
-        web_dir: std::env::temp_dir().join("boxbox-no-web-app"),
-        forward: vec![other_app.local_addr().unwrap()],
-    };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let relay = tokio::spawn(boxbox_relay::run(
-        boxbox_relay::Listeners {
-            http,
-            udp: Some(udp),
-        },
-        config,
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
-
-    let game = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut sent = captures();
-    // One malformed datagram (a hand-edited capture with the wrong length) among the real ones.
-    let bad = std::fs::read(
+fn malformed() -> Vec<u8> {
+    // A hand-edited capture with the wrong length (see the captures' README).
+    std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../shared/data/captures/f1-game-packet-parser/2024-03-SCAR.bin"),
     )
-    .unwrap();
-    sent.insert(3, bad);
+    .unwrap()
+}
+
+async fn snapshot_state(relay: &Relay) -> boxbox_engine::wire::RaceState {
+    let mut ws = relay.ws().await;
+    let ServerMessage::Snapshot { state, .. } = next_message(&mut ws).await else {
+        panic!("snapshot first")
+    };
+    state
+}
+
+#[tokio::test]
+async fn game_datagrams_are_forwarded_recorded_and_replay_to_the_same_state() {
+    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let udp_addr = udp.local_addr().unwrap();
+    let other_app = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let record_dir = common::temp_dir("udp-record");
+    let spec = SourceSpec::Udp {
+        bind: udp_addr,
+        forward: vec![other_app.local_addr().unwrap()],
+    };
+    let relay = Relay::start(common::config(spec, Some(record_dir.clone())), Some(udp)).await;
+
+    let game = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut sent = captures();
+    sent.insert(3, malformed());
     let mut forwarded = Vec::new();
     let mut buf = [0u8; 2048];
     for datagram in &sent {
@@ -86,46 +86,90 @@ async fn game_datagrams_become_the_live_state_and_are_forwarded_unchanged() {
     );
 
     // The live state is the game's session.
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .unwrap();
-    let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let Message::Text(text) = frame else {
-        panic!("text frame")
-    };
-    let ServerMessage::Snapshot { state, .. } = serde_json::from_str(&text).unwrap() else {
-        panic!("snapshot")
-    };
-    assert_eq!(state.session.track, "Melbourne");
-    assert_eq!(state.cars.len(), 20);
-    assert_eq!(state.source, boxbox_engine::wire::DataSource::Live);
+    let live = snapshot_state(&relay).await;
+    assert_eq!(live.session.track, "Melbourne");
+    assert_eq!(live.cars.len(), 20);
+    assert_eq!(live.source, DataSource::Live);
 
-    // Counters per packet type and per error kind.
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream
-        .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let body = response.split_once("\r\n\r\n").unwrap().1;
-    let health: serde_json::Value = serde_json::from_str(body).unwrap();
-    assert_eq!(health["source"], "udp");
-    assert_eq!(health["udp"]["received"], sent.len());
-    assert_eq!(health["udp"]["forwarded"], sent.len());
-    assert_eq!(health["udp"]["errors"]["wrong_length"], 1);
-    assert_eq!(health["udp"]["packets"]["event"], 15);
-    assert_eq!(health["udp"]["packets"]["lap_data"], 1);
+    // Counters per packet type and per error kind, and the recording.
+    let source = common::wait_for(relay.addr, "/api/v1/source", Duration::from_secs(5), |s| {
+        s["received"] == sent.len()
+    })
+    .await;
+    assert_eq!(source["mode"], "udp");
+    assert_eq!(source["simulated"], false);
+    assert_eq!(source["connection"], "connected");
+    assert_eq!(source["forwarded"], sent.len());
+    assert_eq!(source["errors"]["wrong_length"], 1);
+    assert!(
+        source["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("expected 45")
+    );
+    assert_eq!(source["packets"]["event"], 15);
+    assert_eq!(source["packets"]["lap_data"], 1);
+    assert!(source["last_packet_age_s"].as_f64().unwrap() < 5.0);
+    let (_, health) = relay.http("GET", "/api/v1/health", None).await;
+    assert_eq!(
+        (&health["source"], &health["simulated"]),
+        (&"udp".into(), &false.into())
+    );
+    relay.stop().await;
 
-    stop_tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), relay)
-        .await
+    // The recording holds every datagram, byte for byte (the malformed one too), in a standard pcap file.
+    let files: Vec<_> = std::fs::read_dir(&record_dir)
         .unwrap()
-        .unwrap()
-        .unwrap();
+        .map(|e| e.unwrap().path())
+        .collect();
+    let recordings: Vec<_> = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+        .collect();
+    let mut recorded = Vec::new();
+    for path in &recordings {
+        let rec = read_pcap(&std::fs::read(path).unwrap()).unwrap();
+        assert!(!rec.truncated_tail);
+        recorded.extend(rec.datagrams.into_iter().map(|d| (d, (*path).clone())));
+    }
+    recorded.sort_by_key(|(d, _)| d.received);
+    let payloads: Vec<Vec<u8>> = recorded.iter().map(|(d, _)| d.payload.clone()).collect();
+    assert_eq!(payloads, sent);
+    assert!(
+        recorded
+            .iter()
+            .all(|(d, _)| d.dst.port() == udp_addr.port())
+    );
+    // The captures come from several game sessions, interleaved: a file per run of one session.
+    let session_runs = 1 + sent
+        .windows(2)
+        .filter(|w| w[1].len() >= 15 && w[0].get(7..15) != w[1].get(7..15))
+        .count();
+    assert_eq!(recordings.len(), session_runs, "{recordings:?}");
+    // The live state is the last session's: the file holding the last datagram.
+    let last_session = recorded.last().unwrap().1.clone();
+
+    // `serve --replay` of that recording gives the same state, labelled as a replay.
+    let spec = SourceSpec::Replay {
+        file: last_session,
+        speed: 50.0,
+        start_s: 0.0,
+    };
+    let replay = Relay::start(common::config(spec, None), None).await;
+    let status = common::wait_for(
+        replay.addr,
+        "/api/v1/source",
+        Duration::from_secs(10),
+        |s| s["connection"] == "finished",
+    )
+    .await;
+    let replayed_file = std::path::PathBuf::from(status["recording"].as_str().unwrap());
+    let last_run = recorded.iter().filter(|(_, p)| *p == replayed_file).count();
+    assert_eq!(status["received"], last_run);
+    let mut replayed = snapshot_state(&replay).await;
+    assert_eq!(replayed.source, DataSource::Replay);
+    replayed.source = DataSource::Live;
+    assert_eq!(replayed, live);
+    replay.stop().await;
+    std::fs::remove_dir_all(&record_dir).unwrap();
 }

@@ -2,13 +2,11 @@
 //! in WASM on the streamed states.
 //!
 //! # Layout
-//! - [`backoff`]: the reconnect policy (pure).
 //! - [`view_model`]: pure functions from engine types to what the screen shows (formatting, rows, colours). No
 //!   Leptos, so it is tested natively.
 //! - `live` (wasm only): the WebSocket feed with reconnect and backoff, as signals.
 //! - `app` (wasm only): the components: session bar, timing tower, car panel.
 
-pub mod backoff;
 pub mod view_model;
 
 // --- browser only ------------------------------------------------------------------------------------------------

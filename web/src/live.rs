@@ -110,7 +110,7 @@ pub fn connect(feed: LiveFeed, url: String) {
                 Err(e) => leptos::logging::warn!("cannot open {url}: {e}"),
             }
             attempt += 1;
-            let wait_s = crate::backoff::backoff_s(attempt, js_sys::Math::random());
+            let wait_s = boxbox_engine::backoff::backoff_s(attempt, js_sys::Math::random());
             feed.connection.set(Connection::Reconnecting {
                 in_s: wait_s,
                 attempt,

@@ -484,7 +484,7 @@ fn ms(ms: u32) -> Option<f64> {
 }
 
 /// Three-letter code from a name: the first three letters of the last word, upper-cased (`Max VERSTAPPEN` → `VER`).
-fn driver_code(name: &str) -> String {
+pub(crate) fn driver_code(name: &str) -> String {
     let last = name.split_whitespace().last().unwrap_or(name);
     let code: String = last
         .chars()
@@ -580,26 +580,41 @@ pub fn track_name(id: i8) -> &'static str {
     }
 }
 
+/// The ten teams of the games' current grid (team ids 0–9, and 185–194 in My Team), with their colours.
+const TEAMS: [(&str, &str); 10] = [
+    ("Mercedes", "#27F4D2"),
+    ("Ferrari", "#E8002D"),
+    ("Red Bull Racing", "#3671C6"),
+    ("Williams", "#64C4FF"),
+    ("Aston Martin", "#229971"),
+    ("Alpine", "#FF87BC"),
+    ("RB", "#6692FF"),
+    ("Haas", "#B6BABD"),
+    ("McLaren", "#FF8000"),
+    ("Sauber", "#52E252"),
+];
+
 /// Team name and colour by id (§7.9; 2024 teams 185–194 in the same order as 0–9).
 fn team(id: Option<u8>) -> (&'static str, &'static str) {
-    const TEAMS: [(&str, &str); 10] = [
-        ("Mercedes", "#27F4D2"),
-        ("Ferrari", "#E8002D"),
-        ("Red Bull Racing", "#3671C6"),
-        ("Williams", "#64C4FF"),
-        ("Aston Martin", "#229971"),
-        ("Alpine", "#FF87BC"),
-        ("RB", "#6692FF"),
-        ("Haas", "#B6BABD"),
-        ("McLaren", "#FF8000"),
-        ("Sauber", "#52E252"),
-    ];
     match id {
         Some(i @ 0..=9) => TEAMS[usize::from(i)],
         Some(i @ 185..=194) => TEAMS[usize::from(i - 185)],
         Some(_) => ("Other", "#9CA3AF"),
         None => ("Unknown", "#6B7280"),
     }
+}
+
+/// A team's colour by (part of) its name, case-insensitive (`"red bull"`, `"Oracle Red Bull Racing"`): for sources
+/// that name teams instead of numbering them. Grey when the team is not one of the current ten.
+pub fn team_colour(name: &str) -> &'static str {
+    let name = name.to_lowercase();
+    TEAMS
+        .iter()
+        .find(|(team, _)| {
+            let team = team.to_lowercase();
+            name.contains(&team) || (name.len() >= 3 && team.contains(&name))
+        })
+        .map_or("#9CA3AF", |(_, colour)| colour)
 }
 
 #[cfg(test)]

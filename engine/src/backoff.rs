@@ -1,4 +1,5 @@
-//! Reconnect policy of the live feed: exponential backoff with jitter.
+//! Reconnect policy shared by the browser's live feed and the relay's sources: exponential backoff with jitter.
+//! The jitter is an argument (no entropy source in the engine).
 
 /// Seconds to wait before reconnect attempt `attempt` (1-based): 0.5 s doubling up to 10 s, scaled by ±20 % of
 /// jitter (`jitter_unit` in `0..=1`) so a pit wall of tablets does not reconnect in lockstep after a relay restart.

@@ -1,5 +1,5 @@
 //! The built-in simulator as a real-time source: advances the engine's race by `speed / rate_hz` simulated seconds
-//! per tick and publishes each state to the hub.
+//! per tick and publishes each state to the hub (labelled `simulator`).
 //!
 //! Simulated time is counted in ticks, not read from the clock: if the machine stalls, the race slows down rather
 //! than jumping, and the race itself never depends on timing (the engine's race is independent of sampling).
@@ -10,22 +10,36 @@ use boxbox_engine::sim::{RaceSim, SimConfig};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
-use crate::ServeConfig;
 use crate::hub::Hub;
 
+/// How the simulator runs.
+#[derive(Clone, Copy, Debug)]
+pub struct SimSettings {
+    /// Seed of the first race.
+    pub seed: u64,
+    /// Simulated seconds per real second.
+    pub speed: f64,
+    /// Race distance in laps.
+    pub laps: u32,
+    /// States published per real second.
+    pub rate_hz: f64,
+    /// Start the next race (next seed) this long after the flag; `None` keeps the final classification up.
+    pub restart_after_s: Option<f64>,
+}
+
 /// Runs simulated races until `stop` turns true.
-pub async fn run(hub: Hub, config: ServeConfig, mut stop: watch::Receiver<bool>) {
-    let mut seed = config.seed;
-    let dt_s = config.speed / config.rate_hz;
+pub async fn run(hub: Hub, settings: SimSettings, mut stop: watch::Receiver<bool>) {
+    let mut seed = settings.seed;
+    let dt_s = settings.speed / settings.rate_hz;
     loop {
         let mut sim = RaceSim::new(&SimConfig {
             seed,
-            total_laps: config.laps,
+            total_laps: settings.laps,
         });
         hub.reset();
         hub.publish(sim.state());
-        tracing::info!(seed, laps = config.laps, "simulated race started");
-        let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / config.rate_hz));
+        tracing::info!(seed, laps = settings.laps, "simulated race started");
+        let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / settings.rate_hz));
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut t = 0.0;
         while !sim.is_finished() {
@@ -38,7 +52,7 @@ pub async fn run(hub: Hub, config: ServeConfig, mut stop: watch::Receiver<bool>)
             hub.publish(sim.state());
         }
         tracing::info!(seed, "simulated race finished");
-        let Some(wait_s) = config.restart_after_s else {
+        let Some(wait_s) = settings.restart_after_s else {
             let _ = stop.changed().await;
             return;
         };

@@ -1,0 +1,675 @@
+//! JSON telemetry feeds: frames of a simple per-car JSON shape (from a WebSocket feed or `POST /api/v1/ingest`)
+//! parsed with error paths and normalized into the engine's [`RaceState`].
+//!
+//! A frame looks like this (every car field but `car_id`, `driver` and `position` may be left out):
+//!
+//! ```json
+//! {"timestamp": 5012.4, "lap": 23, "session_type": "race",
+//!  "track_conditions": {"temperature": 31.5, "weather": "clear", "track_status": "green"},
+//!  "cars": [{"car_id": 1, "team": "Red Bull Racing", "driver": "Max Verstappen", "position": 1, "speed": 287.0,
+//!            "tire": {"compound": "medium", "age": 12, "wear_level": 31.0}, "fuel_level": 42.1,
+//!            "lap_time": 95.321, "sector_times": [30.1, 38.2, 27.0]}]}
+//! ```
+//!
+//! Units: `timestamp` in seconds (any epoch; an RFC 3339 string is accepted too), `temperature` (track) in °C,
+//! `speed` in km/h, `tire.age` in laps, `tire.wear_level` in percent worn (0–100), `fuel_level` in kg, `lap_time`
+//! and `sector_times` in seconds for the car's last completed lap. `lap` is the leader's current lap.
+//!
+//! The feed has no timing loops, so the normalizer derives them: a car completed a lap when its `lap_time`
+//! changes, and its gap to the leader is the time between the leader's and its own line crossings of that lap.
+//! A new compound or a younger tyre means a pit stop.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::telemetry::normalize::{DEFAULT_PIT_LANE_LOSS_S, driver_code, team_colour};
+use crate::wire::{
+    CarState, Compound, Corners, Damage, DataSource, Driver, DriverStatus, PitStatus, RaceState,
+    ResultStatus, SCHEMA_VERSION, SessionInfo, SessionPhase, SessionType, Stint, Team, TrackStatus,
+    TyreCorner, TyreSet, Weather,
+};
+
+/// Most cars a feed may carry (the state model indexes cars with a `u8`).
+pub const MAX_CARS: usize = 64;
+
+/// One frame of a JSON feed.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct FeedFrame {
+    /// When the frame was taken, in seconds.
+    pub timestamp: Timestamp,
+    /// The leader's current lap, from 1.
+    pub lap: u32,
+    /// Race distance in laps (an optional extension of the shape; the current lap when absent).
+    #[serde(default)]
+    pub total_laps: Option<u32>,
+    /// Track name (an optional extension of the shape).
+    #[serde(default)]
+    pub track: Option<String>,
+    /// `practice`, `qualifying`, `sprint`, `race`, `time_trial` (free text otherwise: unknown).
+    #[serde(default)]
+    pub session_type: Option<String>,
+    /// Weather and flags.
+    #[serde(default)]
+    pub track_conditions: Option<TrackConditions>,
+    /// Every car.
+    pub cars: Vec<FeedCar>,
+}
+
+/// A timestamp: seconds as a number, or an RFC 3339 date-time string.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "TimestampRepr")]
+pub struct Timestamp(pub f64);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TimestampRepr {
+    Seconds(f64),
+    Text(String),
+}
+
+impl TryFrom<TimestampRepr> for Timestamp {
+    type Error = String;
+
+    fn try_from(repr: TimestampRepr) -> Result<Self, String> {
+        match repr {
+            TimestampRepr::Seconds(s) if s.is_finite() => Ok(Timestamp(s)),
+            TimestampRepr::Seconds(s) => Err(format!("timestamp must be finite, got {s}")),
+            TimestampRepr::Text(text) => text
+                .parse::<jiff::Timestamp>()
+                .map(|t| Timestamp(t.as_millisecond() as f64 / 1000.0))
+                .map_err(|e| format!("timestamp {text:?} is not seconds or RFC 3339: {e}")),
+        }
+    }
+}
+
+/// Track conditions.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct TrackConditions {
+    /// Track temperature, in °C.
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    /// `clear`, `light_cloud`, `overcast`, `light_rain`, `heavy_rain`, `storm` (and a few aliases).
+    #[serde(default)]
+    pub weather: Option<String>,
+    /// `green`, `yellow`, `vsc`, `sc`, `red` (and the long names).
+    #[serde(default)]
+    pub track_status: Option<String>,
+}
+
+/// One car in a frame.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct FeedCar {
+    /// The feed's identifier for the car: a number or a string, stable over the session.
+    pub car_id: CarId,
+    /// Team name.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Driver name.
+    pub driver: String,
+    /// Running position, from 1.
+    pub position: u8,
+    /// Speed, in km/h.
+    #[serde(default)]
+    pub speed: Option<f64>,
+    /// Tyres.
+    #[serde(default)]
+    pub tire: Option<FeedTire>,
+    /// Fuel on board, in kg.
+    #[serde(default)]
+    pub fuel_level: Option<f64>,
+    /// Last completed lap, in seconds.
+    #[serde(default)]
+    pub lap_time: Option<f64>,
+    /// Sectors of the last completed lap, in seconds.
+    #[serde(default)]
+    pub sector_times: Option<Vec<f64>>,
+}
+
+/// A car identifier: feeds use numbers or strings.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(untagged)]
+pub enum CarId {
+    /// A number.
+    Number(u64),
+    /// A string.
+    Text(String),
+}
+
+/// A car's tyres.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct FeedTire {
+    /// `soft`, `medium`, `hard`, `intermediate`, `wet` (or `S`/`M`/`H`/`I`/`W`).
+    pub compound: String,
+    /// Laps on this set.
+    #[serde(default)]
+    pub age: u32,
+    /// Percent worn, 0–100 (one figure for the four corners).
+    #[serde(default)]
+    pub wear_level: f64,
+}
+
+/// Why a feed message was rejected: where in the JSON and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FeedError {
+    /// A readable explanation, with the JSON path of the offending value when there is one.
+    pub message: String,
+}
+
+impl FeedError {
+    fn at(path: impl std::fmt::Display, what: impl std::fmt::Display) -> Self {
+        FeedError {
+            message: format!("{path}: {what}"),
+        }
+    }
+}
+
+/// Parses a feed message: one frame object, or an array of frames (a batch). Every frame is checked (types,
+/// enums, ranges, duplicate cars and positions) before any is returned, so a bad batch is rejected whole.
+///
+/// # Errors
+/// A [`FeedError`] naming the JSON path (`[2].cars[5].tire.compound`) and the problem.
+pub fn parse(bytes: &[u8]) -> Result<Vec<FeedFrame>, FeedError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| FeedError {
+        message: format!("invalid JSON: {e}"),
+    })?;
+    let (items, batch) = match value {
+        serde_json::Value::Array(items) => (items, true),
+        object @ serde_json::Value::Object(_) => (vec![object], false),
+        other => {
+            return Err(FeedError {
+                message: format!(
+                    "expected a frame object or an array of frames, got {}",
+                    json_kind(&other)
+                ),
+            });
+        }
+    };
+    if batch && items.is_empty() {
+        return Err(FeedError {
+            message: "empty batch: send at least one frame".to_owned(),
+        });
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let prefix = if batch {
+                format!("[{i}]")
+            } else {
+                String::new()
+            };
+            let frame: FeedFrame = serde_path_to_error::deserialize(item).map_err(|e| {
+                let path = e.path().to_string();
+                let path = if path == "." { String::new() } else { path };
+                FeedError::at(
+                    format!(
+                        "{prefix}{}",
+                        if path.is_empty() {
+                            "frame".to_owned()
+                        } else {
+                            path
+                        }
+                    ),
+                    e.inner(),
+                )
+            })?;
+            validate(&frame).map_err(|(path, what)| {
+                FeedError::at(
+                    format!("{prefix}{}{path}", if prefix.is_empty() { "" } else { "." }),
+                    what,
+                )
+            })?;
+            Ok(frame)
+        })
+        .collect()
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Checks what serde cannot: enum spellings, ranges and uniqueness. Returns the path and the problem.
+fn validate(frame: &FeedFrame) -> Result<(), (String, String)> {
+    if frame.lap == 0 {
+        return Err(("lap".into(), "laps count from 1".into()));
+    }
+    if frame.cars.is_empty() {
+        return Err(("cars".into(), "a frame needs at least one car".into()));
+    }
+    if frame.cars.len() > MAX_CARS {
+        return Err((
+            "cars".into(),
+            format!("{} cars; at most {MAX_CARS}", frame.cars.len()),
+        ));
+    }
+    if let Some(tc) = &frame.track_conditions {
+        if let Some(w) = &tc.weather {
+            parse_weather(w).map_err(|e| ("track_conditions.weather".into(), e))?;
+        }
+        if let Some(s) = &tc.track_status {
+            parse_track_status(s).map_err(|e| ("track_conditions.track_status".into(), e))?;
+        }
+        if let Some(t) = tc.temperature
+            && !(-30.0..=80.0).contains(&t)
+        {
+            return Err((
+                "track_conditions.temperature".into(),
+                format!("{t} °C is not a track temperature"),
+            ));
+        }
+    }
+    let mut ids = BTreeMap::new();
+    let mut positions = BTreeMap::new();
+    for (i, car) in frame.cars.iter().enumerate() {
+        let at = |field: &str| format!("cars[{i}].{field}");
+        if let Some(j) = ids.insert(&car.car_id, i) {
+            return Err((at("car_id"), format!("same car_id as cars[{j}]")));
+        }
+        if car.position == 0 || usize::from(car.position) > frame.cars.len() {
+            return Err((
+                at("position"),
+                format!(
+                    "{} is not a position in a field of {}",
+                    car.position,
+                    frame.cars.len()
+                ),
+            ));
+        }
+        if let Some(j) = positions.insert(car.position, i) {
+            return Err((at("position"), format!("same position as cars[{j}]")));
+        }
+        if let Some(tire) = &car.tire {
+            parse_compound(&tire.compound).map_err(|e| (at("tire.compound"), e))?;
+            if !(0.0..=100.0).contains(&tire.wear_level) {
+                return Err((
+                    at("tire.wear_level"),
+                    format!("{} is not a percentage (0–100)", tire.wear_level),
+                ));
+            }
+        }
+        let non_negative = |x: Option<f64>, field: &str| match x {
+            Some(v) if !(v.is_finite() && v >= 0.0) => Err((at(field), format!("{v} must be ≥ 0"))),
+            _ => Ok(()),
+        };
+        non_negative(car.speed, "speed")?;
+        non_negative(car.fuel_level, "fuel_level")?;
+        if let Some(fuel) = car.fuel_level
+            && fuel > 200.0
+        {
+            return Err((
+                at("fuel_level"),
+                format!("{fuel} kg is more than a car carries"),
+            ));
+        }
+        non_negative(car.lap_time, "lap_time")?;
+        if let Some(sectors) = &car.sector_times {
+            if sectors.len() > 3 {
+                return Err((
+                    at("sector_times"),
+                    format!("{} sectors; at most 3", sectors.len()),
+                ));
+            }
+            for (k, s) in sectors.iter().enumerate() {
+                non_negative(Some(*s), &format!("sector_times[{k}]"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn key(s: &str) -> String {
+    s.trim().to_lowercase().replace([' ', '-'], "_")
+}
+
+fn parse_compound(s: &str) -> Result<Compound, String> {
+    Ok(match key(s).as_str() {
+        "soft" | "s" | "c4" | "c5" | "c6" => Compound::Soft,
+        "medium" | "m" | "c3" => Compound::Medium,
+        "hard" | "h" | "c1" | "c2" => Compound::Hard,
+        "intermediate" | "inter" | "i" => Compound::Intermediate,
+        "wet" | "w" | "full_wet" => Compound::Wet,
+        _ => {
+            return Err(format!(
+                "unknown compound {s:?}; expected soft, medium, hard, intermediate or wet"
+            ));
+        }
+    })
+}
+
+fn parse_weather(s: &str) -> Result<Weather, String> {
+    Ok(match key(s).as_str() {
+        "clear" | "dry" | "sunny" => Weather::Clear,
+        "light_cloud" | "cloudy" => Weather::LightCloud,
+        "overcast" => Weather::Overcast,
+        "light_rain" | "rain" | "damp" => Weather::LightRain,
+        "heavy_rain" | "wet" => Weather::HeavyRain,
+        "storm" => Weather::Storm,
+        _ => {
+            return Err(format!(
+                "unknown weather {s:?}; expected clear, light_cloud, overcast, light_rain, heavy_rain or storm"
+            ));
+        }
+    })
+}
+
+fn parse_track_status(s: &str) -> Result<TrackStatus, String> {
+    Ok(match key(s).as_str() {
+        "green" | "clear" => TrackStatus::Green,
+        "yellow" => TrackStatus::Yellow,
+        "vsc" | "virtual_safety_car" => TrackStatus::VirtualSafetyCar,
+        "sc" | "safety_car" => TrackStatus::SafetyCar,
+        "red" => TrackStatus::Red,
+        _ => {
+            return Err(format!(
+                "unknown track status {s:?}; expected green, yellow, vsc, sc or red"
+            ));
+        }
+    })
+}
+
+fn parse_session_type(s: &str) -> SessionType {
+    match key(s).as_str() {
+        "practice" | "fp1" | "fp2" | "fp3" | "p" => SessionType::Practice,
+        "qualifying" | "q" | "q1" | "q2" | "q3" | "sprint_qualifying" | "sprint_shootout" => {
+            SessionType::Qualifying
+        }
+        "sprint" => SessionType::Sprint,
+        "race" | "r" | "grand_prix" => SessionType::Race,
+        "time_trial" => SessionType::TimeTrial,
+        _ => SessionType::Unknown,
+    }
+}
+
+/// Turns validated [`FeedFrame`]s into [`RaceState`]s, keeping what the feed does not repeat: laps completed,
+/// line-crossing times for gaps, best laps and sectors, and stints.
+#[derive(Clone, Debug, Default)]
+pub struct FeedNormalizer {
+    first_timestamp: Option<f64>,
+    last_timestamp: f64,
+    frame: Option<FeedFrame>,
+    /// Cars by feed id, in order of first appearance (their `car_idx`).
+    cars: Vec<FeedSlot>,
+    index: BTreeMap<CarId, usize>,
+    /// When the first car crossed the line to complete each lap, in feed seconds.
+    leader_crossings: BTreeMap<u32, f64>,
+    frames: u64,
+    stale_frames: u64,
+}
+
+#[derive(Clone, Debug)]
+struct FeedSlot {
+    id: CarId,
+    laps_completed: u32,
+    last_crossing: Option<f64>,
+    last_lap_s: Option<f64>,
+    best_lap_s: Option<f64>,
+    last_sectors_s: [Option<f64>; 3],
+    best_sectors_s: [Option<f64>; 3],
+    gap_to_leader_s: Option<f64>,
+    stints: Vec<Stint>,
+    pit_stops: u32,
+    grid_position: u8,
+    /// Whether the latest frame has the car; a car that drops out of the feed is listed as retired.
+    seen: bool,
+    /// The car as the feed last showed it.
+    last: FeedCar,
+}
+
+impl FeedNormalizer {
+    /// An empty normalizer.
+    pub fn new() -> Self {
+        FeedNormalizer::default()
+    }
+
+    /// Frames accepted, and frames ignored because their timestamp went back.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.frames, self.stale_frames)
+    }
+
+    /// Feeds one validated frame (from [`parse`]). A frame older than the last one is ignored and counted, so a
+    /// feed that resends after a reconnect does not rewind the race.
+    pub fn push(&mut self, frame: FeedFrame) {
+        let t = frame.timestamp.0;
+        if self.first_timestamp.is_some() && t < self.last_timestamp {
+            self.stale_frames += 1;
+            return;
+        }
+        self.frames += 1;
+        self.first_timestamp.get_or_insert(t);
+        self.last_timestamp = t;
+        for slot in &mut self.cars {
+            slot.seen = false;
+        }
+        let mut sorted: Vec<&FeedCar> = frame.cars.iter().collect();
+        sorted.sort_by_key(|c| c.position);
+        for car in sorted {
+            let idx = match self.index.get(&car.car_id) {
+                Some(&i) => i,
+                None => {
+                    if self.cars.len() >= MAX_CARS {
+                        continue;
+                    }
+                    self.index.insert(car.car_id.clone(), self.cars.len());
+                    self.cars.push(FeedSlot {
+                        id: car.car_id.clone(),
+                        // A feed joined mid-race: every car is assumed to be on the leader's lap.
+                        laps_completed: frame.lap.saturating_sub(1),
+                        last_crossing: None,
+                        last_lap_s: car.lap_time.filter(|x| *x > 0.0),
+                        best_lap_s: car.lap_time.filter(|x| *x > 0.0),
+                        last_sectors_s: sectors(car),
+                        best_sectors_s: sectors(car),
+                        gap_to_leader_s: None,
+                        stints: Vec::new(),
+                        pit_stops: 0,
+                        grid_position: if frame.lap <= 1 { car.position } else { 0 },
+                        seen: false,
+                        last: car.clone(),
+                    });
+                    self.cars.len() - 1
+                }
+            };
+            let slot = &mut self.cars[idx];
+            slot.seen = true;
+            slot.last = car.clone();
+            let new_lap = car.lap_time.filter(|x| *x > 0.0);
+            if new_lap.is_some() && new_lap != slot.last_lap_s {
+                slot.laps_completed += 1;
+                slot.last_crossing = Some(t);
+                slot.last_lap_s = new_lap;
+                slot.best_lap_s = min_opt(slot.best_lap_s, new_lap);
+                slot.last_sectors_s = sectors(car);
+                for k in 0..3 {
+                    slot.best_sectors_s[k] =
+                        min_opt(slot.best_sectors_s[k], slot.last_sectors_s[k]);
+                }
+                let lap = slot.laps_completed;
+                let leader_t = *self.leader_crossings.entry(lap).or_insert(t);
+                slot.gap_to_leader_s = Some(t - leader_t);
+            }
+            if let Some(tire) = &car.tire
+                && let Ok(compound) = parse_compound(&tire.compound)
+            {
+                let lap_now = slot.laps_completed + 1;
+                match slot.stints.last_mut() {
+                    Some(stint)
+                        if stint.compound == compound && tire.age >= stint.start_age_laps =>
+                    {
+                        stint.laps = lap_now.saturating_sub(stint.start_lap);
+                    }
+                    last => {
+                        if last.is_some() {
+                            slot.pit_stops += 1;
+                        }
+                        slot.stints.push(Stint {
+                            compound,
+                            start_lap: lap_now,
+                            laps: 0,
+                            start_age_laps: tire.age,
+                        });
+                    }
+                }
+            }
+        }
+        self.frame = Some(frame);
+    }
+
+    /// The race as a [`RaceState`], once a frame arrived. Times are seconds since the first frame.
+    pub fn state(&self) -> Option<RaceState> {
+        let frame = self.frame.as_ref()?;
+        let first = self.first_timestamp?;
+        let tc = frame.track_conditions.clone().unwrap_or_default();
+        let track_status = tc
+            .track_status
+            .as_deref()
+            .and_then(|s| parse_track_status(s).ok())
+            .unwrap_or_default();
+        let weather = tc
+            .weather
+            .as_deref()
+            .and_then(|s| parse_weather(s).ok())
+            .unwrap_or(Weather::Clear);
+        // Cars in the frame in the feed's order, then cars that dropped out of the feed (retired) behind them.
+        let mut order: Vec<usize> = (0..self.cars.len()).collect();
+        order.sort_by_key(|&i| (!self.cars[i].seen, self.cars[i].last.position, i));
+        let mut cars: Vec<CarState> = order
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| self.car_state(i, k as u8 + 1, frame))
+            .collect();
+        // The interval is the gap difference to the car ahead (the leader's gap is zero).
+        for k in 1..cars.len() {
+            let ahead = if k == 1 {
+                Some(0.0)
+            } else {
+                cars[k - 1].gap_to_leader_s
+            };
+            cars[k].interval_s = match (cars[k].gap_to_leader_s, ahead) {
+                (Some(a), Some(b)) => Some((a - b).max(0.0)),
+                _ => None,
+            };
+        }
+        Some(RaceState {
+            schema_version: SCHEMA_VERSION,
+            source: DataSource::Live,
+            session_time_s: self.last_timestamp - first,
+            session: SessionInfo {
+                track: frame.track.clone().unwrap_or_else(|| "Unknown".to_owned()),
+                // The feed does not say; the state needs a length for distances, which a feed never fills.
+                track_length_m: 5000.0,
+                total_laps: frame.total_laps.unwrap_or(frame.lap).max(frame.lap),
+                session_type: frame
+                    .session_type
+                    .as_deref()
+                    .map_or(SessionType::Unknown, parse_session_type),
+                phase: SessionPhase::Running,
+                leader_lap: frame.lap,
+                weather,
+                air_temp_c: tc.temperature.unwrap_or(0.0),
+                track_temp_c: tc.temperature.unwrap_or(0.0),
+                track_status,
+                pit_lane_loss_s: DEFAULT_PIT_LANE_LOSS_S,
+            },
+            cars,
+        })
+    }
+
+    fn car_state(&self, idx: usize, position: u8, frame: &FeedFrame) -> CarState {
+        let slot = &self.cars[idx];
+        let car = &slot.last;
+        let tyres = car.tire.as_ref().map_or(
+            TyreSet {
+                compound: Compound::Medium,
+                age_laps: 0,
+                corners: Corners::default(),
+            },
+            |tire| TyreSet {
+                compound: parse_compound(&tire.compound).unwrap_or(Compound::Medium),
+                age_laps: tire.age,
+                corners: Corners::from_array(
+                    [TyreCorner {
+                        wear_pct: tire.wear_level,
+                        ..TyreCorner::default()
+                    }; 4],
+                ),
+            },
+        );
+        let team = car.team.clone().unwrap_or_else(|| "Unknown".to_owned());
+        let is_leader = position == 1;
+        let lap = (slot.laps_completed + 1).min(frame.lap.max(1));
+        CarState {
+            car_idx: idx as u8,
+            position,
+            driver: Driver {
+                code: driver_code(&car.driver),
+                name: car.driver.clone(),
+                number: match &slot.id {
+                    CarId::Number(n) => u8::try_from(*n).unwrap_or(0),
+                    CarId::Text(_) => 0,
+                },
+            },
+            team: Team {
+                colour: team_colour(&team).to_owned(),
+                name: team,
+            },
+            grid_position: slot.grid_position,
+            lap,
+            lap_distance_m: 0.0,
+            speed_kph: car.speed.unwrap_or(0.0),
+            current_lap_s: slot
+                .last_crossing
+                .map_or(0.0, |c| (self.last_timestamp - c).max(0.0)),
+            last_lap_s: slot.last_lap_s,
+            best_lap_s: slot.best_lap_s,
+            last_sectors_s: slot.last_sectors_s,
+            best_sectors_s: slot.best_sectors_s,
+            gap_to_leader_s: if is_leader {
+                None
+            } else {
+                slot.gap_to_leader_s
+            },
+            interval_s: None,
+            laps_down: frame.lap.saturating_sub(lap),
+            pit_status: PitStatus::None,
+            pit_stops: slot.pit_stops,
+            stints: slot.stints.clone(),
+            tyres,
+            fuel_kg: car.fuel_level.unwrap_or(0.0),
+            ers_store_pct: 0.0,
+            damage: Damage::default(),
+            driver_status: DriverStatus::OnTrack,
+            result_status: if slot.seen {
+                ResultStatus::Active
+            } else {
+                ResultStatus::Retired
+            },
+        }
+    }
+}
+
+fn sectors(car: &FeedCar) -> [Option<f64>; 3] {
+    let mut out = [None; 3];
+    for (slot, s) in out.iter_mut().zip(car.sector_times.iter().flatten()) {
+        *slot = (*s > 0.0).then_some(*s);
+    }
+    out
+}
+
+fn min_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests;

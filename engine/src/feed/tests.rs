@@ -1,0 +1,197 @@
+//! Tests of JSON feed parsing (errors name the path) and normalization (laps, gaps, stints, retirements).
+
+use super::*;
+
+fn frame(t: f64, lap: u32, cars: &str) -> String {
+    format!(
+        r#"{{"timestamp": {t}, "lap": {lap}, "session_type": "race", "total_laps": 57,
+            "track_conditions": {{"temperature": 31.5, "weather": "clear", "track_status": "green"}},
+            "cars": [{cars}]}}"#
+    )
+}
+
+fn car(id: u32, driver: &str, position: u8, compound: &str, age: u32, lap_time: f64) -> String {
+    format!(
+        r#"{{"car_id": {id}, "team": "Ferrari", "driver": "{driver}", "position": {position}, "speed": 280.5,
+            "tire": {{"compound": "{compound}", "age": {age}, "wear_level": 12.5}}, "fuel_level": 40.0,
+            "lap_time": {lap_time}, "sector_times": [30.0, 40.0, 26.5]}}"#
+    )
+}
+
+fn push(n: &mut FeedNormalizer, json: &str) {
+    for f in parse(json.as_bytes()).unwrap() {
+        n.push(f);
+    }
+}
+
+#[test]
+fn a_frame_becomes_a_valid_state() {
+    let json = frame(
+        100.0,
+        5,
+        &[
+            car(16, "Charles Leclerc", 2, "soft", 4, 96.5),
+            car(44, "Lewis Hamilton", 1, "medium", 4, 96.1),
+        ]
+        .join(","),
+    );
+    let mut n = FeedNormalizer::new();
+    push(&mut n, &json);
+    let s = n.state().unwrap();
+    s.check_invariants().unwrap();
+    assert_eq!(s.source, DataSource::Live);
+    assert_eq!(s.session.session_type, SessionType::Race);
+    assert_eq!((s.session.leader_lap, s.session.total_laps), (5, 57));
+    assert_eq!(s.cars[0].driver.code, "HAM");
+    assert_eq!(s.cars[0].driver.number, 44);
+    assert_eq!(s.cars[0].team.colour, "#E8002D");
+    assert_eq!(s.cars[1].tyres.compound, Compound::Soft);
+    assert_eq!(s.cars[1].tyres.corners.rear_left.wear_pct, 12.5);
+    assert_eq!(
+        s.cars[1].last_sectors_s,
+        [Some(30.0), Some(40.0), Some(26.5)]
+    );
+    assert_eq!(s.cars[1].fuel_kg, 40.0);
+}
+
+#[test]
+fn laps_gaps_stints_and_retirements_are_derived() {
+    let mut n = FeedNormalizer::new();
+    let a = |pos, compound, age, lt| car(1, "Max Verstappen", pos, compound, age, lt);
+    let b = |pos, compound, age, lt| car(2, "Lando Norris", pos, compound, age, lt);
+    let c = |pos| car(3, "Oscar Piastri", pos, "hard", 10, 97.0);
+    push(
+        &mut n,
+        &frame(
+            0.0,
+            10,
+            &[a(1, "medium", 9, 95.0), b(2, "medium", 9, 95.2), c(3)].join(","),
+        ),
+    );
+    // The leader crosses the line (new lap time), then the second car 1.4 s later.
+    push(
+        &mut n,
+        &frame(
+            95.1,
+            11,
+            &[a(1, "medium", 10, 95.1), b(2, "medium", 9, 95.2), c(3)].join(","),
+        ),
+    );
+    push(
+        &mut n,
+        &frame(
+            96.5,
+            11,
+            &[a(1, "medium", 10, 95.1), b(2, "medium", 10, 96.0), c(3)].join(","),
+        ),
+    );
+    let s = n.state().unwrap();
+    s.check_invariants().unwrap();
+    assert_eq!(s.cars[0].lap, 11);
+    assert_eq!(s.cars[1].gap_to_leader_s, Some(96.5 - 95.1));
+    assert!((s.cars[1].interval_s.unwrap() - 1.4).abs() < 1e-9);
+    assert_eq!(s.cars[1].best_lap_s, Some(95.2));
+    // Car 2 pits for hards (age back to 0); car 3 drops out of the feed.
+    push(
+        &mut n,
+        &frame(
+            200.0,
+            12,
+            &[a(1, "medium", 11, 95.3), b(2, "hard", 0, 118.0)].join(","),
+        ),
+    );
+    let s = n.state().unwrap();
+    s.check_invariants().unwrap();
+    let norris = s.cars.iter().find(|c| c.driver.code == "NOR").unwrap();
+    assert_eq!(norris.pit_stops, 1);
+    assert_eq!(norris.stints.len(), 2);
+    assert_eq!(norris.stints[1].compound, Compound::Hard);
+    let piastri = s.cars.last().unwrap();
+    assert_eq!((piastri.driver.code.as_str(), piastri.position), ("PIA", 3));
+    assert_eq!(piastri.result_status, ResultStatus::Retired);
+    // A frame from the past (a feed resending after a reconnect) is ignored.
+    push(
+        &mut n,
+        &frame(150.0, 11, &[a(1, "medium", 10, 95.1)].join(",")),
+    );
+    assert_eq!(n.counts(), (4, 1));
+    assert_eq!(n.state().unwrap().session_time_s, 200.0);
+}
+
+#[test]
+fn batches_and_rfc3339_timestamps_parse() {
+    let one = car(7, "Kimi Antonelli", 1, "S", 1, 0.0);
+    let json = format!(
+        r#"[{}, {{"timestamp": "2025-03-16T04:00:01.500Z", "lap": 1, "cars": [{one}]}}]"#,
+        frame(1.0, 1, &one)
+    );
+    let frames = parse(json.as_bytes()).unwrap();
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[1].timestamp.0, 1_742_097_601.5);
+    assert_eq!(frames[1].cars[0].car_id, CarId::Number(7));
+    let text_id = r#"{"timestamp": 1, "lap": 1, "cars": [{"car_id": "VER", "driver": "Max", "position": 1}]}"#;
+    assert_eq!(
+        parse(text_id.as_bytes()).unwrap()[0].cars[0].car_id,
+        CarId::Text("VER".into())
+    );
+}
+
+#[test]
+fn bad_input_says_where_and_what() {
+    let cases: &[(&str, &str)] = &[
+        ("{not json", "invalid JSON"),
+        (
+            "42",
+            "expected a frame object or an array of frames, got a number",
+        ),
+        ("[]", "empty batch"),
+        (r#"{"lap": 1, "cars": []}"#, "missing field `timestamp`"),
+        (
+            r#"{"timestamp": "yesterday", "lap": 1, "cars": []}"#,
+            "timestamp: timestamp \"yesterday\"",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": "one", "cars": []}"#,
+            "lap: invalid type: string",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 0, "cars": []}"#,
+            "lap: laps count from 1",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "cars": []}"#,
+            "cars: a frame needs at least one car",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1, "tire": {"compound": "purple"}}]}"#,
+            "cars[0].tire.compound: unknown compound \"purple\"",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1, "tire": {"compound": "soft", "age": -1}}]}"#,
+            "cars[0].tire.age: invalid value: integer `-1`",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 2}]}"#,
+            "cars[0].position: 2 is not a position in a field of 1",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1}, {"car_id": 1, "driver": "B", "position": 2}]}"#,
+            "cars[1].car_id: same car_id as cars[0]",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "track_conditions": {"track_status": "chequered"}, "cars": [{"car_id": 1, "driver": "A", "position": 1}]}"#,
+            "track_conditions.track_status: unknown track status",
+        ),
+        (
+            r#"[{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1}]}, {"timestamp": 2, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1, "speed": -3}]}]"#,
+            "[1].cars[0].speed: -3 must be ≥ 0",
+        ),
+    ];
+    for (json, want) in cases {
+        let err = parse(json.as_bytes()).unwrap_err();
+        assert!(
+            err.message.contains(want),
+            "{json}\n  got: {err}\n want: {want}"
+        );
+    }
+}

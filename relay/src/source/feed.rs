@@ -1,0 +1,108 @@
+//! A JSON feed over WebSocket as a source: connect to the feed's URL, parse every text (or binary) message as one
+//! frame or a batch (`boxbox_engine::feed`), normalize, publish. Reconnects with exponential backoff and jitter;
+//! after `fallback_after` failed attempts in a row the simulator stands in until the feed is back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use boxbox_engine::backoff::backoff_s;
+use boxbox_engine::feed::{self, FeedNormalizer};
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{Connection, Fallback, FallbackRun, Publisher, SourceStats, jitter_unit};
+
+/// Runs the feed client until `stop` turns true.
+pub async fn run_ws(
+    url: String,
+    mut publisher: Publisher,
+    stats: Arc<SourceStats>,
+    fallback: Option<Fallback>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let hub = publisher.hub.clone();
+    let mut failures = 0u32;
+    let mut stand_in: Option<FallbackRun> = None;
+    // One normalizer across reconnects: a feed that resends frames after a reconnect does not rewind the race.
+    let mut normalizer = FeedNormalizer::new();
+    loop {
+        stats.set_connection(Connection::Connecting);
+        let connected = tokio::select! {
+            c = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url.as_str())) => c,
+            _ = stop.changed() => break,
+        };
+        match connected {
+            Ok(Ok((socket, _response))) => {
+                failures = 0;
+                if let Some(run) = stand_in.take() {
+                    run.stop(&hub, &stats).await;
+                }
+                stats.set_connection(Connection::Connected);
+                tracing::info!(%url, "feed connected");
+                let (_sink, mut stream) = socket.split();
+                loop {
+                    let message = tokio::select! {
+                        m = stream.next() => m,
+                        _ = stop.changed() => {
+                            stats.set_connection(Connection::Disconnected);
+                            return;
+                        }
+                    };
+                    let bytes = match message {
+                        Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
+                        Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
+                        Some(Ok(Message::Close(_))) | None => break,
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => {
+                            stats.error("connection", e.to_string());
+                            break;
+                        }
+                    };
+                    match feed::parse(&bytes) {
+                        Ok(frames) => {
+                            for frame in frames {
+                                normalizer.push(frame);
+                                stats.count(Ok("feed_frame"), 0);
+                            }
+                            if publisher.due()
+                                && let Some(state) = normalizer.state()
+                            {
+                                publisher.publish_now(state);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!("bad feed message: {e}");
+                            stats.count(Err(("invalid_feed", e.message)), 0);
+                        }
+                    }
+                }
+                tracing::warn!(%url, "feed disconnected");
+                // Publish the last state the feed gave, whatever the rate limit.
+                if let Some(state) = normalizer.state() {
+                    publisher.publish_now(state);
+                }
+            }
+            Ok(Err(e)) => {
+                stats.error("connection", format!("cannot connect to {url}: {e}"));
+            }
+            Err(_) => stats.error("connection", format!("connecting to {url} timed out")),
+        }
+        failures += 1;
+        stats.reconnecting();
+        if let Some(fb) = &fallback
+            && stand_in.is_none()
+            && failures >= fb.after_failures
+        {
+            stand_in = Some(fb.start(&stats));
+        }
+        let wait = backoff_s(failures, jitter_unit(failures));
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
+            _ = stop.changed() => break,
+        }
+    }
+    if let Some(run) = stand_in.take() {
+        run.stop(&hub, &stats).await;
+    }
+}

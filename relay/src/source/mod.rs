@@ -1,0 +1,742 @@
+//! Where the race comes from, and switching it at runtime.
+//!
+//! A [`SourceConfig`] names one source (the built-in simulator, the game's UDP telemetry, a pcap replay, a JSON
+//! WebSocket feed, or HTTP ingest) and an optional fallback to the simulator. [`Sources`] runs the configured
+//! source as one task, reports its [`SourceStatus`] (`GET /api/v1/source`) and replaces it on
+//! `PUT /api/v1/source`. Every source publishes into the same [`Hub`]; each switch starts a fresh session there.
+//!
+//! Simulated data is always labelled: states carry `source: "simulator"`, the status says `simulated: true`, and
+//! the simulator produces states, not datagrams, so it can never be written into a session recording.
+
+mod feed;
+pub mod replay;
+pub mod simulator;
+pub mod udp;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use boxbox_engine::feed::{FeedFrame, FeedNormalizer};
+use boxbox_engine::wire::RaceState;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::hub::Hub;
+
+/// Which source feeds the relay, with its settings. JSON and TOML: `{"mode": "udp", "bind": "0.0.0.0:20777"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceSpec {
+    /// The built-in race simulator.
+    Simulator {
+        /// Seed of the race: the same seed gives the same race.
+        #[serde(default = "default_seed")]
+        seed: u64,
+        /// Simulated seconds per real second.
+        #[serde(default = "default_sim_speed")]
+        speed: f64,
+        /// Race distance in laps.
+        #[serde(default = "default_laps")]
+        laps: u32,
+        /// Start the next race (next seed) this many real seconds after the flag; never when absent.
+        #[serde(default)]
+        restart_after_s: Option<f64>,
+    },
+    /// EA F1 23/24/25 UDP telemetry.
+    Udp {
+        /// Address to listen on, e.g. `0.0.0.0:20777`.
+        bind: SocketAddr,
+        /// Re-send every datagram unchanged to these addresses.
+        #[serde(default)]
+        forward: Vec<SocketAddr>,
+    },
+    /// A libpcap recording played back with its original timing.
+    Replay {
+        /// The `.pcap` file.
+        file: PathBuf,
+        /// Playback speed (2 = twice as fast).
+        #[serde(default = "default_replay_speed")]
+        speed: f64,
+        /// Seek: start playing at this session time, in seconds (earlier packets are applied at once).
+        #[serde(default)]
+        start_s: f64,
+    },
+    /// A WebSocket server sending JSON feed frames (see `boxbox_engine::feed`).
+    WsFeed {
+        /// `ws://` URL.
+        url: String,
+    },
+    /// JSON feed frames posted to `POST /api/v1/ingest`.
+    Ingest,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_sim_speed() -> f64 {
+    1.0
+}
+fn default_laps() -> u32 {
+    57
+}
+fn default_replay_speed() -> f64 {
+    1.0
+}
+
+impl SourceSpec {
+    /// The mode's name, as in JSON.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            SourceSpec::Simulator { .. } => "simulator",
+            SourceSpec::Udp { .. } => "udp",
+            SourceSpec::Replay { .. } => "replay",
+            SourceSpec::WsFeed { .. } => "ws_feed",
+            SourceSpec::Ingest => "ingest",
+        }
+    }
+
+    /// Checks values serde cannot.
+    ///
+    /// # Errors
+    /// A message saying which value is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        let speed_ok = |s: f64, max: f64| s.is_finite() && s > 0.0 && s <= max;
+        match self {
+            SourceSpec::Simulator { speed, laps, .. } => {
+                if !speed_ok(*speed, 1000.0) {
+                    return Err(format!("speed {speed}: must be > 0 and ≤ 1000"));
+                }
+                if !(1..=200).contains(laps) {
+                    return Err(format!("laps {laps}: must be 1–200"));
+                }
+            }
+            SourceSpec::Replay { speed, start_s, .. } => {
+                if !speed_ok(*speed, 1000.0) {
+                    return Err(format!("speed {speed}: must be > 0 and ≤ 1000"));
+                }
+                if !(start_s.is_finite() && *start_s >= 0.0) {
+                    return Err(format!("start_s {start_s}: must be ≥ 0"));
+                }
+            }
+            SourceSpec::WsFeed { url } => {
+                if url.starts_with("wss://") {
+                    return Err(format!(
+                        "url {url:?}: wss:// is not supported yet; use ws:// (e.g. behind a local TLS proxy)"
+                    ));
+                }
+                if !url.starts_with("ws://") {
+                    return Err(format!("url {url:?}: must start with ws://"));
+                }
+            }
+            SourceSpec::Udp { .. } | SourceSpec::Ingest => {}
+        }
+        Ok(())
+    }
+}
+
+/// A source and what to do when it keeps failing. (Unknown keys are rejected by [`SourceSpec`]; serde cannot deny
+/// them here as well because the spec is flattened into this struct.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceConfig {
+    /// The source.
+    #[serde(flatten)]
+    pub spec: SourceSpec,
+    /// Run the simulator (labelled simulated) after this many consecutive failures of a live source: connection
+    /// attempts for a WebSocket feed, 5-second silences for UDP. Off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_after: Option<u32>,
+}
+
+impl SourceConfig {
+    /// The simulator with default settings.
+    pub fn simulator() -> Self {
+        SourceConfig {
+            spec: SourceSpec::Simulator {
+                seed: default_seed(),
+                speed: default_sim_speed(),
+                laps: default_laps(),
+                restart_after_s: None,
+            },
+            fallback_after: None,
+        }
+    }
+}
+
+/// The state of a source's connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    /// Starting, binding or connecting.
+    #[default]
+    Connecting,
+    /// Receiving (for UDP: bound; data may not have arrived yet).
+    Connected,
+    /// Lost; retrying with backoff.
+    Disconnected,
+    /// A replay reached its end.
+    Finished,
+    /// Gave up (e.g. the recording cannot be read).
+    Failed,
+}
+
+/// Counters and health of the running source, shared between its task and the API.
+#[derive(Debug, Default)]
+pub struct SourceStats {
+    inner: Mutex<StatsInner>,
+}
+
+#[derive(Debug, Default)]
+struct StatsInner {
+    connection: Connection,
+    bound: Option<SocketAddr>,
+    received: u64,
+    forwarded: u64,
+    packets: BTreeMap<&'static str, u64>,
+    errors: BTreeMap<&'static str, u64>,
+    last_error: Option<String>,
+    last_packet: Option<Instant>,
+    window_start: Option<Instant>,
+    window_count: u64,
+    packets_per_s: f64,
+    recording: Option<PathBuf>,
+    fallback_active: bool,
+    reconnects: u64,
+}
+
+impl SourceStats {
+    fn with<T>(&self, f: impl FnOnce(&mut StatsInner) -> T) -> T {
+        f(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Sets the connection state.
+    pub fn set_connection(&self, c: Connection) {
+        self.with(|s| s.connection = c);
+    }
+
+    /// Records the address a socket source is bound to.
+    pub fn set_bound(&self, at: SocketAddr) {
+        self.with(|s| s.bound = Some(at));
+    }
+
+    /// Counts one received message or datagram; `kind` is the packet type on success, the error kind otherwise.
+    pub fn count(&self, result: Result<&'static str, (&'static str, String)>, forwarded: u64) {
+        self.with(|s| {
+            let now = Instant::now();
+            s.received += 1;
+            s.forwarded += forwarded;
+            s.last_packet = Some(now);
+            match result {
+                Ok(kind) => *s.packets.entry(kind).or_default() += 1,
+                Err((kind, message)) => {
+                    *s.errors.entry(kind).or_default() += 1;
+                    s.last_error = Some(message);
+                }
+            }
+            let start = *s.window_start.get_or_insert(now);
+            s.window_count += 1;
+            let span = now.duration_since(start);
+            if span >= Duration::from_secs(1) {
+                s.packets_per_s = s.window_count as f64 / span.as_secs_f64();
+                s.window_start = Some(now);
+                s.window_count = 0;
+            }
+        });
+    }
+
+    /// Counts an error that is not about one message (a failed connection attempt, a failed write).
+    pub fn error(&self, kind: &'static str, message: String) {
+        self.with(|s| {
+            *s.errors.entry(kind).or_default() += 1;
+            s.last_error = Some(message);
+        });
+    }
+
+    /// Counts a reconnect attempt.
+    pub fn reconnecting(&self) {
+        self.with(|s| {
+            s.reconnects += 1;
+            s.connection = Connection::Disconnected;
+        });
+    }
+
+    /// Records the file being recorded into.
+    pub fn set_recording(&self, path: Option<PathBuf>) {
+        self.with(|s| s.recording = path);
+    }
+
+    /// Whether the simulator currently stands in for the live source.
+    pub fn set_fallback(&self, active: bool) {
+        self.with(|s| s.fallback_active = active);
+    }
+
+    /// Whether the simulator currently stands in for the live source.
+    pub fn fallback_active(&self) -> bool {
+        self.with(|s| s.fallback_active)
+    }
+}
+
+/// Body of `GET /api/v1/source`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceStatus {
+    /// Version of the API's JSON shapes.
+    pub schema_version: u32,
+    /// `simulator`, `udp`, `replay`, `ws_feed` or `ingest`.
+    pub mode: &'static str,
+    /// True when what is published is simulated (the simulator, or the fallback standing in).
+    pub simulated: bool,
+    /// The configuration in force.
+    pub config: SourceConfig,
+    /// Connection state.
+    pub connection: Connection,
+    /// The socket's local address, for UDP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound: Option<SocketAddr>,
+    /// Messages or datagrams received.
+    pub received: u64,
+    /// Received per second, over the last second or so.
+    pub packets_per_s: f64,
+    /// Seconds since the last message, if any.
+    pub last_packet_age_s: Option<f64>,
+    /// Decoded packets by type (EA packet name, or `feed_frame`).
+    pub packets: BTreeMap<&'static str, u64>,
+    /// Errors by kind.
+    pub errors: BTreeMap<&'static str, u64>,
+    /// The last error's message.
+    pub last_error: Option<String>,
+    /// Datagrams forwarded (once per destination).
+    pub forwarded: u64,
+    /// Reconnect attempts so far.
+    pub reconnects: u64,
+    /// The recording being written, if any.
+    pub recording: Option<PathBuf>,
+    /// Whether the simulator is standing in for a failing live source.
+    pub fallback_active: bool,
+}
+
+/// Settings every source shares, fixed at start.
+#[derive(Clone, Debug)]
+pub struct SourceContext {
+    /// States published per second, at most.
+    pub rate_hz: f64,
+    /// Where UDP sessions are recorded; `None` disables recording.
+    pub record_dir: Option<PathBuf>,
+}
+
+/// The running source and the means to replace it.
+#[derive(Clone, Debug)]
+pub struct Sources {
+    hub: Hub,
+    context: SourceContext,
+    current: Arc<Mutex<Running>>,
+    /// Serialises switches so two `PUT`s cannot interleave stopping and starting.
+    switching: Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Debug)]
+struct Running {
+    config: SourceConfig,
+    stats: Arc<SourceStats>,
+    cancel: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+    ingest: Option<Arc<Mutex<IngestState>>>,
+}
+
+/// What `POST /api/v1/ingest` feeds.
+#[derive(Debug)]
+struct IngestState {
+    normalizer: FeedNormalizer,
+    publish: Publisher,
+}
+
+/// Why a request to the sources failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The configuration is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The source cannot start (e.g. the port is taken).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Ingest was called while another source runs.
+    #[error(
+        "the source is {0}; switch to ingest with PUT /api/v1/source {{\"mode\": \"ingest\"}} first"
+    )]
+    NotIngest(&'static str),
+}
+
+impl Sources {
+    /// Starts `config` (with `udp`, a socket the caller already bound for a UDP source, as tests do with port 0).
+    ///
+    /// # Errors
+    /// [`SourceError`] if the source cannot start.
+    pub async fn start(
+        hub: Hub,
+        context: SourceContext,
+        config: SourceConfig,
+        udp: Option<tokio::net::UdpSocket>,
+    ) -> Result<Self, SourceError> {
+        let (cancel, _) = watch::channel(false);
+        let sources = Sources {
+            hub,
+            context,
+            current: Arc::new(Mutex::new(Running {
+                config: SourceConfig::simulator(),
+                stats: Arc::default(),
+                cancel,
+                task: None,
+                ingest: None,
+            })),
+            switching: Arc::default(),
+        };
+        sources.switch_with(config, udp).await?;
+        Ok(sources)
+    }
+
+    /// The running source's status.
+    pub fn status(&self) -> SourceStatus {
+        let running = self.lock();
+        let stats = running.stats.with(|s| {
+            (
+                s.connection,
+                s.bound,
+                s.received,
+                s.packets_per_s,
+                s.last_packet.map(|t| t.elapsed().as_secs_f64()),
+                s.packets.clone(),
+                s.errors.clone(),
+                s.last_error.clone(),
+                s.forwarded,
+                s.reconnects,
+                s.recording.clone(),
+                s.fallback_active,
+            )
+        });
+        let (connection, bound, received, pps, age, packets, errors, last_error, fwd, rc, rec, fb) =
+            stats;
+        // A rate that stopped updating because packets stopped is stale: report zero after two quiet seconds.
+        let packets_per_s = if age.is_some_and(|a| a < 2.0) {
+            pps
+        } else {
+            0.0
+        };
+        SourceStatus {
+            schema_version: boxbox_engine::wire::SCHEMA_VERSION,
+            mode: running.config.spec.mode(),
+            simulated: matches!(running.config.spec, SourceSpec::Simulator { .. }) || fb,
+            config: running.config.clone(),
+            connection,
+            bound,
+            received,
+            packets_per_s,
+            last_packet_age_s: age,
+            packets,
+            errors,
+            last_error,
+            forwarded: fwd,
+            reconnects: rc,
+            recording: rec,
+            fallback_active: fb,
+        }
+    }
+
+    /// Stops the running source and starts `config`. The hub starts a fresh session.
+    ///
+    /// # Errors
+    /// [`SourceError`] if `config` is invalid or cannot start; the old source is stopped either way only when the
+    /// new one is valid, so a typo in a `PUT` does not take the pit wall down.
+    pub async fn switch(&self, config: SourceConfig) -> Result<(), SourceError> {
+        self.switch_with(config, None).await
+    }
+
+    async fn switch_with(
+        &self,
+        config: SourceConfig,
+        udp: Option<tokio::net::UdpSocket>,
+    ) -> Result<(), SourceError> {
+        config.spec.validate().map_err(SourceError::Invalid)?;
+        let _switching = self.switching.lock().await;
+        // Bind a UDP socket before stopping anything: a port in use is reported and the old source keeps running.
+        let udp = match (&config.spec, udp) {
+            (_, Some(socket)) => Some(socket),
+            (SourceSpec::Udp { bind, .. }, None) => {
+                Some(tokio::net::UdpSocket::bind(bind).await.map_err(|e| {
+                    SourceError::Unavailable(format!("cannot listen for UDP on {bind}: {e}"))
+                })?)
+            }
+            _ => None,
+        };
+        if let SourceSpec::Replay { file, .. } = &config.spec
+            && !file.is_file()
+        {
+            return Err(SourceError::Invalid(format!(
+                "no recording at {}",
+                file.display()
+            )));
+        }
+        let old = {
+            let mut running = self.lock();
+            let _ = running.cancel.send(true);
+            running.task.take()
+        };
+        if let Some(task) = old {
+            // Sources finish promptly on cancel (recordings are flushed); do not wait forever on one that hangs.
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(3), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        self.hub.reset();
+        let stats = Arc::new(SourceStats::default());
+        let (cancel, cancelled) = watch::channel(false);
+        let publisher = Publisher::new(
+            self.hub.clone(),
+            self.context.rate_hz,
+            config.spec.mode() == "replay",
+        );
+        let mut ingest = None;
+        let task = match &config.spec {
+            SourceSpec::Simulator {
+                seed,
+                speed,
+                laps,
+                restart_after_s,
+            } => {
+                stats.set_connection(Connection::Connected);
+                let sim = simulator::SimSettings {
+                    seed: *seed,
+                    speed: *speed,
+                    laps: *laps,
+                    rate_hz: self.context.rate_hz,
+                    restart_after_s: *restart_after_s,
+                };
+                Some(tokio::spawn(simulator::run(
+                    self.hub.clone(),
+                    sim,
+                    cancelled,
+                )))
+            }
+            SourceSpec::Udp { forward, .. } => {
+                let socket = udp.ok_or_else(|| SourceError::Unavailable("no socket".into()))?;
+                let settings = udp::UdpSettings {
+                    forward: forward.clone(),
+                    record_dir: self.context.record_dir.clone(),
+                    fallback: self.fallback(&config),
+                };
+                Some(tokio::spawn(udp::run(
+                    socket,
+                    settings,
+                    publisher,
+                    stats.clone(),
+                    cancelled,
+                )))
+            }
+            SourceSpec::Replay {
+                file,
+                speed,
+                start_s,
+            } => Some(tokio::spawn(replay::serve(
+                file.clone(),
+                replay::PlayOptions {
+                    speed: *speed,
+                    start_s: *start_s,
+                    fast_forward_per_s: None,
+                },
+                publisher,
+                stats.clone(),
+                cancelled,
+            ))),
+            SourceSpec::WsFeed { url } => Some(tokio::spawn(feed::run_ws(
+                url.clone(),
+                publisher,
+                stats.clone(),
+                self.fallback(&config),
+                cancelled,
+            ))),
+            SourceSpec::Ingest => {
+                stats.set_connection(Connection::Connected);
+                ingest = Some(Arc::new(Mutex::new(IngestState {
+                    normalizer: FeedNormalizer::new(),
+                    publish: publisher,
+                })));
+                None
+            }
+        };
+        tracing::info!(mode = config.spec.mode(), ?config, "source started");
+        *self.lock() = Running {
+            config,
+            stats,
+            cancel,
+            task,
+            ingest,
+        };
+        Ok(())
+    }
+
+    /// Feeds frames posted to `/api/v1/ingest`; returns how many were applied.
+    ///
+    /// # Errors
+    /// [`SourceError::NotIngest`] when another source is running.
+    pub fn ingest(&self, frames: Vec<FeedFrame>) -> Result<usize, SourceError> {
+        let (state, stats) = {
+            let running = self.lock();
+            match &running.ingest {
+                Some(state) => (state.clone(), running.stats.clone()),
+                None => return Err(SourceError::NotIngest(running.config.spec.mode())),
+            }
+        };
+        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        let n = frames.len();
+        for frame in frames {
+            state.normalizer.push(frame);
+            stats.count(Ok("feed_frame"), 0);
+        }
+        if let Some(race) = state.normalizer.state() {
+            // Ingest is paced by the poster: publish every batch.
+            state.publish.publish_now(race);
+        }
+        Ok(n)
+    }
+
+    /// Counts a rejected ingest body against the ingest source.
+    pub fn ingest_rejected(&self, message: String) {
+        self.lock().stats.count(Err(("invalid_feed", message)), 0);
+    }
+
+    /// Stops the running source (at shutdown), flushing any recording.
+    pub async fn stop(&self) {
+        let task = {
+            let mut running = self.lock();
+            let _ = running.cancel.send(true);
+            running.task.take()
+        };
+        if let Some(task) = task {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(3), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+
+    fn fallback(&self, config: &SourceConfig) -> Option<Fallback> {
+        config.fallback_after.map(|after| Fallback {
+            after_failures: after.max(1),
+            hub: self.hub.clone(),
+            rate_hz: self.context.rate_hz,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Running> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Publishes a source's states to the hub at most `rate_hz` times a second, labelled by source kind.
+#[derive(Debug)]
+pub struct Publisher {
+    hub: Hub,
+    min_interval: Duration,
+    last: Option<Instant>,
+    replay: bool,
+}
+
+impl Publisher {
+    /// A publisher into `hub`; `replay` labels states as played back.
+    pub fn new(hub: Hub, rate_hz: f64, replay: bool) -> Self {
+        Publisher {
+            hub,
+            min_interval: Duration::from_secs_f64(1.0 / rate_hz),
+            last: None,
+            replay,
+        }
+    }
+
+    /// Whether a state is due (the rate limit allows one now).
+    pub fn due(&self) -> bool {
+        self.last.is_none_or(|t| t.elapsed() >= self.min_interval)
+    }
+
+    /// Publishes `state` now, whatever the rate.
+    pub fn publish_now(&mut self, mut state: RaceState) {
+        if self.replay {
+            state.source = boxbox_engine::wire::DataSource::Replay;
+        }
+        self.hub.publish(state);
+        self.last = Some(Instant::now());
+    }
+
+    /// Starts a new session in the hub (the game's session changed).
+    pub fn reset(&mut self) {
+        self.hub.reset();
+        self.last = None;
+    }
+}
+
+/// The simulator standing in for a failing live source.
+#[derive(Clone, Debug)]
+pub struct Fallback {
+    /// Consecutive failures before it starts.
+    pub after_failures: u32,
+    hub: Hub,
+    rate_hz: f64,
+}
+
+/// A running fallback simulator; dropping it does not stop it, [`FallbackRun::stop`] does.
+#[derive(Debug)]
+pub struct FallbackRun {
+    cancel: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Fallback {
+    /// Starts the simulator (seed 1, real time) and marks the stats.
+    pub fn start(&self, stats: &SourceStats) -> FallbackRun {
+        tracing::warn!(
+            after = self.after_failures,
+            "the live source keeps failing; the simulator stands in (labelled simulated)"
+        );
+        stats.set_fallback(true);
+        self.hub.reset();
+        let (cancel, cancelled) = watch::channel(false);
+        let settings = simulator::SimSettings {
+            seed: default_seed(),
+            speed: 1.0,
+            laps: default_laps(),
+            rate_hz: self.rate_hz,
+            restart_after_s: Some(30.0),
+        };
+        FallbackRun {
+            cancel,
+            task: tokio::spawn(simulator::run(self.hub.clone(), settings, cancelled)),
+        }
+    }
+}
+
+impl FallbackRun {
+    /// Stops the stand-in simulator and clears its data from the hub: live data is coming back.
+    pub async fn stop(self, hub: &Hub, stats: &SourceStats) {
+        let _ = self.cancel.send(true);
+        let _ = self.task.await;
+        stats.set_fallback(false);
+        hub.reset();
+        tracing::info!("the live source is back; the stand-in simulator stopped");
+    }
+}
+
+/// A jitter unit in `0..1` for reconnect backoff. Not reproducible on purpose: relays restarted together must not
+/// reconnect in lockstep. Uses std's randomly keyed hasher, so no RNG crate is needed for this one number.
+pub fn jitter_unit(attempt: u32) -> f64 {
+    use std::hash::BuildHasher;
+    let bits = std::collections::hash_map::RandomState::new().hash_one(attempt);
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}

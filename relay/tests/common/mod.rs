@@ -1,0 +1,153 @@
+//! Helpers shared by the relay's integration tests: start a relay on port 0, speak HTTP/1.1 and WebSocket to it.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use boxbox_engine::protocol::ServerMessage;
+use boxbox_relay::ServeConfig;
+use boxbox_relay::source::{SourceConfig, SourceSpec};
+use futures_util::StreamExt;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A relay running in this process.
+pub struct Relay {
+    pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Relay {
+    /// Starts a relay on 127.0.0.1:0 (and on `udp`, if given, for a UDP source).
+    pub async fn start(config: ServeConfig, udp: Option<UdpSocket>) -> Relay {
+        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = http.local_addr().unwrap();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(boxbox_relay::run(
+            boxbox_relay::Listeners { http, udp },
+            config,
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        Relay { addr, stop, task }
+    }
+
+    /// Stops the relay and waits for it (and its source) to finish.
+    pub async fn stop(self) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("the relay stops within 10 s")
+            .unwrap()
+            .unwrap();
+    }
+
+    /// An HTTP request; returns the status and the JSON body.
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        http(self.addr, method, path, body).await
+    }
+
+    /// Opens `/ws`.
+    pub async fn ws(&self) -> Ws {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr))
+            .await
+            .unwrap();
+        ws
+    }
+}
+
+/// A WebSocket client.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A config for tests: fast publishing, no web app, recordings in `record_dir` (or none).
+pub fn config(spec: SourceSpec, record_dir: Option<std::path::PathBuf>) -> ServeConfig {
+    ServeConfig {
+        http: "127.0.0.1:0".parse().unwrap(),
+        rate_hz: 50.0,
+        web_dir: std::env::temp_dir().join("boxbox-no-web-app"),
+        record_dir,
+        source: SourceConfig {
+            spec,
+            fallback_after: None,
+        },
+    }
+}
+
+/// A minimal HTTP/1.1 request over a raw socket (keeps the tests' dependencies down to what the relay has).
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let json = serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {body}"));
+    (status, json)
+}
+
+/// The next server message on `/ws` (within 10 s).
+pub async fn next_message(ws: &mut Ws) -> ServerMessage {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame within 10 s");
+        match msg.expect("stream open").expect("no ws error") {
+            Message::Text(text) => return serde_json::from_str(&text).expect("a server message"),
+            Message::Close(_) => panic!("closed"),
+            _ => continue,
+        }
+    }
+}
+
+/// Polls `GET path` until `done` holds for its JSON (within `within`), returning the last body.
+pub async fn wait_for(
+    addr: SocketAddr,
+    path: &str,
+    within: Duration,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let (_, body) = http(addr, "GET", path, None).await;
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting on {path}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("boxbox-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
