@@ -32,6 +32,33 @@ pub enum Command {
     /// Re-send a `.pcap` recording as UDP datagrams with its original timing (scaled), e.g. to a relay or a game
     /// tool.
     Replay(ReplayArgs),
+    /// Stand in for the game: simulate a race and send it as F1 25 (format 2025) UDP datagrams, or write it to a
+    /// `.pcap` recording.
+    Simulate(SimulateArgs),
+}
+
+/// Arguments of `boxbox simulate`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("output").required(true).multiple(true).args(["to", "pcap"]))]
+pub struct SimulateArgs {
+    /// Send the datagrams to HOST:PORT (e.g. a relay's `--udp` address), paced in real time times `--speed`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub to: Option<SocketAddr>,
+    /// Write the datagrams to this libpcap file (as fast as they are computed).
+    #[arg(long, value_name = "FILE.pcap")]
+    pub pcap: Option<PathBuf>,
+    /// Seed of the race.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Race distance in laps.
+    #[arg(long, default_value_t = 57, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub laps: u32,
+    /// Simulated seconds per real second when sending.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
+    /// Frames per simulated second (the game sends up to 60).
+    #[arg(long, default_value_t = 20.0, value_parser = parse_rate)]
+    pub frame_hz: f64,
 }
 
 /// Arguments of `boxbox decode`.
@@ -345,6 +372,21 @@ mod tests {
             panic!("replay")
         };
         assert_eq!((r.to.port(), r.speed, r.start_s), (20777, 2.0, 0.0));
+        assert!(
+            Cli::try_parse_from(["boxbox", "simulate"]).is_err(),
+            "simulate needs --to or --pcap"
+        );
+        assert!(
+            Cli::try_parse_from([
+                "boxbox",
+                "simulate",
+                "--pcap",
+                "x.pcap",
+                "--to",
+                "127.0.0.1:1"
+            ])
+            .is_ok()
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - [`source`]: the sources (simulator, UDP with forwarding, pcap replay, JSON WebSocket feed, HTTP ingest), their
 //!   status, runtime switching and the simulator fallback.
 //! - [`recorder`]: every UDP session recorded to a libpcap file.
+//! - [`simulate`]: `boxbox simulate`, the simulator as a stand-in for the game (UDP datagrams or a pcap file).
 //! - [`server`]: the HTTP router: REST under `/api/v1`, `/ws`, and the static web app.
 //!
 //! The entry point is [`run`]: it takes its listener and its shutdown signal as arguments, so tests bind port 0
@@ -19,6 +20,7 @@ pub mod decode;
 pub mod hub;
 pub mod recorder;
 pub mod server;
+pub mod simulate;
 pub mod source;
 
 use std::future::Future;

@@ -16,6 +16,20 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Replay(args) => replay(args),
+        Command::Simulate(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let options = boxbox_relay::simulate::SimulateOptions {
+                seed: args.seed,
+                laps: args.laps,
+                speed: args.speed,
+                frame_hz: args.frame_hz,
+                to: args.to,
+                pcap: args.pcap,
+            };
+            let sent = runtime.block_on(boxbox_relay::simulate::run(options))?;
+            eprintln!("boxbox simulate: {sent} datagrams");
+            Ok(())
+        }
         Command::Decode(args) => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

@@ -201,19 +201,15 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<FeedFrame>, FeedError> {
                 String::new()
             };
             let frame: FeedFrame = serde_path_to_error::deserialize(item).map_err(|e| {
+                // The same paths as `validate`'s below: `lap`, `[1].lap`; the frame itself is `frame` or `[1]`.
                 let path = e.path().to_string();
-                let path = if path == "." { String::new() } else { path };
-                FeedError::at(
-                    format!(
-                        "{prefix}{}",
-                        if path.is_empty() {
-                            "frame".to_owned()
-                        } else {
-                            path
-                        }
-                    ),
-                    e.inner(),
-                )
+                let at = match (path.as_str(), batch) {
+                    (".", false) => "frame".to_owned(),
+                    (".", true) => prefix.clone(),
+                    (_, false) => path,
+                    (_, true) => format!("{prefix}.{path}"),
+                };
+                FeedError::at(at, e.inner())
             })?;
             validate(&frame).map_err(|(path, what)| {
                 FeedError::at(

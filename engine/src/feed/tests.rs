@@ -186,6 +186,18 @@ fn bad_input_says_where_and_what() {
             r#"[{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1}]}, {"timestamp": 2, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1, "speed": -3}]}]"#,
             "[1].cars[0].speed: -3 must be ≥ 0",
         ),
+        (
+            r#"[{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1}]}, {"timestamp": 2, "lap": "x", "cars": []}]"#,
+            "[1].lap: invalid type: string",
+        ),
+        (
+            r#"[{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1}]}, {"timestamp": 2, "lap": 1}]"#,
+            "[1]: missing field `cars`",
+        ),
+        (
+            r#"{"timestamp": 2, "lap": 1}"#,
+            "frame: missing field `cars`",
+        ),
     ];
     for (json, want) in cases {
         let err = parse(json.as_bytes()).unwrap_err();

@@ -22,6 +22,7 @@ pub mod packets;
 pub mod reader;
 pub mod results;
 pub mod setup;
+pub mod synth;
 pub mod writer;
 
 use serde::Serialize;

@@ -434,9 +434,14 @@ fn car_state(
         best_sectors_s: slot.best_sectors_s,
         gap_to_leader_s: (!is_leader).then_some(l.gap_to_leader_s),
         interval_s: (!is_leader).then_some(l.interval_s),
-        laps_down: ((leader.total_distance_m - l.total_distance_m) / track_length_m)
-            .max(0.0)
-            .floor() as u32,
+        // A car out of the race is not lapped any more: zero, as the simulator reports it.
+        laps_down: if matches!(l.result_status, 4..=7) {
+            0
+        } else {
+            ((leader.total_distance_m - l.total_distance_m) / track_length_m)
+                .max(0.0)
+                .floor() as u32
+        },
         pit_status: match l.pit_status {
             1 => PitStatus::PitLane,
             2 => PitStatus::PitBox,
@@ -483,18 +488,48 @@ fn ms(ms: u32) -> Option<f64> {
     (ms > 0).then(|| f64::from(ms) / 1000.0)
 }
 
-/// Three-letter code from a name: the first three letters of the last word, upper-cased (`Max VERSTAPPEN` → `VER`).
+/// Three-letter code from a name: the first three letters of the last word, without accents, upper-cased
+/// (`Max VERSTAPPEN` → `VER`, `Kimi Räikkönen` → `RAI`, as the FIA writes it).
 pub(crate) fn driver_code(name: &str) -> String {
     let last = name.split_whitespace().last().unwrap_or(name);
     let code: String = last
         .chars()
         .filter(|c| c.is_alphanumeric())
+        .map(fold_accent)
         .take(3)
         .collect();
     if code.is_empty() {
         "???".to_owned()
     } else {
         code.to_uppercase()
+    }
+}
+
+/// The base letter of an accented Latin letter (the accents in drivers' names). A table crate such as deunicode
+/// would cover every script but adds its tables to the browser's WASM for a three-letter code.
+fn fold_accent(c: char) -> char {
+    match c {
+        'à'..='å' | 'ā' | 'ă' | 'ą' => 'a',
+        'À'..='Å' | 'Ā' | 'Ă' | 'Ą' => 'A',
+        'ç' | 'ć' | 'č' => 'c',
+        'Ç' | 'Ć' | 'Č' => 'C',
+        'è'..='ë' | 'ē' | 'ė' | 'ę' | 'ě' => 'e',
+        'È'..='Ë' | 'Ē' | 'Ė' | 'Ę' | 'Ě' => 'E',
+        'ì'..='ï' | 'ī' | 'į' | 'ı' => 'i',
+        'Ì'..='Ï' | 'Ī' | 'Į' | 'İ' => 'I',
+        'ñ' | 'ń' | 'ň' => 'n',
+        'Ñ' | 'Ń' | 'Ň' => 'N',
+        'ò'..='ö' | 'ø' | 'ō' | 'ő' => 'o',
+        'Ò'..='Ö' | 'Ø' | 'Ō' | 'Ő' => 'O',
+        'ś' | 'š' | 'ş' => 's',
+        'Ś' | 'Š' | 'Ş' => 'S',
+        'ù'..='ü' | 'ū' | 'ů' | 'ű' => 'u',
+        'Ù'..='Ü' | 'Ū' | 'Ů' | 'Ű' => 'U',
+        'ý' | 'ÿ' => 'y',
+        'Ý' | 'Ÿ' => 'Y',
+        'ž' | 'ź' | 'ż' => 'z',
+        'Ž' | 'Ź' | 'Ż' => 'Z',
+        other => other,
     }
 }
 
@@ -607,14 +642,19 @@ fn team(id: Option<u8>) -> (&'static str, &'static str) {
 /// A team's colour by (part of) its name, case-insensitive (`"red bull"`, `"Oracle Red Bull Racing"`): for sources
 /// that name teams instead of numbering them. Grey when the team is not one of the current ten.
 pub fn team_colour(name: &str) -> &'static str {
+    team_id_by_name(name).map_or("#9CA3AF", |id| TEAMS[usize::from(id)].1)
+}
+
+/// The game's team id (0–9) of one of the current ten teams, by (part of) its name, case-insensitive.
+pub fn team_id_by_name(name: &str) -> Option<u8> {
     let name = name.to_lowercase();
     TEAMS
         .iter()
-        .find(|(team, _)| {
+        .position(|(team, _)| {
             let team = team.to_lowercase();
             name.contains(&team) || (name.len() >= 3 && team.contains(&name))
         })
-        .map_or("#9CA3AF", |(_, colour)| colour)
+        .map(|i| i as u8)
 }
 
 #[cfg(test)]

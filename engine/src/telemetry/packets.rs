@@ -13,14 +13,14 @@ type EncodeResult = std::result::Result<(), EncodeError>;
 // --- Motion (id 0) -----------------------------------------------------------------------------------------------
 
 /// Motion packet: physics of every car.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Motion {
     /// One record per car slot.
     pub car_motion_data: Vec<CarMotionData>,
 }
 
 /// Physics of one car.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct CarMotionData {
     /// World position X, in metres.
     pub world_position_x: f32,
@@ -107,7 +107,7 @@ impl Motion {
 // --- Session (id 1) ----------------------------------------------------------------------------------------------
 
 /// Session packet: track, weather and forecast, rules and assists.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Session {
     /// 0 clear, 1 light cloud, 2 overcast, 3 light rain, 4 heavy rain, 5 storm.
     pub weather: u8,
@@ -213,7 +213,7 @@ pub struct Session {
 }
 
 /// Session fields added in format 2024.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SessionSince2024 {
     /// 0 off, 1 on.
     pub equal_car_performance: u8,
@@ -274,7 +274,7 @@ pub struct SessionSince2024 {
 }
 
 /// A marshal zone.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct MarshalZone {
     /// Start of the zone, as a fraction (0..1) of the lap.
     pub zone_start: f32,
@@ -283,7 +283,7 @@ pub struct MarshalZone {
 }
 
 /// One weather forecast sample.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct WeatherForecastSample {
     /// Session type the sample is for.
     pub session_type: u8,
@@ -489,7 +489,7 @@ pub enum LapDataRecords {
 }
 
 /// Lap data of one car (formats 2024, 2025).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct LapData {
     /// Last lap time, in ms.
     pub last_lap_time_in_ms: u32,
@@ -560,7 +560,7 @@ pub struct LapData {
 }
 
 /// Lap data of one car (format 2023).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct LapData2023 {
     /// Last lap time, in ms.
     pub last_lap_time_in_ms: u32,
@@ -1117,7 +1117,7 @@ impl EventDetails {
 // --- Participants (id 4) -----------------------------------------------------------------------------------------
 
 /// Participants packet: who drives which car.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Participants {
     /// Active cars (the arrays keep retired cars in their slots).
     pub num_active_cars: u8,
@@ -1126,7 +1126,7 @@ pub struct Participants {
 }
 
 /// One participant.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ParticipantData {
     /// 1 AI, 0 human.
     pub ai_controlled: u8,
@@ -1237,7 +1237,7 @@ impl Participants {
 // --- CarTelemetry (id 6) -----------------------------------------------------------------------------------------
 
 /// CarTelemetry packet: driver inputs and temperatures of every car.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CarTelemetryPacket {
     /// One record per car slot.
     pub car_telemetry_data: Vec<CarTelemetryData>,
@@ -1250,7 +1250,7 @@ pub struct CarTelemetryPacket {
 }
 
 /// Telemetry of one car.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct CarTelemetryData {
     /// Speed, in km/h.
     pub speed: u16,
@@ -1334,14 +1334,14 @@ impl CarTelemetryPacket {
 // --- CarStatus (id 7) --------------------------------------------------------------------------------------------
 
 /// CarStatus packet: fuel, tyres, ERS and settings of every car.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CarStatusPacket {
     /// One record per car slot.
     pub car_status_data: Vec<CarStatusData>,
 }
 
 /// Status of one car.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct CarStatusData {
     /// 0 off, 1 medium, 2 full.
     pub traction_control: u8,
@@ -1449,14 +1449,14 @@ impl CarStatusPacket {
 // --- CarDamage (id 10) -------------------------------------------------------------------------------------------
 
 /// CarDamage packet: wear and damage of every car.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CarDamagePacket {
     /// One record per car slot.
     pub car_damage_data: Vec<CarDamageData>,
 }
 
 /// Wear and damage of one car, in percent unless noted.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct CarDamageData {
     /// Tyre wear, percent (RL, RR, FL, FR).
     pub tyres_wear: [f32; 4],

@@ -11,7 +11,7 @@ type Result<T> = std::result::Result<T, DecodeError>;
 type EncodeResult = std::result::Result<(), EncodeError>;
 
 /// FinalClassification packet: the result of every car, sent once at the end of a race.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct FinalClassification {
     /// Cars in the classification.
     pub num_cars: u8,
@@ -20,7 +20,7 @@ pub struct FinalClassification {
 }
 
 /// Result of one car.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct FinalClassificationData {
     /// Finishing position.
     pub position: u8,
@@ -100,7 +100,7 @@ impl FinalClassification {
 }
 
 /// SessionHistory packet: every lap and stint of one car (the game cycles through the cars).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SessionHistory {
     /// The car this packet is about.
     pub car_idx: u8,
@@ -221,7 +221,7 @@ impl SessionHistory {
 }
 
 /// TyreSets packet: the 20 tyre sets available to one car.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TyreSets {
     /// The car this packet is about.
     pub car_idx: u8,
@@ -297,7 +297,7 @@ impl TyreSets {
 }
 
 /// TimeTrial packet: the player's session best, personal best and rival.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct TimeTrial {
     /// The player's best this session.
     pub player_session_best_data_set: TimeTrialDataSet,
@@ -379,7 +379,7 @@ impl TimeTrial {
 }
 
 /// LapPositions packet: the position of every car at the end of each lap (a lap chart).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct LapPositions {
     /// Laps in the chart.
     pub num_laps: u8,

@@ -42,8 +42,15 @@ pub async fn run_ws(
                 tracing::info!(%url, "feed connected");
                 let (_sink, mut stream) = socket.split();
                 loop {
+                    let held = publisher.held_until();
                     let message = tokio::select! {
                         m = stream.next() => m,
+                        () = super::udp::sleep_until_some(held) => {
+                            if let Some(state) = normalizer.state() {
+                                publisher.publish_now(state);
+                            }
+                            continue;
+                        }
                         _ = stop.changed() => {
                             stats.set_connection(Connection::Disconnected);
                             return;
@@ -65,9 +72,9 @@ pub async fn run_ws(
                                 normalizer.push(frame);
                                 stats.count(Ok("feed_frame"), 0);
                             }
-                            if publisher.due()
-                                && let Some(state) = normalizer.state()
-                            {
+                            if !publisher.due() {
+                                publisher.hold();
+                            } else if let Some(state) = normalizer.state() {
                                 publisher.publish_now(state);
                             }
                         }

@@ -648,6 +648,8 @@ pub struct Publisher {
     min_interval: Duration,
     last: Option<Instant>,
     replay: bool,
+    /// A newer state exists than the last one published (held back by the rate limit).
+    pending: bool,
 }
 
 impl Publisher {
@@ -658,7 +660,22 @@ impl Publisher {
             min_interval: Duration::from_secs_f64(1.0 / rate_hz),
             last: None,
             replay,
+            pending: false,
         }
+    }
+
+    /// Notes that a newer state exists than the last one published; the source publishes it once the interval
+    /// allows, so the last state before a pause in the data is never held back.
+    pub fn hold(&mut self) {
+        self.pending = true;
+    }
+
+    /// When a held-back state may be published, if one is waiting.
+    pub fn held_until(&self) -> Option<Instant> {
+        self.pending.then(|| {
+            self.last
+                .map_or_else(Instant::now, |t| t + self.min_interval)
+        })
     }
 
     /// Whether a state is due (the rate limit allows one now).
@@ -673,12 +690,14 @@ impl Publisher {
         }
         self.hub.publish(state);
         self.last = Some(Instant::now());
+        self.pending = false;
     }
 
     /// Starts a new session in the hub (the game's session changed).
     pub fn reset(&mut self) {
         self.hub.reset();
         self.last = None;
+        self.pending = false;
     }
 }
 

@@ -61,7 +61,14 @@ impl PacketPipeline {
         }
         if self.publisher.due() {
             self.publish_now();
+        } else {
+            self.publisher.hold();
         }
+    }
+
+    /// When a held-back state is due, if one is waiting.
+    pub fn held_until(&self) -> Option<tokio::time::Instant> {
+        self.publisher.held_until()
     }
 
     /// Publishes the current state whatever the rate (e.g. at the end of a replay).
@@ -123,6 +130,10 @@ pub async fn run(
                     continue;
                 }
             },
+            () = sleep_until_some(pipeline.held_until()) => {
+                pipeline.publish_now();
+                continue;
+            }
             _ = stop.changed() => break,
         };
         silences = 0;
@@ -163,6 +174,14 @@ pub async fn run(
         && let Err(e) = rec.finish()
     {
         tracing::error!("cannot finish the recording: {e}");
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+pub(crate) async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
