@@ -30,6 +30,13 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# 2b. tshark (Wireshark's command-line reader): the tests check that recordings open in Wireshark, checksums good.
+if ! command -v tshark >/dev/null; then
+    log "installing tshark (apt)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tshark >/dev/null
+fi
+
 # 3. wasm-opt from npm binaryen (never Debian's), in a tools dir outside the repo.
 if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ] \
     || ! "$TOOLS_DIR/node_modules/.bin/wasm-opt" --version | grep -q "version_${BINARYEN_VERSION%%.*}"; then

@@ -39,6 +39,8 @@ fn a_simulated_session_is_written_decoded_and_replayed_over_udp() {
     let span = recording.datagrams[n - 1].received - recording.datagrams[0].received;
     assert!(span > Duration::from_secs(180), "{span:?}");
 
+    wireshark_reads(&pcap, &recording.datagrams);
+
     let out = Command::new(env!("CARGO_BIN_EXE_boxbox"))
         .arg("decode")
         .arg(&pcap)
@@ -80,4 +82,62 @@ fn a_simulated_session_is_written_decoded_and_replayed_over_udp() {
         "paced: took {elapsed:?}, recording/200 is {paced:.2} s"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Wireshark's reader (tshark, installed by `scripts/setup.sh`) opens the recording: every frame is an
+/// Ethernet/IPv4/UDP packet to port 20777 with the right length and good IP and UDP checksums, none malformed.
+fn wireshark_reads(pcap: &std::path::Path, datagrams: &[boxbox_engine::recording::Datagram]) {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args([
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+        ])
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.protocols",
+            "-e",
+            "udp.dstport",
+            "-e",
+            "udp.length",
+        ])
+        .args([
+            "-e",
+            "ip.checksum.status",
+            "-e",
+            "udp.checksum.status",
+            "-e",
+            "_ws.malformed",
+        ])
+        .output()
+        .expect("tshark runs (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), datagrams.len());
+    for (row, d) in rows.iter().zip(datagrams) {
+        let want_len = (d.payload.len() + 8).to_string();
+        // Checksum status 1 is "Good"; the malformed field is empty unless Wireshark found the frame malformed.
+        assert_eq!(
+            row[..6],
+            [
+                "eth:ethertype:ip:udp:data",
+                "20777",
+                want_len.as_str(),
+                "1",
+                "1",
+                ""
+            ],
+            "{row:?}"
+        );
+    }
 }
