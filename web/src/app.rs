@@ -75,6 +75,7 @@ fn SessionBar(
         })
     };
     let simulated = move || session.with(|s| matches!(s, Some((_, DataSource::Simulator))));
+    let replay = move || session.with(|s| matches!(s, Some((_, DataSource::Replay))));
     let connection = move || match feed.connection.get() {
         Connection::Connecting => ("CONNECTING", "conn conn-wait"),
         Connection::Live => ("LIVE", "conn conn-live"),
@@ -89,6 +90,9 @@ fn SessionBar(
             <div class="weather">{weather}</div>
             <Show when=simulated>
                 <div class="badge-sim" title="Data from boxbox's race simulator, not a real session">"SIMULATION"</div>
+            </Show>
+            <Show when=replay>
+                <div class="badge-sim" title="A recorded session played back, not live">"REPLAY"</div>
             </Show>
             <div class=move || connection().1 data-testid="connection" aria-live="polite">
                 {move || connection().0}
