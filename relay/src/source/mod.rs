@@ -72,7 +72,17 @@ pub enum SourceSpec {
         url: String,
     },
     /// JSON feed frames posted to `POST /api/v1/ingest`.
+    #[serde(deserialize_with = "no_settings")]
     Ingest,
+}
+
+/// A unit variant of an internally tagged enum ignores every other key, `deny_unknown_fields` or not; this makes
+/// `{"mode": "ingest", "bind": ...}` an error like an unknown key of any other mode.
+fn no_settings<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct NoSettings {}
+    NoSettings::deserialize(d).map(|NoSettings {}| ())
 }
 
 fn default_seed() -> u64 {
