@@ -119,6 +119,13 @@ async fn ingest(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Ingested>), ApiError> {
+    // The source first: posting to a relay that is not ingesting is a conflict whatever the body.
+    let wrong_source = |e: SourceError| ApiError {
+        status: StatusCode::CONFLICT,
+        code: "wrong_source",
+        message: e.to_string(),
+    };
+    state.sources.check_ingest().map_err(wrong_source)?;
     let frames = boxbox_engine::feed::parse(&body).map_err(|e| {
         state.sources.ingest_rejected(e.message.clone());
         ApiError {
@@ -127,11 +134,7 @@ async fn ingest(
             message: e.message,
         }
     })?;
-    let accepted = state.sources.ingest(frames).map_err(|e| ApiError {
-        status: StatusCode::CONFLICT,
-        code: "wrong_source",
-        message: e.to_string(),
-    })?;
+    let accepted = state.sources.ingest(frames).map_err(wrong_source)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Ingested {

@@ -385,6 +385,15 @@ async fn ingest_takes_frames_and_batches_and_rejects_bad_bodies_whole() {
             .contains("simulator"),
         "{answer}"
     );
+    // A bad body to a relay that is not ingesting is the same conflict, and counts nothing against its source.
+    let (code, answer) = relay.http("POST", INGEST, Some("{not json")).await;
+    assert_eq!(
+        (code, &answer["error"]["code"]),
+        (409, &"wrong_source".into()),
+        "{answer}"
+    );
+    let (_, source) = relay.http("GET", "/api/v1/source", None).await;
+    assert!(source["errors"].as_object().unwrap().is_empty(), "{source}");
 
     relay.stop().await;
 }

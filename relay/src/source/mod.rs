@@ -306,7 +306,7 @@ pub struct SourceStatus {
     /// The socket's local address, for UDP.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bound: Option<SocketAddr>,
-    /// Messages or datagrams received.
+    /// Datagrams or feed frames received (each frame of a batch counts once), plus rejected messages.
     pub received: u64,
     /// Received per second, over the last second or so.
     pub packets_per_s: f64,
@@ -617,7 +617,22 @@ impl Sources {
 
     /// Counts a rejected ingest body against the ingest source.
     pub fn ingest_rejected(&self, message: String) {
-        self.lock().stats.count(Err(("invalid_feed", message)), 0);
+        let running = self.lock();
+        if running.ingest.is_some() {
+            running.stats.count(Err(("invalid_feed", message)), 0);
+        }
+    }
+
+    /// Whether `POST /api/v1/ingest` is accepted now.
+    ///
+    /// # Errors
+    /// [`SourceError::NotIngest`] naming the running source.
+    pub fn check_ingest(&self) -> Result<(), SourceError> {
+        let running = self.lock();
+        match running.ingest {
+            Some(_) => Ok(()),
+            None => Err(SourceError::NotIngest(running.config.spec.mode())),
+        }
     }
 
     /// Stops the running source (at shutdown), flushing any recording.
