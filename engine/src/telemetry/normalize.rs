@@ -371,7 +371,7 @@ impl Normalizer {
             session_time_s: self.session_time_s,
             session: SessionInfo {
                 track: track_name(session.track_id).to_owned(),
-                track_length_m: session.track_length_m,
+                track_length_m,
                 total_laps: session.total_laps,
                 session_type: session.session_type,
                 phase: self.phase,
@@ -406,7 +406,7 @@ fn car_state(
     let dmg = slot.damage;
     // EA's wheel arrays are RL, RR, FL, FR.
     let wheel = |k_ea: usize| TyreCorner {
-        wear_pct: dmg.map_or(0.0, |d| f64::from(d.tyres_wear[k_ea]).clamp(0.0, 100.0)),
+        wear_pct: dmg.map_or(0.0, |d| bounded(d.tyres_wear[k_ea], 0.0, 100.0)),
         surface_temp_c: t.map_or(0.0, |t| f64::from(t.tyres_surface_temperature[k_ea])),
         inner_temp_c: t.map_or(0.0, |t| f64::from(t.tyres_inner_temperature[k_ea])),
         pressure_psi: t.map_or(0.0, |t| f64::from(t.tyres_pressure[k_ea])),
@@ -425,7 +425,7 @@ fn car_state(
         },
         grid_position: l.grid,
         lap: l.lap.max(1),
-        lap_distance_m: l.lap_distance_m.clamp(0.0, track_length_m),
+        lap_distance_m: bounded(l.lap_distance_m, 0.0, track_length_m),
         speed_kph: t.map_or(0.0, |t| f64::from(t.speed)),
         current_lap_s: l.current_lap_s,
         last_lap_s: l.last_lap_s,
@@ -454,10 +454,11 @@ fn car_state(
             age_laps: st.map_or(0, |s| u32::from(s.tyres_age_laps)),
             corners: Corners::from_array([wheel(2), wheel(3), wheel(0), wheel(1)]),
         },
-        fuel_kg: st.map_or(0.0, |s| f64::from(s.fuel_in_tank).max(0.0)),
+        // The games' tanks hold 110 kg; the state's documented range is 0–200.
+        fuel_kg: st.map_or(0.0, |s| bounded(s.fuel_in_tank, 0.0, 200.0)),
         // The ERS store holds 4 MJ.
         ers_store_pct: st.map_or(0.0, |s| {
-            (f64::from(s.ers_store_energy) / 4.0e6 * 100.0).clamp(0.0, 100.0)
+            bounded(f64::from(s.ers_store_energy) / 4.0e6 * 100.0, 0.0, 100.0)
         }),
         damage: dmg.map_or_else(Damage::default, |d| Damage {
             front_left_wing_pct: f64::from(d.front_left_wing_damage),
@@ -482,6 +483,13 @@ fn car_state(
             _ => ResultStatus::Active,
         },
     }
+}
+
+/// A packet value inside the state's documented range: the games send garbage now and then (and a damaged
+/// datagram can have the right length), and NaN would pass `clamp` unchanged.
+fn bounded(x: impl Into<f64>, lo: f64, hi: f64) -> f64 {
+    let x = x.into();
+    if x.is_nan() { lo } else { x.clamp(lo, hi) }
 }
 
 fn ms(ms: u32) -> Option<f64> {

@@ -239,6 +239,35 @@ proptest! {
         flipped[bit / 8] ^= 1 << (bit % 8);
         let _ = decode(&flipped);
     }
+
+    /// Damaged values in packets of the right length (garbage the games do send now and then) never make the
+    /// normalizer produce a state that breaks the model's invariants.
+    #[test]
+    fn damaged_values_keep_the_state_valid(
+        damage in proptest::collection::vec((0usize..6, 29usize..1500, any::<u8>()), 1..24)
+    ) {
+        let mut packets: Vec<Vec<u8>> = [1, 4, 2, 7, 10, 6]
+            .iter()
+            .map(|id| capture(&format!("gamesdat/2025/packet-{id}.bin")))
+            .collect();
+        for (which, at, byte) in damage {
+            let p = &mut packets[which];
+            let at = at % p.len();
+            // Keep the header (format, id, session) so the damage reaches the bodies.
+            if at >= 29 {
+                p[at] = byte;
+            }
+        }
+        let mut normalizer = super::normalize::Normalizer::new();
+        for p in &packets {
+            if let Ok(packet) = decode(p) {
+                normalizer.push(&packet);
+            }
+        }
+        if let Some(state) = normalizer.state() {
+            prop_assert!(state.check_invariants().is_ok(), "{:?}", state.check_invariants());
+        }
+    }
 }
 
 #[test]
