@@ -380,13 +380,7 @@ impl PacketSynth {
                     DriverStatus::OutLap => 3,
                     DriverStatus::OnTrack => 4,
                 },
-                result_status: match car.result_status {
-                    ResultStatus::Active => 2,
-                    ResultStatus::Finished => 3,
-                    ResultStatus::Dnf => 4,
-                    ResultStatus::Disqualified => 5,
-                    ResultStatus::Retired => 7,
-                },
+                result_status: result_status_id(car.result_status),
                 pit_lane_timer_active: u8::from(car.pit_status != PitStatus::None),
                 ..LapData::default()
             };
@@ -413,6 +407,17 @@ fn ms(s: f64) -> u32 {
 fn split_ms(s: f64) -> (u8, u16) {
     let total = ms(s);
     ((total / 60_000).min(255) as u8, (total % 60_000) as u16)
+}
+
+/// EA's result status (§7: 2 active, 3 finished, 4 DNF, 5 DSQ, 7 retired).
+fn result_status_id(status: ResultStatus) -> u8 {
+    match status {
+        ResultStatus::Active => 2,
+        ResultStatus::Finished => 3,
+        ResultStatus::Dnf => 4,
+        ResultStatus::Disqualified => 5,
+        ResultStatus::Retired => 7,
+    }
 }
 
 fn weather_id(w: Weather) -> u8 {
@@ -646,13 +651,7 @@ fn classification(state: &RaceState, n_cars: usize) -> FinalClassification {
                 0
             },
             num_pit_stops: car.pit_stops.min(255) as u8,
-            result_status: match car.result_status {
-                ResultStatus::Active => 2,
-                ResultStatus::Finished => 3,
-                ResultStatus::Dnf => 4,
-                ResultStatus::Disqualified => 5,
-                ResultStatus::Retired => 7,
-            },
+            result_status: result_status_id(car.result_status),
             result_reason: Some(match car.result_status {
                 ResultStatus::Finished => 3,
                 ResultStatus::Dnf => 2,

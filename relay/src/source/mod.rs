@@ -488,21 +488,7 @@ impl Sources {
                 file.display()
             )));
         }
-        let old = {
-            let mut running = self.lock();
-            let _ = running.cancel.send(true);
-            running.task.take()
-        };
-        if let Some(task) = old {
-            // Sources finish promptly on cancel (recordings are flushed); do not wait forever on one that hangs.
-            let abort = task.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(3), task)
-                .await
-                .is_err()
-            {
-                abort.abort();
-            }
-        }
+        self.stop().await;
         self.hub.reset();
         let stats = Arc::new(SourceStats::default());
         let (cancel, cancelled) = watch::channel(false);
@@ -635,7 +621,7 @@ impl Sources {
         }
     }
 
-    /// Stops the running source (at shutdown), flushing any recording.
+    /// Stops the running source (at shutdown, or before a switch), flushing any recording.
     pub async fn stop(&self) {
         let task = {
             let mut running = self.lock();
@@ -643,6 +629,7 @@ impl Sources {
             running.task.take()
         };
         if let Some(task) = task {
+            // Sources finish promptly on cancel (recordings are flushed); do not wait forever on one that hangs.
             let abort = task.abort_handle();
             if tokio::time::timeout(Duration::from_secs(3), task)
                 .await
