@@ -80,12 +80,9 @@ fn replay(args: boxbox_relay::cli::ReplayArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async move {
         let recording = boxbox_relay::source::replay::load(&args.file)?;
-        let bind: std::net::SocketAddr = if args.to.is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
-        } else {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let socket = tokio::net::UdpSocket::bind(bind).await?;
+        let socket = boxbox_relay::source::udp::sender_socket(args.to)
+            .await
+            .context("cannot open a UDP socket")?;
         let options = boxbox_relay::source::replay::PlayOptions {
             speed: args.speed,
             start_s: args.start_s,

@@ -11,8 +11,9 @@ use boxbox_engine::calibration;
 use boxbox_engine::recording::{Datagram, pcap_file_header, pcap_record};
 use boxbox_engine::sim::{RaceSim, SimConfig};
 use boxbox_engine::telemetry::synth::PacketSynth;
-use tokio::net::UdpSocket;
 use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::source::udp::sender_socket;
 
 /// What to simulate and where to send it.
 #[derive(Clone, Debug)]
@@ -43,19 +44,13 @@ pub async fn run(options: SimulateOptions) -> anyhow::Result<u64> {
     // A session uid derived from the seed: the same seed is the same session.
     let session_uid = 0xb0c5_b0c5_0000_0000 ^ options.seed;
     let mut synth = PacketSynth::new(session_uid, calibration::SAKHIR.sector_end_frac);
-    let socket = match options.to {
-        Some(to) => {
-            let bind: SocketAddr = if to.is_ipv4() {
-                (Ipv4Addr::UNSPECIFIED, 0).into()
-            } else {
-                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-            };
-            Some(
-                UdpSocket::bind(bind)
-                    .await
-                    .context("cannot open a UDP socket")?,
-            )
-        }
+    let target = match options.to {
+        Some(to) => Some((
+            sender_socket(to)
+                .await
+                .context("cannot open a UDP socket")?,
+            to,
+        )),
         None => None,
     };
     let mut pcap = match &options.pcap {
@@ -85,10 +80,10 @@ pub async fn run(options: SimulateOptions) -> anyhow::Result<u64> {
     loop {
         let state = sim.state();
         let datagrams = synth.frame(&state).context("cannot encode the race")?;
-        if let Some(socket) = &socket {
+        if let Some((socket, to)) = &target {
             ticks.tick().await;
             for d in &datagrams {
-                socket.send_to(d, options.to.unwrap_or(dst.into())).await?;
+                socket.send_to(d, *to).await?;
             }
         }
         if let Some(file) = pcap.as_mut() {

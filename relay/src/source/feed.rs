@@ -21,7 +21,6 @@ pub async fn run_ws(
     fallback: Option<Fallback>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let hub = publisher.hub.clone();
     let mut failures = 0u32;
     let mut stand_in: Option<FallbackRun> = None;
     // One normalizer across reconnects: a feed that resends frames after a reconnect does not rewind the race.
@@ -36,7 +35,7 @@ pub async fn run_ws(
             Ok(Ok((socket, _response))) => {
                 failures = 0;
                 if let Some(run) = stand_in.take() {
-                    run.stop(&hub, &stats).await;
+                    run.stop(&stats).await;
                 }
                 stats.set_connection(Connection::Connected);
                 tracing::info!(%url, "feed connected");
@@ -110,6 +109,6 @@ pub async fn run_ws(
         }
     }
     if let Some(run) = stand_in.take() {
-        run.stop(&hub, &stats).await;
+        run.stop(&stats).await;
     }
 }

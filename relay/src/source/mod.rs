@@ -410,55 +410,40 @@ impl Sources {
     /// The running source's status.
     pub fn status(&self) -> SourceStatus {
         let running = self.lock();
-        let stats = running.stats.with(|s| {
-            (
-                s.connection,
-                s.bound,
-                s.received,
-                s.packets_per_s,
-                s.last_packet.map(|t| t.elapsed().as_secs_f64()),
-                s.packets.clone(),
-                s.errors.clone(),
-                s.last_error.clone(),
-                s.forwarded,
-                s.reconnects,
-                s.recording.clone(),
-                s.fallback_active,
-            )
-        });
-        let (connection, bound, received, pps, age, packets, errors, last_error, fwd, rc, rec, fb) =
-            stats;
-        // A rate that stopped updating because packets stopped is stale: report zero after two quiet seconds.
-        let packets_per_s = if age.is_some_and(|a| a < 2.0) {
-            pps
-        } else {
-            0.0
-        };
-        SourceStatus {
-            schema_version: boxbox_engine::wire::SCHEMA_VERSION,
-            mode: running.config.spec.mode(),
-            simulated: matches!(running.config.spec, SourceSpec::Simulator { .. }) || fb,
-            config: running.config.clone(),
-            connection,
-            bound,
-            received,
-            packets_per_s,
-            last_packet_age_s: age,
-            packets,
-            errors,
-            last_error,
-            forwarded: fwd,
-            reconnects: rc,
-            recording: rec,
-            fallback_active: fb,
-        }
+        running.stats.with(|s| {
+            let age = s.last_packet.map(|t| t.elapsed().as_secs_f64());
+            SourceStatus {
+                schema_version: boxbox_engine::wire::SCHEMA_VERSION,
+                mode: running.config.spec.mode(),
+                simulated: matches!(running.config.spec, SourceSpec::Simulator { .. })
+                    || s.fallback_active,
+                config: running.config.clone(),
+                connection: s.connection,
+                bound: s.bound,
+                received: s.received,
+                // A rate that stopped updating because packets stopped is stale: zero after two quiet seconds.
+                packets_per_s: if age.is_some_and(|a| a < 2.0) {
+                    s.packets_per_s
+                } else {
+                    0.0
+                },
+                last_packet_age_s: age,
+                packets: s.packets.clone(),
+                errors: s.errors.clone(),
+                last_error: s.last_error.clone(),
+                forwarded: s.forwarded,
+                reconnects: s.reconnects,
+                recording: s.recording.clone(),
+                fallback_active: s.fallback_active,
+            }
+        })
     }
 
     /// Stops the running source and starts `config`. The hub starts a fresh session.
     ///
     /// # Errors
-    /// [`SourceError`] if `config` is invalid or cannot start; the old source is stopped either way only when the
-    /// new one is valid, so a typo in a `PUT` does not take the pit wall down.
+    /// [`SourceError`] if `config` is invalid or cannot start. The old source is stopped only once the new one has
+    /// passed its checks (and bound its socket), so a typo in a `PUT` does not take the pit wall down.
     pub async fn switch(&self, config: SourceConfig) -> Result<(), SourceError> {
         self.switch_with(config, None).await
     }
@@ -495,7 +480,7 @@ impl Sources {
         let publisher = Publisher::new(
             self.hub.clone(),
             self.context.rate_hz,
-            config.spec.mode() == "replay",
+            matches!(config.spec, SourceSpec::Replay { .. }),
         );
         let mut ingest = None;
         let task = match &config.spec {
@@ -581,13 +566,7 @@ impl Sources {
     /// # Errors
     /// [`SourceError::NotIngest`] when another source is running.
     pub fn ingest(&self, frames: Vec<FeedFrame>) -> Result<usize, SourceError> {
-        let (state, stats) = {
-            let running = self.lock();
-            match &running.ingest {
-                Some(state) => (state.clone(), running.stats.clone()),
-                None => return Err(SourceError::NotIngest(running.config.spec.mode())),
-            }
-        };
+        let (state, stats) = self.ingest_state()?;
         let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
         let n = frames.len();
         for frame in frames {
@@ -601,11 +580,10 @@ impl Sources {
         Ok(n)
     }
 
-    /// Counts a rejected ingest body against the ingest source.
+    /// Counts a rejected ingest body against the ingest source (nothing when another source runs).
     pub fn ingest_rejected(&self, message: String) {
-        let running = self.lock();
-        if running.ingest.is_some() {
-            running.stats.count(Err(("invalid_feed", message)), 0);
+        if let Ok((_, stats)) = self.ingest_state() {
+            stats.count(Err(("invalid_feed", message)), 0);
         }
     }
 
@@ -614,9 +592,14 @@ impl Sources {
     /// # Errors
     /// [`SourceError::NotIngest`] naming the running source.
     pub fn check_ingest(&self) -> Result<(), SourceError> {
+        self.ingest_state().map(|_| ())
+    }
+
+    /// The ingest source's normalizer and counters, if ingest is the running source.
+    fn ingest_state(&self) -> Result<(Arc<Mutex<IngestState>>, Arc<SourceStats>), SourceError> {
         let running = self.lock();
-        match running.ingest {
-            Some(_) => Ok(()),
+        match &running.ingest {
+            Some(state) => Ok((state.clone(), running.stats.clone())),
             None => Err(SourceError::NotIngest(running.config.spec.mode())),
         }
     }
@@ -727,6 +710,7 @@ pub struct Fallback {
 pub struct FallbackRun {
     cancel: watch::Sender<bool>,
     task: JoinHandle<()>,
+    hub: Hub,
 }
 
 impl Fallback {
@@ -749,17 +733,18 @@ impl Fallback {
         FallbackRun {
             cancel,
             task: tokio::spawn(simulator::run(self.hub.clone(), settings, cancelled)),
+            hub: self.hub.clone(),
         }
     }
 }
 
 impl FallbackRun {
     /// Stops the stand-in simulator and clears its data from the hub: live data is coming back.
-    pub async fn stop(self, hub: &Hub, stats: &SourceStats) {
+    pub async fn stop(self, stats: &SourceStats) {
         let _ = self.cancel.send(true);
         let _ = self.task.await;
         stats.set_fallback(false);
-        hub.reset();
+        self.hub.reset();
         tracing::info!("the live source is back; the stand-in simulator stopped");
     }
 }

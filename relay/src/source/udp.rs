@@ -104,7 +104,6 @@ pub async fn run(
         tracing::info!(%at, forward = ?settings.forward, "listening for game telemetry");
     }
     stats.set_connection(Connection::Connected);
-    let hub = publisher.hub.clone();
     let mut pipeline = PacketPipeline::new(publisher, stats.clone());
     let mut recorder = settings.record_dir.as_ref().map(Recorder::new);
     let mut buf = vec![0u8; RECV_BUFFER_BYTES];
@@ -138,7 +137,7 @@ pub async fn run(
         };
         silences = 0;
         if let Some(run) = fallback.take() {
-            run.stop(&hub, &stats).await;
+            run.stop(&stats).await;
         }
         let datagram = &buf[..n];
         let mut forwarded = 0;
@@ -168,13 +167,26 @@ pub async fn run(
         pipeline.push(datagram, forwarded);
     }
     if let Some(run) = fallback.take() {
-        run.stop(&hub, &stats).await;
+        run.stop(&stats).await;
     }
     if let Some(rec) = recorder.as_mut()
         && let Err(e) = rec.finish()
     {
         tracing::error!("cannot finish the recording: {e}");
     }
+}
+
+/// A socket to send datagrams to `to` from: an ephemeral port of the same address family.
+///
+/// # Errors
+/// If no such socket can be bound.
+pub async fn sender_socket(to: SocketAddr) -> std::io::Result<UdpSocket> {
+    let any: SocketAddr = if to.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    UdpSocket::bind(any).await
 }
 
 /// Sleeps until `at`, or forever when there is nothing to wait for.
