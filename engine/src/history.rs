@@ -97,6 +97,9 @@ impl LapRecorder {
                         fuel_kg: car.fuel_kg,
                         track_status: watch.worst_status.max(status),
                         pit_lane: watch.pit_lane,
+                        sectors_s: car.last_sectors_s,
+                        ers_store_pct: car.ers_store_pct,
+                        gap_to_leader_s: car.gap_to_leader_s,
                     });
                     added += 1;
                 }

@@ -72,6 +72,11 @@ pub struct SessionInfo {
     /// Time lost by a pit stop compared with staying out under green, in seconds (pit-lane drive plus the
     /// typical standstill).
     pub pit_lane_loss_s: f64,
+    /// The source gives timing only (positions, laps, sectors, compounds, pit stops), as a real race's timing feed
+    /// does: tyre wear, fuel, ERS, damage and temperatures are not measured and read as zero. The twins then model
+    /// tyres from lap times and fuel from the calibration. Absent in older JSON: `false`.
+    #[serde(default)]
+    pub timing_only: bool,
 }
 
 /// Kind of session.
@@ -460,6 +465,15 @@ pub struct LapRecord {
     pub track_status: TrackStatus,
     /// The car was in the pit lane at some point of this lap.
     pub pit_lane: bool,
+    /// Sector times of the lap, in seconds, where the source reports them. Absent in older JSON: unknown.
+    #[serde(default)]
+    pub sectors_s: [Option<f64>; 3],
+    /// Energy in the ERS store at the end of the lap, percent. Absent in older JSON: `0.0`.
+    #[serde(default)]
+    pub ers_store_pct: f64,
+    /// Time behind the leader at the line, in seconds (`None` for the leader). Absent in older JSON: unknown.
+    #[serde(default)]
+    pub gap_to_leader_s: Option<f64>,
 }
 
 /// A violated invariant of a [`RaceState`].

@@ -574,6 +574,7 @@ impl FeedNormalizer {
                 track_temp_c: tc.temperature.unwrap_or(0.0),
                 track_status,
                 pit_lane_loss_s: DEFAULT_PIT_LANE_LOSS_S,
+                timing_only: false,
             },
             cars,
         })

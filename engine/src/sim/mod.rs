@@ -835,6 +835,7 @@ impl RaceSim {
                     + t.pit_outlap_loss_s[0]
                     + t.pit_standstill_min_s
                     + 0.7,
+                timing_only: false,
             },
             cars,
         }

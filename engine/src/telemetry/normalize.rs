@@ -381,6 +381,7 @@ impl Normalizer {
                 track_temp_c: session.track_temp_c,
                 track_status: self.track_status,
                 pit_lane_loss_s: DEFAULT_PIT_LANE_LOSS_S,
+                timing_only: false,
             },
             cars: out,
         })

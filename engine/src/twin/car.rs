@@ -395,6 +395,9 @@ mod tests {
                     TrackStatus::Green
                 },
                 pit_lane: false,
+                sectors_s: [None; 3],
+                ers_store_pct: 50.0,
+                gap_to_leader_s: None,
             });
         }
         let car = state.cars.iter_mut().find(|c| c.car_idx == 0).unwrap();

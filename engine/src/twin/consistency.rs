@@ -1,0 +1,1 @@
+//! Consistency checks between the twins and the race state (to be written).

@@ -1,0 +1,1 @@
+//! Driver fingerprints: consistency, sector baselines and anomaly alerts (to be written).
