@@ -1,0 +1,376 @@
+//! Pit-stop predictions: when each car will stop next, with a probability spread, and where it would rejoin if it
+//! stopped now.
+//!
+//! The next stop is the end of the car's expected stint on its current set. The expected stint length blends two
+//! estimates: the stints the field has already completed on that compound this session (the car's team-mate counts
+//! double), and a plan of the rest of the race that minimises time from the field's degradation, the compound
+//! offsets, tyre life and the pit loss. The blend leans on the field as it shows more stints. On top of it: the
+//! team's tendency learned in-session (how much earlier or later than predicted it has stopped so far), a safety
+//! car or VSC (a stop costs about half as much, so cars in their window come in now), and the two-dry-compound rule.
+
+use serde::{Deserialize, Serialize};
+
+use crate::twin::laps::CarLaps;
+use crate::twin::pace::{FieldPace, PaceParams, median};
+use crate::wire::{CarState, Compound, PitStatus, RaceState, ResultStatus};
+
+/// Tuning of the pit predictions.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PitParams {
+    /// Prior tyre life of each dry compound `[soft, medium, hard]` as a share of the race distance, before the
+    /// field has shown any stint (Sakhir 2019's calibrated wear to the cliff: 25, 36 and 52 of 57 laps).
+    pub life_share: [f64; 3],
+    /// Weight of the plan against `n` observed stints: the field's median gets `n / (n + this)`.
+    pub plan_weight_stints: f64,
+    /// Stints shorter than this share of the race are not strategy (damage, lap-1 stops) and are not learned from.
+    pub min_stint_share: f64,
+    /// Under SC/VSC a car stops if it has run at least this share of its expected stint.
+    pub neutralised_stop_share: f64,
+    /// Floor on the spread of a prediction, in laps.
+    pub min_spread_laps: f64,
+}
+
+impl PitParams {
+    /// Values used by the pit wall (see `BENCHMARKS.md`, "Model fidelity").
+    pub const DEFAULT: PitParams = PitParams {
+        life_share: [0.44, 0.63, 0.91],
+        plan_weight_stints: 2.0,
+        min_stint_share: 0.12,
+        neutralised_stop_share: 0.4,
+        min_spread_laps: 1.5,
+    };
+}
+
+/// A car's next stop.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PitPrediction {
+    /// The most likely in-lap: the lap at whose end the car enters the pit lane.
+    pub lap: u32,
+    /// Standard deviation of that lap, in laps.
+    pub spread_laps: f64,
+    /// Probability of each in-lap around [`PitPrediction::lap`], summing to 1 over the listed laps.
+    pub probabilities: Vec<LapProbability>,
+    /// Expected length of the current stint, in laps.
+    pub expected_stint_laps: f64,
+    /// What decided it.
+    pub basis: PitBasis,
+}
+
+/// The probability of stopping at the end of one lap.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LapProbability {
+    /// The in-lap.
+    pub lap: u32,
+    /// Its probability.
+    pub p: f64,
+}
+
+/// What a pit prediction rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PitBasis {
+    /// The plan (degradation against pit loss) alone: the field has not completed a stint on this compound.
+    Plan,
+    /// The plan blended with the stints the field has completed on this compound.
+    Field,
+    /// The track is neutralised and the car is in its window: a cheap stop now.
+    Neutralised,
+    /// Past its expected stint: any lap now.
+    Overdue,
+}
+
+/// A team's stops so far against what was predicted three laps before each.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TeamTendency {
+    /// The team.
+    pub team: String,
+    /// Stops scored.
+    pub stops: u32,
+    /// Mean of (actual in-lap − predicted in-lap): negative means the team stops earlier than predicted.
+    pub mean_offset_laps: f64,
+}
+
+/// Where a car would rejoin if it entered the pits now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rejoin {
+    /// Running position after the stop.
+    pub position: u8,
+    /// The car it would rejoin behind, and the gap to it, in seconds.
+    pub car_ahead: Option<u8>,
+    /// Gap to that car, in seconds.
+    pub gap_ahead_s: Option<f64>,
+    /// The car it would rejoin ahead of.
+    pub car_behind: Option<u8>,
+    /// Gap to that car, in seconds.
+    pub gap_behind_s: Option<f64>,
+    /// It rejoins within 1.5 s of a car ahead: its first laps are in traffic.
+    pub traffic: bool,
+}
+
+/// Gap behind a car ahead within which a rejoining car is held up, in seconds.
+pub const TRAFFIC_GAP_S: f64 = 1.5;
+
+/// Expected remaining life, in laps, of a fresh set of `compound` with the field's evidence and `params`' prior.
+pub(crate) fn prior_life(compound: Compound, total_laps: u32, params: &PitParams) -> f64 {
+    let share = match compound {
+        Compound::Soft => params.life_share[0],
+        Compound::Medium => params.life_share[1],
+        Compound::Hard => params.life_share[2],
+        // Wet tyres last until the track changes: plan on a long stint.
+        Compound::Intermediate | Compound::Wet => params.life_share[2],
+    };
+    share * f64::from(total_laps)
+}
+
+/// Cost in seconds of running `n` laps on a set of `compound` from `age`, against a fresh soft (field offsets).
+fn stint_cost(field: &FieldPace, pace: &PaceParams, compound: Compound, age: f64, n: f64) -> f64 {
+    let d = field.deg(compound, pace).max(0.0);
+    let o = field.offset(Compound::Soft, compound);
+    n * o + d * (age * n + n * (n + 1.0) / 2.0)
+}
+
+/// The lap (stint length from its start) at which the time-optimal plan for the rest of the race stops next, or
+/// `None` when no further stop is planned.
+#[allow(clippy::too_many_arguments)]
+fn plan_next_stop(
+    car: &CarState,
+    field: &FieldPace,
+    pace: &PaceParams,
+    params: &PitParams,
+    total_laps: u32,
+    pit_loss_s: f64,
+    rule_met: bool,
+) -> Option<f64> {
+    let stint = car.stints.last()?;
+    let start_done = stint.start_lap.saturating_sub(1);
+    let remaining = f64::from(total_laps.saturating_sub(start_done));
+    let age0 = f64::from(stint.start_age_laps);
+    let compound = stint.compound;
+    let life_now = prior_life(compound, total_laps, params) - age0;
+    let others: Vec<Compound> = Compound::DRY
+        .into_iter()
+        .filter(|c| rule_met || *c != compound || !compound.is_dry())
+        .collect();
+    // 0 stops: only if the rule is met and the set lasts.
+    let mut best: Option<(f64, Option<f64>)> = None;
+    let mut consider = |cost: f64, first: Option<f64>| {
+        if best.is_none_or(|(c, _)| cost < c) {
+            best = Some((cost, first));
+        }
+    };
+    if rule_met && remaining <= life_now {
+        consider(stint_cost(field, pace, compound, age0, remaining), None);
+    }
+    let max_first = life_now.min(remaining - 1.0).floor().max(1.0) as u32;
+    for x in 1..=max_first {
+        let x = f64::from(x);
+        let head = stint_cost(field, pace, compound, age0, x);
+        let rest = remaining - x;
+        // One more stop.
+        for &c in &others {
+            if rest <= prior_life(c, total_laps, params) {
+                consider(
+                    head + pit_loss_s + stint_cost(field, pace, c, 0.0, rest),
+                    Some(x),
+                );
+            }
+        }
+        // Two more stops: split the rest evenly between two sets (a good approximation with linear degradation).
+        for &c1 in &Compound::DRY {
+            for &c2 in &Compound::DRY {
+                let legal = rule_met || c1 != compound || c2 != compound;
+                let half = rest / 2.0;
+                if legal
+                    && half <= prior_life(c1, total_laps, params)
+                    && half <= prior_life(c2, total_laps, params)
+                {
+                    consider(
+                        head + 2.0 * pit_loss_s
+                            + stint_cost(field, pace, c1, 0.0, half.floor())
+                            + stint_cost(field, pace, c2, 0.0, half.ceil()),
+                        Some(x),
+                    );
+                }
+            }
+        }
+    }
+    best.and_then(|(_, first)| first)
+}
+
+/// Whether `car` has used two different dry compounds (or any wet tyre, which lifts the rule).
+pub fn compound_rule_met(car: &CarState) -> bool {
+    let mut dry: Vec<Compound> = car
+        .stints
+        .iter()
+        .map(|s| s.compound)
+        .filter(|c| c.is_dry())
+        .collect();
+    dry.sort();
+    dry.dedup();
+    dry.len() >= 2 || car.stints.iter().any(|s| !s.compound.is_dry())
+}
+
+/// Observed lengths of completed stints on `compound` (every stint of every car but the last one, which is still
+/// running), as `(laps, same team)`.
+fn observed_stints(
+    state: &RaceState,
+    car: &CarState,
+    compound: Compound,
+    params: &PitParams,
+) -> Vec<(f64, bool)> {
+    let min_laps = params.min_stint_share * f64::from(state.session.total_laps);
+    let mut out = Vec::new();
+    for other in &state.cars {
+        let n = other.stints.len();
+        for (k, s) in other.stints.iter().enumerate().take(n.saturating_sub(1)) {
+            let next_start = other.stints[k + 1].start_lap;
+            let laps = f64::from(next_start.saturating_sub(s.start_lap));
+            if s.compound != compound || laps < min_laps {
+                continue;
+            }
+            let same_team = other.team.name == car.team.name && other.car_idx != car.car_idx;
+            out.push((laps, same_team));
+        }
+    }
+    out
+}
+
+/// The next stop of `car`, or `None` when it is not expected to stop again (or is out of the race).
+#[allow(clippy::too_many_arguments)]
+pub fn predict_next_pit(
+    state: &RaceState,
+    car: &CarState,
+    _laps: &CarLaps<'_>,
+    field: &FieldPace,
+    tendency: Option<&TeamTendency>,
+    pace: &PaceParams,
+    params: &PitParams,
+) -> Option<PitPrediction> {
+    if car.result_status != ResultStatus::Active {
+        return None;
+    }
+    let total = state.session.total_laps;
+    let stint = car.stints.last()?;
+    let rule_met = compound_rule_met(car);
+    let loss = state.session.pit_lane_loss_s;
+    let plan = plan_next_stop(car, field, pace, params, total, loss, rule_met);
+    let observed = observed_stints(state, car, stint.compound, params);
+    // Weighted median: team-mates' stints count twice.
+    let mut lengths: Vec<f64> = observed
+        .iter()
+        .flat_map(|&(l, team)| std::iter::repeat_n(l, if team { 2 } else { 1 }))
+        .collect();
+    let n_obs = observed.len() as f64;
+    let field_len = median(&mut lengths);
+    let current_laps = f64::from(car.lap.saturating_sub(stint.start_lap));
+    let (expected, basis) = match (plan, field_len) {
+        (None, None) => return None,
+        // The plan says the set reaches the flag.
+        (None, Some(_)) if rule_met => return None,
+        (Some(p), None) => (p, PitBasis::Plan),
+        (None, Some(f)) => (f, PitBasis::Field),
+        (Some(p), Some(f)) => {
+            let w = n_obs / (n_obs + params.plan_weight_stints);
+            (w * f + (1.0 - w) * p, PitBasis::Field)
+        }
+    };
+    let shift = tendency.map_or(0.0, |t| {
+        let n = f64::from(t.stops);
+        t.mean_offset_laps * n / (n + 1.0)
+    });
+    let spread = {
+        let mut dev: Vec<f64> = lengths.iter().map(|l| (l - expected).abs()).collect();
+        let mad = median(&mut dev).unwrap_or(0.0) * 1.4826;
+        (if lengths.len() >= 3 {
+            mad
+        } else {
+            0.15 * expected
+        })
+        .max(params.min_spread_laps)
+    };
+    let current = car.lap.max(stint.start_lap);
+    let in_lap = f64::from(stint.start_lap) + expected - 1.0 + shift;
+    let last_useful = total.saturating_sub(1).max(current);
+    let (centre, basis) = if state.session.track_status.is_neutralised()
+        && car.pit_status == PitStatus::None
+        && current_laps >= params.neutralised_stop_share * expected
+        && total.saturating_sub(car.lap) > 3
+    {
+        (f64::from(current), PitBasis::Neutralised)
+    } else if in_lap < f64::from(current) {
+        (f64::from(current), PitBasis::Overdue)
+    } else {
+        (in_lap, basis)
+    };
+    let lap = (libm::round(centre).max(f64::from(current)) as u32).min(last_useful);
+    Some(PitPrediction {
+        lap,
+        spread_laps: spread,
+        probabilities: spread_over_laps(centre, spread, current, last_useful),
+        expected_stint_laps: expected,
+        basis,
+    })
+}
+
+/// A normal distribution around `centre` with `sigma`, discretised on the laps `first..=last` within ±2σ and
+/// normalised.
+fn spread_over_laps(centre: f64, sigma: f64, first: u32, last: u32) -> Vec<LapProbability> {
+    let lo = (libm::floor(centre - 2.0 * sigma).max(f64::from(first))) as u32;
+    let hi = (libm::ceil(centre + 2.0 * sigma).min(f64::from(last))) as u32;
+    let mut out: Vec<LapProbability> = (lo..=hi.max(lo))
+        .map(|lap| {
+            let z = (f64::from(lap) - centre) / sigma;
+            LapProbability {
+                lap,
+                p: libm::exp(-0.5 * z * z),
+            }
+        })
+        .collect();
+    let total: f64 = out.iter().map(|x| x.p).sum();
+    if total > 0.0 {
+        for x in &mut out {
+            x.p /= total;
+        }
+    }
+    out
+}
+
+/// Where `car` would rejoin if it entered the pits now: its gap to the leader grows by the pit loss (a car in the
+/// pit lane already has, on average, half its loss still to come).
+pub fn rejoin_if_pitting_now(state: &RaceState, car: &CarState) -> Option<Rejoin> {
+    if car.result_status != ResultStatus::Active {
+        return None;
+    }
+    let loss = state.session.pit_lane_loss_s;
+    let effective = |c: &CarState| {
+        let gap = c.gap_to_leader_s.unwrap_or(0.0);
+        match c.pit_status {
+            PitStatus::None => gap,
+            PitStatus::PitLane | PitStatus::PitBox => gap + loss / 2.0,
+        }
+    };
+    let own = car.gap_to_leader_s.unwrap_or(0.0)
+        + if car.pit_status == PitStatus::None {
+            loss
+        } else {
+            loss / 2.0
+        };
+    let mut others: Vec<(f64, u8)> = state
+        .cars
+        .iter()
+        .filter(|c| c.car_idx != car.car_idx && c.result_status == ResultStatus::Active)
+        .map(|c| (effective(c), c.car_idx))
+        .collect();
+    others.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let ahead = others.iter().rev().find(|(g, _)| *g <= own).copied();
+    let behind = others.iter().find(|(g, _)| *g > own).copied();
+    let position = 1 + others.iter().filter(|(g, _)| *g <= own).count();
+    Some(Rejoin {
+        position: u8::try_from(position).unwrap_or(u8::MAX),
+        car_ahead: ahead.map(|a| a.1),
+        gap_ahead_s: ahead.map(|a| own - a.0),
+        car_behind: behind.map(|b| b.1),
+        gap_behind_s: behind.map(|b| b.0 - own),
+        traffic: ahead.is_some_and(|a| own - a.0 < TRAFFIC_GAP_S),
+    })
+}

@@ -1,0 +1,358 @@
+//! [`Twins`]: the twins over a live stream of states: lap history, the teams' pit tendencies learned in-session,
+//! the events that make a strategy stale (SC/VSC, a stop, a retirement), and the [`TwinReport`] the pit wall shows.
+
+use serde::{Deserialize, Serialize};
+
+use crate::history::LapRecorder;
+use crate::twin::TwinParams;
+use crate::twin::alert::Alert;
+use crate::twin::car::{CarTwin, car_twin};
+use crate::twin::field::{FieldModels, FieldTwin, field_twin_with};
+use crate::twin::laps::CarLaps;
+use crate::twin::pit::{TeamTendency, predict_next_pit};
+use crate::wire::{
+    LapRecord, PitStatus, RaceState, ResultStatus, SCHEMA_VERSION, TrackStatus,
+};
+
+/// How many predictions per car are kept to score the teams' tendencies (the one made three laps before a stop).
+const PREDICTIONS_KEPT: usize = 8;
+
+/// How many events the log keeps.
+const EVENTS_KEPT: usize = 64;
+
+/// Something that happened in the race that changes the strategy picture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TwinEvent {
+    /// What happened.
+    pub kind: EventKind,
+    /// The car, for stops and retirements.
+    pub car_idx: Option<u8>,
+    /// The leader's lap (for track events) or the car's lap.
+    pub lap: u32,
+    /// Session time, in seconds.
+    pub session_time_s: f64,
+}
+
+/// Kinds of [`TwinEvent`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A safety car was deployed.
+    SafetyCar,
+    /// A virtual safety car was deployed.
+    VirtualSafetyCar,
+    /// The SC or VSC period ended.
+    GreenAgain,
+    /// A car entered the pit lane.
+    PitStop,
+    /// A car retired.
+    Retirement,
+}
+
+/// Whether the strategy must be re-simulated: each event that changes the picture bumps the generation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StrategyStatus {
+    /// Bumped by every stale-making event; a strategy computed at an older generation is stale.
+    pub generation: u64,
+    /// The event behind the latest bump.
+    pub last_reason: Option<TwinEvent>,
+}
+
+/// Everything the twins say about the session at one instant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TwinReport {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Session time of the state it was computed from, in seconds.
+    pub session_time_s: f64,
+    /// The Car Twin of every car, in running order.
+    pub cars: Vec<CarTwin>,
+    /// The Field Twin.
+    pub field: FieldTwin,
+    /// The calls for every car, with evidence and radio lines.
+    pub alerts: Vec<Alert>,
+    /// Strategy staleness for the strategy simulator.
+    pub strategy: StrategyStatus,
+    /// The latest events, oldest first.
+    pub events: Vec<TwinEvent>,
+}
+
+/// A pit prediction made at the end of a lap, kept to learn the team's tendency.
+#[derive(Clone, Copy, Debug)]
+struct Made {
+    car_idx: u8,
+    at_lap: u32,
+    predicted_in_lap: u32,
+}
+
+/// What was seen of a car in the previous state.
+#[derive(Clone, Copy, Debug)]
+struct Seen {
+    pit_status: PitStatus,
+    result_status: ResultStatus,
+}
+
+/// The twins over a stream of states.
+#[derive(Clone, Debug)]
+pub struct Twins {
+    params: TwinParams,
+    recorder: LapRecorder,
+    seen: Vec<Option<Seen>>,
+    track_status: TrackStatus,
+    made: Vec<Made>,
+    tendencies: Vec<TeamTendency>,
+    strategy: StrategyStatus,
+    events: Vec<TwinEvent>,
+}
+
+impl Twins {
+    /// Twins with no history.
+    pub fn new(params: TwinParams) -> Self {
+        Twins {
+            params,
+            recorder: LapRecorder::new(),
+            seen: Vec::new(),
+            track_status: TrackStatus::Green,
+            made: Vec::new(),
+            tendencies: Vec::new(),
+            strategy: StrategyStatus::default(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Twins that continue from a lap history (e.g. the one sent with a snapshot).
+    pub fn with_history(params: TwinParams, records: Vec<LapRecord>) -> Self {
+        Twins {
+            recorder: LapRecorder::with_history(records),
+            ..Twins::new(params)
+        }
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &TwinParams {
+        &self.params
+    }
+
+    /// Every lap record so far.
+    pub fn records(&self) -> &[LapRecord] {
+        self.recorder.records()
+    }
+
+    /// The teams' tendencies learned so far.
+    pub fn tendencies(&self) -> &[TeamTendency] {
+        &self.tendencies
+    }
+
+    /// The strategy's staleness.
+    pub fn strategy(&self) -> &StrategyStatus {
+        &self.strategy
+    }
+
+    /// Feeds one state: books completed laps, notices events, and learns from stops. Returns the new events.
+    pub fn observe(&mut self, state: &RaceState) -> Vec<TwinEvent> {
+        let before = self.recorder.records().len();
+        self.recorder.observe(state);
+        let completed: Vec<(u8, u32)> = self.recorder.records()[before.min(self.recorder.records().len())..]
+            .iter()
+            .map(|r| (r.car_idx, r.lap))
+            .collect();
+        let mut new_events = Vec::new();
+        let event = |kind, car_idx, lap| TwinEvent {
+            kind,
+            car_idx,
+            lap,
+            session_time_s: state.session_time_s,
+        };
+        let status = state.session.track_status;
+        let was = self.track_status;
+        if status != was {
+            let kind = match status {
+                TrackStatus::SafetyCar => Some(EventKind::SafetyCar),
+                TrackStatus::VirtualSafetyCar => Some(EventKind::VirtualSafetyCar),
+                TrackStatus::Green | TrackStatus::Yellow if was.is_neutralised() => {
+                    Some(EventKind::GreenAgain)
+                }
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                new_events.push(event(kind, None, state.session.leader_lap));
+            }
+            self.track_status = status;
+        }
+        let mut stops: Vec<(u8, u32, String)> = Vec::new();
+        for car in &state.cars {
+            let slot = usize::from(car.car_idx);
+            if self.seen.len() <= slot {
+                self.seen.resize(slot + 1, None);
+            }
+            let now = Seen {
+                pit_status: car.pit_status,
+                result_status: car.result_status,
+            };
+            if let Some(prev) = self.seen[slot] {
+                if prev.pit_status == PitStatus::None
+                    && now.pit_status != PitStatus::None
+                    && car.result_status == ResultStatus::Active
+                    && state.session.phase == crate::wire::SessionPhase::Running
+                {
+                    new_events.push(event(EventKind::PitStop, Some(car.car_idx), car.lap));
+                    stops.push((car.car_idx, car.lap, car.team.name.clone()));
+                }
+                if !prev.result_status.is_out() && now.result_status.is_out() {
+                    new_events.push(event(EventKind::Retirement, Some(car.car_idx), car.lap));
+                }
+            }
+            self.seen[slot] = Some(now);
+        }
+        for (car_idx, in_lap, team) in stops {
+            self.learn_tendency(car_idx, in_lap, &team);
+        }
+        if !completed.is_empty() {
+            self.predict_stops(state, &completed);
+        }
+        for e in &new_events {
+            self.strategy.generation += 1;
+            self.strategy.last_reason = Some(e.clone());
+        }
+        self.events.extend(new_events.iter().cloned());
+        let excess = self.events.len().saturating_sub(EVENTS_KEPT);
+        self.events.drain(..excess);
+        new_events
+    }
+
+    /// Scores the prediction made three laps before this stop against it.
+    fn learn_tendency(&mut self, car_idx: u8, in_lap: u32, team: &str) {
+        let Some(made) = self
+            .made
+            .iter()
+            .find(|m| m.car_idx == car_idx && m.at_lap + 3 == in_lap)
+            .copied()
+        else {
+            return;
+        };
+        let offset = f64::from(in_lap) - f64::from(made.predicted_in_lap);
+        let t = match self.tendencies.iter_mut().find(|t| t.team == team) {
+            Some(t) => t,
+            None => {
+                self.tendencies.push(TeamTendency {
+                    team: team.to_owned(),
+                    ..TeamTendency::default()
+                });
+                self.tendencies.sort_by(|a, b| a.team.cmp(&b.team));
+                let Some(t) = self.tendencies.iter_mut().find(|t| t.team == team) else {
+                    return;
+                };
+                t
+            }
+        };
+        t.mean_offset_laps =
+            (t.mean_offset_laps * f64::from(t.stops) + offset) / f64::from(t.stops + 1);
+        t.stops += 1;
+    }
+
+    /// Records the raw (tendency-free) stop prediction of each car that just completed a lap.
+    fn predict_stops(&mut self, state: &RaceState, completed: &[(u8, u32)]) {
+        let models = FieldModels::learn(state, self.recorder.records(), &self.params);
+        for &(car_idx, lap) in completed {
+            let Some(car) = state.car(car_idx) else {
+                continue;
+            };
+            let laps = CarLaps::new(car, self.recorder.records());
+            let raw = predict_next_pit(
+                state,
+                car,
+                &laps,
+                &models.pace,
+                None,
+                &self.params.pace,
+                &self.params.pit,
+            );
+            if let Some(p) = raw {
+                self.made.push(Made {
+                    car_idx,
+                    at_lap: lap,
+                    predicted_in_lap: p.lap,
+                });
+            }
+        }
+        // Keep the last few per car.
+        let mut kept: Vec<Made> = Vec::with_capacity(self.made.len());
+        for m in self.made.iter().rev() {
+            if kept.iter().filter(|k| k.car_idx == m.car_idx).count() < PREDICTIONS_KEPT {
+                kept.push(*m);
+            }
+        }
+        kept.reverse();
+        self.made = kept;
+    }
+
+    /// The Field Twin now, with the tendencies learned so far.
+    pub fn field(&self, state: &RaceState) -> (FieldModels, FieldTwin) {
+        let models = FieldModels::learn(state, self.recorder.records(), &self.params);
+        let field = field_twin_with(
+            state,
+            self.recorder.records(),
+            &models,
+            &self.tendencies,
+            &self.params,
+        );
+        (models, field)
+    }
+
+    /// The Car Twin of one car against a chosen rival (the car ahead if `None`).
+    pub fn car(&self, state: &RaceState, car_idx: u8, rival: Option<u8>) -> Option<CarTwin> {
+        let (models, field) = self.field(state);
+        let car = state.car(car_idx)?;
+        let next_pit = field
+            .rivals
+            .iter()
+            .find(|r| r.car_idx == car_idx)
+            .and_then(|r| r.next_pit.as_ref());
+        Some(car_twin(
+            state,
+            car,
+            self.recorder.records(),
+            &models,
+            next_pit,
+            rival,
+            &self.params,
+        ))
+    }
+
+    /// Everything: every car's twin, the field, the calls, staleness and recent events.
+    pub fn report(&self, state: &RaceState) -> TwinReport {
+        let (models, field) = self.field(state);
+        let cars: Vec<CarTwin> = state
+            .cars
+            .iter()
+            .zip(&field.rivals)
+            .map(|(car, rival)| {
+                car_twin(
+                    state,
+                    car,
+                    self.recorder.records(),
+                    &models,
+                    rival.next_pit.as_ref(),
+                    None,
+                    &self.params,
+                )
+            })
+            .collect();
+        let alerts = crate::twin::explain::alerts(state, &cars, &field);
+        TwinReport {
+            schema_version: SCHEMA_VERSION,
+            session_time_s: state.session_time_s,
+            cars,
+            field,
+            alerts,
+            strategy: self.strategy.clone(),
+            events: self.events.clone(),
+        }
+    }
+}
+
+impl Default for Twins {
+    fn default() -> Self {
+        Twins::new(TwinParams::PIT_WALL)
+    }
+}

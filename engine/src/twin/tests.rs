@@ -1,0 +1,251 @@
+//! Tests of the twins' models on synthetic stints with known degradation and fuel burn, and of the live [`Twins`]
+//! over a simulated race.
+
+use super::*;
+use crate::sim::{RaceSim, SimConfig};
+use crate::twin::alert::MAX_RADIO_CHARS;
+use crate::twin::laps::{CarLaps, FuelModel, by_car};
+use crate::twin::pace::{FieldPace, pace_model, predict_laps};
+use crate::twin::pit::rejoin_if_pitting_now;
+use crate::wire::{
+    CarState, Compound, Corners, LapRecord, PitStatus, RaceState, Stint, TrackStatus,
+};
+use rand::{RngExt, SeedableRng};
+
+const DEG: f64 = 0.08;
+const SENS: f64 = 0.03;
+const BURN: f64 = 1.8;
+
+/// A field of `n` cars that have each run `laps` laps of one medium stint: lap time = 90 + car × 0.3 + DEG × age
+/// + SENS × fuel + noise (σ 0.2 s), with fuel measured and burned at BURN kg per green lap; `sc` laps are 30 s
+/// slow and burn a quarter.
+fn synthetic_field(n: u8, laps: u32, sc: &[u32], seed: u64) -> (RaceState, Vec<LapRecord>) {
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(seed);
+    let mut sim = RaceSim::new(&SimConfig {
+        seed: 1,
+        total_laps: 50,
+    });
+    sim.advance_to(1.0);
+    let mut state = sim.state();
+    state.cars.truncate(usize::from(n));
+    let mut records = Vec::new();
+    for (i, car) in state.cars.iter_mut().enumerate() {
+        let mut fuel = 100.0;
+        for lap in 1..=laps {
+            let neutral = sc.contains(&lap);
+            fuel -= if neutral { BURN / 4.0 } else { BURN };
+            let noise: f64 = (0..12).map(|_| rng.random::<f64>()).sum::<f64>() - 6.0;
+            let lap_time_s = 90.0
+                + 0.3 * i as f64
+                + DEG * f64::from(lap)
+                + SENS * fuel
+                + 0.2 * noise
+                + if neutral { 30.0 } else { 0.0 };
+            records.push(LapRecord {
+                car_idx: car.car_idx,
+                lap,
+                lap_time_s,
+                position: car.position,
+                compound: Compound::Medium,
+                tyre_age_laps: lap,
+                wear_pct: Corners::from_array([f64::from(lap); 4]),
+                fuel_kg: fuel,
+                track_status: if neutral {
+                    TrackStatus::SafetyCar
+                } else {
+                    TrackStatus::Green
+                },
+                pit_lane: false,
+                sectors_s: [None; 3],
+                ers_store_pct: 50.0,
+                gap_to_leader_s: None,
+            });
+        }
+        car.lap = laps + 1;
+        car.lap_distance_m = 0.0;
+        car.fuel_kg = fuel;
+        car.stints = vec![Stint {
+            compound: Compound::Medium,
+            start_lap: 1,
+            laps,
+            start_age_laps: 0,
+        }];
+        car.tyres.compound = Compound::Medium;
+        car.tyres.age_laps = laps;
+        car.pit_status = PitStatus::None;
+    }
+    (state, records)
+}
+
+fn field_pace(state: &RaceState, records: &[LapRecord]) -> FieldPace {
+    let laps = by_car(state, records);
+    let pairs: Vec<(&CarState, CarLaps<'_>)> = state.cars.iter().zip(laps).collect();
+    FieldPace::learn(
+        &pairs,
+        FuelModel::for_state(state, SENS, 110.0),
+        &TwinParams::PIT_WALL.pace,
+    )
+}
+
+#[test]
+fn the_field_recovers_the_true_degradation_and_leaves_out_sc_laps() {
+    let (state, records) = synthetic_field(10, 20, &[8, 9], 7);
+    let pace = field_pace(&state, &records);
+    let medium = pace.compound(Compound::Medium).unwrap();
+    // 10 stints of 16 clean laps with σ 0.2 s: the pooled slope is within 0.01 s/lap of the truth.
+    assert!(
+        (medium.deg_s_per_lap - DEG).abs() < 0.01,
+        "{}",
+        medium.deg_s_per_lap
+    );
+    assert_eq!(medium.stints, 10);
+    assert_eq!(medium.laps, 10 * 17, "laps 1, 8 and 9 and none else are left out");
+    assert!((pace.sigma_s - 0.2).abs() < 0.08, "{}", pace.sigma_s);
+}
+
+#[test]
+fn a_car_model_predicts_its_next_laps_from_the_true_law() {
+    let (state, records) = synthetic_field(10, 20, &[], 11);
+    let pace = field_pace(&state, &records);
+    let car = &state.cars[3];
+    let laps = CarLaps::new(car, &records);
+    let model = pace_model(car, &laps, &pace, &TwinParams::PIT_WALL.pace).unwrap();
+    // The fuel-corrected base is 90 + 3 × 0.3 = 90.9 s.
+    assert!((model.base_s - 90.9).abs() < 0.3, "{model:?}");
+    eprintln!("{model:?}");
+    let predicted = predict_laps(car, &model, &pace, 5);
+    assert_eq!(predicted.len(), 5);
+    for (k, p) in predicted.iter().enumerate() {
+        let lap = 21 + k as u32;
+        let fuel = car.fuel_kg - 110.0 / 50.0 * (k as f64 + 1.0);
+        let truth = 90.9 + DEG * f64::from(lap) + SENS * fuel;
+        assert!((p - truth).abs() < 0.25, "lap {lap}: {p} vs {truth}");
+    }
+}
+
+#[test]
+fn empty_and_one_lap_stints_give_no_model_and_no_nan() {
+    for laps in [0, 1, 2] {
+        let (state, mut records) = synthetic_field(4, laps.max(1), &[], 3);
+        if laps == 0 {
+            records.clear();
+        }
+        let report = Twins::with_history(TwinParams::PIT_WALL, records.clone()).report(&state);
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(!json.contains("NaN") && !json.contains("inf"), "{json}");
+        let pace = field_pace(&state, &records);
+        let car = &state.cars[0];
+        let model = pace_model(car, &CarLaps::new(car, &records), &pace, &TwinParams::PIT_WALL.pace);
+        // Lap 1 never counts: two laps give a one-lap model, fewer give none.
+        match laps {
+            2 => assert_eq!(model.map(|m| m.laps), Some(1), "{model:?}"),
+            _ => assert!(model.is_none(), "{laps} laps: {model:?}"),
+        }
+    }
+}
+
+fn with_gaps(gaps: &[f64]) -> RaceState {
+    let (mut state, _) = synthetic_field(gaps.len() as u8, 10, &[], 1);
+    for (car, gap) in state.cars.iter_mut().zip(gaps) {
+        car.gap_to_leader_s = (*gap > 0.0).then_some(*gap);
+    }
+    state.session.pit_lane_loss_s = 22.0;
+    state
+}
+
+#[test]
+fn rejoin_counts_the_cars_within_the_pit_loss_and_those_in_the_pit_lane() {
+    let mut state = with_gaps(&[0.0, 5.0, 12.0, 30.0, 33.0, 40.0]);
+    // Car at 12 s + 22 s = 34 s: behind the cars at 30 and 33, ahead of 40.
+    let r = rejoin_if_pitting_now(&state, &state.cars[2]).unwrap();
+    assert_eq!(r.position, 5);
+    assert_eq!(r.car_ahead, Some(state.cars[4].car_idx));
+    assert!((r.gap_ahead_s.unwrap() - 1.0).abs() < 1e-9);
+    assert!(r.traffic, "1 s behind a car is traffic");
+    assert!((r.gap_behind_s.unwrap() - 6.0).abs() < 1e-9);
+    // The car at 30 s is in the pit lane with half its loss to come: it rejoins at 41 s, behind us.
+    state.cars[3].pit_status = PitStatus::PitLane;
+    let r = rejoin_if_pitting_now(&state, &state.cars[2]).unwrap();
+    assert_eq!(r.position, 4);
+}
+
+#[test]
+fn an_older_defender_is_more_exposed_to_the_undercut() {
+    let (mut state, mut records) = synthetic_field(2, 20, &[], 5);
+    state.session.pit_lane_loss_s = 22.0;
+    state.cars[1].interval_s = Some(1.0);
+    state.cars[1].gap_to_leader_s = Some(1.0);
+    let p = |state: &RaceState, records: &[LapRecord]| {
+        let f = field_twin(state, records, &[], &TwinParams::PIT_WALL);
+        f.battles[0].undercut.probability
+    };
+    let young = p(&state, &records);
+    // The leader's set is 15 laps older (same degradation law): its in-lap is slower, the undercut stronger.
+    state.cars[0].tyres.age_laps += 15;
+    for r in records.iter_mut().filter(|r| r.car_idx == state.cars[0].car_idx) {
+        r.tyre_age_laps += 15;
+        r.lap_time_s += DEG * 15.0;
+    }
+    let old = p(&state, &records);
+    assert!(old > young + 0.1, "{young} → {old}");
+}
+
+/// A whole simulated race through [`Twins`], sampled every second.
+fn simulated_race(seed: u64) -> (Twins, Vec<session::TwinEvent>, RaceState) {
+    let mut sim = RaceSim::new(&SimConfig::sakhir_2019(seed));
+    let mut twins = Twins::default();
+    let mut events = Vec::new();
+    let mut t = 0.0;
+    while !sim.is_finished() {
+        t += 1.0;
+        sim.advance_to(t);
+        events.extend(twins.observe(&sim.state()));
+    }
+    (twins, events, sim.state())
+}
+
+#[test]
+fn live_twins_notice_stops_and_learn_tendencies_over_a_simulated_race() {
+    let (twins, events, state) = simulated_race(4);
+    let stops = events
+        .iter()
+        .filter(|e| e.kind == session::EventKind::PitStop)
+        .count() as u32;
+    let real: u32 = state.cars.iter().map(|c| c.pit_stops).sum();
+    assert_eq!(stops, real, "every stop is an event");
+    assert!(twins.strategy().generation >= u64::from(real));
+    assert!(!twins.tendencies().is_empty());
+    let scored: u32 = twins.tendencies().iter().map(|t| t.stops).sum();
+    assert!(scored > real / 2, "{scored} of {real} stops scored");
+}
+
+#[test]
+fn reports_along_a_race_are_finite_and_speak_in_short_radio_lines() {
+    let mut sim = RaceSim::new(&SimConfig::sakhir_2019(9));
+    let mut twins = Twins::default();
+    let mut t = 0.0;
+    let mut alerts = 0;
+    while !sim.is_finished() {
+        t += 5.0;
+        sim.advance_to(t);
+        let state = sim.state();
+        twins.observe(&state);
+        if (t as u64) % 120 == 0 {
+            let report = twins.report(&state);
+            let json = serde_json::to_string(&report).unwrap();
+            assert!(!json.contains("NaN"), "{json}");
+            for a in &report.alerts {
+                assert!(a.radio.chars().count() <= MAX_RADIO_CHARS, "{}", a.radio);
+                assert!(!a.evidence.is_empty() && a.evidence.len() <= 3, "{a:?}");
+                assert!(a.evidence.iter().all(|e| e.value.is_finite()), "{a:?}");
+            }
+            alerts += report.alerts.len();
+            for twin in &report.cars {
+                if let Some(p) = &twin.pace {
+                    assert!(p.base_s > 60.0 && p.base_s < 120.0, "{p:?}");
+                }
+            }
+        }
+    }
+    assert!(alerts > 0, "a whole race raises some calls");
+}
