@@ -16,6 +16,7 @@
 //! - [`feed`]: JSON telemetry feeds (WebSocket or HTTP ingest): parsing with error paths, normalization.
 //! - [`recording`]: session recordings as standard libpcap files (write records, read whole files).
 //! - [`protocol`]: the messages the relay sends to browsers over WebSocket.
+//! - [`race`]: real races from FastF1 and f1db files (contents in, no IO), replayed as a sequence of states.
 #![warn(missing_docs)]
 
 pub mod backoff;
@@ -24,6 +25,7 @@ pub mod digest;
 pub mod feed;
 pub mod history;
 pub mod protocol;
+pub mod race;
 pub mod recording;
 pub mod sim;
 pub mod telemetry;
