@@ -24,7 +24,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the relay: a live race (simulator, the game's UDP, a replay, a JSON feed or HTTP ingest), the web app,
+    /// Run the relay: a live race (simulator, the game's UDP, a replay, a real race, a JSON feed or HTTP ingest), the web app,
     /// `/ws` and the REST API.
     Serve(Box<ServeArgs>),
     /// Print every packet of EA F1 UDP captures as JSON lines (EA's field names). Exit code 1 if any failed.
@@ -133,6 +133,14 @@ pub struct ServeArgs {
     #[arg(long, value_parser = parse_non_negative)]
     pub start_s: Option<f64>,
 
+    /// Source: play a real race from a folder of FastF1/f1db files (e.g. `shared/data/races/2019_02_bahrain`).
+    #[arg(long, value_name = "DIR", env = "BOXBOX_RACE_DIR", group = "source")]
+    pub race_dir: Option<PathBuf>,
+
+    /// With `--race-dir` (or a race source in the config file): race seconds per real second [default: 10].
+    #[arg(long, value_name = "N", env = "BOXBOX_RACE_SPEED", value_parser = parse_race_speed)]
+    pub race_speed: Option<f64>,
+
     /// Source: connect to a WebSocket sending JSON feed frames (`ws://HOST:PORT/PATH`).
     #[arg(long, value_name = "URL", env = "BOXBOX_WS_FEED", group = "source")]
     pub ws_feed: Option<String>,
@@ -211,6 +219,11 @@ impl ServeArgs {
                 speed: self.replay_speed.unwrap_or(1.0),
                 start_s: self.start_s.unwrap_or(0.0),
             })
+        } else if let Some(dir) = self.race_dir.clone() {
+            Some(SourceSpec::Race {
+                dir,
+                speed: crate::source::default_race_speed(),
+            })
         } else if let Some(url) = self.ws_feed.clone() {
             Some(SourceSpec::WsFeed { url })
         } else if self.ingest {
@@ -241,6 +254,9 @@ impl ServeArgs {
             *laps = self.laps.unwrap_or(*laps);
             *restart_after_s = self.restart_after_s.or(*restart_after_s);
         }
+        if let SourceSpec::Race { speed, .. } = &mut source.spec {
+            *speed = self.race_speed.unwrap_or(*speed);
+        }
         if let Some(n) = self.fallback_after {
             source.fallback_after = Some(n);
         }
@@ -270,6 +286,10 @@ impl ServeArgs {
 
 fn parse_speed(s: &str) -> Result<f64, String> {
     parse_positive(s, 1000.0)
+}
+
+fn parse_race_speed(s: &str) -> Result<f64, String> {
+    parse_positive(s, crate::source::MAX_RACE_SPEED)
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -360,6 +380,25 @@ mod tests {
                 start_s: 120.0
             }
         );
+        let c = serve(&["--race-dir", "races/x", "--race-speed", "2000"]).unwrap();
+        assert_eq!(
+            c.source.spec,
+            SourceSpec::Race {
+                dir: "races/x".into(),
+                speed: 2000.0
+            }
+        );
+        let SourceSpec::Race { speed, .. } = serve(&["--race-dir", "r"]).unwrap().source.spec
+        else {
+            panic!("race")
+        };
+        assert_eq!(speed, 10.0);
+        assert!(
+            serve(&["--race-dir", "r", "--replay", "x.pcap"]).is_err(),
+            "one source"
+        );
+        assert!(serve(&["--race-dir", "r", "--race-speed", "0"]).is_err());
+        assert!(serve(&["--race-dir", "r", "--race-speed", "20000"]).is_err());
         assert!(
             Cli::try_parse_from(["boxbox", "decode"]).is_err(),
             "decode needs a file"
@@ -418,6 +457,24 @@ mod tests {
             SourceSpec::Udp {
                 bind: "0.0.0.0:20777".parse().unwrap(),
                 forward: vec!["127.0.0.1:20778".parse().unwrap()]
+            }
+        );
+        // A race in the file, its speed from the flag.
+        let file: FileConfig = toml::from_str(
+            "[source]\nmode = \"race\"\ndir = \"races/2019_07_canada\"\nspeed = 50\n",
+        )
+        .unwrap();
+        let Command::Serve(args) = Cli::try_parse_from(["boxbox", "serve", "--race-speed", "100"])
+            .unwrap()
+            .command
+        else {
+            panic!("serve")
+        };
+        assert_eq!(
+            args.resolve(file).unwrap().source.spec,
+            SourceSpec::Race {
+                dir: "races/2019_07_canada".into(),
+                speed: 100.0
             }
         );
         let bad =

@@ -1,7 +1,7 @@
 //! Where the race comes from, and switching it at runtime.
 //!
-//! A [`SourceConfig`] names one source (the built-in simulator, the game's UDP telemetry, a pcap replay, a JSON
-//! WebSocket feed, or HTTP ingest) and an optional fallback to the simulator. [`Sources`] runs the configured
+//! A [`SourceConfig`] names one source (the built-in simulator, the game's UDP telemetry, a pcap replay, a real race
+//! from a folder of FastF1/f1db files, a JSON WebSocket feed, or HTTP ingest) and an optional fallback to the simulator. [`Sources`] runs the configured
 //! source as one task, reports its [`SourceStatus`] (`GET /api/v1/source`) and replaces it on
 //! `PUT /api/v1/source`. Every source publishes into the same [`Hub`]; each switch starts a fresh session there.
 //!
@@ -9,6 +9,7 @@
 //! the simulator produces states, not datagrams, so it can never be written into a session recording.
 
 mod feed;
+pub mod race;
 pub mod replay;
 pub mod simulator;
 pub mod udp;
@@ -66,6 +67,15 @@ pub enum SourceSpec {
         #[serde(default)]
         start_s: f64,
     },
+    /// A real race: a folder of `shared/data/races` (FastF1 laps and f1db results, see `boxbox_engine::race`),
+    /// played at `speed` race seconds per real second.
+    Race {
+        /// The race folder, e.g. `shared/data/races/2019_02_bahrain`.
+        dir: PathBuf,
+        /// Race seconds per real second (10 plays a 95-minute race in under 10 minutes).
+        #[serde(default = "default_race_speed")]
+        speed: f64,
+    },
     /// A WebSocket server sending JSON feed frames (see `boxbox_engine::feed`).
     WsFeed {
         /// `ws://` URL.
@@ -97,6 +107,12 @@ fn default_laps() -> u32 {
 fn default_replay_speed() -> f64 {
     1.0
 }
+/// Default speed of a real race: 10 race seconds per real second.
+pub fn default_race_speed() -> f64 {
+    10.0
+}
+/// Fastest real race: 10,000 race seconds per real second (a race in under a second, for tests).
+pub const MAX_RACE_SPEED: f64 = 10_000.0;
 
 impl SourceSpec {
     /// The mode's name, as in JSON.
@@ -105,6 +121,7 @@ impl SourceSpec {
             SourceSpec::Simulator { .. } => "simulator",
             SourceSpec::Udp { .. } => "udp",
             SourceSpec::Replay { .. } => "replay",
+            SourceSpec::Race { .. } => "race",
             SourceSpec::WsFeed { .. } => "ws_feed",
             SourceSpec::Ingest => "ingest",
         }
@@ -131,6 +148,11 @@ impl SourceSpec {
                 }
                 if !(start_s.is_finite() && *start_s >= 0.0) {
                     return Err(format!("start_s {start_s}: must be ≥ 0"));
+                }
+            }
+            SourceSpec::Race { speed, .. } => {
+                if !speed_ok(*speed, MAX_RACE_SPEED) {
+                    return Err(format!("speed {speed}: must be > 0 and ≤ {MAX_RACE_SPEED}"));
                 }
             }
             SourceSpec::WsFeed { url } => {
@@ -295,7 +317,7 @@ impl SourceStats {
 pub struct SourceStatus {
     /// Version of the API's JSON shapes.
     pub schema_version: u32,
-    /// `simulator`, `udp`, `replay`, `ws_feed` or `ingest`.
+    /// `simulator`, `udp`, `replay`, `race`, `ws_feed` or `ingest`.
     pub mode: &'static str,
     /// True when what is published is simulated (the simulator, or the fallback standing in).
     pub simulated: bool,
@@ -473,6 +495,17 @@ impl Sources {
                 file.display()
             )));
         }
+        // Import a real race before stopping anything: a missing file or a bad row is a 400 naming it.
+        let real_race = match &config.spec {
+            SourceSpec::Race { dir, .. } => {
+                let dir = dir.clone();
+                let loaded = tokio::task::spawn_blocking(move || race::load(&dir))
+                    .await
+                    .map_err(|e| SourceError::Unavailable(e.to_string()))?;
+                Some(loaded.map_err(|e| SourceError::Invalid(format!("{e:#}")))?)
+            }
+            _ => None,
+        };
         self.stop().await;
         self.hub.reset();
         let stats = Arc::new(SourceStats::default());
@@ -480,7 +513,10 @@ impl Sources {
         let publisher = Publisher::new(
             self.hub.clone(),
             self.context.rate_hz,
-            matches!(config.spec, SourceSpec::Replay { .. }),
+            matches!(
+                config.spec,
+                SourceSpec::Replay { .. } | SourceSpec::Race { .. }
+            ),
         );
         let mut ingest = None;
         let task = match &config.spec {
@@ -534,6 +570,16 @@ impl Sources {
                 stats.clone(),
                 cancelled,
             ))),
+            SourceSpec::Race { speed, .. } => {
+                let race = real_race.ok_or_else(|| SourceError::Unavailable("no race".into()))?;
+                Some(tokio::spawn(race::serve(
+                    race,
+                    *speed,
+                    publisher,
+                    stats.clone(),
+                    cancelled,
+                )))
+            }
             SourceSpec::WsFeed { url } => Some(tokio::spawn(feed::run_ws(
                 url.clone(),
                 publisher,
