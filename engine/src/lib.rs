@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod backtest;
 pub mod calibration;
 pub mod digest;
 pub mod feed;

@@ -30,8 +30,8 @@ pub struct PaceParams {
 impl PaceParams {
     /// Values tuned on the shared real races (see `BENCHMARKS.md`, "Model fidelity").
     pub const DEFAULT: PaceParams = PaceParams {
-        recency: 0.85,
-        slope_prior_strength: 40.0,
+        recency: 0.9,
+        slope_prior_strength: 500.0,
         default_deg_s_per_lap: 0.05,
         outlier_sigmas: 2.5,
         min_sigma_s: 0.15,

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::twin::laps::CarLaps;
-use crate::twin::pace::{FieldPace, PaceParams, median};
+use crate::twin::pace::{FieldPace, PaceParams};
 use crate::wire::{CarState, Compound, PitStatus, RaceState, ResultStatus};
 
 /// Tuning of the pit predictions.
@@ -20,7 +20,7 @@ pub struct PitParams {
     /// Prior tyre life of each dry compound `[soft, medium, hard]` as a share of the race distance, before the
     /// field has shown any stint (Sakhir 2019's calibrated wear to the cliff: 25, 36 and 52 of 57 laps).
     pub life_share: [f64; 3],
-    /// Weight of the plan against `n` observed stints: the field's median gets `n / (n + this)`.
+    /// Weight of the plan's stop in the field's survival curve, in stints.
     pub plan_weight_stints: f64,
     /// Stints shorter than this share of the race are not strategy (damage, lap-1 stops) and are not learned from.
     pub min_stint_share: f64,
@@ -28,16 +28,26 @@ pub struct PitParams {
     pub neutralised_stop_share: f64,
     /// Floor on the spread of a prediction, in laps.
     pub min_spread_laps: f64,
+    /// Shrinkage of a team's learned tendency: its mean offset is weighted `n / (n + this)` after `n` stops.
+    pub tendency_prior_stops: f64,
+    /// Largest shift a tendency may apply, in laps. 0 by default: on the shared real races applying the learned
+    /// tendencies lowered the ±1-lap hit rate (52 % → 40 % with a 2-lap cap), so they are reported, not applied.
+    pub tendency_max_laps: f64,
+    /// A set that has outlasted every stop seen is expected to stop this many laps on.
+    pub overdue_laps: f64,
 }
 
 impl PitParams {
     /// Values used by the pit wall (see `BENCHMARKS.md`, "Model fidelity").
     pub const DEFAULT: PitParams = PitParams {
-        life_share: [0.44, 0.63, 0.91],
+        life_share: [0.33, 0.48, 0.68],
         plan_weight_stints: 2.0,
         min_stint_share: 0.12,
         neutralised_stop_share: 0.4,
-        min_spread_laps: 1.5,
+        min_spread_laps: 1.0,
+        overdue_laps: 2.0,
+        tendency_prior_stops: 4.0,
+        tendency_max_laps: 0.0,
     };
 }
 
@@ -210,32 +220,101 @@ pub fn compound_rule_met(car: &CarState) -> bool {
     dry.len() >= 2 || car.stints.iter().any(|s| !s.compound.is_dry())
 }
 
-/// Observed lengths of completed stints on `compound` (every stint of every car but the last one, which is still
-/// running), as `(laps, same team)`.
-fn observed_stints(
+/// One stint seen as a survival observation: the set entered the race at `entry` laps of age and left it at
+/// `exit` (an `event` when it was taken off at a stop; censored when it is still running or ended otherwise).
+#[derive(Clone, Copy, Debug)]
+struct Observation {
+    entry: f64,
+    exit: f64,
+    event: bool,
+    weight: f64,
+}
+
+/// Kaplan–Meier survival of a tyre set against its age, with delayed entry (used sets join the risk set at
+/// their age when fitted) and weights. Returns the steps `(age, S(age))`.
+///
+/// Written here because it is a dozen lines over observations the twin already has; no survival crate is made
+/// for `no_std`-style wasm use with weights and delayed entry.
+fn survival(observations: &[Observation]) -> Vec<(f64, f64)> {
+    let mut ages: Vec<f64> = observations
+        .iter()
+        .filter(|o| o.event)
+        .map(|o| o.exit)
+        .collect();
+    ages.sort_by(f64::total_cmp);
+    ages.dedup();
+    let mut s = 1.0;
+    let mut steps = Vec::with_capacity(ages.len());
+    for t in ages {
+        let at_risk: f64 = observations
+            .iter()
+            .filter(|o| o.entry < t && o.exit >= t)
+            .map(|o| o.weight)
+            .sum();
+        let events: f64 = observations
+            .iter()
+            .filter(|o| o.event && o.exit == t)
+            .map(|o| o.weight)
+            .sum();
+        if at_risk > 0.0 {
+            s *= 1.0 - events / at_risk;
+        }
+        steps.push((t, s));
+    }
+    steps
+}
+
+fn survival_at(steps: &[(f64, f64)], age: f64) -> f64 {
+    steps
+        .iter()
+        .take_while(|(t, _)| *t <= age)
+        .last()
+        .map_or(1.0, |(_, s)| *s)
+}
+
+/// Every stint of the field on `compound` except `car`'s current one, as survival observations. Stints shorter
+/// than [`PitParams::min_stint_share`] of the race ended for another reason (damage, a lap-1 stop) and are
+/// censored, as are running stints and those of cars out of the race. Team-mates' stints weigh double.
+fn observations(
     state: &RaceState,
     car: &CarState,
     compound: Compound,
     params: &PitParams,
-) -> Vec<(f64, bool)> {
+) -> Vec<Observation> {
     let min_laps = params.min_stint_share * f64::from(state.session.total_laps);
     let mut out = Vec::new();
     for other in &state.cars {
         let n = other.stints.len();
-        for (k, s) in other.stints.iter().enumerate().take(n.saturating_sub(1)) {
-            let next_start = other.stints[k + 1].start_lap;
-            let laps = f64::from(next_start.saturating_sub(s.start_lap));
-            if s.compound != compound || laps < min_laps {
+        let weight = if other.team.name == car.team.name && other.car_idx != car.car_idx {
+            2.0
+        } else {
+            1.0
+        };
+        for (k, s) in other.stints.iter().enumerate() {
+            if s.compound != compound || (other.car_idx == car.car_idx && k + 1 == n) {
                 continue;
             }
-            let same_team = other.team.name == car.team.name && other.car_idx != car.car_idx;
-            out.push((laps, same_team));
+            let entry = f64::from(s.start_age_laps);
+            let (laps, ended_by_stop) = match other.stints.get(k + 1) {
+                Some(next) => (f64::from(next.start_lap.saturating_sub(s.start_lap)), true),
+                None => (f64::from(other.lap.saturating_sub(s.start_lap)), false),
+            };
+            out.push(Observation {
+                entry,
+                exit: entry + laps,
+                event: ended_by_stop && laps >= min_laps,
+                weight,
+            });
         }
     }
     out
 }
 
 /// The next stop of `car`, or `None` when it is not expected to stop again (or is out of the race).
+///
+/// The set's age at the stop is the median of its remaining life given that it has lasted until now, from the
+/// field's survival curve for the compound ([`survival`]), in which the plan's stop counts as
+/// [`PitParams::plan_weight_stints`] pseudo-stints (the prior before the field has shown anything).
 #[allow(clippy::too_many_arguments)]
 pub fn predict_next_pit(
     state: &RaceState,
@@ -254,59 +333,97 @@ pub fn predict_next_pit(
     let rule_met = compound_rule_met(car);
     let loss = state.session.pit_lane_loss_s;
     let plan = plan_next_stop(car, field, pace, params, total, loss, rule_met);
-    let observed = observed_stints(state, car, stint.compound, params);
-    // Weighted median: team-mates' stints count twice.
-    let mut lengths: Vec<f64> = observed
-        .iter()
-        .flat_map(|&(l, team)| std::iter::repeat_n(l, if team { 2 } else { 1 }))
-        .collect();
-    let n_obs = observed.len() as f64;
-    let field_len = median(&mut lengths);
-    let current_laps = f64::from(car.lap.saturating_sub(stint.start_lap));
-    let (expected, basis) = match (plan, field_len) {
-        (None, None) => return None,
-        // The plan says the set reaches the flag.
-        (None, Some(_)) if rule_met => return None,
-        (Some(p), None) => (p, PitBasis::Plan),
-        (None, Some(f)) => (f, PitBasis::Field),
-        (Some(p), Some(f)) => {
-            let w = n_obs / (n_obs + params.plan_weight_stints);
-            (w * f + (1.0 - w) * p, PitBasis::Field)
+    let mut obs = observations(state, car, stint.compound, params);
+    let field_stints = obs.iter().filter(|o| o.event).count();
+    let entry = f64::from(stint.start_age_laps);
+    if let Some(p) = plan {
+        obs.push(Observation {
+            entry,
+            exit: entry + p,
+            event: true,
+            weight: params.plan_weight_stints,
+        });
+    }
+    let steps = survival(&obs);
+    // Age of the set at the end of the last completed lap, and the lap the car is on.
+    let completed = car.lap.saturating_sub(1);
+    let age_now = entry + f64::from(completed.saturating_sub(stint.start_lap.saturating_sub(1)));
+    let s_now = survival_at(&steps, age_now);
+    let last_useful = total.saturating_sub(1).max(car.lap);
+    let in_lap_of = |age: f64| f64::from(completed) + (age - age_now);
+    // Conditional probability of stopping at the end of each lap from now on.
+    let mut probabilities: Vec<LapProbability> = Vec::new();
+    let mut previous = 1.0;
+    for (t, s) in steps.iter().filter(|(t, _)| *t > age_now) {
+        let cond = if s_now > 0.0 { s / s_now } else { 0.0 };
+        let lap = libm::round(in_lap_of(*t)).max(f64::from(car.lap)) as u32;
+        if lap <= last_useful && previous - cond > 0.0 {
+            probabilities.push(LapProbability {
+                lap,
+                p: previous - cond,
+            });
         }
+        previous = cond;
+    }
+    let mass: f64 = probabilities.iter().map(|p| p.p).sum();
+    let median_age = steps
+        .iter()
+        .find(|(t, s)| *t > age_now && s_now > 0.0 && s / s_now <= 0.5)
+        .map(|(t, _)| *t);
+    let (age, basis) = match median_age {
+        Some(a) => (
+            a,
+            if field_stints > 0 {
+                PitBasis::Field
+            } else {
+                PitBasis::Plan
+            },
+        ),
+        // No stop planned and the field's sets last past here: no further stop, if the rule allows.
+        None if rule_met && plan.is_none() => return None,
+        // Past every stop seen: it could come any lap now.
+        None => (age_now + params.overdue_laps, PitBasis::Overdue),
     };
     let shift = tendency.map_or(0.0, |t| {
         let n = f64::from(t.stops);
-        t.mean_offset_laps * n / (n + 1.0)
+        (t.mean_offset_laps * n / (n + params.tendency_prior_stops)).clamp(-params.tendency_max_laps, params.tendency_max_laps)
     });
-    let spread = {
-        let mut dev: Vec<f64> = lengths.iter().map(|l| (l - expected).abs()).collect();
-        let mad = median(&mut dev).unwrap_or(0.0) * 1.4826;
-        (if lengths.len() >= 3 {
-            mad
-        } else {
-            0.15 * expected
-        })
-        .max(params.min_spread_laps)
-    };
-    let current = car.lap.max(stint.start_lap);
-    let in_lap = f64::from(stint.start_lap) + expected - 1.0 + shift;
-    let last_useful = total.saturating_sub(1).max(current);
+    let laps_in_stint = age_now - entry;
+    let expected = age - entry;
     let (centre, basis) = if state.session.track_status.is_neutralised()
         && car.pit_status == PitStatus::None
-        && current_laps >= params.neutralised_stop_share * expected
+        && laps_in_stint >= params.neutralised_stop_share * expected
         && total.saturating_sub(car.lap) > 3
     {
-        (f64::from(current), PitBasis::Neutralised)
-    } else if in_lap < f64::from(current) {
-        (f64::from(current), PitBasis::Overdue)
+        (f64::from(car.lap), PitBasis::Neutralised)
     } else {
-        (in_lap, basis)
+        ((in_lap_of(age) + shift).max(f64::from(car.lap)), basis)
     };
-    let lap = (libm::round(centre).max(f64::from(current)) as u32).min(last_useful);
+    let lap = (libm::round(centre) as u32).clamp(car.lap, last_useful);
+    // Spread: the conditional distribution's quartiles, or the floor.
+    let quartile = |q: f64| {
+        let mut acc = 0.0;
+        probabilities.iter().find_map(|p| {
+            acc += p.p;
+            (acc >= q * mass).then_some(f64::from(p.lap))
+        })
+    };
+    let spread = match (quartile(0.25), quartile(0.75)) {
+        (Some(a), Some(b)) if mass > 0.0 => (b - a) / 1.349,
+        _ => 0.0,
+    }
+    .max(params.min_spread_laps);
+    if probabilities.is_empty() || basis == PitBasis::Neutralised || basis == PitBasis::Overdue {
+        probabilities = spread_over_laps(centre, spread, car.lap, last_useful);
+    } else if mass > 0.0 {
+        for p in &mut probabilities {
+            p.p /= mass;
+        }
+    }
     Some(PitPrediction {
         lap,
         spread_laps: spread,
-        probabilities: spread_over_laps(centre, spread, current, last_useful),
+        probabilities,
         expected_stint_laps: expected,
         basis,
     })

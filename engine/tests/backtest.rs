@@ -1,0 +1,54 @@
+//! The twins' backtest on every real race in `shared/data/races`: the twins run without error on each, and their
+//! next-5-lap predictions beat "the last clean lap repeats" on the aggregate.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use boxbox_engine::backtest::{backtest, summarize};
+use boxbox_engine::race::{FILE_NAMES, RaceFiles, RealRace};
+use boxbox_engine::twin::TwinParams;
+
+fn races_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/races")
+}
+
+fn races() -> Vec<(String, RealRace)> {
+    let mut names: Vec<String> = std::fs::read_dir(races_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("20"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let files =
+                FILE_NAMES.map(|f| std::fs::read_to_string(races_dir().join(&name).join(f)).unwrap());
+            let [a, b, c, d, e] = &files;
+            let race = RealRace::parse(&RaceFiles::from_array([a, b, c, d, e])).unwrap();
+            (name, race)
+        })
+        .collect()
+}
+
+#[test]
+fn the_twins_beat_the_baseline_on_the_real_races() {
+    let races = races();
+    assert_eq!(races.len(), 13);
+    let results: Vec<_> = races
+        .iter()
+        .map(|(name, race)| backtest(name, race, &TwinParams::PIT_WALL))
+        .collect();
+    for r in &results {
+        eprintln!("{}", serde_json::to_string(r).unwrap());
+        assert!(r.laptime_predictions > 500, "{}: {} laps scored", r.race, r.laptime_predictions);
+        assert!(r.pit_calls > 0, "{}", r.race);
+        assert!(r.laptime_rmse_s.is_finite() && r.laptime_rmse_baseline_s.is_finite());
+    }
+    let summary = summarize(&results);
+    eprintln!("{}", serde_json::to_string(&summary).unwrap());
+    assert!(
+        summary.laptime_rmse_s < summary.laptime_rmse_baseline_s,
+        "{summary:?}"
+    );
+}
