@@ -35,6 +35,20 @@ pub enum Command {
     /// Stand in for the game: simulate a race and send it as F1 25 (format 2025) UDP datagrams, or write it to a
     /// `.pcap` recording.
     Simulate(SimulateArgs),
+    /// Score the twins on real races: replay each race folder (`shared/data/races/...`) as if live and compare the
+    /// twins' lap-time and pit-lap predictions with what happened. Exit code 1 if any folder failed to load.
+    Backtest(BacktestArgs),
+}
+
+/// Arguments of `boxbox backtest`.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Race folders of FastF1/f1db files (e.g. `shared/data/races/2019_07_canada`).
+    #[arg(required = true, value_name = "RACE_DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// One JSON object per race per line, then `{"summary": {...}}`, instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `boxbox simulate`.
@@ -411,6 +425,17 @@ mod tests {
             panic!("replay")
         };
         assert_eq!((r.to.port(), r.speed, r.start_s), (20777, 2.0, 0.0));
+        assert!(
+            Cli::try_parse_from(["boxbox", "backtest"]).is_err(),
+            "backtest needs a race folder"
+        );
+        let Command::Backtest(b) = Cli::try_parse_from(["boxbox", "backtest", "a", "b", "--json"])
+            .unwrap()
+            .command
+        else {
+            panic!("backtest")
+        };
+        assert_eq!((b.dirs.len(), b.json), (2, true));
         assert!(
             Cli::try_parse_from(["boxbox", "simulate"]).is_err(),
             "simulate needs --to or --pcap"

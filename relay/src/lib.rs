@@ -2,6 +2,7 @@
 //! WebSocket.
 //!
 //! # Layout
+//! - [`backtest`]: `boxbox backtest`, the twins scored on real races.
 //! - [`cli`]: the `boxbox` command line (clap); `--help` is generated from the doc comments there.
 //! - [`decode`]: `boxbox decode`, packets of captures as JSON lines.
 //! - [`hub`]: the latest state, the lap history and the broadcast channel every WebSocket client reads from.
@@ -15,6 +16,7 @@
 //! and stop the relay when they are done.
 #![cfg(not(target_arch = "wasm32"))]
 
+pub mod backtest;
 pub mod cli;
 pub mod decode;
 pub mod hub;

@@ -41,6 +41,26 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Backtest(args) => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let outcome = boxbox_relay::backtest::run(
+                &args.dirs,
+                args.json,
+                &mut out,
+                &mut std::io::stderr(),
+            )?;
+            std::io::Write::flush(&mut out)?;
+            if outcome.failed > 0 {
+                eprintln!(
+                    "boxbox backtest: {} of {} race folder(s) failed to load",
+                    outcome.failed,
+                    args.dirs.len()
+                );
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 

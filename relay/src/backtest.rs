@@ -1,0 +1,186 @@
+//! `boxbox backtest RACE_DIR...`: the twins replayed through real races as if live and scored against what
+//! happened next (`boxbox_engine::backtest`), one race per folder of `shared/data/races`.
+//!
+//! Prints a row per race as it finishes (a table, or a JSON object per line with `--json`), then the pooled
+//! summary. A folder that does not load is reported on `err`, naming the folder and the file, and the others still
+//! run; the caller turns "any failed" into the exit code.
+
+use std::io::Write;
+use std::path::Path;
+
+use boxbox_engine::backtest::{BacktestSummary, RaceBacktest, backtest, summarize};
+use boxbox_engine::twin::TwinParams;
+
+use crate::source::race;
+
+/// The outcome of a backtest run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// One result per race folder that loaded, in the order given.
+    pub races: Vec<RaceBacktest>,
+    /// The races pooled.
+    pub summary: BacktestSummary,
+    /// How many folders failed to load.
+    pub failed: usize,
+}
+
+/// Backtests the twins ([`TwinParams::PIT_WALL`]) on every race folder in `dirs`, writing results to `out` and
+/// load errors to `err`.
+///
+/// # Errors
+/// Only when writing to `out` or `err` fails; a race that does not load is counted in [`Outcome::failed`].
+pub fn run(
+    dirs: &[impl AsRef<Path>],
+    json: bool,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> anyhow::Result<Outcome> {
+    let mut races = Vec::with_capacity(dirs.len());
+    let mut failed = 0;
+    if !json {
+        writeln!(out, "{}", header())?;
+    }
+    for dir in dirs {
+        let dir = dir.as_ref();
+        let real = match race::load(dir) {
+            Ok(real) => real,
+            Err(e) => {
+                writeln!(err, "boxbox backtest: {e:#}")?;
+                failed += 1;
+                continue;
+            }
+        };
+        let result = backtest(&race_name(dir), &real, &TwinParams::PIT_WALL);
+        if json {
+            serde_json::to_writer(&mut *out, &result)?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "{}", row(&result))?;
+        }
+        out.flush()?;
+        races.push(result);
+    }
+    let summary = summarize(&races);
+    if json {
+        // Through a struct, not `json!`, so the fields keep their order.
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            summary: &'a BacktestSummary,
+        }
+        serde_json::to_writer(&mut *out, &Line { summary: &summary })?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{}", summary_line(&summary))?;
+    }
+    out.flush()?;
+    Ok(Outcome {
+        races,
+        summary,
+        failed,
+    })
+}
+
+/// A race's name: its folder's name (`2019_07_canada`), or the path as given when it has none (`.`).
+fn race_name(dir: &Path) -> String {
+    dir.file_name().map_or_else(
+        || dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+const NAME_WIDTH: usize = 24;
+
+fn header() -> String {
+    format!(
+        "{:<NAME_WIDTH$} {:>11} {:>10} {:>10} {:>12} {:>9} {:>10}",
+        "race", "laps scored", "RMSE twin", "RMSE base", "improvement", "pit calls", "within ±1"
+    )
+}
+
+fn row(r: &RaceBacktest) -> String {
+    cells(
+        &r.race,
+        r.laptime_predictions,
+        r.laptime_rmse_s,
+        r.laptime_rmse_baseline_s,
+        r.laptime_improvement_pct,
+        r.pit_calls,
+        r.pit_lap_within_1,
+    )
+}
+
+fn summary_line(s: &BacktestSummary) -> String {
+    let name = format!(
+        "all {} race{}",
+        s.races,
+        if s.races == 1 { "" } else { "s" }
+    );
+    cells(
+        &name,
+        s.laptime_predictions,
+        s.laptime_rmse_s,
+        s.laptime_rmse_baseline_s,
+        s.laptime_improvement_pct,
+        s.pit_calls,
+        s.pit_lap_within_1,
+    )
+}
+
+fn cells(
+    name: &str,
+    scored: u32,
+    rmse: f64,
+    baseline: f64,
+    improvement_pct: f64,
+    pit_calls: u32,
+    within_1: f64,
+) -> String {
+    format!(
+        "{name:<NAME_WIDTH$} {scored:>11} {:>10} {:>10} {:>12} {pit_calls:>9} {:>10}",
+        format!("{rmse:.3} s"),
+        format!("{baseline:.3} s"),
+        format!("{improvement_pct:+.1} %"),
+        format!("{:.1} %", 100.0 * within_1),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_columns_line_up() {
+        assert_eq!(
+            race_name(Path::new("../shared/data/races/2019_07_canada/")),
+            "2019_07_canada"
+        );
+        assert_eq!(race_name(Path::new("..")), "..");
+        let summary = summarize(&[]);
+        let line = summary_line(&summary);
+        assert!(line.starts_with("all 0 races"), "{line}");
+        assert_eq!(
+            line.chars().count(),
+            header().chars().count(),
+            "{line}\n{}",
+            header()
+        );
+    }
+
+    #[test]
+    fn a_missing_folder_is_an_error_naming_it_and_the_summary_still_prints() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let outcome = run(
+            &["/nonexistent/1950_01_silverstone"],
+            true,
+            &mut out,
+            &mut err,
+        )
+        .unwrap();
+        assert_eq!(outcome.failed, 1);
+        let err = String::from_utf8(err).unwrap();
+        assert!(err.contains("1950_01_silverstone"), "{err}");
+        let out = String::from_utf8(out).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(summary["summary"]["races"], 0);
+    }
+}
