@@ -1,11 +1,11 @@
 //! Criterion benchmarks of the simulator and the Car Twin: a whole race at lap level, one sampled state, and the
-//! twins of the whole field. Figures are recorded in BENCHMARKS.md.
+//! twins of the whole field (the Car Twins alone, and the whole report). Figures are recorded in BENCHMARKS.md.
 
 use std::hint::black_box;
 
 use boxbox_engine::history::LapRecorder;
 use boxbox_engine::sim::{RaceSim, SimConfig};
-use boxbox_engine::twin::{TwinParams, field_twins};
+use boxbox_engine::twin::{TwinParams, Twins, field_twins};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// A race 30 laps in, with the lap history a client would have.
@@ -49,6 +49,13 @@ fn bench(c: &mut Criterion) {
                 &TwinParams::PIT_WALL,
             ))
         });
+    });
+
+    // The whole report (Car Twins, Field Twin with pit predictions, rejoins and battles, alerts) from the same
+    // history: the relay computes it on request, the browser once per lap.
+    let twins = Twins::with_history(TwinParams::PIT_WALL, recorder.records().to_vec());
+    c.bench_function("twin_report_20_cars_30_laps", |b| {
+        b.iter(|| black_box(twins.report(&state)));
     });
 }
 

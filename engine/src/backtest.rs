@@ -47,6 +47,8 @@ pub struct RaceBacktest {
     pub pit_unpredicted: u32,
     /// Mean absolute error of the predicted in-lap over the stops that had a prediction, in laps.
     pub pit_lap_mae: f64,
+    /// Consistency warnings the twins raised on the race's states.
+    pub consistency_warnings: u64,
     /// Sum of squared errors, for pooling races.
     #[serde(skip)]
     sq_twin: f64,
@@ -114,7 +116,9 @@ pub fn backtest(name: &str, race: &RealRace, params: &TwinParams) -> RaceBacktes
         }
     }
     let last = states.last();
-    score(name, race, last, twins.records(), &made, params)
+    let mut result = score(name, race, last, twins.records(), &made, params);
+    result.consistency_warnings = twins.warnings_total();
+    result
 }
 
 fn score(
@@ -208,6 +212,7 @@ fn score(
         } else {
             0.0
         },
+        consistency_warnings: 0,
         sq_twin,
         sq_base,
     }

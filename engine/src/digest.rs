@@ -2,8 +2,9 @@
 //! bit-identical results natively and in wasm (both sides compare against fixtures in `engine/tests/fixtures`).
 
 use crate::history::LapRecorder;
+use crate::race::RealRace;
 use crate::sim::{RaceSim, SimConfig};
-use crate::twin::{TwinParams, field_twins};
+use crate::twin::{TwinParams, Twins};
 
 /// A 64-bit FNV-1a digest of a race: the JSON of its state every `every_s` seconds until the finish.
 pub fn race(config: &SimConfig, every_s: f64) -> u64 {
@@ -12,19 +13,32 @@ pub fn race(config: &SimConfig, every_s: f64) -> u64 {
     hash.finish()
 }
 
-/// A 64-bit FNV-1a digest of the Car Twin of every car, computed from the states sampled every `every_s` seconds
-/// until the finish, as a client would on a live stream.
+/// A 64-bit FNV-1a digest of the twins' whole report (every Car Twin, the Field Twin, alerts, events), computed
+/// from the states sampled every `every_s` seconds until the finish, as a client would on a live stream.
 pub fn twins(config: &SimConfig, every_s: f64) -> u64 {
     let mut hash = Fnv1a::new();
-    sample(config, every_s, |sim, recorder| {
+    let mut twins = Twins::new(TwinParams::PIT_WALL);
+    sample(config, every_s, |sim, _| {
         let state = sim.state();
-        recorder.observe(&state);
-        hash.write_json(&field_twins(
-            &state,
-            recorder.records(),
-            &TwinParams::PIT_WALL,
-        ));
+        twins.observe(&state);
+        hash.write_json(&twins.report(&state));
     });
+    hash.finish()
+}
+
+/// A 64-bit FNV-1a digest of the twins over a real race (a timing-only source): every state is observed and the
+/// whole report is digested each time the leader starts a lap.
+pub fn real_race_twins(race: &RealRace) -> u64 {
+    let mut hash = Fnv1a::new();
+    let mut twins = Twins::new(TwinParams::PIT_WALL);
+    let mut leader_lap = 0;
+    for state in race.states() {
+        twins.observe(&state);
+        if state.session.leader_lap != leader_lap {
+            leader_lap = state.session.leader_lap;
+            hash.write_json(&twins.report(&state));
+        }
+    }
     hash.finish()
 }
 
@@ -93,6 +107,27 @@ mod tests {
         let mut h = Fnv1a::new();
         h.write(b"foobar");
         assert_eq!(h.finish(), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn real_race_twin_digest_matches_the_fixture_shared_with_the_wasm_test() {
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/real_race_twin_digest.json"))
+                .expect("fixture is JSON");
+        let race = fixture["race"].as_str().expect("race");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/data/races")
+            .join(race);
+        let files = crate::race::FILE_NAMES
+            .map(|f| std::fs::read_to_string(dir.join(f)).expect("race file"));
+        let [a, b, c, d, e] = &files;
+        let race = RealRace::parse(&crate::race::RaceFiles::from_array([a, b, c, d, e]))
+            .expect("race parses");
+        assert_eq!(
+            format!("{:016x}", real_race_twins(&race)),
+            fixture["digest"].as_str().expect("digest"),
+            "the twins' output changed; if on purpose, update engine/tests/fixtures/real_race_twin_digest.json"
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@ use crate::history::LapRecorder;
 use crate::twin::TwinParams;
 use crate::twin::alert::Alert;
 use crate::twin::car::{CarTwin, car_twin};
+use crate::twin::consistency::{ConsistencyMonitor, ConsistencyWarning};
+use crate::twin::fingerprint::{DriverFingerprint, Fingerprints};
 use crate::twin::field::{FieldModels, FieldTwin, field_twin_with};
 use crate::twin::laps::CarLaps;
 use crate::twin::pit::{TeamTendency, predict_next_pit};
@@ -17,8 +19,14 @@ use crate::wire::{
 /// How many predictions per car are kept to score the teams' tendencies (the one made three laps before a stop).
 const PREDICTIONS_KEPT: usize = 8;
 
-/// How many events the log keeps.
+/// How many events, warnings and anomaly alerts the logs keep.
 const EVENTS_KEPT: usize = 64;
+
+/// Keeps the newest `EVENTS_KEPT` items.
+fn trim<T>(items: &mut Vec<T>) {
+    let excess = items.len().saturating_sub(EVENTS_KEPT);
+    items.drain(..excess);
+}
 
 /// Something that happened in the race that changes the strategy picture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,6 +83,12 @@ pub struct TwinReport {
     pub strategy: StrategyStatus,
     /// The latest events, oldest first.
     pub events: Vec<TwinEvent>,
+    /// Every driver's fingerprint: consistency and lap and sector baselines.
+    pub fingerprints: Vec<DriverFingerprint>,
+    /// The latest laps or sectors out of a driver's character (beyond 2σ of their own baseline), oldest first.
+    pub anomalies: Vec<Alert>,
+    /// The latest things in the state that do not add up, oldest first (reported, never fixed).
+    pub warnings: Vec<ConsistencyWarning>,
 }
 
 /// A pit prediction made at the end of a lap, kept to learn the team's tendency.
@@ -103,6 +117,11 @@ pub struct Twins {
     tendencies: Vec<TeamTendency>,
     strategy: StrategyStatus,
     events: Vec<TwinEvent>,
+    fingerprints: Fingerprints,
+    anomalies: Vec<Alert>,
+    consistency: ConsistencyMonitor,
+    warnings: Vec<ConsistencyWarning>,
+    warnings_total: u64,
 }
 
 impl Twins {
@@ -117,15 +136,38 @@ impl Twins {
             tendencies: Vec::new(),
             strategy: StrategyStatus::default(),
             events: Vec::new(),
+            fingerprints: Fingerprints::new(),
+            anomalies: Vec::new(),
+            consistency: ConsistencyMonitor::new(),
+            warnings: Vec::new(),
+            warnings_total: 0,
         }
     }
 
     /// Twins that continue from a lap history (e.g. the one sent with a snapshot).
     pub fn with_history(params: TwinParams, records: Vec<LapRecord>) -> Self {
+        let mut fingerprints = Fingerprints::new();
+        let mut sorted: Vec<&LapRecord> = records.iter().collect();
+        sorted.sort_by_key(|r| (r.car_idx, r.lap));
+        for r in sorted {
+            // Alerts about laps before the history was received are old news.
+            let _ = fingerprints.observe(r, "", (r.lap, 0.0));
+        }
         Twins {
             recorder: LapRecorder::with_history(records),
+            fingerprints,
             ..Twins::new(params)
         }
+    }
+
+    /// How many consistency warnings have been raised in all.
+    pub fn warnings_total(&self) -> u64 {
+        self.warnings_total
+    }
+
+    /// The consistency warnings raised so far (the newest few), oldest first.
+    pub fn warnings(&self) -> &[ConsistencyWarning] {
+        &self.warnings
     }
 
     /// The parameters.
@@ -152,10 +194,21 @@ impl Twins {
     pub fn observe(&mut self, state: &RaceState) -> Vec<TwinEvent> {
         let before = self.recorder.records().len();
         self.recorder.observe(state);
-        let completed: Vec<(u8, u32)> = self.recorder.records()[before.min(self.recorder.records().len())..]
-            .iter()
-            .map(|r| (r.car_idx, r.lap))
-            .collect();
+        let fresh = &self.recorder.records()[before.min(self.recorder.records().len())..];
+        let completed: Vec<(u8, u32)> = fresh.iter().map(|r| (r.car_idx, r.lap)).collect();
+        for r in fresh {
+            let code = state
+                .car(r.car_idx)
+                .map_or_else(String::new, |c| c.driver.code.clone());
+            let at = (r.lap + 1, state.session_time_s);
+            self.anomalies
+                .extend(self.fingerprints.observe(r, &code, at));
+        }
+        trim(&mut self.anomalies);
+        let warnings = self.consistency.check(state, self.recorder.records());
+        self.warnings_total += warnings.len() as u64;
+        self.warnings.extend(warnings);
+        trim(&mut self.warnings);
         let mut new_events = Vec::new();
         let event = |kind, car_idx, lap| TwinEvent {
             kind,
@@ -215,8 +268,7 @@ impl Twins {
             self.strategy.last_reason = Some(e.clone());
         }
         self.events.extend(new_events.iter().cloned());
-        let excess = self.events.len().saturating_sub(EVENTS_KEPT);
-        self.events.drain(..excess);
+        trim(&mut self.events);
         new_events
     }
 
@@ -347,6 +399,9 @@ impl Twins {
             alerts,
             strategy: self.strategy.clone(),
             events: self.events.clone(),
+            fingerprints: self.fingerprints.fingerprints(),
+            anomalies: self.anomalies.clone(),
+            warnings: self.warnings.clone(),
         }
     }
 }

@@ -112,7 +112,6 @@ fn a_car_model_predicts_its_next_laps_from_the_true_law() {
     let model = pace_model(car, &laps, &pace, &TwinParams::PIT_WALL.pace).unwrap();
     // The fuel-corrected base is 90 + 3 × 0.3 = 90.9 s.
     assert!((model.base_s - 90.9).abs() < 0.3, "{model:?}");
-    eprintln!("{model:?}");
     let predicted = predict_laps(car, &model, &pace, 5);
     assert_eq!(predicted.len(), 5);
     for (k, p) in predicted.iter().enumerate() {
