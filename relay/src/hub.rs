@@ -1,20 +1,46 @@
-//! The hub: the latest race state, its lap history, and the broadcast channel that fans updates out to clients.
+//! The hub: the latest race state, the twins that watch it, and the broadcast channel that fans updates out to
+//! clients.
 //!
 //! Each update is serialized to JSON once and shared by every client ([`Utf8Bytes`] clones are reference counts).
 //! The channel is bounded: a client that falls more than [`UPDATE_BUFFER`] updates behind gets a `Lagged` error and
 //! is resynchronised with a fresh snapshot instead of slowing anyone else down.
+//!
+//! Every published state goes through [`Twins::observe`] (which books the laps the snapshot's history is made of,
+//! and notices stops, SC/VSC and retirements, logged as they happen). The full [`TwinReport`] costs about a
+//! millisecond, so it is computed on demand, off the async threads, and cached: a cached report serves until a lap
+//! is completed or an event happens, and at most [`REPORT_MAX_AGE`] otherwise. [`keep_twins_fresh`] recomputes it
+//! once a second after such a change even when nobody asks, so consistency warnings reach the log.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use boxbox_engine::history::LapRecorder;
 use boxbox_engine::protocol::ServerMessage;
+use boxbox_engine::twin::alert::AlertKind;
+use boxbox_engine::twin::session::{EventKind, TwinEvent};
+use boxbox_engine::twin::{CarTwin, TwinParams, TwinReport, Twins};
 use boxbox_engine::wire::RaceState;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
 
 /// Updates a client may fall behind before it is resynchronised with a snapshot.
 pub const UPDATE_BUFFER: usize = 64;
+
+/// How long a cached [`TwinReport`] serves while states keep coming without a completed lap or an event.
+pub const REPORT_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// Why the twins cannot answer.
+#[derive(Debug, thiserror::Error)]
+pub enum TwinsError {
+    /// No state has been published in this session yet.
+    #[error("no race state yet: the source has not published one")]
+    NoState,
+    /// Computing the twins failed (the blocking task panicked or was cancelled).
+    #[error("the twins could not be computed: {0}")]
+    Failed(String),
+}
 
 /// Shared handle to the relay's live data. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -27,12 +53,68 @@ struct Inner {
     latest: RwLock<Latest>,
     updates: broadcast::Sender<Utf8Bytes>,
     clients: AtomicUsize,
+    /// Held while a report is computed, so concurrent requests wait for one computation instead of each running
+    /// their own; it also remembers which consistency warnings were logged.
+    reporting: tokio::sync::Mutex<Logged>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Latest {
     state: Option<RaceState>,
-    recorder: LapRecorder,
+    /// The twins of this session; their lap records are the snapshot's history.
+    twins: Twins,
+    /// What the latest state is, for the report cache.
+    version: Version,
+    report: Option<CachedReport>,
+}
+
+/// Identifies the data a report was computed from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Version {
+    /// Bumped by every [`Hub::reset`].
+    session: u64,
+    /// States published in this session.
+    published: u64,
+    /// Publishes in this session that completed a lap or raised an event.
+    changes: u64,
+}
+
+#[derive(Debug)]
+struct CachedReport {
+    report: Arc<TwinReport>,
+    version: Version,
+    computed_at: Instant,
+}
+
+/// The consistency warnings already logged in a session.
+#[derive(Debug, Default)]
+struct Logged {
+    session: u64,
+    warnings: HashSet<(Option<u8>, u32, String)>,
+}
+
+impl Latest {
+    fn new(session: u64) -> Self {
+        Latest {
+            state: None,
+            twins: Twins::new(TwinParams::PIT_WALL),
+            version: Version {
+                session,
+                ..Version::default()
+            },
+            report: None,
+        }
+    }
+
+    /// The cached report, if it may still serve for the current state.
+    fn fresh_report(&self) -> Option<Arc<TwinReport>> {
+        let cached = self.report.as_ref()?;
+        let (was, now) = (cached.version, self.version);
+        let fresh = was.session == now.session
+            && (was.published == now.published
+                || (was.changes == now.changes && cached.computed_at.elapsed() < REPORT_MAX_AGE));
+        fresh.then(|| Arc::clone(&cached.report))
+    }
 }
 
 /// Counts a connected client for as long as it lives.
@@ -51,20 +133,31 @@ impl Hub {
         let (updates, _) = broadcast::channel(UPDATE_BUFFER);
         Hub {
             inner: Arc::new(Inner {
-                latest: RwLock::new(Latest::default()),
+                latest: RwLock::new(Latest::new(0)),
                 updates,
                 clients: AtomicUsize::new(0),
+                reporting: tokio::sync::Mutex::new(Logged::default()),
             }),
         }
     }
 
-    /// Forgets the history: a new session starts.
-    pub fn reset(&self) {
-        let mut latest = self.inner.latest.write().unwrap_or_else(|e| e.into_inner());
-        *latest = Latest::default();
+    fn read(&self) -> RwLockReadGuard<'_, Latest> {
+        self.inner.latest.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Makes `state` the latest, books any completed laps, and sends it to every subscriber.
+    fn write(&self) -> RwLockWriteGuard<'_, Latest> {
+        self.inner.latest.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets the state, the history and the twins: a new session starts.
+    pub fn reset(&self) {
+        let mut latest = self.write();
+        let session = latest.version.session + 1;
+        *latest = Latest::new(session);
+    }
+
+    /// Makes `state` the latest, lets the twins observe it (booking completed laps, logging new events), and sends
+    /// it to every subscriber.
     pub fn publish(&self, state: RaceState) {
         let message = ServerMessage::Update { state };
         let json = match serde_json::to_string(&message) {
@@ -77,22 +170,41 @@ impl Hub {
         let ServerMessage::Update { state } = message else {
             return;
         };
-        {
-            let mut latest = self.inner.latest.write().unwrap_or_else(|e| e.into_inner());
-            latest.recorder.observe(&state);
+        let events = {
+            let mut latest = self.write();
+            let laps_before = latest.twins.records().len();
+            let events = latest.twins.observe(&state);
+            latest.version.published += 1;
+            if !events.is_empty() || latest.twins.records().len() != laps_before {
+                latest.version.changes += 1;
+            }
+            let events: Vec<(TwinEvent, Option<String>)> = events
+                .into_iter()
+                .map(|e| {
+                    let code = e
+                        .car_idx
+                        .and_then(|i| state.car(i))
+                        .map(|c| c.driver.code.clone());
+                    (e, code)
+                })
+                .collect();
             latest.state = Some(state);
-        }
+            events
+        };
         // An error only means nobody is listening right now.
         let _ = self.inner.updates.send(Utf8Bytes::from(json));
+        for (event, driver) in &events {
+            log_event(event, driver.as_deref());
+        }
     }
 
     /// The snapshot message for a client that is (re)starting: the latest state and the whole lap history.
     pub fn snapshot_json(&self) -> Option<Utf8Bytes> {
-        let latest = self.inner.latest.read().unwrap_or_else(|e| e.into_inner());
+        let latest = self.read();
         let state = latest.state.clone()?;
         let message = ServerMessage::Snapshot {
             state,
-            history: latest.recorder.records().to_vec(),
+            history: latest.twins.records().to_vec(),
         };
         drop(latest);
         match serde_json::to_string(&message) {
@@ -106,12 +218,66 @@ impl Hub {
 
     /// The latest state, if any.
     pub fn latest_state(&self) -> Option<RaceState> {
-        self.inner
-            .latest
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .state
-            .clone()
+        self.read().state.clone()
+    }
+
+    /// The twins' report on the latest state: the cached one while it is fresh, else computed now on a blocking
+    /// thread (concurrent callers share the computation). New consistency warnings in it are logged.
+    ///
+    /// # Errors
+    /// [`TwinsError::NoState`] before the first state of the session; [`TwinsError::Failed`] if the computation
+    /// panicked.
+    pub async fn twin_report(&self) -> Result<Arc<TwinReport>, TwinsError> {
+        let mut logged = self.inner.reporting.lock().await;
+        let (twins, state, version) = {
+            let latest = self.read();
+            let state = latest.state.clone().ok_or(TwinsError::NoState)?;
+            if let Some(report) = latest.fresh_report() {
+                return Ok(report);
+            }
+            (latest.twins.clone(), state, latest.version)
+        };
+        let report = tokio::task::spawn_blocking(move || twins.report(&state))
+            .await
+            .map_err(|e| TwinsError::Failed(e.to_string()))?;
+        let report = Arc::new(report);
+        logged.log_new_warnings(version.session, &report);
+        let mut latest = self.write();
+        // A report of a session that ended meanwhile is not cached.
+        if latest.version.session == version.session {
+            latest.report = Some(CachedReport {
+                report: Arc::clone(&report),
+                version,
+                computed_at: Instant::now(),
+            });
+        }
+        Ok(report)
+    }
+
+    /// One car's twin against a chosen rival, computed now on a blocking thread. `Ok(None)` when the latest state
+    /// has no such car.
+    ///
+    /// # Errors
+    /// As [`Hub::twin_report`].
+    pub async fn car_twin(&self, car_idx: u8, rival: u8) -> Result<Option<CarTwin>, TwinsError> {
+        let (twins, state) = {
+            let latest = self.read();
+            let state = latest.state.clone().ok_or(TwinsError::NoState)?;
+            (latest.twins.clone(), state)
+        };
+        tokio::task::spawn_blocking(move || twins.car(&state, car_idx, Some(rival)))
+            .await
+            .map_err(|e| TwinsError::Failed(e.to_string()))
+    }
+
+    /// Whether a lap was completed or an event happened since the cached report (or there is none yet).
+    fn twins_changed(&self) -> bool {
+        let latest = self.read();
+        latest.state.is_some()
+            && latest.report.as_ref().is_none_or(|r| {
+                r.version.session != latest.version.session
+                    || r.version.changes != latest.version.changes
+            })
     }
 
     /// A receiver of every update published from now on.
@@ -131,8 +297,153 @@ impl Hub {
     }
 }
 
+/// Recomputes the twins' report once a second after a lap was completed or an event happened, until `stop` turns
+/// true, so consistency warnings are logged even when no client asks for the twins.
+pub async fn keep_twins_fresh(hub: Hub, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(REPORT_MAX_AGE);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        if hub.twins_changed()
+            && let Err(e) = hub.twin_report().await
+        {
+            tracing::error!("{e}");
+        }
+    }
+}
+
+impl Logged {
+    /// Logs the report's consistency warnings that were not logged before in this session.
+    fn log_new_warnings(&mut self, session: u64, report: &TwinReport) {
+        if self.session != session {
+            self.session = session;
+            self.warnings.clear();
+        }
+        for alert in report
+            .alerts
+            .iter()
+            .filter(|a| a.kind == AlertKind::Consistency)
+        {
+            if self
+                .warnings
+                .insert((alert.car_idx, alert.lap, alert.radio.clone()))
+            {
+                tracing::warn!(
+                    car = alert.car_idx,
+                    lap = alert.lap,
+                    session_time_s = alert.session_time_s,
+                    "consistency: {}",
+                    alert.radio
+                );
+            }
+        }
+    }
+}
+
+/// Logs a new twin event at info level.
+fn log_event(event: &TwinEvent, driver: Option<&str>) {
+    let what = match event.kind {
+        EventKind::SafetyCar => "safety car deployed",
+        EventKind::VirtualSafetyCar => "virtual safety car deployed",
+        EventKind::GreenAgain => "green flag: the neutralisation is over",
+        EventKind::PitStop => "pit stop",
+        EventKind::Retirement => "retirement",
+    };
+    match event.car_idx {
+        Some(car) => tracing::info!(
+            car,
+            driver = driver.unwrap_or("?"),
+            lap = event.lap,
+            session_time_s = event.session_time_s,
+            "{what}"
+        ),
+        None => tracing::info!(
+            lap = event.lap,
+            session_time_s = event.session_time_s,
+            "{what}"
+        ),
+    }
+}
+
 impl Default for Hub {
     fn default() -> Self {
         Hub::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use boxbox_engine::sim::{RaceSim, SimConfig};
+
+    use super::*;
+
+    /// A hub fed a simulated race up to `t_s`, one state every 5 simulated seconds.
+    fn hub_at(t_s: f64) -> (Hub, RaceSim) {
+        let hub = Hub::new();
+        let mut sim = RaceSim::new(&SimConfig {
+            seed: 3,
+            total_laps: 20,
+        });
+        let mut t = 0.0;
+        while t < t_s {
+            t += 5.0;
+            sim.advance_to(t);
+            hub.publish(sim.state());
+        }
+        (hub, sim)
+    }
+
+    #[tokio::test]
+    async fn the_report_is_cached_until_a_lap_or_an_event_and_reset_forgets_it() {
+        let hub = Hub::new();
+        assert!(matches!(hub.twin_report().await, Err(TwinsError::NoState)));
+        let (hub, mut sim) = hub_at(600.0);
+        let first = hub.twin_report().await.unwrap();
+        assert_eq!(first.cars.len(), 20);
+        assert!(!hub.twins_changed());
+        // Asked again with nothing new: the same report.
+        assert!(Arc::ptr_eq(&first, &hub.twin_report().await.unwrap()));
+        // A state that moves the cars but completes no lap: still the same within REPORT_MAX_AGE.
+        sim.advance_to(600.5);
+        let state = sim.state();
+        let changes = hub.read().version.changes;
+        hub.publish(state);
+        if hub.read().version.changes == changes {
+            assert!(Arc::ptr_eq(&first, &hub.twin_report().await.unwrap()));
+        }
+        // Laps later: a new report, on the latest state.
+        sim.advance_to(800.0);
+        hub.publish(sim.state());
+        assert!(hub.twins_changed());
+        let later = hub.twin_report().await.unwrap();
+        assert!(!Arc::ptr_eq(&first, &later));
+        assert_eq!(later.session_time_s, sim.state().session_time_s);
+        // The snapshot's history is the twins' lap records.
+        let snapshot: ServerMessage =
+            serde_json::from_str(hub.snapshot_json().unwrap().as_str()).unwrap();
+        let ServerMessage::Snapshot { history, .. } = snapshot else {
+            panic!("a snapshot")
+        };
+        assert!(history.len() > 100, "{} laps", history.len());
+        hub.reset();
+        assert!(matches!(hub.twin_report().await, Err(TwinsError::NoState)));
+        assert!(hub.snapshot_json().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_car_twin_against_a_chosen_rival() {
+        let (hub, sim) = hub_at(600.0);
+        let state = sim.state();
+        let (car, rival) = (state.cars[5].car_idx, state.cars[0].car_idx);
+        let twin = hub.car_twin(car, rival).await.unwrap().unwrap();
+        assert_eq!(twin.car_idx, car);
+        assert_eq!(twin.rival.map(|r| r.car_idx), Some(rival));
+        assert!(hub.car_twin(200, rival).await.unwrap().is_none());
     }
 }

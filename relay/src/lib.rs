@@ -5,7 +5,8 @@
 //! - [`backtest`]: `boxbox backtest`, the twins scored on real races.
 //! - [`cli`]: the `boxbox` command line (clap); `--help` is generated from the doc comments there.
 //! - [`decode`]: `boxbox decode`, packets of captures as JSON lines.
-//! - [`hub`]: the latest state, the lap history and the broadcast channel every WebSocket client reads from.
+//! - [`hub`]: the latest state, the twins watching it (lap history, events, the cached twin report) and the
+//!   broadcast channel every WebSocket client reads from.
 //! - [`source`]: the sources (simulator, UDP with forwarding, pcap replay, JSON WebSocket feed, HTTP ingest), their
 //!   status, runtime switching and the simulator fallback.
 //! - [`recorder`]: every UDP session recorded to a libpcap file.
@@ -90,6 +91,7 @@ pub async fn run(
     let sources = source::Sources::start(hub.clone(), context, config.source.clone(), udp)
         .await
         .context("cannot start the source")?;
+    tokio::spawn(hub::keep_twins_fresh(hub.clone(), stop_rx.clone()));
     let app = server::app(
         server::AppState {
             hub,

@@ -1,24 +1,27 @@
-//! The HTTP router: `GET /api/v1/health`, `GET`/`PUT /api/v1/source`, `POST /api/v1/ingest`, the `/ws` live feed,
+//! The HTTP router: `GET /api/v1/health`, `GET`/`PUT /api/v1/source`, `POST /api/v1/ingest`, the twins
+//! (`GET /api/v1/twins`, `/api/v1/car-twin`, `/api/v1/car-twin/{car}`, `/api/v1/field-twin`), the `/ws` live feed,
 //! and the web app (with an `index.html` fallback for client-side routes). Errors are JSON:
 //! `{"error": {"code", "message"}}`.
 
 use std::path::Path;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::http::StatusCode;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use boxbox_engine::twin::{CarTwin, TwinReport};
 use boxbox_engine::wire::SCHEMA_VERSION;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
-use crate::hub::Hub;
+use crate::hub::{Hub, TwinsError};
 use crate::source::{SourceConfig, SourceError, SourceStatus, Sources};
 
 /// What every handler can reach.
@@ -38,6 +41,10 @@ pub fn app(state: AppState, web_dir: &Path) -> Router {
         .route("/health", get(health))
         .route("/source", get(get_source).put(put_source))
         .route("/ingest", post(ingest))
+        .route("/twins", get(twins))
+        .route("/car-twin", get(car_twins))
+        .route("/car-twin/{car}", get(car_twin))
+        .route("/field-twin", get(field_twin))
         .fallback(api_not_found);
     let web = ServeDir::new(web_dir).fallback(ServeFile::new(web_dir.join("index.html")));
     Router::new()
@@ -142,6 +149,125 @@ async fn ingest(
             accepted,
         }),
     ))
+}
+
+/// `GET /api/v1/twins`: the whole twin report.
+async fn twins(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let report = twin_report(&state.hub).await?;
+    json_response(&*report)
+}
+
+/// Body of `GET /api/v1/car-twin`.
+#[derive(Debug, Serialize)]
+struct CarTwins<'a> {
+    schema_version: u32,
+    session_time_s: f64,
+    cars: &'a [CarTwin],
+}
+
+/// `GET /api/v1/car-twin`: every car's twin, in running order.
+async fn car_twins(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let report = twin_report(&state.hub).await?;
+    json_response(&CarTwins {
+        schema_version: report.schema_version,
+        session_time_s: report.session_time_s,
+        cars: &report.cars,
+    })
+}
+
+/// Query of `GET /api/v1/car-twin/{car}`.
+#[derive(Debug, Deserialize)]
+struct CarTwinQuery {
+    /// The rival to compare with (a car index); the car ahead by default.
+    rival: Option<String>,
+}
+
+/// `GET /api/v1/car-twin/{car}[?rival=N]`: one car's twin, by car index.
+async fn car_twin(
+    State(state): State<AppState>,
+    UrlPath(car): UrlPath<String>,
+    query: Result<Query<CarTwinQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let car = parse_car(&car, "invalid_car", "car")?;
+    let Query(query) = query.map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: "invalid_query",
+        message: e.body_text(),
+    })?;
+    let rival = query
+        .rival
+        .as_deref()
+        .map(|r| parse_car(r, "invalid_rival", "rival"))
+        .transpose()?;
+    let Some(rival) = rival else {
+        // The car ahead: the cached report has it.
+        let report = twin_report(&state.hub).await?;
+        let twin = report.cars.iter().find(|t| t.car_idx == car);
+        return twin.map_or_else(|| Err(unknown_car(car)), json_response);
+    };
+    let known = state
+        .hub
+        .latest_state()
+        .ok_or_else(|| twins_error(TwinsError::NoState))?;
+    if let Some(missing) = [car, rival].into_iter().find(|&i| known.car(i).is_none()) {
+        return Err(unknown_car(missing));
+    }
+    let twin = state
+        .hub
+        .car_twin(car, rival)
+        .await
+        .map_err(twins_error)?
+        .ok_or_else(|| unknown_car(car))?;
+    json_response(&twin)
+}
+
+/// `GET /api/v1/field-twin`: the Field Twin.
+async fn field_twin(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let report = twin_report(&state.hub).await?;
+    json_response(&report.field)
+}
+
+async fn twin_report(hub: &Hub) -> Result<std::sync::Arc<TwinReport>, ApiError> {
+    hub.twin_report().await.map_err(twins_error)
+}
+
+fn twins_error(e: TwinsError) -> ApiError {
+    let (status, code) = match e {
+        TwinsError::NoState => (StatusCode::SERVICE_UNAVAILABLE, "no_state"),
+        TwinsError::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "twins_failed"),
+    };
+    ApiError {
+        status,
+        code,
+        message: e.to_string(),
+    }
+}
+
+/// A car index from the URL: `0..=255`.
+fn parse_car(text: &str, code: &'static str, what: &str) -> Result<u8, ApiError> {
+    text.parse().map_err(|_| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code,
+        message: format!("{what} must be a car index (0 to 255), not {text:?}"),
+    })
+}
+
+fn unknown_car(car: u8) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        code: "unknown_car",
+        message: format!("no car with car_idx {car} in the latest state"),
+    }
+}
+
+/// Serializes `value` as the JSON body of a `200` (the twins are shared behind an `Arc`, which `Json` cannot take).
+fn json_response<T: Serialize + ?Sized>(value: &T) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(value).map_err(|e| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: "internal",
+        message: format!("cannot serialize the answer: {e}"),
+    })?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// An API error as JSON.
