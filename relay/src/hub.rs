@@ -5,24 +5,23 @@
 //! The channel is bounded: a client that falls more than [`UPDATE_BUFFER`] updates behind gets a `Lagged` error and
 //! is resynchronised with a fresh snapshot instead of slowing anyone else down.
 //!
-//! Every published state goes through [`Twins::observe`] (which books the laps the snapshot's history is made of,
-//! and notices stops, SC/VSC and retirements, logged as they happen). The full [`TwinReport`] costs about a
-//! millisecond, so it is computed on demand, off the async threads, and cached: a cached report serves until a lap
-//! is completed or an event happens, and at most [`REPORT_MAX_AGE`] otherwise. [`keep_twins_fresh`] recomputes it
-//! once a second after such a change even when nobody asks, so consistency warnings reach the log.
+//! Every published state goes through [`Twins::observe`], which books the laps the snapshot's history is made of,
+//! notices stops, SC/VSC and retirements (logged at info level as they happen) and checks the state's consistency
+//! (new warnings logged at warn level). The full [`TwinReport`] costs about a millisecond, so it is computed only
+//! when asked for, off the async threads, and cached: a cached report serves until a lap is completed, an event
+//! happens or a warning is raised, and at most [`REPORT_MAX_AGE`] otherwise.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use boxbox_engine::protocol::ServerMessage;
-use boxbox_engine::twin::alert::AlertKind;
+use boxbox_engine::twin::consistency::ConsistencyWarning;
 use boxbox_engine::twin::session::{EventKind, TwinEvent};
 use boxbox_engine::twin::{CarTwin, TwinParams, TwinReport, Twins};
 use boxbox_engine::wire::RaceState;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 /// Updates a client may fall behind before it is resynchronised with a snapshot.
@@ -54,8 +53,8 @@ struct Inner {
     updates: broadcast::Sender<Utf8Bytes>,
     clients: AtomicUsize,
     /// Held while a report is computed, so concurrent requests wait for one computation instead of each running
-    /// their own; it also remembers which consistency warnings were logged.
-    reporting: tokio::sync::Mutex<Logged>,
+    /// their own.
+    reporting: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -75,7 +74,7 @@ struct Version {
     session: u64,
     /// States published in this session.
     published: u64,
-    /// Publishes in this session that completed a lap or raised an event.
+    /// Publishes in this session that completed a lap, raised an event or a consistency warning.
     changes: u64,
 }
 
@@ -84,13 +83,6 @@ struct CachedReport {
     report: Arc<TwinReport>,
     version: Version,
     computed_at: Instant,
-}
-
-/// The consistency warnings already logged in a session.
-#[derive(Debug, Default)]
-struct Logged {
-    session: u64,
-    warnings: HashSet<(Option<u8>, u32, String)>,
 }
 
 impl Latest {
@@ -136,7 +128,7 @@ impl Hub {
                 latest: RwLock::new(Latest::new(0)),
                 updates,
                 clients: AtomicUsize::new(0),
-                reporting: tokio::sync::Mutex::new(Logged::default()),
+                reporting: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -156,8 +148,8 @@ impl Hub {
         *latest = Latest::new(session);
     }
 
-    /// Makes `state` the latest, lets the twins observe it (booking completed laps, logging new events), and sends
-    /// it to every subscriber.
+    /// Makes `state` the latest, lets the twins observe it (booking completed laps, logging new events and
+    /// consistency warnings), and sends it to every subscriber.
     pub fn publish(&self, state: RaceState) {
         let message = ServerMessage::Update { state };
         let json = match serde_json::to_string(&message) {
@@ -170,12 +162,24 @@ impl Hub {
         let ServerMessage::Update { state } = message else {
             return;
         };
-        let events = {
+        let (events, warnings) = {
             let mut latest = self.write();
             let laps_before = latest.twins.records().len();
+            let warnings_before = latest.twins.warnings_total();
             let events = latest.twins.observe(&state);
+            let new_warnings = latest
+                .twins
+                .warnings_total()
+                .saturating_sub(warnings_before);
+            // The twins keep the newest few warnings: the new ones are at the end.
+            let kept = latest.twins.warnings();
+            let skip = kept
+                .len()
+                .saturating_sub(usize::try_from(new_warnings).unwrap_or(usize::MAX));
+            let warnings: Vec<ConsistencyWarning> = kept[skip..].to_vec();
             latest.version.published += 1;
-            if !events.is_empty() || latest.twins.records().len() != laps_before {
+            if !events.is_empty() || new_warnings > 0 || latest.twins.records().len() != laps_before
+            {
                 latest.version.changes += 1;
             }
             let events: Vec<(TwinEvent, Option<String>)> = events
@@ -189,12 +193,15 @@ impl Hub {
                 })
                 .collect();
             latest.state = Some(state);
-            events
+            (events, warnings)
         };
         // An error only means nobody is listening right now.
         let _ = self.inner.updates.send(Utf8Bytes::from(json));
         for (event, driver) in &events {
             log_event(event, driver.as_deref());
+        }
+        for w in &warnings {
+            tracing::warn!(check = ?w.check, car = w.car_idx, lap = w.lap, "consistency: {}", w.message);
         }
     }
 
@@ -222,13 +229,13 @@ impl Hub {
     }
 
     /// The twins' report on the latest state: the cached one while it is fresh, else computed now on a blocking
-    /// thread (concurrent callers share the computation). New consistency warnings in it are logged.
+    /// thread (concurrent callers share the computation).
     ///
     /// # Errors
     /// [`TwinsError::NoState`] before the first state of the session; [`TwinsError::Failed`] if the computation
     /// panicked.
     pub async fn twin_report(&self) -> Result<Arc<TwinReport>, TwinsError> {
-        let mut logged = self.inner.reporting.lock().await;
+        let _computing = self.inner.reporting.lock().await;
         let (twins, state, version) = {
             let latest = self.read();
             let state = latest.state.clone().ok_or(TwinsError::NoState)?;
@@ -241,7 +248,6 @@ impl Hub {
             .await
             .map_err(|e| TwinsError::Failed(e.to_string()))?;
         let report = Arc::new(report);
-        logged.log_new_warnings(version.session, &report);
         let mut latest = self.write();
         // A report of a session that ended meanwhile is not cached.
         if latest.version.session == version.session {
@@ -270,16 +276,6 @@ impl Hub {
             .map_err(|e| TwinsError::Failed(e.to_string()))
     }
 
-    /// Whether a lap was completed or an event happened since the cached report (or there is none yet).
-    fn twins_changed(&self) -> bool {
-        let latest = self.read();
-        latest.state.is_some()
-            && latest.report.as_ref().is_none_or(|r| {
-                r.version.session != latest.version.session
-                    || r.version.changes != latest.version.changes
-            })
-    }
-
     /// A receiver of every update published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Utf8Bytes> {
         self.inner.updates.subscribe()
@@ -294,55 +290,6 @@ impl Hub {
     /// Number of connected WebSocket clients.
     pub fn client_count(&self) -> usize {
         self.inner.clients.load(Ordering::Relaxed)
-    }
-}
-
-/// Recomputes the twins' report once a second after a lap was completed or an event happened, until `stop` turns
-/// true, so consistency warnings are logged even when no client asks for the twins.
-pub async fn keep_twins_fresh(hub: Hub, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(REPORT_MAX_AGE);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
-        if *stop.borrow() {
-            return;
-        }
-        if hub.twins_changed()
-            && let Err(e) = hub.twin_report().await
-        {
-            tracing::error!("{e}");
-        }
-    }
-}
-
-impl Logged {
-    /// Logs the report's consistency warnings that were not logged before in this session.
-    fn log_new_warnings(&mut self, session: u64, report: &TwinReport) {
-        if self.session != session {
-            self.session = session;
-            self.warnings.clear();
-        }
-        for alert in report
-            .alerts
-            .iter()
-            .filter(|a| a.kind == AlertKind::Consistency)
-        {
-            if self
-                .warnings
-                .insert((alert.car_idx, alert.lap, alert.radio.clone()))
-            {
-                tracing::warn!(
-                    car = alert.car_idx,
-                    lap = alert.lap,
-                    session_time_s = alert.session_time_s,
-                    "consistency: {}",
-                    alert.radio
-                );
-            }
-        }
     }
 }
 
@@ -406,7 +353,6 @@ mod tests {
         let (hub, mut sim) = hub_at(600.0);
         let first = hub.twin_report().await.unwrap();
         assert_eq!(first.cars.len(), 20);
-        assert!(!hub.twins_changed());
         // Asked again with nothing new: the same report.
         assert!(Arc::ptr_eq(&first, &hub.twin_report().await.unwrap()));
         // A state that moves the cars but completes no lap: still the same within REPORT_MAX_AGE.
@@ -419,8 +365,9 @@ mod tests {
         }
         // Laps later: a new report, on the latest state.
         sim.advance_to(800.0);
+        let changes = hub.read().version.changes;
         hub.publish(sim.state());
-        assert!(hub.twins_changed());
+        assert!(hub.read().version.changes > changes, "laps were completed");
         let later = hub.twin_report().await.unwrap();
         assert!(!Arc::ptr_eq(&first, &later));
         assert_eq!(later.session_time_s, sim.state().session_time_s);

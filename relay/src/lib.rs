@@ -91,7 +91,6 @@ pub async fn run(
     let sources = source::Sources::start(hub.clone(), context, config.source.clone(), udp)
         .await
         .context("cannot start the source")?;
-    tokio::spawn(hub::keep_twins_fresh(hub.clone(), stop_rx.clone()));
     let app = server::app(
         server::AppState {
             hub,
