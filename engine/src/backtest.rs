@@ -186,7 +186,13 @@ fn score(
             None => unpredicted += 1,
         }
     }
-    let rmse = |sq: f64, n: u32| if n > 0 { (sq / f64::from(n)).sqrt() } else { 0.0 };
+    let rmse = |sq: f64, n: u32| {
+        if n > 0 {
+            (sq / f64::from(n)).sqrt()
+        } else {
+            0.0
+        }
+    };
     let (rt, rb) = (rmse(sq_twin, n), rmse(sq_base, n));
     RaceBacktest {
         race: name.to_owned(),
@@ -231,7 +237,13 @@ pub fn summarize(results: &[RaceBacktest]) -> BacktestSummary {
     let n: u32 = results.iter().map(|r| r.laptime_predictions).sum();
     let sq_twin: f64 = results.iter().map(|r| r.sq_twin).sum();
     let sq_base: f64 = results.iter().map(|r| r.sq_base).sum();
-    let rmse = |sq: f64| if n > 0 { (sq / f64::from(n)).sqrt() } else { 0.0 };
+    let rmse = |sq: f64| {
+        if n > 0 {
+            (sq / f64::from(n)).sqrt()
+        } else {
+            0.0
+        }
+    };
     let calls: u32 = results.iter().map(|r| r.pit_calls).sum();
     let hits: u32 = results.iter().map(|r| r.pit_hits).sum();
     BacktestSummary {

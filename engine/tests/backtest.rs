@@ -22,8 +22,8 @@ fn races() -> Vec<(String, RealRace)> {
     names
         .into_iter()
         .map(|name| {
-            let files =
-                FILE_NAMES.map(|f| std::fs::read_to_string(races_dir().join(&name).join(f)).unwrap());
+            let files = FILE_NAMES
+                .map(|f| std::fs::read_to_string(races_dir().join(&name).join(f)).unwrap());
             let [a, b, c, d, e] = &files;
             let race = RealRace::parse(&RaceFiles::from_array([a, b, c, d, e])).unwrap();
             (name, race)
@@ -41,7 +41,12 @@ fn the_twins_beat_the_baseline_on_the_real_races() {
         .collect();
     for r in &results {
         eprintln!("{}", serde_json::to_string(r).unwrap());
-        assert!(r.laptime_predictions > 500, "{}: {} laps scored", r.race, r.laptime_predictions);
+        assert!(
+            r.laptime_predictions > 500,
+            "{}: {} laps scored",
+            r.race,
+            r.laptime_predictions
+        );
         assert!(r.pit_calls > 0, "{}", r.race);
         assert!(r.laptime_rmse_s.is_finite() && r.laptime_rmse_baseline_s.is_finite());
     }

@@ -152,7 +152,9 @@ mod tests {
             Some(3),
             (20, 1900.0),
             "Tyres are going",
-            (0..5).map(|i| Evidence::new("x", f64::from(i), "s")).collect(),
+            (0..5)
+                .map(|i| Evidence::new("x", f64::from(i), "s"))
+                .collect(),
         );
         assert_eq!(alert.evidence.len(), MAX_EVIDENCE);
     }

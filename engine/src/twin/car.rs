@@ -277,7 +277,11 @@ pub fn car_twin(
         let slow = r.mean - 2.0 * r.std_err;
         let band = [
             to_limit(fast),
-            if slow > 1e-6 { to_limit(slow) } else { f64::INFINITY },
+            if slow > 1e-6 {
+                to_limit(slow)
+            } else {
+                f64::INFINITY
+            },
         ];
         if limiting.is_none_or(|(_, l, _)| laps < l) {
             limiting = Some((k, laps, band));
@@ -342,9 +346,7 @@ pub fn car_twin(
         wear_rate_pct_per_lap: wear_rate,
         limiting_corner: limiting.map(|(k, _, _)| CORNER_NAMES[k].to_owned()),
         laps_to_wear_limit: limiting.map(|(_, l, _)| l),
-        laps_to_wear_limit_band: limiting
-            .map(|(_, _, b)| b)
-            .filter(|b| b[1].is_finite()),
+        laps_to_wear_limit_band: limiting.map(|(_, _, b)| b).filter(|b| b[1].is_finite()),
         laps_to_cliff,
         pace,
         degradation,
@@ -414,9 +416,7 @@ fn rival_delta(
 ) -> Option<RivalDelta> {
     let other = match rival {
         Some(idx) => state.car(idx)?,
-        None => state
-            .cars
-            .get(usize::from(car.position).checked_sub(2)?)?,
+        None => state.cars.get(usize::from(car.position).checked_sub(2)?)?,
     };
     if other.car_idx == car.car_idx {
         return None;
@@ -454,7 +454,15 @@ pub fn field_twins(state: &RaceState, records: &[LapRecord], params: &TwinParams
         .iter()
         .zip(&field.rivals)
         .map(|(car, rival)| {
-            car_twin(state, car, records, &models, rival.next_pit.as_ref(), None, params)
+            car_twin(
+                state,
+                car,
+                records,
+                &models,
+                rival.next_pit.as_ref(),
+                None,
+                params,
+            )
         })
         .collect()
 }
@@ -505,16 +513,24 @@ fn pit_window(
     laps_remaining: f64,
     params: &TwinParams,
 ) -> PitWindow {
-    let window = |status, earliest_lap, latest_lap, best_lap, next_compound, reason: String| PitWindow {
-        status,
-        earliest_lap,
-        latest_lap,
-        best_lap,
-        next_compound,
-        reason,
-    };
+    let window =
+        |status, earliest_lap, latest_lap, best_lap, next_compound, reason: String| PitWindow {
+            status,
+            earliest_lap,
+            latest_lap,
+            best_lap,
+            next_compound,
+            reason,
+        };
     if laps_remaining <= 0.0 {
-        return window(PitWindowStatus::Closed, None, None, None, None, "no longer racing".to_owned());
+        return window(
+            PitWindowStatus::Closed,
+            None,
+            None,
+            None,
+            None,
+            "no longer racing".to_owned(),
+        );
     }
     let total = state.session.total_laps;
     let rule_met = crate::twin::pit::compound_rule_met(car);
@@ -594,12 +610,16 @@ fn pit_window(
     } else if earliest > latest {
         (
             PitWindowStatus::Open,
-            format!("two more stops: {what} by lap {latest}, a {next_name} lasts {next_life:.0} laps"),
+            format!(
+                "two more stops: {what} by lap {latest}, a {next_name} lasts {next_life:.0} laps"
+            ),
         )
     } else if car.lap >= earliest {
         (
             PitWindowStatus::Open,
-            format!("box by lap {latest} ({what}); a {next_name} reaches the flag; best lap {best}"),
+            format!(
+                "box by lap {latest} ({what}); a {next_name} reaches the flag; best lap {best}"
+            ),
         )
     } else {
         (
@@ -607,7 +627,14 @@ fn pit_window(
             format!("opens lap {earliest} for a {next_name} to the flag; {what} by lap {latest}"),
         )
     };
-    window(status, Some(lo), Some(latest), Some(best), Some(next), reason)
+    window(
+        status,
+        Some(lo),
+        Some(latest),
+        Some(best),
+        Some(next),
+        reason,
+    )
 }
 
 #[cfg(test)]

@@ -156,7 +156,11 @@ pub fn car_alerts(
                 tyre_words()
             ),
             vec![
-                Evidence::new(format!("{who} undercut chance"), 100.0 * b.undercut.probability, "%"),
+                Evidence::new(
+                    format!("{who} undercut chance"),
+                    100.0 * b.undercut.probability,
+                    "%",
+                ),
                 Evidence::new(format!("gap to {who}"), b.gap_s, "s"),
                 Evidence::new("pit loss", loss, "s"),
             ],

@@ -9,9 +9,7 @@ use crate::twin::pace::{CompoundPace, FieldPace, PaceModel, pace_model, predict_
 use crate::twin::pit::{
     PitPrediction, Rejoin, TRAFFIC_GAP_S, TeamTendency, predict_next_pit, rejoin_if_pitting_now,
 };
-use crate::wire::{
-    CarState, Compound, LapRecord, RaceState, ResultStatus, SCHEMA_VERSION, Stint,
-};
+use crate::wire::{CarState, Compound, LapRecord, RaceState, ResultStatus, SCHEMA_VERSION, Stint};
 
 /// What the pit wall knows about the whole field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

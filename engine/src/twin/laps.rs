@@ -65,7 +65,13 @@ pub struct CarLaps<'a> {
 impl<'a> CarLaps<'a> {
     /// The laps of `car` among `records` (other cars' records are ignored).
     pub fn new(car: &CarState, records: &'a [LapRecord]) -> Self {
-        Self::from_records(car, records.iter().filter(|r| r.car_idx == car.car_idx).collect())
+        Self::from_records(
+            car,
+            records
+                .iter()
+                .filter(|r| r.car_idx == car.car_idx)
+                .collect(),
+        )
     }
 
     fn from_records(car: &CarState, mut laps: Vec<&'a LapRecord>) -> Self {
@@ -112,7 +118,9 @@ pub fn by_car<'a>(state: &RaceState, records: &'a [LapRecord]) -> Vec<CarLaps<'a
     state
         .cars
         .iter()
-        .map(|car| CarLaps::from_records(car, std::mem::take(&mut per_car[usize::from(car.car_idx)])))
+        .map(|car| {
+            CarLaps::from_records(car, std::mem::take(&mut per_car[usize::from(car.car_idx)]))
+        })
         .collect()
 }
 

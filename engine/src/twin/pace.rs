@@ -266,7 +266,8 @@ impl FieldPace {
                 if points.len() < 3 {
                     continue;
                 }
-                let mut base: Vec<f64> = points.iter().map(|p| p.corrected_s - deg * p.age).collect();
+                let mut base: Vec<f64> =
+                    points.iter().map(|p| p.corrected_s - deg * p.age).collect();
                 if let Some(m) = median(&mut base) {
                     bases.push((stint.compound, m));
                 }

@@ -386,7 +386,8 @@ pub fn predict_next_pit(
     };
     let shift = tendency.map_or(0.0, |t| {
         let n = f64::from(t.stops);
-        (t.mean_offset_laps * n / (n + params.tendency_prior_stops)).clamp(-params.tendency_max_laps, params.tendency_max_laps)
+        (t.mean_offset_laps * n / (n + params.tendency_prior_stops))
+            .clamp(-params.tendency_max_laps, params.tendency_max_laps)
     });
     let laps_in_stint = age_now - entry;
     let expected = age - entry;

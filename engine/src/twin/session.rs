@@ -8,13 +8,11 @@ use crate::twin::TwinParams;
 use crate::twin::alert::Alert;
 use crate::twin::car::{CarTwin, car_twin};
 use crate::twin::consistency::{ConsistencyMonitor, ConsistencyWarning};
-use crate::twin::fingerprint::{DriverFingerprint, Fingerprints};
 use crate::twin::field::{FieldModels, FieldTwin, field_twin_with};
+use crate::twin::fingerprint::{DriverFingerprint, Fingerprints};
 use crate::twin::laps::CarLaps;
 use crate::twin::pit::{TeamTendency, predict_next_pit};
-use crate::wire::{
-    LapRecord, PitStatus, RaceState, ResultStatus, SCHEMA_VERSION, TrackStatus,
-};
+use crate::wire::{LapRecord, PitStatus, RaceState, ResultStatus, SCHEMA_VERSION, TrackStatus};
 
 /// How many predictions per car are kept to score the teams' tendencies (the one made three laps before a stop).
 const PREDICTIONS_KEPT: usize = 8;

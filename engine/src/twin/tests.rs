@@ -16,9 +16,9 @@ const DEG: f64 = 0.08;
 const SENS: f64 = 0.03;
 const BURN: f64 = 1.8;
 
-/// A field of `n` cars that have each run `laps` laps of one medium stint: lap time = 90 + car × 0.3 + DEG × age
-/// + SENS × fuel + noise (σ 0.2 s), with fuel measured and burned at BURN kg per green lap; `sc` laps are 30 s
-/// slow and burn a quarter.
+/// A field of `n` cars that have each run `laps` laps of one medium stint: lap time is 90 s, plus 0.3 s per car
+/// index, plus DEG per lap of age, plus SENS per kg of fuel, plus noise (σ 0.2 s); fuel is measured and burned at
+/// BURN kg per green lap; `sc` laps are 30 s slow and burn a quarter.
 fn synthetic_field(n: u8, laps: u32, sc: &[u32], seed: u64) -> (RaceState, Vec<LapRecord>) {
     let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(seed);
     let mut sim = RaceSim::new(&SimConfig {
@@ -99,7 +99,11 @@ fn the_field_recovers_the_true_degradation_and_leaves_out_sc_laps() {
         medium.deg_s_per_lap
     );
     assert_eq!(medium.stints, 10);
-    assert_eq!(medium.laps, 10 * 17, "laps 1, 8 and 9 and none else are left out");
+    assert_eq!(
+        medium.laps,
+        10 * 17,
+        "laps 1, 8 and 9 and none else are left out"
+    );
     assert!((pace.sigma_s - 0.2).abs() < 0.08, "{}", pace.sigma_s);
 }
 
@@ -134,7 +138,12 @@ fn empty_and_one_lap_stints_give_no_model_and_no_nan() {
         assert!(!json.contains("NaN") && !json.contains("inf"), "{json}");
         let pace = field_pace(&state, &records);
         let car = &state.cars[0];
-        let model = pace_model(car, &CarLaps::new(car, &records), &pace, &TwinParams::PIT_WALL.pace);
+        let model = pace_model(
+            car,
+            &CarLaps::new(car, &records),
+            &pace,
+            &TwinParams::PIT_WALL.pace,
+        );
         // Lap 1 never counts: two laps give a one-lap model, fewer give none.
         match laps {
             2 => assert_eq!(model.map(|m| m.laps), Some(1), "{model:?}"),
@@ -181,7 +190,10 @@ fn an_older_defender_is_more_exposed_to_the_undercut() {
     let young = p(&state, &records);
     // The leader's set is 15 laps older (same degradation law): its in-lap is slower, the undercut stronger.
     state.cars[0].tyres.age_laps += 15;
-    for r in records.iter_mut().filter(|r| r.car_idx == state.cars[0].car_idx) {
+    for r in records
+        .iter_mut()
+        .filter(|r| r.car_idx == state.cars[0].car_idx)
+    {
         r.tyre_age_laps += 15;
         r.lap_time_s += DEG * 15.0;
     }
@@ -229,7 +241,7 @@ fn reports_along_a_race_are_finite_and_speak_in_short_radio_lines() {
         sim.advance_to(t);
         let state = sim.state();
         twins.observe(&state);
-        if (t as u64) % 120 == 0 {
+        if (t as u64).is_multiple_of(120) {
             let report = twins.report(&state);
             let json = serde_json::to_string(&report).unwrap();
             assert!(!json.contains("NaN"), "{json}");
