@@ -20,6 +20,18 @@ const BURN: f64 = 1.8;
 /// index, plus DEG per lap of age, plus SENS per kg of fuel, plus noise (σ 0.2 s); fuel is measured and burned at
 /// BURN kg per green lap; `sc` laps are 30 s slow and burn a quarter.
 fn synthetic_field(n: u8, laps: u32, sc: &[u32], seed: u64) -> (RaceState, Vec<LapRecord>) {
+    synthetic_field_with(n, laps, sc, seed, DEG, 0.2)
+}
+
+/// [`synthetic_field`] with a chosen degradation (s/lap) and noise σ (s).
+fn synthetic_field_with(
+    n: u8,
+    laps: u32,
+    sc: &[u32],
+    seed: u64,
+    deg: f64,
+    sigma: f64,
+) -> (RaceState, Vec<LapRecord>) {
     let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(seed);
     let mut sim = RaceSim::new(&SimConfig {
         seed: 1,
@@ -37,9 +49,9 @@ fn synthetic_field(n: u8, laps: u32, sc: &[u32], seed: u64) -> (RaceState, Vec<L
             let noise: f64 = (0..12).map(|_| rng.random::<f64>()).sum::<f64>() - 6.0;
             let lap_time_s = 90.0
                 + 0.3 * i as f64
-                + DEG * f64::from(lap)
+                + deg * f64::from(lap)
                 + SENS * fuel
-                + 0.2 * noise
+                + sigma * noise
                 + if neutral { 30.0 } else { 0.0 };
             records.push(LapRecord {
                 car_idx: car.car_idx,
@@ -75,6 +87,11 @@ fn synthetic_field(n: u8, laps: u32, sc: &[u32], seed: u64) -> (RaceState, Vec<L
         car.pit_status = PitStatus::None;
     }
     (state, records)
+}
+
+/// The report through JSON and back (see the proptest for why this proves every number finite).
+fn round_trip(report: &TwinReport) -> TwinReport {
+    serde_json::from_str(&serde_json::to_string(report).unwrap()).unwrap()
 }
 
 fn field_pace(state: &RaceState, records: &[LapRecord]) -> FieldPace {
@@ -134,8 +151,7 @@ fn empty_and_one_lap_stints_give_no_model_and_no_nan() {
             records.clear();
         }
         let report = Twins::with_history(TwinParams::PIT_WALL, records.clone()).report(&state);
-        let json = serde_json::to_string(&report).unwrap();
-        assert!(!json.contains("NaN") && !json.contains("inf"), "{json}");
+        assert_eq!(round_trip(&report), report);
         let pace = field_pace(&state, &records);
         let car = &state.cars[0];
         let model = pace_model(
@@ -243,8 +259,7 @@ fn reports_along_a_race_are_finite_and_speak_in_short_radio_lines() {
         twins.observe(&state);
         if (t as u64).is_multiple_of(120) {
             let report = twins.report(&state);
-            let json = serde_json::to_string(&report).unwrap();
-            assert!(!json.contains("NaN"), "{json}");
+            assert_eq!(round_trip(&report), report);
             for a in &report.alerts {
                 assert!(a.radio.chars().count() <= MAX_RADIO_CHARS, "{}", a.radio);
                 assert!(!a.evidence.is_empty() && a.evidence.len() <= 3, "{a:?}");
@@ -259,4 +274,36 @@ fn reports_along_a_race_are_finite_and_speak_in_short_radio_lines() {
         }
     }
     assert!(alerts > 0, "a whole race raises some calls");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Any stint length, degradation, noise and SC laps: the report is finite, and with enough clean laps the field
+    /// recovers the degradation within a tolerance that scales with the noise.
+    #[test]
+    fn the_models_recover_any_degradation_and_never_give_nan(
+        laps in 0u32..30,
+        deg in 0.0f64..0.2,
+        sigma in 0.05f64..0.5,
+        sc_start in 2u32..30,
+        seed in 0u64..1000,
+    ) {
+        let sc: Vec<u32> = (sc_start..sc_start + 3).collect();
+        let (state, records) = synthetic_field_with(8, laps.max(1), &sc, seed, deg, sigma);
+        let records = if laps == 0 { Vec::new() } else { records };
+        let report = Twins::with_history(TwinParams::PIT_WALL, records.clone()).report(&state);
+        // serde_json writes a non-finite float as `null`, which does not read back into an `f64` (or reads back as
+        // `None`): a round trip that gives back the same report proves every number finite.
+        proptest::prop_assert_eq!(&round_trip(&report), &report);
+        let clean = laps.saturating_sub(1 + sc.iter().filter(|l| **l <= laps).count() as u32);
+        if clean >= 15 {
+            let pace = field_pace(&state, &records);
+            let got = pace.compound(Compound::Medium).unwrap().deg_s_per_lap;
+            // 8 stints of ≥ 15 laps: the pooled slope's standard error is under σ / 50; allow 3 of them and the
+            // prior's pull (strength 500 lap² towards 0.05 against ≥ 8 × 280 lap² of data).
+            let tolerance = 3.0 * sigma / 50.0 + 0.25 * (deg - 0.05).abs() + 0.005;
+            proptest::prop_assert!((got - deg).abs() < tolerance, "deg {deg} got {got} tol {tolerance}");
+        }
+    }
 }
