@@ -3,7 +3,7 @@
 //! Components only lay out what [`crate::view_model`] computes; the twin itself is the engine's, run here in WASM
 //! on every state from the feed.
 
-use boxbox_engine::twin::{CarTwin, TwinParams, car_twin};
+use boxbox_engine::twin::{CarTwin, TwinParams, Twins};
 use boxbox_engine::wire::{CORNER_NAMES, CarState, DataSource, Stint};
 use leptos::prelude::*;
 
@@ -217,9 +217,9 @@ fn CarPanel(
         feed.state.with(|s| {
             let s = s.as_ref()?;
             let c = s.car(idx)?;
-            let twin = feed
-                .history
-                .with_value(|h| car_twin(s, c, h.records(), &TwinParams::PIT_WALL));
+            let twin = feed.history.with_value(|h| {
+                Twins::with_history(TwinParams::PIT_WALL, h.records().to_vec()).car(s, idx, None)
+            })?;
             Some(CarView {
                 car: c.clone(),
                 twin,
