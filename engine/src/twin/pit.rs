@@ -313,7 +313,7 @@ fn observations(
 /// The next stop of `car`, or `None` when it is not expected to stop again (or is out of the race).
 ///
 /// The set's age at the stop is the median of its remaining life given that it has lasted until now, from the
-/// field's survival curve for the compound ([`survival`]), in which the plan's stop counts as
+/// field's survival curve for the compound (Kaplan–Meier, see `survival`), in which the plan's stop counts as
 /// [`PitParams::plan_weight_stints`] pseudo-stints (the prior before the field has shown anything).
 #[allow(clippy::too_many_arguments)]
 pub fn predict_next_pit(
