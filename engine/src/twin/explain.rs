@@ -54,31 +54,24 @@ pub fn car_alerts(
         .battles
         .iter()
         .find(|b| b.attacker == car.car_idx && b.undercut.probability >= CALL_PROBABILITY);
-    let tyre_evidence = || match (&twin.limiting_corner, twin.wear_measured) {
-        (Some(corner), true) => {
-            let k = crate::wire::CORNER_NAMES
-                .iter()
-                .position(|n| n == corner)
-                .unwrap_or(0);
-            Some(Evidence::new(
-                format!("{corner} wear"),
-                twin.wear_pct.as_array()[k],
-                "%",
-            ))
-        }
-        _ => twin
+    // The limiting corner and its wear, when wear is measured.
+    let limiting = twin
+        .limiting_corner
+        .as_ref()
+        .filter(|_| twin.wear_measured)
+        .and_then(|corner| {
+            let k = crate::wire::CORNER_NAMES.iter().position(|n| n == corner)?;
+            Some((corner.clone(), twin.wear_pct.as_array()[k]))
+        });
+    let tyre_evidence = || match &limiting {
+        Some((corner, wear)) => Some(Evidence::new(format!("{corner} wear"), *wear, "%")),
+        None => twin
             .laps_to_cliff
             .map(|l| Evidence::new("laps to the tyre cliff", l, "laps")),
     };
-    let tyre_words = || match (&twin.limiting_corner, twin.wear_measured) {
-        (Some(corner), true) => {
-            let k = crate::wire::CORNER_NAMES
-                .iter()
-                .position(|n| n == corner)
-                .unwrap_or(0);
-            format!("{corner} {:.0} %", twin.wear_pct.as_array()[k])
-        }
-        _ => format!("tyres {} laps old", car.tyres.age_laps),
+    let tyre_words = || match &limiting {
+        Some((corner, wear)) => format!("{corner} {wear:.0} %"),
+        None => format!("tyres {} laps old", car.tyres.age_laps),
     };
     let mut out = Vec::new();
 
