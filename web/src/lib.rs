@@ -2,11 +2,13 @@
 //! in WASM on the streamed states.
 //!
 //! # Layout
-//! - [`view_model`]: pure functions from engine types to what the screen shows (formatting, rows, colours). No
-//!   Leptos, so it is tested natively.
+//! - [`view_model`]: pure functions from engine types to what the screen shows (formatting, tower rows, the car
+//!   panel and the Field panel). No Leptos, so it is tested natively.
+//! - [`schedule`]: when the browser recomputes the twins' report (a lap or an event, else once a second). Pure.
 //! - `live` (wasm only): the WebSocket feed with reconnect and backoff, as signals.
 //! - `app` (wasm only): the components: session bar, timing tower, car panel.
 
+pub mod schedule;
 pub mod view_model;
 
 // --- browser only ------------------------------------------------------------------------------------------------

@@ -1,21 +1,87 @@
 //! What the screen shows, as pure functions of engine types: time and gap formatting, timing-tower rows, tyre and
-//! status colours. Kept free of Leptos so it is tested natively.
+//! status colours, and (in [`car`] and [`field`]) the car panel and the Field panel built from the twins' report.
+//! Kept free of Leptos so it is tested natively.
+
+pub mod car;
+pub mod field;
 
 use boxbox_engine::twin::{PitWindowStatus, Rate};
-use boxbox_engine::wire::{CarState, Compound, DriverStatus, PitStatus, ResultStatus, TrackStatus};
+use boxbox_engine::wire::{
+    CarState, Compound, DriverStatus, PitStatus, RaceState, ResultStatus, TrackStatus,
+};
 
 /// A lap or sector time as `m:ss.sss` (or `ss.sss` under a minute); `—` when unknown.
 pub fn lap_time(s: Option<f64>) -> String {
+    lap_time_to(s, 3)
+}
+
+/// A lap time as `m:ss.` followed by `decimals` digits (0 to 3); `—` when unknown.
+pub fn lap_time_to(s: Option<f64>, decimals: u32) -> String {
     let Some(s) = s.filter(|s| s.is_finite() && *s >= 0.0) else {
         return "—".to_owned();
     };
-    let ms = (s * 1000.0).round() as u64;
-    let (min, rest) = (ms / 60_000, ms % 60_000);
-    if min == 0 {
-        format!("{}.{:03}", rest / 1000, rest % 1000)
+    let decimals = decimals.min(3);
+    let unit = 10u64.pow(decimals);
+    let ticks = (s * unit as f64).round() as u64;
+    let (min, rest) = (ticks / (60 * unit), ticks % (60 * unit));
+    let (secs, frac) = (rest / unit, rest % unit);
+    let frac = if decimals == 0 {
+        String::new()
     } else {
-        format!("{min}:{:02}.{:03}", rest / 1000, rest % 1000)
+        format!(".{frac:0width$}", width = decimals as usize)
+    };
+    if min == 0 {
+        format!("{secs}{frac}")
+    } else {
+        format!("{min}:{secs:02}{frac}")
     }
+}
+
+/// A number with an explicit sign (`+0.131`, `−0.43`, with a real minus sign) and a unit suffix; `—` when unknown.
+pub fn signed(x: Option<f64>, decimals: usize, unit: &str) -> String {
+    match x.filter(|x| x.is_finite()) {
+        // Rounds to zero: no sign.
+        Some(x)
+            if format!("{:.*}", decimals, x.abs())
+                .trim_matches(['0', '.'])
+                .is_empty() =>
+        {
+            format!("{:.*}{unit}", decimals, 0.0)
+        }
+        Some(x) if x < 0.0 => format!("−{:.*}{unit}", decimals, -x),
+        Some(x) => format!("+{x:.decimals$}{unit}"),
+        None => "—".to_owned(),
+    }
+}
+
+/// A probability as a whole percentage; `<1 %` and `>99 %` at the ends, so a near-certainty never reads as a
+/// certainty.
+pub fn chance(p: f64) -> String {
+    if !p.is_finite() {
+        return "—".to_owned();
+    }
+    let pct = 100.0 * p;
+    if pct < 0.5 {
+        "<1 %".to_owned()
+    } else if pct > 99.5 {
+        ">99 %".to_owned()
+    } else {
+        format!("{pct:.0} %")
+    }
+}
+
+/// Whether `next` belongs to a different session than `prev`: another source, track, distance or session type, or
+/// the clock gone back further than a flashback goes (the relay switched sources, which starts a new session but
+/// sends no new snapshot).
+pub fn new_session(prev: &RaceState, next: &RaceState) -> bool {
+    /// Game flashbacks rewind a few seconds; a new session restarts from zero.
+    const REWIND_S: f64 = 60.0;
+    prev.source != next.source
+        || prev.session.track != next.session.track
+        || prev.session.total_laps != next.session.total_laps
+        || prev.session.session_type != next.session.session_type
+        || next.session_time_s < prev.session_time_s - REWIND_S
+        || next.session.leader_lap + 1 < prev.session.leader_lap
 }
 
 /// A gap as the tower shows it: `+1.234`, `+1 LAP`, `+2 LAPS`, or `—`.
@@ -197,6 +263,43 @@ mod tests {
             "2.71 ±0.05"
         );
         assert_eq!(number(Some(12.345), 1, " laps"), "12.3 laps");
+    }
+
+    #[test]
+    fn signs_times_and_chances_read_like_a_timing_screen() {
+        assert_eq!(lap_time_to(Some(97.5549), 2), "1:37.55");
+        assert_eq!(lap_time_to(Some(59.996), 2), "1:00.00");
+        assert_eq!(lap_time_to(Some(31.44), 0), "31");
+        assert_eq!(lap_time_to(None, 2), "—");
+        assert_eq!(signed(Some(0.1309), 3, " s/lap"), "+0.131 s/lap");
+        assert_eq!(signed(Some(-0.434), 2, " s"), "−0.43 s");
+        assert_eq!(signed(Some(-0.0004), 3, ""), "0.000");
+        assert_eq!(signed(None, 1, " s"), "—");
+        assert_eq!(chance(0.5), "50 %");
+    }
+
+    #[test]
+    fn a_new_session_is_told_from_a_flashback() {
+        let mut sim = RaceSim::new(&SimConfig {
+            seed: 4,
+            total_laps: 5,
+        });
+        sim.advance_to(400.0);
+        let prev = sim.state();
+        let mut next = prev.clone();
+        next.session_time_s -= 5.0;
+        assert!(
+            !new_session(&prev, &next),
+            "a flashback is the same session"
+        );
+        next.session_time_s = 0.0;
+        assert!(new_session(&prev, &next));
+        let mut next = prev.clone();
+        next.session.track = "Shanghai".to_owned();
+        assert!(new_session(&prev, &next));
+        let mut next = prev.clone();
+        next.source = boxbox_engine::wire::DataSource::Replay;
+        assert!(new_session(&prev, &next));
     }
 
     #[test]
