@@ -17,6 +17,7 @@
 //! - [`recording`]: session recordings as standard libpcap files (write records, read whole files).
 //! - [`protocol`]: the messages the relay sends to browsers over WebSocket.
 //! - [`race`]: real races from FastF1 and f1db files (contents in, no IO), replayed as a sequence of states.
+//! - [`strategy`]: the Monte Carlo strategy simulator: race model, simulation, strategy search, what-if.
 #![warn(missing_docs)]
 
 pub mod backoff;
@@ -29,6 +30,7 @@ pub mod protocol;
 pub mod race;
 pub mod recording;
 pub mod sim;
+pub mod strategy;
 pub mod telemetry;
 pub mod twin;
 pub mod wire;

@@ -1,0 +1,18 @@
+//! The Monte Carlo strategy simulator: a lap-by-lap full-field race model at TUMFTM's level of detail, run
+//! thousands of times per second with seeded per-chunk random streams, a strategy search and what-ifs.
+//!
+//! # Layout
+//! - [`model`]: [`model::RaceModel`], every parameter of a race.
+//! - [`lapsim`]: one race, lap by lap, for the whole field; deterministic or with a random stream.
+//! - [`monte_carlo`]: chunked, seeded Monte Carlo over races and its per-driver report.
+//! - [`rng`]: per-chunk random streams and normal deviates, the same bits on every target.
+//! - [`tumftm`]: TUMFTM race-simulation parameter files (contents in), read as is into a [`model::RaceModel`].
+
+pub mod lapsim;
+pub mod model;
+pub mod monte_carlo;
+pub mod rng;
+pub mod tumftm;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,392 @@
+//! Physics sanity and determinism tests of the strategy simulator on small synthetic fields with known answers.
+
+use super::lapsim::{Outcome, Prepared, Runner};
+use super::model::*;
+use super::monte_carlo::{self, McConfig, Tally};
+use super::rng::Stream;
+use crate::wire::Compound;
+
+/// A field of `n` identical drivers 0.3 s/lap apart (driver 0 fastest), on grid slots 1..=n, one-stop M→H on
+/// the middle lap, no randomness configured.
+pub(crate) fn field(n: usize, laps: u32) -> RaceModel {
+    let drivers = (0..n)
+        .map(|i| DriverModel {
+            code: format!("D{i:02}"),
+            name: format!("Driver {i}"),
+            team: format!("Team {}", i / 2),
+            car_number: i as u32 + 1,
+            pace_offset_s: 0.3 * i as f64,
+            team_order_s: 0.0,
+            top_speed_kmh: 320.0,
+            grid: i as u32 + 1,
+            fuel: FuelModel {
+                start_kg: 100.0,
+                burn_kg_per_lap: 1.5,
+                sc_factor: 0.25,
+                vsc_factor: 0.5,
+            },
+            tyres: TyreModel {
+                compounds: vec![
+                    CompoundDeg {
+                        compound: Compound::Soft,
+                        label: "C4".into(),
+                        deg: Degradation::Linear { k0: 0.0, k1: 0.08 },
+                    },
+                    CompoundDeg {
+                        compound: Compound::Medium,
+                        label: "C3".into(),
+                        deg: Degradation::Linear { k0: 0.4, k1: 0.05 },
+                    },
+                    CompoundDeg {
+                        compound: Compound::Hard,
+                        label: "C2".into(),
+                        deg: Degradation::Linear { k0: 0.8, k1: 0.03 },
+                    },
+                ],
+                sc_wear_factor: 0.25,
+                vsc_wear_factor: 0.5,
+                cold_tyre_s: 1.0,
+            },
+            plan: Plan {
+                start: Some(Compound::Medium),
+                start_age_laps: 0,
+                stops: vec![PlannedStop {
+                    lap: laps / 2,
+                    compound: Compound::Hard,
+                    age_laps: 0,
+                }],
+            },
+            pit_crew_extra_s: 0.5,
+            pit_variability: Some(Fisk {
+                c: 2.0,
+                loc: 0.0,
+                scale: 0.5,
+            }),
+            lap_sigma_s: 0.5,
+            start_mean_s: 0.0,
+            start_sigma_s: 0.15,
+            p_accident: 0.05,
+            p_failure: 0.08,
+        })
+        .collect();
+    RaceModel {
+        track: "Synthetic".into(),
+        season: None,
+        total_laps: laps,
+        timing: TrackTiming {
+            base_lap_s: 80.0,
+            fuel_s_per_kg: 0.03,
+            pit: PitLosses {
+                in_green_s: 4.0,
+                out_green_s: 14.0,
+                in_vsc_s: 2.5,
+                out_vsc_s: 7.0,
+                in_sc_s: 2.0,
+                out_sc_s: 5.5,
+            },
+            tyre_change_min_s: 2.0,
+            pits_after_line: true,
+            grid_loss_per_slot_s: 0.2,
+            standing_start_s: 4.0,
+            sc_factor: 1.6,
+            vsc_factor: 1.4,
+        },
+        interaction: Interaction {
+            min_gap_s: 0.5,
+            min_gap_sc_s: 0.8,
+            duel_loss_s: 0.3,
+            overtaken_loss_s: 0.3,
+            overtake_threshold_s: 1.0,
+            overtake_threshold_per_kmh_s: -0.01,
+            drs: Some(Drs {
+                window_s: 1.0,
+                effect_s: -0.4,
+                from_lap: 3,
+                after_sc_laps: 2,
+            }),
+        },
+        drivers,
+        random: RandomEvents {
+            sc_count: vec![0.45, 0.41, 0.1, 0.04],
+            sc_start: [0.36, 0.14, 0.14, 0.08, 0.19, 0.09],
+            sc_laps: vec![0.0, 0.18, 0.25, 0.23, 0.19, 0.06, 0.07, 0.02],
+            vsc_after_failure: 0.23,
+            vsc_laps: vec![0.48, 0.4, 0.02, 0.1],
+            min_gap_laps: 1.5,
+        },
+        fixed: FixedEvents::default(),
+        dry_compounds: Compound::DRY.to_vec(),
+    }
+}
+
+fn plans(model: &RaceModel) -> Vec<Plan> {
+    model.drivers.iter().map(|d| d.plan.clone()).collect()
+}
+
+fn deterministic(model: &RaceModel) -> Outcome {
+    let prepared = Prepared::new(model, &plans(model), None).unwrap();
+    Runner::new(&prepared).run(None).clone()
+}
+
+/// One car alone with a flat tyre model (no degradation), no start losses.
+fn alone(laps: u32) -> RaceModel {
+    let mut m = field(1, laps);
+    m.timing.standing_start_s = 0.0;
+    for c in &mut m.drivers[0].tyres.compounds {
+        c.deg = Degradation::Linear { k0: 0.0, k1: 0.0 };
+    }
+    m
+}
+
+#[test]
+fn a_faster_car_ahead_pulls_away_at_its_pace_advantage() {
+    let mut m = field(2, 40);
+    m.interaction.drs = None;
+    let o = deterministic(&m);
+    assert_eq!(o.position, vec![1, 2]);
+    // 0.3 s/lap for 40 laps, plus the grid slot (0.2 s) on lap 1.
+    let gap = o.race_time_s[1] - o.race_time_s[0];
+    assert!((gap - (0.3 * 40.0 + 0.2)).abs() < 1e-9, "{gap}");
+}
+
+#[test]
+fn a_faster_car_behind_passes_only_with_enough_advantage() {
+    let mut m = field(2, 30);
+    // Driver 0 is 0.3 s/lap faster but starts second.
+    m.drivers[0].grid = 2;
+    m.drivers[1].grid = 1;
+    m.interaction.drs = None;
+    for d in &mut m.drivers {
+        d.plan.stops.clear(); // no exchange of places in the pit lane
+    }
+    m.interaction.overtake_threshold_s = 5.0;
+    let stuck = deterministic(&m);
+    assert_eq!(stuck.position, vec![2, 1], "held up behind a slower car");
+    let gap = stuck.race_time_s[0] - stuck.race_time_s[1];
+    assert!((gap - 0.5).abs() < 1e-9, "held at the minimum gap: {gap}");
+    m.interaction.overtake_threshold_s = 0.0;
+    let passes = deterministic(&m);
+    assert_eq!(passes.position, vec![1, 2], "passes with no threshold");
+}
+
+#[test]
+fn an_extra_stop_costs_the_pit_loss() {
+    let m = alone(40);
+    let one = deterministic(&m);
+    let mut two = m.clone();
+    two.drivers[0].plan.stops.push(PlannedStop {
+        lap: 30,
+        compound: Compound::Hard,
+        age_laps: 0,
+    });
+    let two = deterministic(&two);
+    let t = &m.timing;
+    let loss = t.pit.in_green_s + t.pit.out_green_s + t.tyre_change_min_s + 0.5 + 1.0;
+    let extra = two.race_time_s[0] - one.race_time_s[0];
+    assert!(
+        (extra - loss).abs() < 1e-9,
+        "extra stop {extra} s, pit loss {loss} s"
+    );
+}
+
+#[test]
+fn fuel_and_degradation_add_up_as_the_parameters_say() {
+    let laps = 20;
+    let mut m = alone(laps);
+    m.drivers[0].plan.stops.clear();
+    m.drivers[0].plan.start = Some(Compound::Soft);
+    m.drivers[0].plan.start_age_laps = 2;
+    m.drivers[0].tyres.compounds[0].deg = Degradation::Quadratic {
+        k0: 0.1,
+        k1: 0.05,
+        k2: 0.002,
+    };
+    let o = deterministic(&m);
+    let mut want = 0.0;
+    for lap in 0..laps {
+        let fuel = 100.0 - 1.5 * f64::from(lap);
+        let age = f64::from(2 + lap);
+        want += 80.0 + 0.03 * fuel + 0.1 + 0.05 * age + 0.002 * age * age;
+    }
+    assert!(
+        (o.race_time_s[0] - want).abs() < 1e-6,
+        "{} vs {want}",
+        o.race_time_s[0]
+    );
+}
+
+#[test]
+fn a_safety_car_bunches_the_field() {
+    let mut m = field(4, 30);
+    for d in &mut m.drivers {
+        d.plan.stops.clear();
+        d.pace_offset_s *= 5.0; // 1.5 s/lap apart: big gaps by lap 10
+    }
+    let green = deterministic(&m);
+    m.fixed.fcy = Some(vec![FcyPhase {
+        start: 10.2,
+        end: 14.0,
+        kind: FcyKind::Sc,
+    }]);
+    let sc = deterministic(&m);
+    assert_eq!(sc.sc_laps, 4);
+    let spread = |o: &Outcome| o.race_time_s[3] - o.race_time_s[0];
+    // Green: 3 × 1.5 s × 30 laps + grid. With the SC the train restarts 3 × 0.8 s apart at lap 14, then 16 laps.
+    assert!(spread(&green) > 130.0, "{}", spread(&green));
+    let after_sc = 3.0 * 0.8 + 3.0 * 1.5 * 16.0;
+    assert!(
+        (spread(&sc) - after_sc).abs() < 3.0,
+        "{} vs {after_sc}",
+        spread(&sc)
+    );
+    assert_eq!(sc.position, vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn a_vsc_slows_everyone_and_keeps_the_gaps() {
+    let mut m = field(3, 20);
+    m.interaction.drs = None;
+    for d in &mut m.drivers {
+        d.plan.stops.clear();
+    }
+    let green = deterministic(&m);
+    m.fixed.fcy = Some(vec![FcyPhase {
+        start: 5.0,
+        end: 7.0,
+        kind: FcyKind::Vsc,
+    }]);
+    let vsc = deterministic(&m);
+    assert_eq!(vsc.vsc_laps, 2);
+    assert!(vsc.race_time_s[0] > green.race_time_s[0] + 2.0 * 80.0 * 0.3);
+    // The gap grows by 0.3 s on each green lap only.
+    let gap = vsc.race_time_s[1] - vsc.race_time_s[0];
+    assert!((gap - (0.2 + 0.3 * 18.0)).abs() < 1e-9, "{gap}");
+}
+
+#[test]
+fn a_retired_car_is_classified_behind_the_finishers() {
+    let mut m = field(3, 20);
+    m.fixed.retirements = Some(vec![Retirement {
+        driver: 0,
+        at: 12.5,
+    }]);
+    m.fixed.fcy = Some(vec![]);
+    let o = deterministic(&m);
+    assert!(o.dnf[0]);
+    assert_eq!(o.laps[0], 12);
+    assert_eq!(o.position, vec![3, 1, 2]);
+}
+
+#[test]
+fn random_races_are_reproducible_and_vary_with_the_seed() {
+    let m = field(20, 50);
+    let p = Prepared::new(&m, &plans(&m), None).unwrap();
+    let a = monte_carlo::run_chunk(&p, 11, 0, 50);
+    let b = monte_carlo::run_chunk(&p, 11, 0, 50);
+    let c = monte_carlo::run_chunk(&p, 12, 0, 50);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert_eq!(a.runs, 50);
+    assert!(a.times.iter().flatten().all(|t| t.is_finite()));
+}
+
+#[test]
+fn the_report_does_not_depend_on_how_the_chunks_are_split_or_merged() {
+    let m = field(10, 30);
+    let p = Prepared::new(&m, &plans(&m), None).unwrap();
+    let config = McConfig {
+        runs: 700,
+        seed: 5,
+        deterministic: false,
+    };
+    let one_worker = monte_carlo::report(&m, &monte_carlo::run_all(&p, &config), &config);
+    // Three "workers" taking chunks round-robin, merged in reverse.
+    let chunks = monte_carlo::chunks(config.runs);
+    let mut parts = vec![Tally::new(10); 3];
+    for (i, (chunk, runs)) in chunks.iter().enumerate() {
+        parts[i % 3].merge(&monte_carlo::run_chunk(&p, config.seed, *chunk, *runs));
+    }
+    let mut merged = Tally::new(10);
+    for part in parts.iter().rev() {
+        merged.merge(part);
+    }
+    let three_workers = monte_carlo::report(&m, &merged, &config);
+    assert_eq!(
+        serde_json::to_string(&one_worker).unwrap(),
+        serde_json::to_string(&three_workers).unwrap()
+    );
+    assert_eq!(one_worker.runs, 700);
+}
+
+#[test]
+fn random_events_follow_their_distributions() {
+    let mut m = field(20, 50);
+    // Every race has exactly one SC, caused by an accident; no failures.
+    m.random.sc_count = vec![0.0, 1.0];
+    for d in &mut m.drivers {
+        d.p_failure = 0.0;
+    }
+    let p = Prepared::new(&m, &plans(&m), None).unwrap();
+    let tally = monte_carlo::run_chunk(&p, 3, 0, 400);
+    assert_eq!(tally.sc_runs, 400);
+    assert_eq!(tally.vsc_runs, 0);
+    assert_eq!(tally.dnf.iter().sum::<u32>(), 400, "one accident per SC");
+    // Failures only: DNF share close to p_failure (minus those beyond the flag: none, laps 1..=50).
+    let mut m = field(20, 50);
+    m.random.sc_count = vec![1.0];
+    let p = Prepared::new(&m, &plans(&m), None).unwrap();
+    let tally = monte_carlo::run_chunk(&p, 4, 0, 1000);
+    let share = f64::from(tally.dnf.iter().sum::<u32>()) / 20_000.0;
+    assert!((share - 0.08).abs() < 0.01, "{share}");
+    assert!(tally.vsc_runs > 0);
+}
+
+#[test]
+fn noise_spreads_the_results_around_the_deterministic_race() {
+    let m = field(20, 50);
+    let det = deterministic(&m);
+    let p = Prepared::new(&m, &plans(&m), None).unwrap();
+    let config = McConfig {
+        runs: 500,
+        seed: 9,
+        deterministic: false,
+    };
+    let r = monte_carlo::report(&m, &monte_carlo::run_all(&p, &config), &config);
+    let leader = &r.drivers[0];
+    assert!(
+        leader.p_win > 0.5,
+        "the fastest car usually wins: {}",
+        leader.p_win
+    );
+    let mean = leader.race_time_mean_s.unwrap();
+    assert!(leader.race_time_p5_s.unwrap() < mean && mean < leader.race_time_p95_s.unwrap());
+    // Noise is zero-mean, but SCs add time: the mean is not below the deterministic race by much.
+    assert!(
+        mean > det.race_time_s[0] - 5.0,
+        "{mean} vs {}",
+        det.race_time_s[0]
+    );
+    let total: f64 = r.drivers.iter().map(|d| d.p_win).sum();
+    assert!((total - 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn bad_models_and_plans_are_errors_not_panics() {
+    let m = field(3, 20);
+    let mut p = plans(&m);
+    p[1].stops[0].compound = Compound::Wet;
+    assert!(Prepared::new(&m, &p, None).is_err());
+    let mut p = plans(&m);
+    p[0].stops[0].lap = 25;
+    assert!(Prepared::new(&m, &p, None).is_err());
+    assert!(Prepared::new(&m, &p[..2], None).is_err());
+    let mut empty = m.clone();
+    empty.drivers.clear();
+    assert!(Prepared::new(&empty, &[], None).is_err());
+}
+
+#[test]
+fn a_stream_is_a_stream() {
+    let mut s = Stream::for_chunk(1, 1);
+    assert_ne!(s.next_u64(), s.next_u64());
+}
