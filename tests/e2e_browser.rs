@@ -256,9 +256,64 @@ async fn drive(client: &Client, url: &str) -> anyhow::Result<()> {
         "the selected row shows {selected}, expected {picked}"
     );
 
-    let shot = client.screenshot().await?;
+    // The twins' figures computed in the browser: pace, fuel burn with its error, the pit window.
+    let pace = text_of(client, "[data-testid=pace]").await?;
+    ensure!(
+        pace.contains("s/lap"),
+        "no degradation in the pace figure: {pace}"
+    );
+    let fuel = text_of(client, "[data-testid=fuel]").await?;
+    ensure!(
+        fuel.contains("kg/lap") && fuel.contains("at flag"),
+        "no fuel model: {fuel}"
+    );
+    let window = text_of(client, "[data-testid=pit-window]").await?;
+    ensure!(window.len() > 12, "an empty pit window: {window}");
     let dir = target_dir().join("e2e");
     std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("pit-wall-1280x800.png"), shot)?;
+    std::fs::write(
+        dir.join("pit-wall-1280x800.png"),
+        client.screenshot().await?,
+    )?;
+
+    // The Field Twin: every car, with its predicted stop (or none) and its undercut chance.
+    client
+        .find(Locator::Css("[data-testid=tab-field]"))
+        .await?
+        .click()
+        .await?;
+    let mut stops = Vec::new();
+    for _ in 0..60 {
+        stops = texts(client, "[data-testid=field-stop]").await?;
+        if stops.len() == 20 && stops.iter().any(|s| s.starts_with('L')) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    ensure!(
+        stops.len() == 20 && stops.iter().any(|s| s.starts_with('L') && s.contains('±')),
+        "the Field panel shows no predicted stops: {stops:?}"
+    );
+    ensure!(
+        client
+            .find_all(Locator::Css("[data-testid=car-panel]"))
+            .await?
+            .is_empty(),
+        "the hidden car panel is still built"
+    );
+    std::fs::write(dir.join("field-1280x800.png"), client.screenshot().await?)?;
+    client
+        .find(Locator::Css("[data-testid=tab-car]"))
+        .await?
+        .click()
+        .await?;
     Ok(())
+}
+
+async fn texts(client: &Client, css: &str) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for e in client.find_all(Locator::Css(css)).await? {
+        out.push(e.text().await?);
+    }
+    Ok(out)
 }

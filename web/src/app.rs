@@ -1,13 +1,17 @@
-//! The pit wall's components: the session bar, the live timing tower and the car panel with its Car Twin.
+//! The pit wall's components: the session bar, the live timing tower, the car panel with its Car Twin and the
+//! Field panel with the Field Twin.
 //!
-//! Components only lay out what [`crate::view_model`] computes; the twin itself is the engine's, run here in WASM
-//! on every state from the feed.
+//! Components only lay out what [`crate::view_model`] computes; the twins themselves are the engine's, run here in
+//! WASM by [`LiveFeed`]. Each section re-renders only when its own view model changes, and the pane that is not
+//! shown is not built at all.
 
-use boxbox_engine::twin::{CarTwin, TwinParams, Twins};
-use boxbox_engine::wire::{CORNER_NAMES, CarState, DataSource, Stint};
 use leptos::prelude::*;
 
+use boxbox_engine::wire::DataSource;
+
 use crate::live::{self, Connection, LiveFeed};
+use crate::view_model::car::{self as car_vm, AlertCard, CornerTile, StintChip, TwinView};
+use crate::view_model::field::{self as field_vm, FieldRow};
 use crate::view_model::{self as vm, TowerRow};
 
 /// The whole app: connects to the relay that served the page and shows the pit wall.
@@ -28,6 +32,7 @@ pub fn PitWall(
     feed: LiveFeed,
 ) -> impl IntoView {
     let picked = RwSignal::new(None::<u8>);
+    let pane = RwSignal::new(Pane::Car);
     // Until the user picks a car, follow the leader.
     let selected = Memo::new(move |_| {
         picked.get().or_else(|| {
@@ -40,10 +45,46 @@ pub fn PitWall(
             <SessionBar feed=feed />
             <main class="panes">
                 <TimingTower feed=feed selected=selected on_pick=move |idx| picked.set(Some(idx)) />
-                <CarPanel feed=feed car=selected />
+                <div class="side">
+                    <nav class="tabs" role="tablist" aria-label="Views">
+                        <button
+                            role="tab"
+                            data-testid="tab-car"
+                            aria-selected=move || (pane.get() == Pane::Car).to_string()
+                            on:click=move |_| pane.set(Pane::Car)
+                        >
+                            "Car"
+                        </button>
+                        <button
+                            role="tab"
+                            data-testid="tab-field"
+                            aria-selected=move || (pane.get() == Pane::Field).to_string()
+                            on:click=move |_| pane.set(Pane::Field)
+                        >
+                            "Field"
+                        </button>
+                    </nav>
+                    <Show
+                        when=move || pane.get() == Pane::Car
+                        fallback=move || {
+                            view! { <FieldPanel feed=feed selected=selected on_pick=move |idx| picked.set(Some(idx)) /> }
+                        }
+                    >
+                        <CarPanel feed=feed car=selected />
+                    </Show>
+                </div>
             </main>
         </div>
     }
+}
+
+/// The view in the side pane.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Pane {
+    /// The selected car and its Car Twin.
+    Car,
+    /// Every car's Field Twin.
+    Field,
 }
 
 /// Track, lap counter, flags, weather and the connection.
@@ -195,16 +236,8 @@ fn TowerRowView(
     }
 }
 
-/// Everything shown for the selected car.
-#[derive(Clone, Debug, PartialEq)]
-struct CarView {
-    car: CarState,
-    twin: CarTwin,
-    total_laps: u32,
-}
-
-/// The selected car: tyres per corner, fuel, energy, damage, stints and the pit window, with the Car Twin computed
-/// here in the browser.
+/// The selected car: alerts, tyres per corner, pace, fuel, energy, damage, the pit window, the rejoin and the car
+/// ahead, with the twins computed here in the browser.
 #[component]
 fn CarPanel(
     /// Where the data comes from.
@@ -212,131 +245,271 @@ fn CarPanel(
     /// The car to show.
     car: Memo<Option<u8>>,
 ) -> impl IntoView {
-    let view_data = Memo::new(move |_| {
+    let panel = Memo::new(move |_| {
         let idx = car.get()?;
         feed.state.with(|s| {
             let s = s.as_ref()?;
-            let c = s.car(idx)?;
-            let twin = feed.history.with_value(|h| {
-                Twins::with_history(TwinParams::PIT_WALL, h.records().to_vec()).car(s, idx, None)
-            })?;
-            Some(CarView {
-                car: c.clone(),
-                twin,
-                total_laps: s.session.total_laps,
-            })
+            feed.report
+                .with(|r| car_vm::car_panel(s, r.as_deref(), idx))
         })
     });
+    // One memo per section: a section re-renders only when what it shows changed.
+    let head = Memo::new(move |_| panel.with(|p| p.as_ref().map(|p| p.head.clone())));
+    let alerts = Memo::new(move |_| {
+        panel.with(|p| p.as_ref().map(|p| p.alerts.clone()).unwrap_or_default())
+    });
+    let tyres = Memo::new(move |_| panel.with(|p| p.as_ref().map(|p| p.tyres.clone())));
+    let stints = Memo::new(move |_| {
+        panel.with(|p| p.as_ref().map(|p| p.stints.clone()).unwrap_or_default())
+    });
+    let twin = Memo::new(move |_| panel.with(|p| p.as_ref().and_then(|p| p.twin.clone())));
     view! {
         <section class="car-panel" aria-label="Selected car" data-testid="car-panel">
-            {move || match view_data.get() {
-                Some(v) => car_view(v).into_any(),
-                None => view! { <p class="waiting">"Waiting for the relay…"</p> }.into_any(),
-            }}
+            <Show
+                when=move || head.with(Option::is_some)
+                fallback=|| view! { <p class="waiting">"Waiting for the relay…"</p> }
+            >
+                {move || head.get().map(|h| view! {
+                    <div class="car-head" style=format!("--team:{}", h.team_colour)>
+                        <div class="car-pos">{h.position}</div>
+                        <div class="car-name">
+                            <div class="name">{h.name}</div>
+                            <div class="team">{h.team}</div>
+                        </div>
+                        <div class="car-status">{h.status}</div>
+                        <div class="car-lap">{h.lap}</div>
+                    </div>
+                })}
+                <div class="twin-note">"Car Twin · computed in this browser from the live stream"</div>
+                <div class="alerts" data-testid="alerts" aria-live="polite">
+                    {move || alerts.get().into_iter().map(alert_card).collect_view()}
+                </div>
+                {move || tyres.get().map(|t| view! {
+                    <div class="tyres">
+                        <div class="tyre-summary">
+                            <span class=format!("tyre-badge {}", t.compound_class)>{t.compound.to_string()}</span>
+                            {format!(" {}", t.age)}
+                            <span class="limit" data-testid="wear-limit">{t.wear_limit}</span>
+                        </div>
+                        <div class="cliff dim">{t.cliff}</div>
+                        <div class="corners">{t.corners.into_iter().map(corner_tile).collect_view()}</div>
+                    </div>
+                })}
+                {move || twin.get().map(twin_figures)}
+                <div class="stints">
+                    <div class="label">"Stints"</div>
+                    <div class="stint-bar">{move || stints.get().into_iter().map(stint_chip).collect_view()}</div>
+                </div>
+            </Show>
         </section>
     }
 }
 
-fn car_view(v: CarView) -> impl IntoView {
-    let CarView {
-        car,
-        twin,
-        total_laps,
-    } = v;
-    let corners = car.tyres.corners.as_array();
-    let rates = twin.wear_rate_pct_per_lap.as_array();
-    let tiles = (0..4)
-        .map(|k| {
-            let c = corners[k];
-            view! {
-                <div class=format!("corner {}", vm::wear_class(c.wear_pct)) data-testid="corner">
-                    <div class="corner-name">{CORNER_NAMES[k]}</div>
-                    <div class="wear">{format!("{:.1}%", c.wear_pct)}</div>
-                    <div class="rate" title="wear per green lap, computed in the browser">
-                        {format!("{} %/lap", vm::rate(rates[k], 2))}
-                    </div>
-                    <div class="temps">{format!("{:.0}° surf · {:.0}° inner", c.surface_temp_c, c.inner_temp_c)}</div>
-                    <div class="pressure">{format!("{:.1} psi", c.pressure_psi)}</div>
-                </div>
-            }
-        })
-        .collect_view();
-    let (pw_label, pw_class) = vm::pit_window_status(twin.pit_window.status);
-    let window_laps = match (twin.pit_window.earliest_lap, twin.pit_window.latest_lap) {
-        (Some(a), Some(b)) => format!("laps {a}–{b}"),
-        (None, Some(b)) => format!("by lap {b}"),
-        _ => String::new(),
-    };
-    let stints = car
-        .stints
-        .iter()
-        .cloned()
-        .map(|s| stint_view(s, total_laps))
-        .collect_view();
+fn alert_card(a: AlertCard) -> impl IntoView {
     view! {
-        <div class="car-head" style=format!("--team:{}", car.team.colour)>
-            <div class="car-pos">{format!("P{}", car.position)}</div>
-            <div class="car-name">
-                <div class="name">{car.driver.name.clone()}</div>
-                <div class="team">{format!("#{} · {}", car.driver.number, car.team.name)}</div>
+        <div class=a.class data-testid="alert">
+            <div class="alert-head">
+                <span class="alert-kind">{a.kind}</span>
+                <span class="alert-lap">{a.lap}</span>
             </div>
-            <div class="car-lap">{format!("Lap {}", car.lap)}</div>
-        </div>
-        <div class="twin-note">"Car Twin · computed in this browser from the live stream"</div>
-        <div class="tyres">
-            <div class="tyre-summary">
-                <span class=format!("tyre-badge {}", vm::compound_class(car.tyres.compound))>{car.tyres.compound.letter().to_string()}</span>
-                {format!(" {} laps old", car.tyres.age_laps)}
-                <span class="limit">
-                    {match (&twin.limiting_corner, twin.laps_to_wear_limit) {
-                        (Some(c), Some(l)) => format!("{c} reaches 70 % in {l:.1} laps"),
-                        _ => "wear rate: waiting for two clean laps".to_owned(),
-                    }}
-                </span>
-            </div>
-            <div class="corners">{tiles}</div>
-        </div>
-        <div class="figures">
-            <div class="figure" data-testid="fuel">
-                <div class="label">"Fuel"</div>
-                <div class="value">{format!("{:.1} kg", car.fuel_kg)}</div>
-                <div class="sub">{format!("{} kg/lap", vm::rate(twin.fuel_burn_kg_per_lap, 2))}</div>
-                <div class="sub">{format!("{} · {} at flag", vm::number(twin.fuel_laps_left, 1, " laps"), vm::fuel_margin(twin.fuel_margin_kg))}</div>
-            </div>
-            <div class="figure">
-                <div class="label">"ERS"</div>
-                <div class="value">{format!("{:.0}%", car.ers_store_pct)}</div>
-                <div class="bar"><div class="fill" style=format!("width:{:.0}%", car.ers_store_pct)></div></div>
-            </div>
-            <div class="figure">
-                <div class="label">"Damage"</div>
-                <div class="value">{format!("{:.0}%", car.damage.worst_pct())}</div>
-                <div class="sub">{format!("wings {:.0}/{:.0} · gearbox {:.0} · engine {:.0}", car.damage.front_left_wing_pct, car.damage.front_right_wing_pct, car.damage.gearbox_pct, car.damage.engine_pct)}</div>
-            </div>
-            <div class="figure">
-                <div class="label">"Laps"</div>
-                <div class="value">{vm::lap_time(car.last_lap_s)}</div>
-                <div class="sub">{format!("best {}", vm::lap_time(car.best_lap_s))}</div>
-            </div>
-        </div>
-        <div class=format!("pit-window {pw_class}") data-testid="pit-window">
-            <div class="label">"Pit window"</div>
-            <div class="pw-status">{pw_label}</div>
-            <div class="pw-laps">{window_laps}</div>
-            <div class="pw-reason">{twin.pit_window.reason.clone()}</div>
-        </div>
-        <div class="stints">
-            <div class="label">"Stints"</div>
-            <div class="stint-bar">{stints}</div>
+            <div class="radio">{a.radio}</div>
+            <ul class="evidence">
+                {a.evidence
+                    .into_iter()
+                    .map(|e| view! { <li><span class="ev-label">{e.label}</span><span class="ev-value">{e.value}</span></li> })
+                    .collect_view()}
+            </ul>
         </div>
     }
 }
 
-fn stint_view(s: Stint, total_laps: u32) -> impl IntoView {
-    let width = 100.0 * f64::from(s.laps.max(1)) / f64::from(total_laps.max(1));
+fn corner_tile(c: CornerTile) -> impl IntoView {
+    let class = format!(
+        "corner {}{}",
+        c.class,
+        if c.limiting { " limiting" } else { "" }
+    );
     view! {
-        <div class=format!("stint {}", vm::compound_class(s.compound)) style=format!("width:{width:.2}%")>
-            {format!("{} {}", s.compound.letter(), s.laps)}
+        <div class=class data-testid="corner">
+            <div class="corner-name">{c.name}</div>
+            <div class="wear">{c.wear}</div>
+            <div class="rate" title="wear per green lap ±1 standard error, computed in the browser">{c.rate}</div>
+            <div class="temps">{c.temps}</div>
+            <div class="pressure">{c.pressure}</div>
         </div>
+    }
+}
+
+fn stint_chip(s: StintChip) -> impl IntoView {
+    view! {
+        <div class=format!("stint {}", s.class) style=format!("width:{:.2}%", s.width_pct)>{s.label}</div>
+    }
+}
+
+fn twin_figures(t: TwinView) -> impl IntoView {
+    let TwinView {
+        pace,
+        fuel,
+        ers,
+        damage,
+        pit,
+        rejoin,
+        rival,
+    } = t;
+    let stint_degs = pace
+        .stints
+        .into_iter()
+        .map(|d| view! { <div class="sub"><span class=format!("tyre-dot {}", d.class)>{d.compound.to_string()}</span>" "{d.text}</div> })
+        .collect_view();
+    let next = pit.next_compound.map(|(letter, class)| {
+        view! { <span class=format!("tyre-badge {class}") title="next set">{letter.to_string()}</span> }
+    });
+    view! {
+        <div class="figures">
+            <div class="figure" data-testid="pace">
+                <div class="label">"Pace (corrected)"</div>
+                <div class="value">{pace.corrected}</div>
+                <div class="sub">{format!("deg {}", pace.deg)}</div>
+                <div class="sub dim">{pace.basis}</div>
+                {stint_degs}
+            </div>
+            <div class=if fuel.short { "figure warn" } else { "figure" } data-testid="fuel">
+                <div class="label">{if fuel.modelled { "Fuel (modelled)" } else { "Fuel" }}</div>
+                <div class="value">{fuel.on_board}</div>
+                <div class="sub">{fuel.burn}</div>
+                <div class="sub">{fuel.burn_neutralised}</div>
+                <div class="sub">{format!("{} · {}", fuel.laps_left, fuel.margin)}</div>
+            </div>
+            <div class="figure" data-testid="ers">
+                <div class="label">"ERS"</div>
+                <div class="value">{ers.store}</div>
+                <Show when=move || ers.measured>
+                    <div class="bar"><div class="fill" style=format!("width:{:.0}%", ers.store_pct)></div></div>
+                </Show>
+                <div class="sub">{ers.trend}</div>
+            </div>
+            <div class="figure" data-testid="damage">
+                <div class="label">"Damage"</div>
+                <div class="value">{damage.worst}</div>
+                <div class="sub">{damage.parts}</div>
+            </div>
+        </div>
+        <div class=format!("pit-window {}", pit.class) data-testid="pit-window">
+            <div class="label">"Pit window"</div>
+            <div class="pw-status">{pit.status}</div>
+            <div class="pw-laps">{pit.laps}" "<span class="dim">{pit.best}</span>" "{next}</div>
+            <div class="pw-reason">{pit.reason}</div>
+        </div>
+        <div class="figures two">
+            <div class=if rejoin.traffic { "figure warn" } else { "figure" } data-testid="rejoin">
+                <div class="label">"If it pits now"</div>
+                <div class="value">{rejoin.position}</div>
+                <div class="sub">{rejoin.ahead}</div>
+                <div class="sub">{rejoin.behind}</div>
+            </div>
+            <div class="figure" data-testid="rival">
+                <div class="label">{format!("Car ahead · {}", rival.code)}</div>
+                <div class="value">{rival.gap}</div>
+                <div class=if rival.faster { "sub good" } else { "sub" }>{rival.pace}</div>
+                <div class="sub">{rival.catch}</div>
+            </div>
+        </div>
+    }
+}
+
+/// Every car's Field Twin: pace, degradation, next laps, the predicted stop with its spread, the rejoin if it
+/// pitted now, and undercut/overcut chances on the car ahead. Click a row to pick the car.
+#[component]
+fn FieldPanel(
+    /// Where the data comes from.
+    feed: LiveFeed,
+    /// The car whose row is highlighted.
+    selected: Memo<Option<u8>>,
+    /// Called with a car index when its row is clicked.
+    on_pick: impl Fn(u8) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    // The Field Twin only changes with the report; team colours come from the state but never change mid-session.
+    let rows = Memo::new(move |_| {
+        feed.report.with(|r| {
+            let r = r.as_ref()?;
+            feed.state
+                .with_untracked(|s| s.as_ref().map(|s| field_vm::field_rows(r, s)))
+        })
+    });
+    view! {
+        <section class="field-panel" aria-label="Field Twin" data-testid="field-panel">
+            <Show
+                when=move || rows.with(Option::is_some)
+                fallback=|| view! { <p class="waiting">"Field Twin: first report due…"</p> }
+            >
+                <table>
+                    <thead>
+                        <tr>
+                            <th>"P"</th>
+                            <th class="left">"Driver"</th>
+                            <th>"Tyre"</th>
+                            <th title="fuel- and tyre-corrected pace on this set">"Pace"</th>
+                            <th title="degradation, s/lap">"Deg"</th>
+                            <th class="left">"Next laps"</th>
+                            <th title="predicted next stop ±1σ">"Stop"</th>
+                            <th title="rejoin position if it pitted now">"Rejoin"</th>
+                            <th title="chance that an undercut on the car ahead works">"UC"</th>
+                            <th title="chance that an overcut on the car ahead works">"OC"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {move || {
+                            rows.get()
+                                .unwrap_or_default()
+                                .into_iter()
+                                .map(|r| field_row(r, selected, on_pick))
+                                .collect_view()
+                        }}
+                    </tbody>
+                </table>
+            </Show>
+        </section>
+    }
+}
+
+fn field_row(
+    r: FieldRow,
+    selected: Memo<Option<u8>>,
+    on_pick: impl Fn(u8) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let idx = r.car_idx;
+    let class = move || {
+        format!(
+            "field-row{}{}",
+            if selected.get() == Some(idx) {
+                " selected"
+            } else {
+                ""
+            },
+            if r.out { " out" } else { "" }
+        )
+    };
+    view! {
+        <tr class=class data-testid="field-row" on:click=move |_| on_pick(idx)>
+            <td class="pos">{r.position}</td>
+            <td class="driver left">
+                <span class="team-stripe" style=format!("background:{}", r.team_colour)></span>
+                <span class="code">{r.code}</span>
+            </td>
+            <td class="tyre">
+                <span class=format!("tyre-badge {}", r.compound_class)>{r.compound.to_string()}</span>
+                <span class="age">{r.tyre_age}</span>
+            </td>
+            <td class="num">{r.pace}</td>
+            <td class="num dim">{r.deg}</td>
+            <td class="num left next-laps">{r.next_laps.join(" ")}</td>
+            <td class="num stop" title=r.stop_detail data-testid="field-stop">
+                {r.stop}
+                <span class="basis">{r.stop_basis}</span>
+            </td>
+            <td class=if r.traffic { "num traffic" } else { "num" }>{r.rejoin}</td>
+            <td class=format!("num {}", r.undercut_class)>{r.undercut}</td>
+            <td class=format!("num {}", r.overcut_class)>{r.overcut}</td>
+        </tr>
     }
 }

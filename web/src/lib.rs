@@ -6,7 +6,8 @@
 //!   panel and the Field panel). No Leptos, so it is tested natively.
 //! - [`schedule`]: when the browser recomputes the twins' report (a lap or an event, else once a second). Pure.
 //! - `live` (wasm only): the WebSocket feed with reconnect and backoff, as signals.
-//! - `app` (wasm only): the components: session bar, timing tower, car panel.
+//! - `live` also runs the twins on the stream and recomputes their report on [`schedule`]'s cue.
+//! - `app` (wasm only): the components: session bar, timing tower, car panel, Field panel.
 
 pub mod schedule;
 pub mod view_model;

@@ -1,16 +1,23 @@
-//! The live feed: a WebSocket to the relay's `/ws`, decoded into signals, with reconnect and exponential backoff.
+//! The live feed: a WebSocket to the relay's `/ws`, decoded into signals, with reconnect and exponential backoff,
+//! and the twins run here in WASM on the streamed states.
 //!
-//! Every message also feeds a [`LapRecorder`] kept here, so the Car Twin computed in the browser learns from the
-//! same lap history as the relay (the snapshot carries the history so far).
+//! Every state feeds one [`Twins`] kept here (seeded with the lap history the snapshot carries, so the browser's
+//! twins learn from the same laps as the relay's). Its [`TwinReport`] is recomputed when the
+//! [`ReportSchedule`] says so: soon after a lap or an event, else at most once a second.
 
-use boxbox_engine::history::LapRecorder;
+use std::sync::Arc;
+
 use boxbox_engine::protocol::ServerMessage;
+use boxbox_engine::twin::{TwinParams, TwinReport, Twins};
 use boxbox_engine::wire::RaceState;
 use futures::StreamExt;
 use gloo_net::websocket::Message;
 use gloo_net::websocket::futures::WebSocket;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+
+use crate::schedule::{Refresh, ReportSchedule};
+use crate::view_model;
 
 /// State of the connection to the relay.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -35,8 +42,12 @@ pub struct LiveFeed {
     pub state: RwSignal<Option<RaceState>>,
     /// The connection's state.
     pub connection: RwSignal<Connection>,
-    /// Lap history built from the stream (not reactive itself: read it inside a memo on `state`).
-    pub history: StoredValue<LapRecorder>,
+    /// The twins' latest report (up to a second older than `state`).
+    pub report: RwSignal<Option<Arc<TwinReport>>>,
+    /// The twins, fed every state (not reactive: `report` is what components read).
+    twins: StoredValue<Twins>,
+    /// When to recompute `report`.
+    schedule: StoredValue<ReportSchedule>,
 }
 
 impl LiveFeed {
@@ -45,7 +56,9 @@ impl LiveFeed {
         LiveFeed {
             state: RwSignal::new(None),
             connection: RwSignal::new(Connection::Connecting),
-            history: StoredValue::new(LapRecorder::new()),
+            report: RwSignal::new(None),
+            twins: StoredValue::new(Twins::new(TwinParams::PIT_WALL)),
+            schedule: StoredValue::new(ReportSchedule::new()),
         }
     }
 
@@ -53,15 +66,68 @@ impl LiveFeed {
     pub fn apply(&self, message: ServerMessage) {
         let state = match message {
             ServerMessage::Snapshot { state, history } => {
-                self.history.set_value(LapRecorder::with_history(history));
+                self.restart(Twins::with_history(TwinParams::PIT_WALL, history));
                 state
             }
-            ServerMessage::Update { state } => state,
+            ServerMessage::Update { state } => {
+                // A source switch starts a new session without a new snapshot: forget the old one's laps.
+                let new_session = self.state.with_untracked(|prev| {
+                    prev.as_ref()
+                        .is_some_and(|prev| view_model::new_session(prev, &state))
+                });
+                if new_session {
+                    self.restart(Twins::new(TwinParams::PIT_WALL));
+                }
+                state
+            }
         };
-        self.history.update_value(|h| {
-            h.observe(&state);
+        let changed = self.twins.try_update_value(|twins| {
+            let laps = twins.records().len();
+            let events = twins.observe(&state);
+            twins.records().len() != laps || !events.is_empty()
         });
         self.state.set(Some(state));
+        let now = now_ms();
+        let refresh = self
+            .schedule
+            .try_update_value(|s| s.on_state(changed.unwrap_or(true), now));
+        self.follow(refresh.unwrap_or(Refresh::Now));
+    }
+
+    fn restart(&self, twins: Twins) {
+        self.twins.set_value(twins);
+        self.schedule.set_value(ReportSchedule::new());
+    }
+
+    /// Does what the schedule asked.
+    fn follow(&self, refresh: Refresh) {
+        match refresh {
+            Refresh::Now => self.recompute(),
+            Refresh::After { delay_ms } => {
+                let feed = *self;
+                gloo_timers::callback::Timeout::new(delay_ms.ceil() as u32, move || {
+                    let now = now_ms();
+                    if let Some(refresh) = feed.schedule.try_update_value(|s| s.on_timer(now)) {
+                        feed.follow(refresh);
+                    }
+                })
+                .forget();
+            }
+            Refresh::Wait => {}
+        }
+    }
+
+    /// Computes the report from the latest state.
+    fn recompute(&self) {
+        let report = self.state.with_untracked(|state| {
+            let state = state.as_ref()?;
+            self.twins.try_with_value(|twins| twins.report(state))
+        });
+        if let Some(report) = report {
+            self.report.set(Some(Arc::new(report)));
+        }
+        let now = now_ms();
+        self.schedule.update_value(|s| s.computed(now));
     }
 }
 
@@ -69,6 +135,11 @@ impl Default for LiveFeed {
     fn default() -> Self {
         LiveFeed::new()
     }
+}
+
+/// The page's clock, in milliseconds (the schedule only compares two readings).
+fn now_ms() -> f64 {
+    js_sys::Date::now()
 }
 
 /// The relay's `/ws` URL for the page's own origin.
