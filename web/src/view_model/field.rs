@@ -11,7 +11,7 @@ use boxbox_engine::wire::{PitStatus, RaceState, ResultStatus};
 use super::{chance, compound_class, lap_time, lap_time_to, signed};
 
 /// How many predicted laps a row shows.
-pub const NEXT_LAPS: usize = 3;
+pub const NEXT_LAPS: usize = 2;
 
 /// One row of the Field panel.
 #[derive(Clone, Debug, PartialEq)]
