@@ -59,6 +59,9 @@ pub enum SimError {
         /// The last lap a stop can be on.
         last: u32,
     },
+    /// A car index outside the field.
+    #[error("no car {0} in the race model")]
+    NoSuchCar(usize),
     /// A start state that does not fit the model.
     #[error("the start state: {0}")]
     BadStart(String),

@@ -5,6 +5,7 @@
 //! - [`model`]: [`model::RaceModel`], every parameter of a race.
 //! - [`lapsim`]: one race, lap by lap, for the whole field; deterministic or with a random stream.
 //! - [`monte_carlo`]: chunked, seeded Monte Carlo over races and its per-driver report.
+//! - [`search`]: strategy search (1–3 stops), pit window, what-if and undercut chances for one car.
 //! - [`rng`]: per-chunk random streams and normal deviates, the same bits on every target.
 //! - [`tumftm`]: TUMFTM race-simulation parameter files (contents in), read as is into a [`model::RaceModel`].
 
@@ -12,6 +13,7 @@ pub mod lapsim;
 pub mod model;
 pub mod monte_carlo;
 pub mod rng;
+pub mod search;
 pub mod tumftm;
 
 #[cfg(test)]

@@ -390,3 +390,181 @@ fn a_stream_is_a_stream() {
     let mut s = Stream::for_chunk(1, 1);
     assert_ne!(s.next_u64(), s.next_u64());
 }
+
+mod search {
+    use super::*;
+    use crate::strategy::lapsim::{CarStart, RaceStart};
+    use crate::strategy::search::{self, Objective, SearchConfig, WhatIf};
+
+    fn quick(car: usize) -> SearchConfig {
+        SearchConfig {
+            runs_per_plan: 120,
+            lap_step: 4,
+            finalists_per_stop_count: 3,
+            ..SearchConfig::for_car(car, 21)
+        }
+    }
+
+    /// The field 20 laps into a 40-lap race, one second apart, everyone on 20-lap-old mediums.
+    fn mid_race(m: &RaceModel) -> RaceStart {
+        RaceStart {
+            completed_laps: 20,
+            cars: (0..m.drivers.len())
+                .map(|i| CarStart {
+                    race_time_s: 20.0 * 83.0 + i as f64,
+                    laps: 20,
+                    compound: Compound::Medium,
+                    tyre_age_laps: 20.0,
+                    fuel_kg: 70.0,
+                    retired: false,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_free_track_time_is_the_deterministic_race_of_a_lone_car() {
+        let m = alone(40);
+        let mut with_deg = m.clone();
+        with_deg.drivers[0].tyres.compounds[1].deg = Degradation::Linear { k0: 0.4, k1: 0.05 };
+        with_deg.drivers[0].tyres.compounds[2].deg = Degradation::Linear { k0: 0.8, k1: 0.03 };
+        let plan = with_deg.drivers[0].plan.clone();
+        let free = search::free_track_s(&with_deg, 0, &plan, None).unwrap();
+        let sim = deterministic(&with_deg).race_time_s[0];
+        assert!((free - sim).abs() < 1e-9, "{free} vs {sim}");
+    }
+
+    #[test]
+    fn the_search_enumerates_legal_plans_and_beats_or_matches_the_current_one() {
+        let m = field(8, 40);
+        let r = search::search(&m, &plans(&m), None, &quick(3)).unwrap();
+        assert!(r.plans_screened > 100, "{}", r.plans_screened);
+        assert!(!r.ranked.is_empty());
+        for p in &r.ranked {
+            assert!(p.plan.uses_two_dry_compounds(), "{}", p.label);
+            assert!((1..=3).contains(&p.stops));
+            let mut last = 0;
+            for s in &p.plan.stops {
+                assert!(s.lap >= last + 5 && s.lap <= 35, "{}", p.label);
+                last = s.lap;
+            }
+        }
+        for w in r.ranked.windows(2) {
+            assert!(w[0].mean_position <= w[1].mean_position);
+        }
+        let best = &r.ranked[0];
+        let current = r.current.as_ref().unwrap();
+        assert!(
+            best.mean_position <= current.mean_position + 1e-9,
+            "{} vs {}",
+            best.label,
+            current.label
+        );
+        let w = r.window.as_ref().unwrap();
+        assert!(w.earliest_lap <= w.best_lap && w.best_lap <= w.latest_lap);
+        // Same inputs, same answer.
+        assert_eq!(r, search::search(&m, &plans(&m), None, &quick(3)).unwrap());
+    }
+
+    #[test]
+    fn points_can_be_the_objective() {
+        let m = field(12, 30);
+        let config = SearchConfig {
+            objective: Objective::Points,
+            ..quick(9)
+        };
+        let r = search::search(&m, &plans(&m), None, &config).unwrap();
+        for w in r.ranked.windows(2) {
+            assert!(w[0].expected_points >= w[1].expected_points);
+        }
+    }
+
+    #[test]
+    fn mid_race_plans_keep_the_fitted_set_and_count_it_for_the_rule() {
+        let mut m = field(6, 40);
+        for d in &mut m.drivers {
+            d.plan.stops[0].lap = 30; // not stopped yet: still on the mediums fitted at the start
+        }
+        let start = mid_race(&m);
+        let r = search::search(&m, &plans(&m), Some(&start), &quick(2)).unwrap();
+        assert!(!r.ranked.is_empty());
+        for p in &r.ranked {
+            assert_eq!(p.plan.start, Some(Compound::Medium));
+            assert!(p.plan.stops.iter().all(|s| s.lap > 20), "{}", p.label);
+            assert!(
+                p.plan.stops.iter().any(|s| s.compound != Compound::Medium),
+                "{}",
+                p.label
+            );
+        }
+    }
+
+    #[test]
+    fn a_what_if_changes_the_distribution() {
+        let m = field(10, 40);
+        let config = McConfig {
+            runs: 300,
+            seed: 8,
+            deterministic: false,
+        };
+        let mut extra = m.drivers[0].plan.clone();
+        // A late extra stop onto a set that gains nothing: pure pit loss.
+        extra.stops.push(PlannedStop {
+            lap: 36,
+            compound: Compound::Hard,
+            age_laps: 0,
+        });
+        let w = WhatIf {
+            plans: vec![(0, extra)],
+            fcy: vec![FcyPhase {
+                start: 10.0,
+                end: 13.0,
+                kind: FcyKind::Sc,
+            }],
+        };
+        let r = search::what_if(&m, &plans(&m), None, &w, &config).unwrap();
+        assert!((r.what_if.sc_probability - 1.0).abs() < 1e-12);
+        assert!(
+            r.mean_position_delta[0] > 0.0,
+            "an extra stop costs the leader: {:?}",
+            r.mean_position_delta
+        );
+        assert!(r.base.drivers[0].mean_position < r.what_if.drivers[0].mean_position);
+    }
+
+    #[test]
+    fn fresh_tyres_make_the_undercut_likely_when_the_old_ones_are_finished() {
+        let mut m = field(6, 40);
+        for d in &mut m.drivers {
+            d.pace_offset_s = 0.0;
+            // Mediums fall off a cliff: 0.25 s per lap of age; hards are steady.
+            d.tyres.compounds[1].deg = Degradation::Linear { k0: 0.0, k1: 0.25 };
+            d.tyres.compounds[2].deg = Degradation::Linear { k0: 0.3, k1: 0.02 };
+            d.plan.stops = vec![PlannedStop {
+                lap: 30,
+                compound: Compound::Hard,
+                age_laps: 0,
+            }];
+        }
+        m.timing.pit.in_green_s = 2.0;
+        m.timing.pit.out_green_s = 8.0;
+        let start = mid_race(&m);
+        let config = McConfig {
+            runs: 250,
+            seed: 4,
+            deterministic: false,
+        };
+        let r = search::undercut(&m, &plans(&m), &start, 3, &config).unwrap();
+        assert_eq!(r.lap, 21);
+        let ahead = r.ahead.unwrap();
+        assert_eq!(ahead.rival, 2);
+        assert!(
+            ahead.p_ahead_if_pit > ahead.p_ahead_if_stay + 0.3,
+            "undercut {} vs stay {}",
+            ahead.p_ahead_if_pit,
+            ahead.p_ahead_if_stay
+        );
+        let behind = r.behind.unwrap();
+        assert!(behind.p_ahead_if_pit > behind.p_ahead_if_stay, "{behind:?}");
+    }
+}

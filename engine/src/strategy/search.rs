@@ -1,0 +1,696 @@
+//! Strategy search, what-if and undercut chances for one car, by Monte Carlo against the rest of the field.
+//!
+//! The search enumerates every legal 1-, 2- and 3-stop plan over the race's dry compounds (two different dry
+//! compounds over the race), with in-laps on a grid, screens them by their time on a free track (exact sums of the
+//! car's lap-time model, microseconds per plan), then runs the best few of each stop count through the full-field
+//! Monte Carlo with common random numbers (every plan sees the same seed, so differences are the plans', not the
+//! dice's) and ranks them by expected position or points, with the spread of the position as the risk. The pit
+//! window is the range of first-stop laps of the best plan's compound sequence whose expectation stays within a
+//! tolerance of the best.
+
+use serde::{Deserialize, Serialize};
+
+use super::lapsim::Runner;
+use super::lapsim::{Prepared, RaceStart, SimError};
+use super::model::{FcyPhase, Plan, PlannedStop, RaceModel};
+use super::monte_carlo::{self, McConfig, McReport};
+use super::rng::Stream;
+use crate::wire::Compound;
+
+/// What the search ranks by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Lowest expected finishing position.
+    #[default]
+    Position,
+    /// Most expected points.
+    Points,
+}
+
+/// The search's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchConfig {
+    /// Index of the car in the model.
+    pub car: usize,
+    /// Monte Carlo runs per evaluated plan.
+    pub runs_per_plan: u32,
+    /// Seed shared by every plan (common random numbers).
+    pub seed: u64,
+    /// Most stops a plan may have (1 to 3).
+    pub max_stops: u32,
+    /// Spacing of candidate in-laps, laps.
+    pub lap_step: u32,
+    /// Shortest stint, laps.
+    pub min_stint_laps: u32,
+    /// Plans per stop count that go from the free-track screen to the Monte Carlo.
+    pub finalists_per_stop_count: usize,
+    /// Rank by.
+    pub objective: Objective,
+}
+
+impl SearchConfig {
+    /// Defaults for `car`: 300 runs per plan, in-laps every 2 laps, stints of at least 5 laps, 6 finalists per
+    /// stop count.
+    pub fn for_car(car: usize, seed: u64) -> Self {
+        SearchConfig {
+            car,
+            runs_per_plan: 300,
+            seed,
+            max_stops: 3,
+            lap_step: 2,
+            min_stint_laps: 5,
+            finalists_per_stop_count: 6,
+            objective: Objective::Position,
+        }
+    }
+}
+
+/// One evaluated plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanResult {
+    /// The plan.
+    pub plan: Plan,
+    /// `M-27-H`.
+    pub label: String,
+    /// Stops.
+    pub stops: usize,
+    /// Race time on a free track (no traffic, no randomness), seconds.
+    pub free_track_s: f64,
+    /// Expected finishing position.
+    pub mean_position: f64,
+    /// Standard deviation of the finishing position: the plan's risk.
+    pub position_sd: f64,
+    /// Chance of winning.
+    pub p_win: f64,
+    /// Chance of a podium.
+    pub p_podium: f64,
+    /// Expected points.
+    pub expected_points: f64,
+    /// Chance of not finishing.
+    pub p_dnf: f64,
+    /// Finishing-position distribution.
+    pub position_probability: Vec<f64>,
+}
+
+/// The optimal pit window for the next stop.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PitWindow {
+    /// Earliest in-lap within tolerance of the best.
+    pub earliest_lap: u32,
+    /// Latest in-lap within tolerance of the best.
+    pub latest_lap: u32,
+    /// The best in-lap.
+    pub best_lap: u32,
+    /// Compound to fit.
+    pub compound: Compound,
+    /// The tolerance, in the objective's units (positions or points).
+    pub tolerance: f64,
+}
+
+/// The search's answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchReport {
+    /// The car.
+    pub car: usize,
+    /// Its code.
+    pub code: String,
+    /// What the plans were ranked by.
+    pub objective: Objective,
+    /// Runs per plan.
+    pub runs_per_plan: u32,
+    /// Seed.
+    pub seed: u64,
+    /// Legal plans enumerated and screened.
+    pub plans_screened: usize,
+    /// Evaluated plans, best first.
+    pub ranked: Vec<PlanResult>,
+    /// The next stop's window for the best plan.
+    pub window: Option<PitWindow>,
+    /// The car's current plan, evaluated the same way, for comparison.
+    pub current: Option<PlanResult>,
+    /// What went wrong without stopping the search.
+    pub warnings: Vec<String>,
+}
+
+/// Searches the best strategy for `config.car` with the rivals on `plans`, from the grid or from `start`.
+pub fn search(
+    model: &RaceModel,
+    plans: &[Plan],
+    start: Option<&RaceStart>,
+    config: &SearchConfig,
+) -> Result<SearchReport, SimError> {
+    let car = config.car;
+    let driver = model.drivers.get(car).ok_or(SimError::NoSuchCar(car))?;
+    let mut warnings = Vec::new();
+    let candidates = enumerate(model, plans, start, config);
+    let plans_screened = candidates.len();
+    if candidates.is_empty() {
+        warnings.push(format!(
+            "no legal plan for {} with these settings",
+            driver.code
+        ));
+    }
+    // Screen on a free track; keep the best few of each stop count.
+    let mut screened: Vec<(f64, Plan)> = candidates
+        .into_iter()
+        .filter_map(|p| free_track_s(model, car, &p, start).map(|t| (t, p)))
+        .collect();
+    screened.sort_by(|a, b| {
+        a.0.total_cmp(&b.0)
+            .then_with(|| a.1.label().cmp(&b.1.label()))
+    });
+    let mut finalists: Vec<(f64, Plan)> = Vec::new();
+    for stops in 1..=config.max_stops as usize {
+        finalists.extend(
+            screened
+                .iter()
+                .filter(|(_, p)| p.stops.len() == stops)
+                .take(config.finalists_per_stop_count)
+                .cloned(),
+        );
+    }
+    let mut ranked = Vec::new();
+    for (free, plan) in finalists {
+        match evaluate(model, plans, start, config, &plan) {
+            Ok(r) => ranked.push(result(plan, free, car, &r)),
+            Err(e) => warnings.push(format!("{}: {e}", plan.label())),
+        }
+    }
+    let key = |r: &PlanResult| match config.objective {
+        Objective::Position => r.mean_position,
+        Objective::Points => -r.expected_points,
+    };
+    ranked.sort_by(|a, b| {
+        key(a)
+            .total_cmp(&key(b))
+            .then(a.position_sd.total_cmp(&b.position_sd))
+            .then_with(|| a.label.cmp(&b.label))
+    });
+    let current = plans.get(car).and_then(|p| {
+        let free = free_track_s(model, car, p, start)?;
+        evaluate(model, plans, start, config, p)
+            .ok()
+            .map(|r| result(p.clone(), free, car, &r))
+    });
+    let window = ranked
+        .first()
+        .and_then(|best| pit_window(model, plans, start, config, best, &mut warnings));
+    Ok(SearchReport {
+        car,
+        code: driver.code.clone(),
+        objective: config.objective,
+        runs_per_plan: config.runs_per_plan,
+        seed: config.seed,
+        plans_screened,
+        ranked,
+        window,
+        current,
+        warnings,
+    })
+}
+
+/// Runs the Monte Carlo with `plan` for the searched car.
+fn evaluate(
+    model: &RaceModel,
+    plans: &[Plan],
+    start: Option<&RaceStart>,
+    config: &SearchConfig,
+    plan: &Plan,
+) -> Result<McReport, SimError> {
+    let mut plans = plans.to_vec();
+    if let Some(p) = plans.get_mut(config.car) {
+        *p = plan.clone();
+    }
+    let prepared = Prepared::new(model, &plans, start)?;
+    let mc = McConfig {
+        runs: config.runs_per_plan,
+        seed: config.seed,
+        deterministic: false,
+    };
+    Ok(monte_carlo::report(
+        model,
+        &monte_carlo::run_all(&prepared, &mc),
+        &mc,
+    ))
+}
+
+fn result(plan: Plan, free_track_s: f64, car: usize, r: &McReport) -> PlanResult {
+    let d = &r.drivers[car];
+    let var: f64 = d
+        .position_probability
+        .iter()
+        .enumerate()
+        .map(|(p, q)| q * ((p + 1) as f64 - d.mean_position).powi(2))
+        .sum();
+    PlanResult {
+        label: plan.label(),
+        stops: plan.stops.len(),
+        plan,
+        free_track_s,
+        mean_position: d.mean_position,
+        position_sd: var.sqrt(),
+        p_win: d.p_win,
+        p_podium: d.p_podium,
+        expected_points: d.expected_points,
+        p_dnf: d.p_dnf,
+        position_probability: d.position_probability.clone(),
+    }
+}
+
+/// The window of the best plan's next stop: its in-lap moved over the grid, kept while the expectation is within
+/// a tolerance of the best (0.15 positions, or 0.5 points).
+fn pit_window(
+    model: &RaceModel,
+    plans: &[Plan],
+    start: Option<&RaceStart>,
+    config: &SearchConfig,
+    best: &PlanResult,
+    warnings: &mut Vec<String>,
+) -> Option<PitWindow> {
+    let first = *best.plan.stops.first()?;
+    let from = start.map_or(0, |s| s.completed_laps) + 1;
+    let until = best.plan.stops.get(1).map_or(model.total_laps, |s| s.lap);
+    let (tolerance, score): (f64, fn(&PlanResult) -> f64) = match config.objective {
+        Objective::Position => (0.15, |r| r.mean_position),
+        Objective::Points => (0.5, |r| -r.expected_points),
+    };
+    let best_score = score(best);
+    let mut inside = vec![first.lap];
+    for dir in [-1i64, 1] {
+        let mut lap = i64::from(first.lap);
+        loop {
+            lap += dir;
+            let Ok(l) = u32::try_from(lap) else { break };
+            if l < from.max(1) || l + config.min_stint_laps.min(3) > until || l >= model.total_laps
+            {
+                break;
+            }
+            let mut plan = best.plan.clone();
+            plan.stops[0].lap = l;
+            match evaluate(model, plans, start, config, &plan) {
+                Ok(r) => {
+                    let free = free_track_s(model, config.car, &plan, start).unwrap_or(f64::NAN);
+                    if score(&result(plan, free, config.car, &r)) > best_score + tolerance {
+                        break;
+                    }
+                    inside.push(l);
+                }
+                Err(e) => {
+                    warnings.push(format!("window at lap {l}: {e}"));
+                    break;
+                }
+            }
+        }
+    }
+    Some(PitWindow {
+        earliest_lap: inside.iter().copied().min().unwrap_or(first.lap),
+        latest_lap: inside.iter().copied().max().unwrap_or(first.lap),
+        best_lap: first.lap,
+        compound: first.compound,
+        tolerance,
+    })
+}
+
+/// Every legal plan for `config.car`: from the grid, any start compound; mid-race, the fitted set with the stops
+/// still to come. Two different dry compounds over the whole race (counting the sets already used).
+fn enumerate(
+    model: &RaceModel,
+    plans: &[Plan],
+    start: Option<&RaceStart>,
+    config: &SearchConfig,
+) -> Vec<Plan> {
+    let car = config.car;
+    let Some(driver) = model.drivers.get(car) else {
+        return Vec::new();
+    };
+    let compounds: Vec<Compound> = model
+        .dry_compounds
+        .iter()
+        .copied()
+        .filter(|c| driver.tyres.of(*c).is_some())
+        .collect();
+    let completed = start.map_or(0, |s| s.completed_laps);
+    let current = plans.get(car).cloned().unwrap_or_default();
+    // Stops already made stay; the compounds used so far count for the rule.
+    let done: Vec<PlannedStop> = current
+        .stops
+        .iter()
+        .filter(|s| s.lap <= completed)
+        .copied()
+        .collect();
+    let starts: Vec<(Compound, u32)> = match start {
+        Some(st) => st
+            .cars
+            .get(car)
+            .map(|c| vec![(current.start.unwrap_or(c.compound), current.start_age_laps)])
+            .unwrap_or_default(),
+        None => compounds
+            .iter()
+            .map(|c| (*c, driver.plan.start_age_laps))
+            .collect(),
+    };
+    let fitted = start.and_then(|st| st.cars.get(car)).map(|c| c.compound);
+    let first_lap = completed.max(config.min_stint_laps.saturating_sub(1)) + 1;
+    let last_lap = model.total_laps.saturating_sub(config.min_stint_laps);
+    let step = config.lap_step.max(1);
+    let grid: Vec<u32> = (first_lap..=last_lap).step_by(step as usize).collect();
+    let mut out = Vec::new();
+    let max_new = config.max_stops.clamp(1, 3) as usize;
+    for (start_compound, start_age) in starts {
+        let used: Vec<Compound> = std::iter::once(start_compound)
+            .chain(done.iter().map(|s| s.compound))
+            .chain(fitted)
+            .collect();
+        for new in 0..=max_new {
+            let total_stops = done.len() + new;
+            if total_stops == 0 || total_stops > max_new {
+                continue;
+            }
+            let mut laps = Vec::with_capacity(new);
+            let mut seqs = Vec::with_capacity(new);
+            lap_combinations(
+                &grid,
+                new,
+                config.min_stint_laps,
+                completed,
+                &mut laps,
+                &mut |laps| {
+                    compound_sequences(&compounds, new, &mut seqs, &mut |seq| {
+                        let all_dry: Vec<Compound> = used
+                            .iter()
+                            .chain(seq.iter())
+                            .copied()
+                            .filter(|c| c.is_dry())
+                            .collect();
+                        if !all_dry.iter().any(|c| *c != all_dry[0]) {
+                            return;
+                        }
+                        let mut stops = done.clone();
+                        stops.extend(laps.iter().zip(seq).map(|(&lap, &compound)| PlannedStop {
+                            lap,
+                            compound,
+                            age_laps: 0,
+                        }));
+                        out.push(Plan {
+                            start: Some(start_compound),
+                            start_age_laps: start_age,
+                            stops,
+                        });
+                    });
+                },
+            );
+        }
+    }
+    out
+}
+
+/// Calls `f` with every increasing choice of `k` laps from `grid`, stints at least `min_stint` laps apart, the
+/// first at least `min_stint` laps after `completed` when the race is under way (else any grid lap).
+fn lap_combinations(
+    grid: &[u32],
+    k: usize,
+    min_stint: u32,
+    completed: u32,
+    acc: &mut Vec<u32>,
+    f: &mut dyn FnMut(&[u32]),
+) {
+    if acc.len() == k {
+        f(acc);
+        return;
+    }
+    let after = acc.last().map_or(completed, |l| l + min_stint - 1);
+    for &lap in grid {
+        if lap <= after || (acc.is_empty() && lap <= completed) {
+            continue;
+        }
+        acc.push(lap);
+        lap_combinations(grid, k, min_stint, completed, acc, f);
+        acc.pop();
+    }
+}
+
+fn compound_sequences(
+    compounds: &[Compound],
+    k: usize,
+    acc: &mut Vec<Compound>,
+    f: &mut dyn FnMut(&[Compound]),
+) {
+    if acc.len() == k {
+        f(acc);
+        return;
+    }
+    for &c in compounds {
+        acc.push(c);
+        compound_sequences(compounds, k, acc, f);
+        acc.pop();
+    }
+}
+
+/// Race time of `plan` for `car` alone on the track, with no randomness (the rest of the race from `start`).
+pub fn free_track_s(
+    model: &RaceModel,
+    car: usize,
+    plan: &Plan,
+    start: Option<&RaceStart>,
+) -> Option<f64> {
+    let d = model.drivers.get(car)?;
+    let t = &model.timing;
+    let completed = start.map_or(0, |s| s.completed_laps);
+    let (mut deg, mut age, mut fuel) = match start.and_then(|s| s.cars.get(car)) {
+        Some(c) => (d.tyres.of(c.compound)?.deg, c.tyre_age_laps, c.fuel_kg),
+        None => (
+            d.tyres.of(plan.start?)?.deg,
+            f64::from(plan.start_age_laps),
+            d.fuel.start_kg,
+        ),
+    };
+    let mut total = 0.0;
+    let mut stops = plan.stops.iter().filter(|s| s.lap > completed).peekable();
+    let pit = t.pit.green_s() + t.tyre_change_min_s + d.pit_crew_extra_s + d.tyres.cold_tyre_s;
+    for lap in completed + 1..=model.total_laps {
+        total += t.base_lap_s + d.pace_offset_s + fuel * t.fuel_s_per_kg + deg.loss_s(age);
+        fuel = (fuel - d.fuel.burn_kg_per_lap).max(0.0);
+        age += 1.0;
+        if let Some(stop) = stops.next_if(|s| s.lap == lap) {
+            total += pit;
+            deg = d.tyres.of(stop.compound)?.deg;
+            age = f64::from(stop.age_laps);
+        }
+    }
+    Some(total)
+}
+
+/// A what-if: force plans and inject neutralisations, then compare with the base case on the same seed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WhatIf {
+    /// Plans forced on cars: `(car index, plan)`.
+    pub plans: Vec<(usize, Plan)>,
+    /// SC/VSC phases assumed to happen (random neutralisations are then off: the injected ones are the story).
+    pub fcy: Vec<FcyPhase>,
+}
+
+/// Base case and what-if, on the same seed, and per-driver deltas.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WhatIfReport {
+    /// The base case.
+    pub base: McReport,
+    /// With the what-if applied.
+    pub what_if: McReport,
+    /// Per driver: change of the mean position (negative = better).
+    pub mean_position_delta: Vec<f64>,
+    /// Per driver: change of expected points.
+    pub expected_points_delta: Vec<f64>,
+}
+
+/// Runs the base case and `what_if` with the same seed.
+pub fn what_if(
+    model: &RaceModel,
+    plans: &[Plan],
+    start: Option<&RaceStart>,
+    what_if: &WhatIf,
+    config: &McConfig,
+) -> Result<WhatIfReport, SimError> {
+    let base = monte_carlo::report(
+        model,
+        &monte_carlo::run_all(&Prepared::new(model, plans, start)?, config),
+        config,
+    );
+    let mut changed_model = model.clone();
+    if !what_if.fcy.is_empty() {
+        let mut fcy = model.fixed.fcy.clone().unwrap_or_default();
+        fcy.extend(what_if.fcy.iter().copied());
+        changed_model.fixed.fcy = Some(fcy);
+    }
+    let mut changed_plans = plans.to_vec();
+    for (car, plan) in &what_if.plans {
+        if let Some(p) = changed_plans.get_mut(*car) {
+            *p = plan.clone();
+        }
+    }
+    let prepared = Prepared::new(&changed_model, &changed_plans, start)?;
+    let changed = monte_carlo::report(
+        &changed_model,
+        &monte_carlo::run_all(&prepared, config),
+        config,
+    );
+    let mean_position_delta = base
+        .drivers
+        .iter()
+        .zip(&changed.drivers)
+        .map(|(a, b)| b.mean_position - a.mean_position)
+        .collect();
+    let expected_points_delta = base
+        .drivers
+        .iter()
+        .zip(&changed.drivers)
+        .map(|(a, b)| b.expected_points - a.expected_points)
+        .collect();
+    Ok(WhatIfReport {
+        base,
+        what_if: changed,
+        mean_position_delta,
+        expected_points_delta,
+    })
+}
+
+/// The chance that pitting on the next lap beats the car ahead, and that it covers the car behind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UndercutReport {
+    /// The car.
+    pub car: usize,
+    /// The in-lap tested (the next lap).
+    pub lap: u32,
+    /// Against the car ahead: chance to finish ahead of it when pitting now, and when staying on plan.
+    pub ahead: Option<Duel>,
+    /// Against the car behind, which pits now: chance to stay ahead when covering (pitting now too), and when
+    /// staying on plan.
+    pub behind: Option<Duel>,
+}
+
+/// One pairing's chances.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Duel {
+    /// The other car.
+    pub rival: usize,
+    /// Its code.
+    pub code: String,
+    /// Chance of finishing ahead of it if the car pits now.
+    pub p_ahead_if_pit: f64,
+    /// Chance of finishing ahead of it on the current plan.
+    pub p_ahead_if_stay: f64,
+}
+
+/// Undercut and cover chances for `car` from the live `start` (at least one lap must remain after the next).
+pub fn undercut(
+    model: &RaceModel,
+    plans: &[Plan],
+    start: &RaceStart,
+    car: usize,
+    config: &McConfig,
+) -> Result<UndercutReport, SimError> {
+    let n = model.drivers.len();
+    if car >= n {
+        return Err(SimError::NoSuchCar(car));
+    }
+    if plans.len() != n {
+        return Err(SimError::PlanCount {
+            plans: plans.len(),
+            drivers: n,
+        });
+    }
+    if start.cars.len() != n {
+        return Err(SimError::BadStart(format!(
+            "{} cars for {n} drivers",
+            start.cars.len()
+        )));
+    }
+    let lap = start.completed_laps + 1;
+    let mut order: Vec<usize> = (0..start.cars.len())
+        .filter(|&i| !start.cars[i].retired)
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (ca, cb) = (&start.cars[a], &start.cars[b]);
+        cb.laps
+            .cmp(&ca.laps)
+            .then(ca.race_time_s.total_cmp(&cb.race_time_s))
+    });
+    let pos = order.iter().position(|&c| c == car);
+    let ahead = pos.and_then(|p| p.checked_sub(1)).map(|p| order[p]);
+    let behind = pos.and_then(|p| order.get(p + 1).copied());
+    let pit_now = |plan: &Plan, compound: Compound| -> Plan {
+        let mut p = plan.clone();
+        p.stops.retain(|s| s.lap <= start.completed_laps);
+        p.stops.push(PlannedStop {
+            lap,
+            compound,
+            age_laps: 0,
+        });
+        p
+    };
+    // The compound after the stop: the plan's next one, or a different dry compound than the fitted set.
+    let next_compound = |c: usize| -> Compound {
+        let fitted = start.cars[c].compound;
+        plans[c]
+            .stops
+            .iter()
+            .find(|s| s.lap > start.completed_laps)
+            .map(|s| s.compound)
+            .or_else(|| {
+                model
+                    .dry_compounds
+                    .iter()
+                    .copied()
+                    .rev()
+                    .find(|x| *x != fitted)
+            })
+            .unwrap_or(fitted)
+    };
+    let share_ahead = |plans: &[Plan], rival: usize| -> Result<f64, SimError> {
+        // Finishing ahead needs both cars' positions in the same run, which a tally does not keep.
+        let prepared = Prepared::new(model, plans, Some(start))?;
+        Ok(pairwise_ahead(&prepared, config, car, rival))
+    };
+    let duel = |rival: usize, rival_pits: bool| -> Result<Duel, SimError> {
+        let mut base = plans.to_vec();
+        if rival_pits {
+            base[rival] = pit_now(&plans[rival], next_compound(rival));
+        }
+        let mut pit = base.clone();
+        pit[car] = pit_now(&plans[car], next_compound(car));
+        Ok(Duel {
+            rival,
+            code: model.drivers[rival].code.clone(),
+            p_ahead_if_pit: share_ahead(&pit, rival)?,
+            p_ahead_if_stay: share_ahead(&base, rival)?,
+        })
+    };
+    if lap >= model.total_laps {
+        return Err(SimError::BadStart("no lap left to pit on".to_owned()));
+    }
+    Ok(UndercutReport {
+        car,
+        lap,
+        ahead: ahead.map(|a| duel(a, false)).transpose()?,
+        behind: behind.map(|b| duel(b, true)).transpose()?,
+    })
+}
+
+/// Share of runs in which `car` finishes ahead of `rival`.
+fn pairwise_ahead(prepared: &Prepared, config: &McConfig, car: usize, rival: usize) -> f64 {
+    let mut runner = Runner::new(prepared);
+    let (mut ahead, mut runs) = (0u32, 0u32);
+    if config.deterministic {
+        let o = runner.run(None);
+        return f64::from(u8::from(o.position[car] < o.position[rival]));
+    }
+    for (chunk, n) in monte_carlo::chunks(config.runs) {
+        let mut rng = Stream::for_chunk(config.seed, chunk);
+        for _ in 0..n {
+            let o = runner.run(Some(&mut rng));
+            runs += 1;
+            ahead += u32::from(o.position[car] < o.position[rival]);
+        }
+    }
+    f64::from(ahead) / f64::from(runs.max(1))
+}
