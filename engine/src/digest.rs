@@ -4,6 +4,10 @@
 use crate::history::LapRecorder;
 use crate::race::RealRace;
 use crate::sim::{RaceSim, SimConfig};
+use crate::strategy::lapsim::Prepared;
+use crate::strategy::monte_carlo::{self, McConfig, McReport};
+use crate::strategy::search::{self, SearchConfig, SearchReport};
+use crate::strategy::tumftm;
 use crate::twin::{TwinParams, Twins};
 
 /// A 64-bit FNV-1a digest of a race: the JSON of its state every `every_s` seconds until the finish.
@@ -39,6 +43,47 @@ pub fn real_race_twins(race: &RealRace) -> u64 {
             hash.write_json(&twins.report(&state));
         }
     }
+    hash.finish()
+}
+
+/// The Monte Carlo of a TUMFTM race (random events on, the file's real events cleared), `runs` races from `seed`,
+/// and a strategy search for `driver` on the same model: the two reports, whose digest pins every bit.
+pub fn monte_carlo(
+    race_ini: &str,
+    mcs_ini: &str,
+    runs: u32,
+    seed: u64,
+    driver: &str,
+) -> Result<(McReport, SearchReport), String> {
+    let mut model = tumftm::read(race_ini, mcs_ini).map_err(|e| e.to_string())?;
+    model.fixed = Default::default();
+    let plans: Vec<_> = model.drivers.iter().map(|d| d.plan.clone()).collect();
+    let prepared = Prepared::new(&model, &plans, None).map_err(|e| e.to_string())?;
+    let config = McConfig {
+        runs,
+        seed,
+        deterministic: false,
+    };
+    let report = monte_carlo::report(&model, &monte_carlo::run_all(&prepared, &config), &config);
+    let car = model
+        .driver(driver)
+        .ok_or_else(|| format!("no driver {driver}"))?;
+    let search_config = SearchConfig {
+        runs_per_plan: 60,
+        lap_step: 5,
+        finalists_per_stop_count: 2,
+        max_stops: 2,
+        ..SearchConfig::for_car(car, seed)
+    };
+    let search = search::search(&model, &plans, None, &search_config).map_err(|e| e.to_string())?;
+    Ok((report, search))
+}
+
+/// The digest of [`monte_carlo`]'s two reports.
+pub fn monte_carlo_digest(reports: &(McReport, SearchReport)) -> u64 {
+    let mut hash = Fnv1a::new();
+    hash.write_json(&reports.0);
+    hash.write_json(&reports.1);
     hash.finish()
 }
 
@@ -127,6 +172,45 @@ mod tests {
             format!("{:016x}", real_race_twins(&race)),
             fixture["digest"].as_str().expect("digest"),
             "the twins' output changed; if on purpose, update engine/tests/fixtures/real_race_twin_digest.json"
+        );
+    }
+
+    #[test]
+    fn monte_carlo_digest_and_distribution_snapshot_match_the_fixture_shared_with_the_wasm_test() {
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/monte_carlo_digest.json"))
+                .expect("fixture is JSON");
+        let races =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/races");
+        let read = |f: &str| std::fs::read_to_string(races.join(f)).expect("shared race data");
+        let reports = monte_carlo(
+            &read(fixture["race_ini"].as_str().expect("race_ini")),
+            &read(fixture["mcs_ini"].as_str().expect("mcs_ini")),
+            fixture["runs"].as_u64().expect("runs") as u32,
+            fixture["seed"].as_u64().expect("seed"),
+            fixture["driver"].as_str().expect("driver"),
+        )
+        .expect("the Monte Carlo runs");
+        // The readable part of the snapshot: each driver's mean position and win chance, and the best plan.
+        let snapshot: Vec<String> = reports
+            .0
+            .drivers
+            .iter()
+            .map(|d| format!("{} {:.3} {:.3}", d.code, d.mean_position, d.p_win))
+            .collect();
+        let best = reports.1.ranked.first().map(|p| p.label.clone());
+        let want: Vec<String> = fixture["snapshot"]
+            .as_array()
+            .expect("snapshot")
+            .iter()
+            .map(|v| v.as_str().expect("line").to_owned())
+            .collect();
+        assert_eq!(snapshot, want, "the Monte Carlo's distributions changed");
+        assert_eq!(best.as_deref(), fixture["best_plan"].as_str());
+        assert_eq!(
+            format!("{:016x}", monte_carlo_digest(&reports)),
+            fixture["digest"].as_str().expect("digest"),
+            "the Monte Carlo's output changed; if on purpose, update engine/tests/fixtures/monte_carlo_digest.json"
         );
     }
 
