@@ -38,6 +38,103 @@ pub enum Command {
     /// Score the twins on real races: replay each race folder (`shared/data/races/...`) as if live and compare the
     /// twins' lap-time and pit-lap predictions with what happened. Exit code 1 if any folder failed to load.
     Backtest(BacktestArgs),
+    /// Monte Carlo of a whole race from a TUMFTM parameter file: each driver's finishing-position distribution,
+    /// win / podium / points / DNF chances and race-time band, run over OS threads.
+    Montecarlo(MonteCarloArgs),
+    /// Search one driver's best strategy (1–3 stops) against the others' plans by Monte Carlo: ranked plans, the
+    /// pit window, and the current plan for comparison.
+    Strategy(StrategyArgs),
+}
+
+/// Which race the strategy simulator runs: a TUMFTM parameter file, or a real race from a lap.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("race").required(true).args(["params", "race_dir"]))]
+pub struct RaceArgs {
+    /// A TUMFTM race parameter file (e.g. `shared/data/races/2019_07_canada/tumftm_pars_Montreal_2019.ini`).
+    #[arg(long, value_name = "FILE.ini")]
+    pub params: Option<PathBuf>,
+    /// The TUMFTM Monte Carlo parameter file [default: `<FILE.ini's folder>/../_common/tumftm_pars_mcs.ini`].
+    #[arg(long, value_name = "FILE.ini", requires = "params")]
+    pub mcs: Option<PathBuf>,
+    /// A real race folder of FastF1/f1db files, simulated from the end of `--from-lap` (not supported yet).
+    #[arg(long, value_name = "DIR", requires = "from_lap")]
+    pub race_dir: Option<PathBuf>,
+    /// With `--race-dir`: laps the leader has completed when the simulation takes over.
+    #[arg(long, value_name = "L", requires = "race_dir")]
+    pub from_lap: Option<u32>,
+    /// Keep the file's real retirements and neutralisations. Without it they are cleared, because fixed events
+    /// switch the random ones of their kind off.
+    #[arg(long)]
+    pub real_events: bool,
+}
+
+impl RaceArgs {
+    /// The race to load.
+    pub fn spec(&self) -> crate::strategy::RaceSpec {
+        match (&self.params, &self.race_dir) {
+            (Some(params), _) => crate::strategy::RaceSpec::Params {
+                params: params.clone(),
+                mcs: self.mcs.clone(),
+            },
+            (None, dir) => crate::strategy::RaceSpec::RealRace {
+                dir: dir.clone().unwrap_or_default(),
+                from_lap: self.from_lap.unwrap_or(0),
+            },
+        }
+    }
+}
+
+/// Arguments of `boxbox montecarlo`.
+#[derive(Debug, Args)]
+pub struct MonteCarloArgs {
+    /// The race.
+    #[command(flatten)]
+    pub race: RaceArgs,
+    /// Races to run.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+    /// Seed of the random streams: the same seed gives the same report on any number of threads.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// OS threads [default: the available parallelism].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+    /// One race without randomness (mean values), with the file's real events (implies `--real-events`).
+    #[arg(long)]
+    pub deterministic: bool,
+    /// One JSON object (the report, `elapsed_s`, `races_per_s`, `threads`, `track`, `total_laps`) instead of a
+    /// table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `boxbox strategy`.
+#[derive(Debug, Args)]
+pub struct StrategyArgs {
+    /// The race.
+    #[command(flatten)]
+    pub race: RaceArgs,
+    /// The driver's three-letter code, e.g. `HAM`.
+    #[arg(long, value_name = "CODE")]
+    pub driver: String,
+    /// Monte Carlo races per evaluated plan (every plan sees the same seed).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs_per_plan: u32,
+    /// Seed shared by every plan.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Most stops a plan may have.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=3))]
+    pub max_stops: u32,
+    /// Spacing of candidate in-laps, laps.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub lap_step: u32,
+    /// Rank plans by expected position or expected points.
+    #[arg(long, default_value = "position", value_parser = parse_objective)]
+    pub objective: boxbox_engine::strategy::search::Objective,
+    /// One JSON object (the search report and `elapsed_s`) instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `boxbox backtest`.
@@ -295,6 +392,15 @@ impl ServeArgs {
             }),
             source,
         })
+    }
+}
+
+fn parse_objective(s: &str) -> Result<boxbox_engine::strategy::search::Objective, String> {
+    use boxbox_engine::strategy::search::Objective;
+    match s {
+        "position" => Ok(Objective::Position),
+        "points" => Ok(Objective::Points),
+        _ => Err("must be `position` or `points`".to_owned()),
     }
 }
 

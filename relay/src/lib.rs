@@ -11,6 +11,8 @@
 //!   status, runtime switching and the simulator fallback.
 //! - [`recorder`]: every UDP session recorded to a libpcap file.
 //! - [`simulate`]: `boxbox simulate`, the simulator as a stand-in for the game (UDP datagrams or a pcap file).
+//! - [`strategy`]: `boxbox montecarlo` and `boxbox strategy`, the engine's Monte Carlo race simulator and
+//!   strategy search on a TUMFTM parameter file.
 //! - [`server`]: the HTTP router: REST under `/api/v1`, `/ws`, and the static web app.
 //!
 //! The entry point is [`run`]: it takes its listener and its shutdown signal as arguments, so tests bind port 0
@@ -25,6 +27,7 @@ pub mod recorder;
 pub mod server;
 pub mod simulate;
 pub mod source;
+pub mod strategy;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -61,7 +61,57 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Montecarlo(args) => montecarlo(&args),
+        Command::Strategy(args) => strategy(&args),
     }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn montecarlo(args: &boxbox_relay::cli::MonteCarloArgs) -> anyhow::Result<()> {
+    use boxbox_relay::strategy;
+
+    // A deterministic race is the real one replayed with mean values: it keeps the file's events.
+    let race = strategy::load(
+        &args.race.spec(),
+        args.race.real_events || args.deterministic,
+    )?;
+    let threads = match args.threads {
+        Some(n) => n as usize,
+        None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+    };
+    let options = strategy::MonteCarloOptions {
+        runs: args.runs,
+        seed: args.seed,
+        threads,
+        deterministic: args.deterministic,
+    };
+    let run = strategy::monte_carlo(&race, &options)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    strategy::write_monte_carlo(&run, args.json, &mut out)?;
+    std::io::Write::flush(&mut out)?;
+    Ok(())
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn strategy(args: &boxbox_relay::cli::StrategyArgs) -> anyhow::Result<()> {
+    use boxbox_relay::strategy;
+
+    let race = strategy::load(&args.race.spec(), args.race.real_events)?;
+    let options = strategy::StrategyOptions {
+        driver: args.driver.clone(),
+        runs_per_plan: args.runs_per_plan,
+        seed: args.seed,
+        max_stops: args.max_stops,
+        lap_step: args.lap_step,
+        objective: args.objective,
+    };
+    let run = strategy::strategy(&race, &options)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    strategy::write_strategy(&run, args.json, &mut out)?;
+    std::io::Write::flush(&mut out)?;
+    Ok(())
 }
 
 #[cfg(not(target_arch = "wasm32"))]
