@@ -116,7 +116,10 @@ struct CarConst {
 /// A tyre set: its degradation and age when fitted.
 #[derive(Clone, Copy, Debug)]
 struct TyreSet {
-    deg: Degradation,
+    /// `k0 + a·(k1 + a·(k2 + a·k3))`, or with `log`, `k0 + k1·ln(k2·a + 1)`: every model in one shape, so the
+    /// hot loop evaluates it without matching on the model.
+    k: [f64; 4],
+    log: bool,
     age: f64,
 }
 
@@ -169,6 +172,21 @@ pub struct Prepared {
     table: NormalTable,
 }
 
+impl TyreSet {
+    /// Lap-time loss at the set's age; the same value as [`Degradation::loss_s`] (the linear model's zero terms
+    /// add exact zeros).
+    #[inline]
+    fn loss_s(&self) -> f64 {
+        let [k0, k1, k2, k3] = self.k;
+        let a = self.age;
+        if self.log {
+            k0 + k1 * libm::log(k2 * a + 1.0)
+        } else {
+            k0 + a * (k1 + a * (k2 + a * k3))
+        }
+    }
+}
+
 impl Prepared {
     /// Prepares `model` with `plans` (one per driver, in the model's order) from the grid, or from `start`.
     pub fn new(
@@ -217,8 +235,16 @@ impl Prepared {
                     driver: d.code.clone(),
                     compound,
                 })?;
-                Ok(TyreSet { deg: deg.deg, age })
+                let (k, log) = match deg.deg {
+                    Degradation::Linear { k0, k1 } => ([k0, k1, 0.0, 0.0], false),
+                    Degradation::Quadratic { k0, k1, k2 } => ([k0, k1, k2, 0.0], false),
+                    Degradation::Cubic { k0, k1, k2, k3 } => ([k0, k1, k2, k3], false),
+                    Degradation::Logarithmic { k0, k1, k2 } => ([k0, k1, k2, 0.0], true),
+                };
+                Ok(TyreSet { k, log, age })
             };
+            // Stops still to come, in the car's own laps (a lapped car has done fewer than the leader).
+            let own_laps = start.map_or(0, |st| st.cars[stops.len()].laps);
             let mut last = 0;
             let mut planned = Vec::new();
             for s in &plan.stops {
@@ -230,7 +256,7 @@ impl Prepared {
                     });
                 }
                 last = s.lap;
-                if s.lap > completed {
+                if s.lap > own_laps {
                     planned.push(Stop {
                         lap: s.lap,
                         set: set(s.compound, f64::from(s.age_laps))?,
@@ -411,6 +437,7 @@ pub struct Runner<'p> {
     fuel: Vec<f64>,
     set: Vec<TyreSet>,
     next_stop: Vec<usize>,
+    next_stop_lap: Vec<u32>,
     out_lap: Vec<bool>,
     pitting: Vec<bool>,
     running: Vec<bool>,
@@ -433,6 +460,7 @@ impl<'p> Runner<'p> {
             fuel: vec![0.0; n],
             set: p.start_set.clone(),
             next_stop: vec![0; n],
+            next_stop_lap: vec![u32::MAX; n],
             out_lap: vec![false; n],
             pitting: vec![false; n],
             running: vec![true; n],
@@ -453,10 +481,28 @@ impl<'p> Runner<'p> {
         self.draw_events(rng.as_deref_mut());
         let p = self.p;
         let mut last_neutral = 0u32;
+        let mut next_retirement = self.retire_lap.iter().copied().min().unwrap_or(u32::MAX);
         for lap in p.first_lap..=p.total_laps {
             let status = self.status[lap as usize];
-            self.retire(lap);
-            self.lap_times(lap, status, last_neutral, rng.as_deref_mut());
+            if lap >= next_retirement {
+                self.retire(lap);
+                next_retirement = self
+                    .retire_lap
+                    .iter()
+                    .zip(&self.running)
+                    .filter(|(_, running)| **running)
+                    .map(|(l, _)| *l)
+                    .min()
+                    .unwrap_or(u32::MAX);
+            }
+            match rng.as_deref_mut() {
+                Some(rng) => self.lap_times::<true>(lap, status, last_neutral, rng),
+                None => {
+                    // Never drawn from: the deterministic instance of the loop compiles the draws away.
+                    let mut unused = Stream::for_chunk(0, 0);
+                    self.lap_times::<false>(lap, status, last_neutral, &mut unused);
+                }
+            }
             self.interact(status);
             self.finish_lap(status);
             if status != GREEN {
@@ -478,6 +524,9 @@ impl<'p> Runner<'p> {
         self.fuel.copy_from_slice(&p.start_fuel);
         self.set.copy_from_slice(&p.start_set);
         self.next_stop.fill(0);
+        for (lap, stops) in self.next_stop_lap.iter_mut().zip(&p.stops) {
+            *lap = stops.first().map_or(u32::MAX, |s| s.lap);
+        }
         self.out_lap.fill(false);
         for (running, retired) in self.running.iter_mut().zip(&p.start_retired) {
             *running = !retired;
@@ -592,7 +641,13 @@ impl<'p> Runner<'p> {
     }
 
     /// Every running car's unhindered lap time, and its candidate crossing time.
-    fn lap_times(&mut self, lap: u32, status: u8, last_neutral: u32, mut rng: Option<&mut Stream>) {
+    fn lap_times<const RANDOM: bool>(
+        &mut self,
+        lap: u32,
+        status: u8,
+        last_neutral: u32,
+        rng: &mut Stream,
+    ) {
         let p = self.p;
         let s = status as usize;
         let drs_on = p.drs.filter(|d| {
@@ -604,13 +659,13 @@ impl<'p> Runner<'p> {
             let c = self.order[k] as usize;
             let car = &p.cars[c];
             let set = self.set[c];
-            let mut drive = car.pace_s + self.fuel[c] * p.fuel_s_per_kg + set.deg.loss_s(set.age);
-            if let Some(rng) = rng.as_deref_mut() {
+            let mut drive = car.pace_s + self.fuel[c] * p.fuel_s_per_kg + set.loss_s();
+            if RANDOM {
                 drive += car.sigma_s * rng.normal(&p.table);
             }
             if lap == 1 {
                 drive += p.standing_start_s + car.grid_loss_s + car.start_mean_s;
-                if let Some(rng) = rng.as_deref_mut() {
+                if RANDOM {
                     drive += car.start_sigma_s * rng.normal(&p.table);
                 }
             }
@@ -634,14 +689,14 @@ impl<'p> Runner<'p> {
             if self.out_lap[c] {
                 t += p.pit_out[s] + car.cold_s;
                 if p.pits_after_line {
-                    t += self.standstill(c, rng.as_deref_mut());
+                    t += self.standstill(c, RANDOM.then_some(&mut *rng));
                 }
                 pitting = true;
             }
-            if self.stops_now(c, lap) {
+            if self.stops_now(c) {
                 t += p.pit_in[s];
                 if !p.pits_after_line {
-                    t += self.standstill(c, rng.as_deref_mut());
+                    t += self.standstill(c, RANDOM.then_some(&mut *rng));
                 }
                 pitting = true;
             }
@@ -662,10 +717,10 @@ impl<'p> Runner<'p> {
         }
     }
 
-    fn stops_now(&self, c: usize, lap: u32) -> bool {
-        self.p.stops[c]
-            .get(self.next_stop[c])
-            .is_some_and(|s| s.lap == lap)
+    /// The car's in-lap is the lap it is driving (its own count: a lapped car is behind the leader's).
+    #[inline]
+    fn stops_now(&self, c: usize) -> bool {
+        self.next_stop_lap[c] == self.laps[c] + 1
     }
 
     /// The standstill: the track's minimum plus the crew's time, the team's mean in a deterministic race and a
@@ -713,6 +768,10 @@ impl<'p> Runner<'p> {
             }
         }
         // Pitting cars drop back (or come out ahead) by their times; insertion sort: the order is nearly sorted.
+        // Without a pitting car the pass above already left the order sorted.
+        if !self.order.iter().any(|&c| self.pitting[c as usize]) {
+            return;
+        }
         for i in 1..n {
             let mut j = i;
             while j > 0 && self.ahead(self.order[j] as usize, self.order[j - 1] as usize) {
@@ -737,14 +796,16 @@ impl<'p> Runner<'p> {
             self.laps[c] += 1;
             self.fuel[c] = (self.fuel[c] - p.cars[c].burn[s]).max(0.0);
             self.out_lap[c] = false;
-            let next = self.next_stop[c];
-            match p.stops[c].get(next) {
-                Some(stop) if stop.lap == self.laps[c] => {
+            if self.next_stop_lap[c] == self.laps[c] {
+                let next = self.next_stop[c];
+                if let Some(stop) = p.stops[c].get(next) {
                     self.set[c] = stop.set;
-                    self.next_stop[c] = next + 1;
-                    self.out_lap[c] = true;
                 }
-                _ => self.set[c].age += p.cars[c].wear[s],
+                self.next_stop[c] = next + 1;
+                self.next_stop_lap[c] = p.stops[c].get(next + 1).map_or(u32::MAX, |s| s.lap);
+                self.out_lap[c] = true;
+            } else {
+                self.set[c].age += p.cars[c].wear[s];
             }
         }
         match status {
