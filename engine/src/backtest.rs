@@ -12,10 +12,23 @@
 //!   4 (no end of lap `P − 3` to predict from), the twin's predicted next in-lap for that car as of the end of lap
 //!   `P − 3` is scored: a hit when within ±1 lap; no prediction (the twin expected no further stop) is a miss.
 //!   `pit_calls` is how many stops were scored.
+//! - **Final order.** At the end of half distance (leader lap `total_laps / 2`, `L`), a race model calibrated from
+//!   laps `..=L` only ([`calibrate::from_real_race_until`]) is started from the real state at `L`
+//!   ([`calibrate::start_at`]) and run [`FINAL_ORDER_RUNS`] times with random SCs, VSCs and retirements
+//!   ([`FINAL_ORDER_SEED`]). The future is not given to it: each car's remaining plan is the rival rule
+//!   ([`calibrate::rival_stop`]: no stop, or one to a harder compound when it has not yet run two dry compounds).
+//!   The cars scored are those running at `L` that took the flag (later retirements and disqualifications are
+//!   left out of both orders); the predicted order ranks them by mean simulated position, the real one by f1db's
+//!   classification among them. `final_order_mae` is the mean absolute rank error; `final_order_mae_baseline` is
+//!   the same for the order at `L` frozen to the flag.
 
 use serde::{Deserialize, Serialize};
 
 use crate::race::RealRace;
+use crate::strategy::calibrate;
+use crate::strategy::lapsim::{Prepared, RaceStart};
+use crate::strategy::model::{Plan, RaceModel};
+use crate::strategy::monte_carlo::{self, McConfig};
 use crate::twin::laps::{CarLaps, is_clean};
 use crate::twin::{TwinParams, Twins};
 use crate::wire::RaceState;
@@ -49,6 +62,16 @@ pub struct RaceBacktest {
     pub pit_lap_mae: f64,
     /// Consistency warnings the twins raised on the race's states.
     pub consistency_warnings: u64,
+    /// Mean absolute error of the Monte Carlo's finishing ranks from half distance, in places (`None` when the
+    /// race could not be simulated from there).
+    #[serde(default)]
+    pub final_order_mae: Option<f64>,
+    /// The same for the order at half distance frozen to the flag, in places.
+    #[serde(default)]
+    pub final_order_mae_baseline: Option<f64>,
+    /// Per driver, in grid order: the strategy driven.
+    #[serde(default)]
+    pub strategies: Vec<DriverStrategy>,
     /// Sum of squared errors, for pooling races.
     #[serde(skip)]
     sq_twin: f64,
@@ -73,7 +96,28 @@ pub struct BacktestSummary {
     pub pit_calls: u32,
     /// Share of them predicted within ±1 lap.
     pub pit_lap_within_1: f64,
+    /// Mean over the races that have one of [`RaceBacktest::final_order_mae`], in places.
+    #[serde(default)]
+    pub final_order_mae: Option<f64>,
+    /// Mean over the same races of [`RaceBacktest::final_order_mae_baseline`], in places.
+    #[serde(default)]
+    pub final_order_mae_baseline: Option<f64>,
 }
+
+/// One driver's strategy in a backtest. More strategies to compare (the model's best, the twins' call) are meant
+/// to join `real` as further fields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriverStrategy {
+    /// Driver code.
+    pub code: String,
+    /// The strategy driven, as [`Plan::label`] writes it (`M-27-H`).
+    pub real: String,
+}
+
+/// Monte Carlo runs of the final-order prediction.
+pub const FINAL_ORDER_RUNS: u32 = 500;
+/// Seed of the final-order prediction: fixed, so the backtest is reproducible.
+pub const FINAL_ORDER_SEED: u64 = 2019;
 
 /// Per (car, lap): what the twin predicted at the end of that lap.
 #[derive(Clone, Debug, Default)]
@@ -118,7 +162,129 @@ pub fn backtest(name: &str, race: &RealRace, params: &TwinParams) -> RaceBacktes
     let last = states.last();
     let mut result = score(name, race, last, twins.records(), &made, params);
     result.consistency_warnings = twins.warnings_total();
+    if let Some(order) = final_order(race) {
+        result.final_order_mae = Some(order.mae);
+        result.final_order_mae_baseline = Some(order.mae_baseline);
+    }
+    result.strategies = race
+        .drivers()
+        .iter()
+        .zip(calibrate::real_plans(race))
+        .map(|(d, plan)| DriverStrategy {
+            code: d.code.clone(),
+            real: plan.label(),
+        })
+        .collect();
     result
+}
+
+/// The final-order errors of one race.
+#[derive(Clone, Copy, Debug)]
+struct FinalOrder {
+    mae: f64,
+    mae_baseline: f64,
+}
+
+/// The Monte Carlo from half distance against the real classification (see the module docs); `None` when the
+/// race cannot be calibrated or simulated from there, or no car is scored.
+fn final_order(race: &RealRace) -> Option<FinalOrder> {
+    let lap = race.total_laps() / 2;
+    let model = calibrate::from_real_race_until(race, None, Some(lap)).ok()?;
+    let start = calibrate::start_at(race, &model, lap).ok()?;
+    let frozen = running_order(&start);
+    let rejoined = with_pending_out_laps(race, &model, start, lap);
+    let plans: Vec<Plan> = model.drivers.iter().map(|d| d.plan.clone()).collect();
+    let prepared = Prepared::new(&model, &plans, Some(&rejoined)).ok()?;
+    let config = McConfig {
+        runs: FINAL_ORDER_RUNS,
+        seed: FINAL_ORDER_SEED,
+        deterministic: false,
+    };
+    let report = monte_carlo::report(&model, &monte_carlo::run_all(&prepared, &config), &config);
+    // Running at half distance, and took the flag.
+    let scored: Vec<usize> = frozen
+        .iter()
+        .copied()
+        .filter(|&i| {
+            race.drivers()
+                .get(i)
+                .is_some_and(|d| d.retirement.is_none() && d.classification.position.is_some())
+        })
+        .collect();
+    if scored.is_empty() {
+        return None;
+    }
+    let mut real = scored.clone();
+    real.sort_by_key(|&i| race.drivers()[i].classification.position);
+    let mut predicted = scored.clone();
+    // Stable: ties keep the order at half distance.
+    predicted.sort_by(|&a, &b| {
+        let mean = |i: usize| report.drivers.get(i).map_or(f64::MAX, |d| d.mean_position);
+        mean(a).total_cmp(&mean(b))
+    });
+    Some(FinalOrder {
+        mae: rank_mae(&predicted, &real),
+        mae_baseline: rank_mae(&scored, &real),
+    })
+}
+
+/// Running cars in the simulation's order: laps done, then race time.
+fn running_order(start: &RaceStart) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..start.cars.len())
+        .filter(|&i| !start.cars[i].retired)
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (ca, cb) = (&start.cars[a], &start.cars[b]);
+        cb.laps
+            .cmp(&ca.laps)
+            .then(ca.race_time_s.total_cmp(&cb.race_time_s))
+    });
+    order
+}
+
+/// Charges a car whose in-lap is `lap` the out-lap it has still to drive through the pit lane (green losses), which
+/// a [`RaceStart`] cannot express: without it the car would rejoin as if it had not stopped.
+fn with_pending_out_laps(
+    race: &RealRace,
+    model: &RaceModel,
+    mut start: RaceStart,
+    lap: u32,
+) -> RaceStart {
+    let t = &model.timing;
+    for (car, (d, m)) in start
+        .cars
+        .iter_mut()
+        .zip(race.drivers().iter().zip(&model.drivers))
+    {
+        let stopped = race
+            .pit_stops()
+            .iter()
+            .any(|s| s.car_idx == d.car_idx && s.lap == lap);
+        if stopped && !car.retired {
+            car.race_time_s += t.pit.out_green_s + m.tyres.cold_tyre_s;
+            if t.pits_after_line {
+                car.race_time_s += t.tyre_change_min_s + m.pit_crew_extra_s;
+            }
+        }
+    }
+    start
+}
+
+/// Mean absolute difference of each car's rank in `predicted` and in `real` (the same cars in two orders).
+fn rank_mae(predicted: &[usize], real: &[usize]) -> f64 {
+    if real.is_empty() {
+        return 0.0;
+    }
+    let total: usize = predicted
+        .iter()
+        .enumerate()
+        .map(|(rank, car)| {
+            real.iter()
+                .position(|c| c == car)
+                .map_or(0, |r| r.abs_diff(rank))
+        })
+        .sum();
+    total as f64 / real.len() as f64
 }
 
 fn score(
@@ -219,6 +385,9 @@ fn score(
             0.0
         },
         consistency_warnings: 0,
+        final_order_mae: None,
+        final_order_mae_baseline: None,
+        strategies: Vec::new(),
         sq_twin,
         sq_base,
     }
@@ -246,6 +415,13 @@ pub fn summarize(results: &[RaceBacktest]) -> BacktestSummary {
     };
     let calls: u32 = results.iter().map(|r| r.pit_calls).sum();
     let hits: u32 = results.iter().map(|r| r.pit_hits).sum();
+    let orders: Vec<(f64, f64)> = results
+        .iter()
+        .filter_map(|r| r.final_order_mae.zip(r.final_order_mae_baseline))
+        .collect();
+    let mean = |f: fn(&(f64, f64)) -> f64| {
+        (!orders.is_empty()).then(|| orders.iter().map(f).sum::<f64>() / orders.len() as f64)
+    };
     BacktestSummary {
         races: results.len() as u32,
         laptime_predictions: n,
@@ -258,5 +434,20 @@ pub fn summarize(results: &[RaceBacktest]) -> BacktestSummary {
         } else {
             0.0
         },
+        final_order_mae: mean(|o| o.0),
+        final_order_mae_baseline: mean(|o| o.1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rank_error_counts_places() {
+        assert_eq!(rank_mae(&[0, 1, 2], &[0, 1, 2]), 0.0);
+        // 2 ↔ 0 swapped: two cars off by two places, one right.
+        assert!((rank_mae(&[2, 1, 0], &[0, 1, 2]) - 4.0 / 3.0).abs() < 1e-12);
+        assert_eq!(rank_mae(&[], &[]), 0.0);
     }
 }

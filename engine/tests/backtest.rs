@@ -1,5 +1,6 @@
-//! The twins' backtest on every real race in `shared/data/races`: the twins run without error on each, and their
-//! next-5-lap predictions beat "the last clean lap repeats" on the aggregate.
+//! The twins' backtest on every real race in `shared/data/races`: the twins run without error on each, their
+//! next-5-lap predictions beat "the last clean lap repeats" on the aggregate, and the Monte Carlo from half
+//! distance predicts the final order better than freezing the order at half distance.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -49,6 +50,15 @@ fn the_twins_beat_the_baseline_on_the_real_races() {
         );
         assert!(r.pit_calls > 0, "{}", r.race);
         assert!(r.laptime_rmse_s.is_finite() && r.laptime_rmse_baseline_s.is_finite());
+        let (Some(mae), Some(baseline)) = (r.final_order_mae, r.final_order_mae_baseline) else {
+            panic!("{}: no final-order prediction", r.race)
+        };
+        assert!(mae.is_finite() && baseline.is_finite(), "{}", r.race);
+        eprintln!(
+            "{}: final order MAE {mae:.2} places, frozen at half distance {baseline:.2}",
+            r.race
+        );
+        assert_eq!(r.strategies.len(), race_drivers(&races, &r.race));
     }
     let summary = summarize(&results);
     eprintln!("{}", serde_json::to_string(&summary).unwrap());
@@ -56,4 +66,16 @@ fn the_twins_beat_the_baseline_on_the_real_races() {
         summary.laptime_rmse_s < summary.laptime_rmse_baseline_s,
         "{summary:?}"
     );
+    let (Some(mae), Some(baseline)) = (summary.final_order_mae, summary.final_order_mae_baseline)
+    else {
+        panic!("no final-order summary: {summary:?}")
+    };
+    assert!(mae < baseline, "{summary:?}");
+}
+
+fn race_drivers(races: &[(String, RealRace)], name: &str) -> usize {
+    races
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or(0, |(_, r)| r.drivers().len())
 }

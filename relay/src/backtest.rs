@@ -1,5 +1,6 @@
 //! `boxbox backtest RACE_DIR...`: the twins replayed through real races as if live and scored against what
-//! happened next (`boxbox_engine::backtest`), one race per folder of `shared/data/races`.
+//! happened next, and the strategy Monte Carlo's final order from half distance (`boxbox_engine::backtest`), one
+//! race per folder of `shared/data/races`.
 //!
 //! Prints a row per race as it finishes (a table, or a JSON object per line with `--json`), then the pooled
 //! summary. A folder that does not load is reported on `err`, naming the folder and the file, and the others still
@@ -92,21 +93,30 @@ const NAME_WIDTH: usize = 24;
 
 fn header() -> String {
     format!(
-        "{:<NAME_WIDTH$} {:>11} {:>10} {:>10} {:>12} {:>9} {:>10}",
-        "race", "laps scored", "RMSE twin", "RMSE base", "improvement", "pit calls", "within ±1"
+        "{:<NAME_WIDTH$} {:>11} {:>10} {:>10} {:>12} {:>9} {:>10} {:>10} {:>10}",
+        "race",
+        "laps scored",
+        "RMSE twin",
+        "RMSE base",
+        "improvement",
+        "pit calls",
+        "within ±1",
+        "order MC",
+        "order base"
     )
 }
 
 fn row(r: &RaceBacktest) -> String {
-    cells(
-        &r.race,
-        r.laptime_predictions,
-        r.laptime_rmse_s,
-        r.laptime_rmse_baseline_s,
-        r.laptime_improvement_pct,
-        r.pit_calls,
-        r.pit_lap_within_1,
-    )
+    cells(&Cells {
+        name: &r.race,
+        scored: r.laptime_predictions,
+        rmse: r.laptime_rmse_s,
+        baseline: r.laptime_rmse_baseline_s,
+        improvement_pct: r.laptime_improvement_pct,
+        pit_calls: r.pit_calls,
+        within_1: r.pit_lap_within_1,
+        order_mae: [r.final_order_mae, r.final_order_mae_baseline],
+    })
 }
 
 fn summary_line(s: &BacktestSummary) -> String {
@@ -115,32 +125,44 @@ fn summary_line(s: &BacktestSummary) -> String {
         s.races,
         if s.races == 1 { "" } else { "s" }
     );
-    cells(
-        &name,
-        s.laptime_predictions,
-        s.laptime_rmse_s,
-        s.laptime_rmse_baseline_s,
-        s.laptime_improvement_pct,
-        s.pit_calls,
-        s.pit_lap_within_1,
-    )
+    cells(&Cells {
+        name: &name,
+        scored: s.laptime_predictions,
+        rmse: s.laptime_rmse_s,
+        baseline: s.laptime_rmse_baseline_s,
+        improvement_pct: s.laptime_improvement_pct,
+        pit_calls: s.pit_calls,
+        within_1: s.pit_lap_within_1,
+        order_mae: [s.final_order_mae, s.final_order_mae_baseline],
+    })
 }
 
-fn cells(
-    name: &str,
+/// One line of the table.
+struct Cells<'a> {
+    name: &'a str,
     scored: u32,
     rmse: f64,
     baseline: f64,
     improvement_pct: f64,
     pit_calls: u32,
     within_1: f64,
-) -> String {
+    /// Final-order MAE of the Monte Carlo and of the frozen order, in places.
+    order_mae: [Option<f64>; 2],
+}
+
+fn cells(c: &Cells<'_>) -> String {
+    let places = |x: Option<f64>| x.map_or_else(|| "–".to_owned(), |x| format!("{x:.2} pl"));
     format!(
-        "{name:<NAME_WIDTH$} {scored:>11} {:>10} {:>10} {:>12} {pit_calls:>9} {:>10}",
-        format!("{rmse:.3} s"),
-        format!("{baseline:.3} s"),
-        format!("{improvement_pct:+.1} %"),
-        format!("{:.1} %", 100.0 * within_1),
+        "{:<NAME_WIDTH$} {:>11} {:>10} {:>10} {:>12} {:>9} {:>10} {:>10} {:>10}",
+        c.name,
+        c.scored,
+        format!("{:.3} s", c.rmse),
+        format!("{:.3} s", c.baseline),
+        format!("{:+.1} %", c.improvement_pct),
+        c.pit_calls,
+        format!("{:.1} %", 100.0 * c.within_1),
+        places(c.order_mae[0]),
+        places(c.order_mae[1]),
     )
 }
 

@@ -1,5 +1,6 @@
 //! `boxbox backtest` as a user runs it: the real binary on two real races of `shared/data/races` prints one JSON
-//! object per race and the pooled summary; a folder that does not load is named on stderr and the exit code is 1.
+//! object per race (the twins' scores, the final-order errors from half distance, the strategies driven) and the
+//! pooled summary; a folder that does not load is named on stderr and the exit code is 1.
 
 // Test helpers outside #[test] functions may panic too: a panic is a test failure here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -63,6 +64,17 @@ fn two_real_races_print_a_line_each_and_the_summary() {
         assert!(finite(line, "pit_calls") > 0.0, "{line}");
         let within = finite(line, "pit_lap_within_1");
         assert!((0.0..=1.0).contains(&within), "{line}");
+        for field in ["final_order_mae", "final_order_mae_baseline"] {
+            assert!(finite(line, field) >= 0.0, "{line}");
+        }
+        let strategies = line["strategies"].as_array().unwrap();
+        assert_eq!(strategies.len(), 20, "{line}");
+        assert!(
+            strategies
+                .iter()
+                .all(|s| s["code"].is_string() && s["real"].is_string()),
+            "{line}"
+        );
     }
     let summary = &lines[2]["summary"];
     assert_eq!(summary["races"], 2, "{summary}");
@@ -71,9 +83,16 @@ fn two_real_races_print_a_line_each_and_the_summary() {
         "laptime_rmse_baseline_s",
         "pit_lap_within_1",
         "pit_calls",
+        "final_order_mae",
+        "final_order_mae_baseline",
     ] {
         finite(summary, field);
     }
+    let mean = (finite(&lines[0], "final_order_mae") + finite(&lines[1], "final_order_mae")) / 2.0;
+    assert!(
+        (finite(summary, "final_order_mae") - mean).abs() < 1e-9,
+        "{summary}"
+    );
     assert_eq!(
         summary["pit_calls"].as_u64(),
         Some(lines[0]["pit_calls"].as_u64().unwrap() + lines[1]["pit_calls"].as_u64().unwrap())
@@ -122,9 +141,12 @@ fn without_json_it_prints_a_table() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert!(
-        lines[0].starts_with("race") && lines[0].contains("RMSE twin"),
+        lines[0].starts_with("race")
+            && lines[0].contains("RMSE twin")
+            && lines[0].contains("order MC"),
         "{text}"
     );
+    assert!(lines[1].ends_with(" pl"), "{text}");
     assert!(lines[1].starts_with("2019_07_canada"), "{text}");
     assert!(lines[2].starts_with("all 1 race "), "{text}");
 }
