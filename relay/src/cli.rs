@@ -53,10 +53,12 @@ pub struct RaceArgs {
     /// A TUMFTM race parameter file (e.g. `shared/data/races/2019_07_canada/tumftm_pars_Montreal_2019.ini`).
     #[arg(long, value_name = "FILE.ini")]
     pub params: Option<PathBuf>,
-    /// The TUMFTM Monte Carlo parameter file [default: `<FILE.ini's folder>/../_common/tumftm_pars_mcs.ini`].
-    #[arg(long, value_name = "FILE.ini", requires = "params")]
+    /// The TUMFTM Monte Carlo parameter file [default: `<FILE.ini's folder or DIR>/../_common/tumftm_pars_mcs.ini`;
+    /// with `--race-dir` it is optional].
+    #[arg(long, value_name = "FILE.ini")]
     pub mcs: Option<PathBuf>,
-    /// A real race folder of FastF1/f1db files, simulated from the end of `--from-lap` (not supported yet).
+    /// A real race folder of FastF1/f1db files (e.g. `shared/data/races/2019_07_canada`): a model calibrated from
+    /// its laps, every driver on the strategy it drove, simulated from the end of `--from-lap`.
     #[arg(long, value_name = "DIR", requires = "from_lap")]
     pub race_dir: Option<PathBuf>,
     /// With `--race-dir`: laps the leader has completed when the simulation takes over.
@@ -79,6 +81,7 @@ impl RaceArgs {
             (None, dir) => crate::strategy::RaceSpec::RealRace {
                 dir: dir.clone().unwrap_or_default(),
                 from_lap: self.from_lap.unwrap_or(0),
+                mcs: self.mcs.clone(),
             },
         }
     }

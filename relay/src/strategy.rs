@@ -5,19 +5,26 @@
 //! `strategy` searches one driver's best plan against the others' plans from the file. Both print a readable table
 //! or, with `--json`, one JSON object: the engine's report plus how long it took.
 //!
-//! Random events: a TUMFTM file fixes the real race's retirements (and sometimes its neutralisations), which
-//! switches the random ones of that kind off. A simulator of what *could* happen wants them on, so the fixed
-//! events are cleared unless `real_events` is asked for; a deterministic race always keeps them.
+//! The race is a TUMFTM file read as is, or a real race folder calibrated from its own laps
+//! (`strategy::calibrate::from_real_race`) and started from the real state at the end of a lap
+//! (`calibrate::start_at`), every driver on the strategy it really drove.
+//!
+//! Random events: a TUMFTM file fixes the real race's retirements (and sometimes its neutralisations), and a
+//! calibrated race fixes all of them; fixed events switch the random ones of their kind off. A simulator of what
+//! *could* happen wants them on, so the fixed events are cleared unless `real_events` is asked for; a
+//! deterministic race always keeps them.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use boxbox_engine::race::RealRace;
+use boxbox_engine::strategy::calibrate;
 use boxbox_engine::strategy::lapsim::{Prepared, RaceStart};
 use boxbox_engine::strategy::model::{FixedEvents, Plan, RaceModel};
 use boxbox_engine::strategy::monte_carlo::{self, McConfig, McReport, Tally};
 use boxbox_engine::strategy::search::{self, Objective, PlanResult, SearchConfig, SearchReport};
-use boxbox_engine::strategy::tumftm;
+use boxbox_engine::strategy::tumftm::{self, McsPars};
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -31,12 +38,16 @@ pub enum RaceSpec {
         /// The Monte Carlo parameter file; `None`: [`default_mcs_path`] of `params`.
         mcs: Option<PathBuf>,
     },
-    /// A real race folder (as for `serve --race-dir`), simulated from the end of lap `from_lap`.
+    /// A real race folder (as for `serve --race-dir`) calibrated from its laps and simulated from the end of lap
+    /// `from_lap`.
     RealRace {
         /// The race folder.
         dir: PathBuf,
         /// Laps the leader has completed when the simulation takes over.
         from_lap: u32,
+        /// The Monte Carlo parameter file (the crews' stop-time distributions, the season's SC statistics);
+        /// `None`: `<dir>/../_common/tumftm_pars_mcs.ini` if it exists, else the calibration's defaults.
+        mcs: Option<PathBuf>,
     },
 }
 
@@ -80,6 +91,8 @@ pub struct MonteCarloRun {
     pub track: String,
     /// Race distance in laps.
     pub total_laps: u32,
+    /// Laps the leader had completed when the simulation took over (0: from the grid).
+    pub from_lap: u32,
 }
 
 /// Settings of `boxbox strategy`.
@@ -118,21 +131,32 @@ pub struct StrategyRun {
 /// The Monte Carlo parameter file next to a race's: `<params' folder>/../_common/tumftm_pars_mcs.ini`, where
 /// `shared/data/races` keeps it.
 pub fn default_mcs_path(params: &Path) -> PathBuf {
-    params
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
+    mcs_beside(params.parent().unwrap_or_else(|| Path::new(".")))
+}
+
+/// `<race folder>/../_common/tumftm_pars_mcs.ini`.
+fn mcs_beside(race_dir: &Path) -> PathBuf {
+    race_dir
         .join("..")
         .join("_common")
         .join("tumftm_pars_mcs.ini")
 }
 
-/// Reads the race. Unless `real_events`, the file's fixed retirements and neutralisations are cleared so the
-/// random ones are drawn.
+/// Reads the race. Unless `real_events`, the fixed retirements and neutralisations are cleared so the random
+/// ones are drawn.
 ///
 /// # Errors
-/// A file that cannot be read or is not a valid TUMFTM file (the message names the file, section and key), or a
-/// real race folder: simulating one from a lap is not supported yet.
+/// A file that cannot be read or is not a valid TUMFTM file (the message names the file, section and key), a race
+/// folder that does not load or cannot be calibrated, or a start lap outside the race.
 pub fn load(spec: &RaceSpec, real_events: bool) -> anyhow::Result<LoadedRace> {
+    let mut race = load_with_real_events(spec)?;
+    if !real_events {
+        race.model.fixed = FixedEvents::default();
+    }
+    Ok(race)
+}
+
+fn load_with_real_events(spec: &RaceSpec) -> anyhow::Result<LoadedRace> {
     match spec {
         RaceSpec::Params { params, mcs } => {
             let race_ini = std::fs::read_to_string(params).with_context(|| {
@@ -156,11 +180,8 @@ pub fn load(spec: &RaceSpec, real_events: bool) -> anyhow::Result<LoadedRace> {
                     })?
                 }
             };
-            let mut model = tumftm::read(&race_ini, &mcs_ini)
+            let model = tumftm::read(&race_ini, &mcs_ini)
                 .with_context(|| format!("invalid TUMFTM parameters in {}", params.display()))?;
-            if !real_events {
-                model.fixed = FixedEvents::default();
-            }
             let plans = model.drivers.iter().map(|d| d.plan.clone()).collect();
             Ok(LoadedRace {
                 model,
@@ -168,12 +189,75 @@ pub fn load(spec: &RaceSpec, real_events: bool) -> anyhow::Result<LoadedRace> {
                 start: None,
             })
         }
-        RaceSpec::RealRace { dir, .. } => anyhow::bail!(
-            "simulating a real race from a lap is not yet supported (it needs the engine's calibration of a race \
-             folder) {}",
-            dir.display()
-        ),
+        RaceSpec::RealRace { dir, from_lap, mcs } => {
+            let real = crate::source::race::load(dir)?;
+            let mcs_path = match mcs {
+                Some(path) => Some(path.clone()),
+                None => Some(mcs_beside(dir)).filter(|p| p.is_file()),
+            };
+            let mcs = match &mcs_path {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).with_context(|| {
+                        format!(
+                            "cannot read the Monte Carlo parameter file {}",
+                            path.display()
+                        )
+                    })?;
+                    Some(McsPars::parse(&text).with_context(|| {
+                        format!(
+                            "invalid TUMFTM Monte Carlo parameters in {}",
+                            path.display()
+                        )
+                    })?)
+                }
+                None => None,
+            };
+            let model = calibrate::from_real_race(&real, mcs.as_ref()).with_context(|| {
+                format!(
+                    "cannot calibrate a race model from the race in {}",
+                    dir.display()
+                )
+            })?;
+            let start = calibrate::start_at(&real, &model, *from_lap).with_context(|| {
+                format!(
+                    "cannot start from lap {from_lap} of the race in {}",
+                    dir.display()
+                )
+            })?;
+            let start = with_pending_out_laps(&real, &model, start);
+            let plans = model.drivers.iter().map(|d| d.plan.clone()).collect();
+            Ok(LoadedRace {
+                model,
+                plans,
+                start: Some(start),
+            })
+        }
     }
+}
+
+/// Charges a car whose in-lap is the start lap the out-lap it still has to drive through the pit lane (green
+/// losses), which a [`RaceStart`] cannot express: without it the car would rejoin as if it had not stopped. The
+/// engine's backtest does the same.
+fn with_pending_out_laps(real: &RealRace, model: &RaceModel, mut start: RaceStart) -> RaceStart {
+    let t = &model.timing;
+    let lap = start.completed_laps;
+    for (car, (d, m)) in start
+        .cars
+        .iter_mut()
+        .zip(real.drivers().iter().zip(&model.drivers))
+    {
+        let stopped = real
+            .pit_stops()
+            .iter()
+            .any(|s| s.car_idx == d.car_idx && s.lap == lap);
+        if stopped && !car.retired {
+            car.race_time_s += t.pit.out_green_s + m.tyres.cold_tyre_s;
+            if t.pits_after_line {
+                car.race_time_s += t.tyre_change_min_s + m.pit_crew_extra_s;
+            }
+        }
+    }
+    start
 }
 
 /// Runs the Monte Carlo of `race` over `options.threads` OS threads.
@@ -210,6 +294,7 @@ pub fn monte_carlo(
         threads,
         track: race.model.track.clone(),
         total_laps: race.model.total_laps,
+        from_lap: race.start.as_ref().map_or(0, |s| s.completed_laps),
     })
 }
 
@@ -274,12 +359,22 @@ pub fn strategy(race: &LoadedRace, options: &StrategyOptions) -> anyhow::Result<
         ..SearchConfig::for_car(car, options.seed)
     };
     let started = Instant::now();
-    let report = search::search(&race.model, &race.plans, race.start.as_ref(), &config)
+    let mut report = search::search(&race.model, &race.plans, race.start.as_ref(), &config)
         .with_context(|| format!("cannot search a strategy for {code}"))?;
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let completed_laps = race.start.as_ref().map_or(0, |s| s.completed_laps);
+    // FIXME: mid-race, the engine's window moves the best plan's *first* stop, which may be one already made; a
+    // window in the past is no advice, so it is dropped with a warning rather than shown.
+    if let Some(w) = report.window.take_if(|w| w.best_lap <= completed_laps) {
+        report.warnings.push(format!(
+            "the pit window was computed for a stop already made (lap {}): dropped",
+            w.best_lap
+        ));
+    }
     Ok(StrategyRun {
         report,
-        elapsed_s: started.elapsed().as_secs_f64(),
-        completed_laps: race.start.as_ref().map_or(0, |s| s.completed_laps),
+        elapsed_s,
+        completed_laps,
         track: race.model.track.clone(),
     })
 }
@@ -299,19 +394,27 @@ pub fn write_monte_carlo(
         return Ok(());
     }
     let r = &run.report;
+    let race = if run.from_lap == 0 {
+        format!("{}, {} laps", run.track, run.total_laps)
+    } else {
+        format!(
+            "{}, laps {}–{}",
+            run.track,
+            run.from_lap + 1,
+            run.total_laps
+        )
+    };
     if r.deterministic {
         writeln!(
             out,
-            "{}, {} laps: one deterministic race (mean values, the file's real events) in {:.3} s",
-            run.track, run.total_laps, run.elapsed_s
+            "{race}: one deterministic race (mean values, the real events) in {:.3} s",
+            run.elapsed_s
         )?;
     } else {
         writeln!(
             out,
-            "{}, {} laps: {} races (seed {}) in {:.3} s on {} thread{}, {:.0} races/s; SC in {:.1} % of races, \
+            "{race}: {} races (seed {}) in {:.3} s on {} thread{}, {:.0} races/s; SC in {:.1} % of races, \
              VSC in {:.1} %",
-            run.track,
-            run.total_laps,
             r.runs,
             r.seed,
             run.elapsed_s,
@@ -385,7 +488,10 @@ pub fn write_strategy(run: &StrategyRun, json: bool, out: &mut impl Write) -> an
     let from = if run.completed_laps == 0 {
         "from the grid".to_owned()
     } else {
-        format!("after lap {}", run.completed_laps)
+        format!(
+            "after lap {} (free-track times are of the laps left)",
+            run.completed_laps
+        )
     };
     writeln!(
         out,
@@ -407,37 +513,42 @@ pub fn write_strategy(run: &StrategyRun, json: bool, out: &mut impl Write) -> an
     for (i, p) in r.ranked.iter().enumerate() {
         writeln!(out, "{:>4}  {}", i + 1, plan_cells(p))?;
     }
-    match &r.window {
-        Some(w) => {
-            let next = r.ranked.first().and_then(|best| {
-                best.plan
-                    .stops
-                    .iter()
-                    .find(|s| s.lap > run.completed_laps)
-                    .copied()
-            });
+    let next = r.ranked.first().and_then(|best| {
+        best.plan
+            .stops
+            .iter()
+            .find(|s| s.lap > run.completed_laps)
+            .copied()
+    });
+    let unit = match r.objective {
+        Objective::Position => "positions",
+        Objective::Points => "points",
+    };
+    match (&r.window, next) {
+        (Some(w), Some(stop)) => {
             writeln!(
                 out,
-                "pit window: in-lap {}–{} (best {}), fit {:?} (within {} {} of the best)",
-                w.earliest_lap,
-                w.latest_lap,
-                w.best_lap,
-                w.compound,
-                w.tolerance,
-                match r.objective {
-                    Objective::Position => "positions",
-                    Objective::Points => "points",
-                }
+                "pit window: in-lap {}–{} (best {}), fit {:?} (within {} {unit} of the best)",
+                w.earliest_lap, w.latest_lap, w.best_lap, w.compound, w.tolerance
             )?;
-            if let Some(stop) = next {
-                writeln!(
-                    out,
-                    "recommendation: next stop at the end of lap {} (window {}–{}), fit {:?}",
-                    stop.lap, w.earliest_lap, w.latest_lap, stop.compound
-                )?;
-            }
+            writeln!(
+                out,
+                "recommendation: next stop at the end of lap {} (window {}–{}), fit {:?}",
+                stop.lap, w.earliest_lap, w.latest_lap, stop.compound
+            )?;
         }
-        None => writeln!(out, "pit window: none (no further stop in the best plan)")?,
+        (None, Some(stop)) => {
+            writeln!(out, "pit window: not computed (see the warnings)")?;
+            writeln!(
+                out,
+                "recommendation: next stop at the end of lap {}, fit {:?}",
+                stop.lap, stop.compound
+            )?;
+        }
+        (_, None) => {
+            writeln!(out, "pit window: none")?;
+            writeln!(out, "recommendation: no further stop")?;
+        }
     }
     match (&r.current, r.ranked.first()) {
         (Some(current), best) => {
