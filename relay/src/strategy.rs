@@ -359,18 +359,10 @@ pub fn strategy(race: &LoadedRace, options: &StrategyOptions) -> anyhow::Result<
         ..SearchConfig::for_car(car, options.seed)
     };
     let started = Instant::now();
-    let mut report = search::search(&race.model, &race.plans, race.start.as_ref(), &config)
+    let report = search::search(&race.model, &race.plans, race.start.as_ref(), &config)
         .with_context(|| format!("cannot search a strategy for {code}"))?;
     let elapsed_s = started.elapsed().as_secs_f64();
     let completed_laps = race.start.as_ref().map_or(0, |s| s.completed_laps);
-    // FIXME: mid-race, the engine's window moves the best plan's *first* stop, which may be one already made; a
-    // window in the past is no advice, so it is dropped with a warning rather than shown.
-    if let Some(w) = report.window.take_if(|w| w.best_lap <= completed_laps) {
-        report.warnings.push(format!(
-            "the pit window was computed for a stop already made (lap {}): dropped",
-            w.best_lap
-        ));
-    }
     Ok(StrategyRun {
         report,
         elapsed_s,

@@ -438,6 +438,8 @@ pub struct Runner<'p> {
     set: Vec<TyreSet>,
     next_stop: Vec<usize>,
     next_stop_lap: Vec<u32>,
+    pit_add: Vec<f64>,
+    racing: Vec<u8>,
     out_lap: Vec<bool>,
     pitting: Vec<bool>,
     running: Vec<bool>,
@@ -461,6 +463,8 @@ impl<'p> Runner<'p> {
             set: p.start_set.clone(),
             next_stop: vec![0; n],
             next_stop_lap: vec![u32::MAX; n],
+            pit_add: vec![0.0; n],
+            racing: Vec::with_capacity(n),
             out_lap: vec![false; n],
             pitting: vec![false; n],
             running: vec![true; n],
@@ -701,6 +705,7 @@ impl<'p> Runner<'p> {
                 pitting = true;
             }
             self.pitting[c] = pitting;
+            self.pit_add[c] = t - drive;
             self.lap_time[c] = t;
             self.cand[c] = self.time[c] + t;
         }
@@ -741,11 +746,22 @@ impl<'p> Runner<'p> {
     fn interact(&mut self, status: u8) {
         let p = self.p;
         let min_gap = p.min_gap[status as usize];
-        let n = self.order.len();
+        // The cars that meet at the line, in order. Behind the safety car that is the train, without the cars in
+        // the pit lane (the car behind a pitting one closes up to the car ahead of it). Otherwise every car, and a
+        // pitting car neither holds up nor is held up by its neighbours.
+        self.racing.clear();
+        if status == SC {
+            let pitting = &self.pitting;
+            self.racing
+                .extend(self.order.iter().copied().filter(|&c| !pitting[c as usize]));
+        } else {
+            self.racing.extend_from_slice(&self.order);
+        }
+        let n = self.racing.len();
         let mut k = 1;
         while k < n {
-            let c = self.order[k] as usize;
-            let a = self.order[k - 1] as usize;
+            let c = self.racing[k] as usize;
+            let a = self.racing[k - 1] as usize;
             if self.pitting[c] || self.pitting[a] || self.laps[c] != self.laps[a] {
                 k += 1;
                 continue;
@@ -760,19 +776,48 @@ impl<'p> Runner<'p> {
             if status == GREEN && -gap > threshold {
                 self.cand[c] += p.duel_s;
                 self.cand[a] += p.duel_s + p.overtaken_s;
-                self.order.swap(k - 1, k);
+                self.racing.swap(k - 1, k);
                 k = if k > 1 { k - 1 } else { k + 1 };
             } else {
                 self.cand[c] = self.cand[a] + min_gap;
                 k += 1;
             }
         }
-        // Pitting cars drop back (or come out ahead) by their times; insertion sort: the order is nearly sorted.
-        // Without a pitting car the pass above already left the order sorted.
         if !self.order.iter().any(|&c| self.pitting[c as usize]) {
+            // The pass left the order sorted.
+            std::mem::swap(&mut self.order, &mut self.racing);
             return;
         }
-        for i in 1..n {
+        if status == SC {
+            // A car pitting behind the safety car cannot lap faster than the train: it rejoins where its slot in
+            // the train was, plus what the pit lane costs it.
+            let mut slot = None;
+            for k in 0..self.order.len() {
+                let c = self.order[k] as usize;
+                if self.pitting[c] {
+                    let train = slot.map_or(self.time[c] + p.base_lap_s * p.sc_factor, |t: f64| {
+                        t + min_gap
+                    });
+                    self.cand[c] = self.cand[c].max(train + self.pit_add[c]);
+                } else {
+                    slot = Some(self.cand[c]);
+                }
+            }
+        }
+        // Cars on track in their new order, pitting cars where their times put them: insertion sort, the order
+        // is nearly sorted.
+        if n == self.order.len() {
+            std::mem::swap(&mut self.order, &mut self.racing);
+        } else {
+            let mut r = 0;
+            for k in 0..self.order.len() {
+                if !self.pitting[self.order[k] as usize] {
+                    self.order[k] = self.racing[r];
+                    r += 1;
+                }
+            }
+        }
+        for i in 1..self.order.len() {
             let mut j = i;
             while j > 0 && self.ahead(self.order[j] as usize, self.order[j - 1] as usize) {
                 self.order.swap(j, j - 1);

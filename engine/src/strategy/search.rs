@@ -268,9 +268,16 @@ fn pit_window(
     best: &PlanResult,
     warnings: &mut Vec<String>,
 ) -> Option<PitWindow> {
-    let first = *best.plan.stops.first()?;
-    let from = start.map_or(0, |s| s.completed_laps) + 1;
-    let until = best.plan.stops.get(1).map_or(model.total_laps, |s| s.lap);
+    // The next stop: mid-race, the plan's first stops may be made already.
+    let completed = start.map_or(0, |s| s.completed_laps);
+    let next = best.plan.stops.iter().position(|s| s.lap > completed)?;
+    let first = best.plan.stops[next];
+    let from = completed + 1;
+    let until = best
+        .plan
+        .stops
+        .get(next + 1)
+        .map_or(model.total_laps, |s| s.lap);
     let (tolerance, score): (f64, fn(&PlanResult) -> f64) = match config.objective {
         Objective::Position => (0.15, |r| r.mean_position),
         Objective::Points => (0.5, |r| -r.expected_points),
@@ -287,7 +294,7 @@ fn pit_window(
                 break;
             }
             let mut plan = best.plan.clone();
-            plan.stops[0].lap = l;
+            plan.stops[next].lap = l;
             match evaluate(model, plans, start, config, &plan) {
                 Ok(r) => {
                     let free = free_track_s(model, config.car, &plan, start).unwrap_or(f64::NAN);

@@ -500,6 +500,49 @@ mod search {
     }
 
     #[test]
+    fn mid_race_the_window_is_about_the_next_stop_not_one_already_made() {
+        let mut m = field(6, 40);
+        for d in &mut m.drivers {
+            // The hards fitted on lap 10 wear out fast: another stop pays.
+            d.tyres.compounds[2].deg = Degradation::Linear { k0: 0.8, k1: 0.3 };
+            d.plan.stops = vec![
+                PlannedStop {
+                    lap: 10,
+                    compound: Compound::Hard,
+                    age_laps: 0,
+                },
+                PlannedStop {
+                    lap: 30,
+                    compound: Compound::Medium,
+                    age_laps: 0,
+                },
+            ];
+        }
+        let mut start = mid_race(&m);
+        for c in &mut start.cars {
+            c.compound = Compound::Hard;
+            c.tyre_age_laps = 10.0;
+        }
+        let config = SearchConfig {
+            max_stops: 3,
+            ..quick(1)
+        };
+        let r = search::search(&m, &plans(&m), Some(&start), &config).unwrap();
+        let best = &r.ranked[0];
+        assert_eq!(
+            best.plan.stops[0].lap, 10,
+            "the stop made stays: {}",
+            best.label
+        );
+        let w = r.window.as_ref().unwrap();
+        assert!(
+            w.earliest_lap > 20 && w.best_lap > 20,
+            "{w:?} for {}",
+            best.label
+        );
+    }
+
+    #[test]
     fn a_what_if_changes_the_distribution() {
         let m = field(10, 40);
         let config = McConfig {
