@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::race::RealRace;
 use crate::strategy::calibrate;
-use crate::strategy::lapsim::{Prepared, RaceStart};
-use crate::strategy::model::{Plan, RaceModel};
+use crate::strategy::lapsim::Prepared;
+use crate::strategy::model::Plan;
 use crate::strategy::monte_carlo::{self, McConfig};
 use crate::twin::laps::{CarLaps, is_clean};
 use crate::twin::{TwinParams, Twins};
@@ -191,8 +191,8 @@ fn final_order(race: &RealRace) -> Option<FinalOrder> {
     let lap = race.total_laps() / 2;
     let model = calibrate::from_real_race_until(race, None, Some(lap)).ok()?;
     let start = calibrate::start_at(race, &model, lap).ok()?;
-    let frozen = running_order(&start);
-    let rejoined = with_pending_out_laps(race, &model, start, lap);
+    let frozen = start.running_order();
+    let rejoined = calibrate::with_pending_out_laps(race, &model, start);
     let plans: Vec<Plan> = model.drivers.iter().map(|d| d.plan.clone()).collect();
     let prepared = Prepared::new(&model, &plans, Some(&rejoined)).ok()?;
     let config = McConfig {
@@ -226,48 +226,6 @@ fn final_order(race: &RealRace) -> Option<FinalOrder> {
         mae: rank_mae(&predicted, &real),
         mae_baseline: rank_mae(&scored, &real),
     })
-}
-
-/// Running cars in the simulation's order: laps done, then race time.
-fn running_order(start: &RaceStart) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..start.cars.len())
-        .filter(|&i| !start.cars[i].retired)
-        .collect();
-    order.sort_by(|&a, &b| {
-        let (ca, cb) = (&start.cars[a], &start.cars[b]);
-        cb.laps
-            .cmp(&ca.laps)
-            .then(ca.race_time_s.total_cmp(&cb.race_time_s))
-    });
-    order
-}
-
-/// Charges a car whose in-lap is `lap` the out-lap it has still to drive through the pit lane (green losses), which
-/// a [`RaceStart`] cannot express: without it the car would rejoin as if it had not stopped.
-fn with_pending_out_laps(
-    race: &RealRace,
-    model: &RaceModel,
-    mut start: RaceStart,
-    lap: u32,
-) -> RaceStart {
-    let t = &model.timing;
-    for (car, (d, m)) in start
-        .cars
-        .iter_mut()
-        .zip(race.drivers().iter().zip(&model.drivers))
-    {
-        let stopped = race
-            .pit_stops()
-            .iter()
-            .any(|s| s.car_idx == d.car_idx && s.lap == lap);
-        if stopped && !car.retired {
-            car.race_time_s += t.pit.out_green_s + m.tyres.cold_tyre_s;
-            if t.pits_after_line {
-                car.race_time_s += t.tyre_change_min_s + m.pit_crew_extra_s;
-            }
-        }
-    }
-    start
 }
 
 /// Mean absolute difference of each car's rank in `predicted` and in `real` (the same cars in two orders).

@@ -79,7 +79,7 @@ pub fn monte_carlo(
     Ok((report, search))
 }
 
-/// The digest of [`monte_carlo`]'s two reports.
+/// The digest of [`monte_carlo()`]'s two reports.
 pub fn monte_carlo_digest(reports: &(McReport, SearchReport)) -> u64 {
     let mut hash = Fnv1a::new();
     hash.write_json(&reports.0);

@@ -53,8 +53,8 @@ pub struct RaceArgs {
     /// A TUMFTM race parameter file (e.g. `shared/data/races/2019_07_canada/tumftm_pars_Montreal_2019.ini`).
     #[arg(long, value_name = "FILE.ini")]
     pub params: Option<PathBuf>,
-    /// The TUMFTM Monte Carlo parameter file [default: `<FILE.ini's folder or DIR>/../_common/tumftm_pars_mcs.ini`;
-    /// with `--race-dir` it is optional].
+    /// The TUMFTM Monte Carlo parameter file (default: `<FILE.ini's folder or DIR>/../_common/tumftm_pars_mcs.ini`;
+    /// with `--race-dir` it is optional).
     #[arg(long, value_name = "FILE.ini")]
     pub mcs: Option<PathBuf>,
     /// A real race folder of FastF1/f1db files (e.g. `shared/data/races/2019_07_canada`): a model calibrated from

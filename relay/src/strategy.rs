@@ -18,7 +18,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use boxbox_engine::race::RealRace;
 use boxbox_engine::strategy::calibrate;
 use boxbox_engine::strategy::lapsim::{Prepared, RaceStart};
 use boxbox_engine::strategy::model::{FixedEvents, Plan, RaceModel};
@@ -224,7 +223,7 @@ fn load_with_real_events(spec: &RaceSpec) -> anyhow::Result<LoadedRace> {
                     dir.display()
                 )
             })?;
-            let start = with_pending_out_laps(&real, &model, start);
+            let start = calibrate::with_pending_out_laps(&real, &model, start);
             let plans = model.drivers.iter().map(|d| d.plan.clone()).collect();
             Ok(LoadedRace {
                 model,
@@ -233,31 +232,6 @@ fn load_with_real_events(spec: &RaceSpec) -> anyhow::Result<LoadedRace> {
             })
         }
     }
-}
-
-/// Charges a car whose in-lap is the start lap the out-lap it still has to drive through the pit lane (green
-/// losses), which a [`RaceStart`] cannot express: without it the car would rejoin as if it had not stopped. The
-/// engine's backtest does the same.
-fn with_pending_out_laps(real: &RealRace, model: &RaceModel, mut start: RaceStart) -> RaceStart {
-    let t = &model.timing;
-    let lap = start.completed_laps;
-    for (car, (d, m)) in start
-        .cars
-        .iter_mut()
-        .zip(real.drivers().iter().zip(&model.drivers))
-    {
-        let stopped = real
-            .pit_stops()
-            .iter()
-            .any(|s| s.car_idx == d.car_idx && s.lap == lap);
-        if stopped && !car.retired {
-            car.race_time_s += t.pit.out_green_s + m.tyres.cold_tyre_s;
-            if t.pits_after_line {
-                car.race_time_s += t.tyre_change_min_s + m.pit_crew_extra_s;
-            }
-        }
-    }
-    start
 }
 
 /// Runs the Monte Carlo of `race` over `options.threads` OS threads.

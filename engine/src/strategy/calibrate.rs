@@ -437,6 +437,34 @@ pub fn start_at(race: &RealRace, model: &RaceModel, lap: u32) -> Result<RaceStar
     })
 }
 
+/// Charges a car whose in-lap is the start lap the out-lap it still has to drive through the pit lane (green
+/// losses), which a [`RaceStart`] cannot express: without it the car would rejoin as if it had not stopped.
+pub fn with_pending_out_laps(
+    race: &RealRace,
+    model: &RaceModel,
+    mut start: RaceStart,
+) -> RaceStart {
+    let t = &model.timing;
+    let lap = start.completed_laps;
+    for (car, (d, m)) in start
+        .cars
+        .iter_mut()
+        .zip(race.drivers().iter().zip(&model.drivers))
+    {
+        let stopped = race
+            .pit_stops()
+            .iter()
+            .any(|s| s.car_idx == d.car_idx && s.lap == lap);
+        if stopped && !car.retired {
+            car.race_time_s += t.pit.out_green_s + m.tyres.cold_tyre_s;
+            if t.pits_after_line {
+                car.race_time_s += t.tyre_change_min_s + m.pit_crew_extra_s;
+            }
+        }
+    }
+    start
+}
+
 /// The strategies driven, per driver of `race.drivers()` in order: the start compound and its age from lap 1
 /// (`TyreLife − 1`), and each f1db stop before the last lap with the set fitted (the compound and age of the first
 /// row of the next stint within two laps of the in-lap, else of the out-lap). A driver without laps starts on the

@@ -76,6 +76,22 @@ pub struct RaceStart {
     pub cars: Vec<CarStart>,
 }
 
+impl RaceStart {
+    /// The running cars (indices into `cars`) in race order: laps done, then race time.
+    pub fn running_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.cars.len())
+            .filter(|&i| !self.cars[i].retired)
+            .collect();
+        order.sort_by(|&a, &b| {
+            let (ca, cb) = (&self.cars[a], &self.cars[b]);
+            cb.laps
+                .cmp(&ca.laps)
+                .then(ca.race_time_s.total_cmp(&cb.race_time_s))
+        });
+        order
+    }
+}
+
 /// One car when the simulation starts mid-race.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CarStart {

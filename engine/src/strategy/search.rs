@@ -613,15 +613,7 @@ pub fn undercut(
         )));
     }
     let lap = start.completed_laps + 1;
-    let mut order: Vec<usize> = (0..start.cars.len())
-        .filter(|&i| !start.cars[i].retired)
-        .collect();
-    order.sort_by(|&a, &b| {
-        let (ca, cb) = (&start.cars[a], &start.cars[b]);
-        cb.laps
-            .cmp(&ca.laps)
-            .then(ca.race_time_s.total_cmp(&cb.race_time_s))
-    });
+    let order = start.running_order();
     let pos = order.iter().position(|&c| c == car);
     let ahead = pos.and_then(|p| p.checked_sub(1)).map(|p| order[p]);
     let behind = pos.and_then(|p| order.get(p + 1).copied());
