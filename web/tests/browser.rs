@@ -87,12 +87,23 @@ async fn pit_wall_renders_the_field_and_the_selected_cars_twin() {
         "{first_row} should show {leader_code}"
     );
 
-    let panel = doc
-        .query_selector("[data-testid=car-panel]")
-        .unwrap()
-        .unwrap()
-        .text_content()
-        .unwrap();
+    // The twins' report follows the states on a schedule (within 200 ms of a lap, at most a second late): the
+    // states above arrived in one burst, so the report with six laps comes from a timer.
+    let panel_text = || {
+        doc.query_selector("[data-testid=car-panel]")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap()
+    };
+    let mut panel = panel_text();
+    for _ in 0..30 {
+        if panel.contains('±') {
+            break;
+        }
+        sleep_ms(100).await;
+        panel = panel_text();
+    }
     assert!(panel.contains("%/lap"), "{panel}");
     assert!(panel.contains("kg/lap"), "{panel}");
     // After six laps the twin has learned a wear rate, shown with its uncertainty.
