@@ -4,34 +4,13 @@
 //! does).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::races;
 
 use boxbox_engine::backtest::{backtest, summarize};
-use boxbox_engine::race::{FILE_NAMES, RaceFiles, RealRace};
+use boxbox_engine::race::RealRace;
 use boxbox_engine::twin::TwinParams;
-
-fn races_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/races")
-}
-
-fn races() -> Vec<(String, RealRace)> {
-    let mut names: Vec<String> = std::fs::read_dir(races_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("20"))
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|name| {
-            let files = FILE_NAMES
-                .map(|f| std::fs::read_to_string(races_dir().join(&name).join(f)).unwrap());
-            let [a, b, c, d, e] = &files;
-            let race = RealRace::parse(&RaceFiles::from_array([a, b, c, d, e])).unwrap();
-            (name, race)
-        })
-        .collect()
-}
 
 #[test]
 fn the_twins_beat_the_baseline_on_the_real_races() {

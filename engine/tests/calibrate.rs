@@ -3,36 +3,14 @@
 //! the real running order.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use boxbox_engine::race::{FILE_NAMES, RaceFiles, RealRace};
+use common::{races, races_dir};
+
 use boxbox_engine::strategy::calibrate::{from_real_race, start_at};
 use boxbox_engine::strategy::lapsim::{Prepared, Runner};
 use boxbox_engine::strategy::model::{Degradation, FcyKind, Plan, RaceModel};
 use boxbox_engine::strategy::tumftm::McsPars;
-
-fn races_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/races")
-}
-
-fn races() -> Vec<(String, RealRace)> {
-    let mut names: Vec<String> = std::fs::read_dir(races_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("20"))
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|name| {
-            let files = FILE_NAMES
-                .map(|f| std::fs::read_to_string(races_dir().join(&name).join(f)).unwrap());
-            let [a, b, c, d, e] = &files;
-            let race = RealRace::parse(&RaceFiles::from_array([a, b, c, d, e])).unwrap();
-            (name, race)
-        })
-        .collect()
-}
 
 fn mcs() -> McsPars {
     McsPars::parse(
