@@ -125,16 +125,16 @@ async fn browser(driver_port: u16) -> anyhow::Result<Client> {
         .context("cannot open a WebDriver session")
 }
 
-/// The driver codes in the tower, top to bottom.
+/// The driver codes in the tower, top to bottom, read in one script so that the page cannot re-render between two
+/// rows (cell by cell over WebDriver, a swap mid-read shows a car twice).
 async fn tower_order(client: &Client) -> anyhow::Result<Vec<String>> {
-    let mut codes = Vec::new();
-    for cell in client
-        .find_all(Locator::Css("[data-testid=tower-row] .code"))
-        .await?
-    {
-        codes.push(cell.text().await?);
-    }
-    Ok(codes)
+    let codes = client
+        .execute(
+            "return Array.from(document.querySelectorAll('[data-testid=tower-row] .code'), e => e.textContent);",
+            Vec::new(),
+        )
+        .await?;
+    Ok(serde_json::from_value(codes)?)
 }
 
 async fn text_of(client: &Client, css: &str) -> anyhow::Result<String> {
