@@ -589,13 +589,7 @@ fn title_case(id: &str) -> String {
 
 /// The median (the mean of the middle two for an even count); `None` when empty.
 fn median(mut xs: Vec<f64>) -> Option<f64> {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(xs[n / 2]),
-        _ => Some((xs[n / 2 - 1] + xs[n / 2]) / 2.0),
-    }
+    crate::twin::pace::median(&mut xs)
 }
 
 /// A team's colour: the 2019 calibration's for 2019 and earlier, the current grid's otherwise.

@@ -85,6 +85,7 @@ use super::model::{
 };
 use super::tumftm::McsPars;
 use crate::race::{RealDriver, RealLap, RealRace};
+use crate::twin::pace::{median, robust_sigma};
 use crate::wire::Compound;
 
 /// Fuel on board at the start, kilograms.
@@ -1437,28 +1438,6 @@ fn lookup_team<'t, T>(table: &'t BTreeMap<String, T>, team: &str) -> Option<&'t 
                 .find(|(k, _)| normalise_team(k) == candidate)
                 .map(|(_, v)| v)
         })
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Statistics.
-
-/// The median (mean of the middle two for an even count), sorting in place; `None` when empty.
-fn median(xs: &mut [f64]) -> Option<f64> {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(xs[n / 2]),
-        _ => Some((xs[n / 2 - 1] + xs[n / 2]) / 2.0),
-    }
-}
-
-/// 1.4826 × the median absolute deviation; `None` when empty.
-fn robust_sigma(xs: &[f64]) -> Option<f64> {
-    let mut v = xs.to_vec();
-    let m = median(&mut v)?;
-    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
-    median(&mut dev).map(|mad| 1.4826 * mad)
 }
 
 #[cfg(test)]

@@ -1169,14 +1169,7 @@ fn random_events(stats: &FcyStats, mc: &MonteCarloPars) -> Result<RandomEvents, 
 
 /// The median, or `None` for no values.
 fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
-    let mut v: Vec<f64> = values.collect();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(v[n / 2]),
-        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
-    }
+    crate::twin::pace::median(&mut values.collect::<Vec<f64>>())
 }
 
 fn required_for_drs<T>(value: Option<T>, section: &str, key: &str) -> Result<T, TumftmError> {

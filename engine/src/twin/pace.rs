@@ -168,7 +168,7 @@ pub(crate) fn median(xs: &mut [f64]) -> Option<f64> {
 }
 
 /// Robust σ of residuals: 1.4826 × the median absolute deviation.
-fn robust_sigma(residuals: &[f64]) -> Option<f64> {
+pub(crate) fn robust_sigma(residuals: &[f64]) -> Option<f64> {
     let mut r: Vec<f64> = residuals.to_vec();
     let m = median(&mut r)?;
     let mut dev: Vec<f64> = r.iter().map(|x| (x - m).abs()).collect();
