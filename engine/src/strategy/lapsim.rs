@@ -8,6 +8,7 @@
 //! runs, so a race allocates nothing. With no random stream the race is deterministic: no noise, mean start
 //! performance, no random events, the teams' mean stop times.
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::model::{Degradation, FcyKind, FcyPhase, Fisk, Plan, RaceModel};
@@ -68,7 +69,7 @@ pub enum SimError {
 }
 
 /// Where a simulation starts when it is not the grid: the live race after `completed_laps` laps (leader laps).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RaceStart {
     /// Laps the leader has completed; the simulation runs the rest.
     pub completed_laps: u32,
@@ -93,7 +94,7 @@ impl RaceStart {
 }
 
 /// One car when the simulation starts mid-race.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CarStart {
     /// Race time at the end of its last completed lap, seconds (the leader's clock; lapped cars included).
     pub race_time_s: f64,
