@@ -5,12 +5,18 @@
 //! - [`view_model`]: pure functions from engine types to what the screen shows (formatting, tower rows, the car
 //!   panel and the Field panel). No Leptos, so it is tested natively.
 //! - [`schedule`]: when the browser recomputes the twins' report (a lap or an event, else once a second). Pure.
+//! - [`worker_protocol`]: the strategy workers' requests and responses (JSON text), and the worker's side of it.
+//!   Pure; the worker binary (`web/worker`) is a thin shell around [`worker_protocol::handle`].
 //! - `live` (wasm only): the WebSocket feed with reconnect and backoff, as signals.
 //! - `live` also runs the twins on the stream and recomputes their report on [`schedule`]'s cue.
-//! - `app` (wasm only): the components: session bar, timing tower, car panel, Field panel.
+//! - `pool` (wasm only): the pool of strategy Web Workers: a queue, futures for answers, a Monte Carlo split by
+//!   chunk over the workers and merged, obsolete generations dropped.
+//! - `desk` (wasm only): the strategy desk component, fed by the pool.
+//! - `app` (wasm only): the components: session bar, timing tower, car panel, Field panel, the tabs.
 
 pub mod schedule;
 pub mod view_model;
+pub mod worker_protocol;
 
 // --- browser only ------------------------------------------------------------------------------------------------
 #[cfg(target_arch = "wasm32")]

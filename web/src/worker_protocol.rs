@@ -1,0 +1,493 @@
+//! The strategy workers' protocol: what the page posts to a Web Worker and what the worker answers, as JSON text.
+//!
+//! A [`Request`] carries an id, the desk's generation (a newer generation makes older work obsolete) and one
+//! [`Job`]: Monte Carlo chunks, a strategy search, a what-if or undercut chances. The worker answers each with a
+//! [`Response`]: the same id and generation, the [`Answer`] or an error message, and how long the job took in the
+//! worker. [`handle`] is the whole worker side (text in, text out), so it is tested natively; the worker binary
+//! only moves text between `postMessage` and this function.
+//!
+//! A Monte Carlo is split by chunk ([`split_chunks`]: contiguous blocks of `monte_carlo::chunks`) and the blocks'
+//! tallies are merged in block order ([`merge_tallies`]): the merged [`Tally`] is then the one `run_all` gives on
+//! one thread, bit for bit, whatever the number of workers.
+
+use boxbox_engine::digest::Fnv1a;
+use boxbox_engine::strategy::lapsim::{Prepared, RaceStart};
+use boxbox_engine::strategy::model::{Plan, RaceModel};
+use boxbox_engine::strategy::monte_carlo::{self, McConfig, Tally};
+use boxbox_engine::strategy::search::{
+    self, SearchConfig, SearchReport, UndercutReport, WhatIf, WhatIfReport,
+};
+use serde::{Deserialize, Serialize};
+
+/// What a worker posts once its WASM is loaded and its message handler is set: messages posted to it before that
+/// are lost, so the pool sends nothing until it has seen this.
+pub const READY: &str = "ready";
+
+/// The most workers a pool runs, even when asked for more (`?workers=K`).
+pub const MAX_WORKERS: usize = 16;
+
+/// The most workers a pool runs by default, whatever `navigator.hardwareConcurrency` says: the UI thread and the
+/// relay's tablet need the rest.
+pub const DEFAULT_MAX_WORKERS: usize = 4;
+
+/// One job for a worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// Unique per page; the response carries it back.
+    pub id: u64,
+    /// The desk's generation when the job was queued.
+    pub generation: u64,
+    /// The work.
+    pub job: Job,
+}
+
+/// The work a worker can do: the engine's strategy functions, on inputs that travel as JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Job {
+    /// Some chunks of a Monte Carlo over the whole field → [`Answer::Tally`].
+    MonteCarlo(McChunks),
+    /// A strategy search for one car → [`Answer::Search`].
+    Search {
+        /// The race.
+        model: RaceModel,
+        /// Every driver's plan, in the model's order.
+        plans: Vec<Plan>,
+        /// The live race to start from (`None`: the grid).
+        start: Option<RaceStart>,
+        /// The search's settings (the car is in it).
+        config: SearchConfig,
+    },
+    /// A what-if against the base case on the same seed → [`Answer::WhatIf`].
+    WhatIf {
+        /// The race.
+        model: RaceModel,
+        /// Every driver's plan.
+        plans: Vec<Plan>,
+        /// The live race to start from.
+        start: Option<RaceStart>,
+        /// What changes.
+        what_if: WhatIf,
+        /// Runs and seed.
+        config: McConfig,
+    },
+    /// Undercut chance on the car ahead and cover chance on the car behind → [`Answer::Undercut`].
+    Undercut {
+        /// The race.
+        model: RaceModel,
+        /// Every driver's plan.
+        plans: Vec<Plan>,
+        /// The live race (an undercut needs one).
+        start: RaceStart,
+        /// Index of the car in the model.
+        car: usize,
+        /// Runs and seed.
+        config: McConfig,
+    },
+}
+
+/// Chunks of one seeded Monte Carlo: any split of `monte_carlo::chunks(runs)` over jobs, merged, gives the same
+/// tally as the whole.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct McChunks {
+    /// The race.
+    pub model: RaceModel,
+    /// Every driver's plan.
+    pub plans: Vec<Plan>,
+    /// The live race to start from (`None`: the grid).
+    pub start: Option<RaceStart>,
+    /// Seed of every chunk's stream.
+    pub seed: u64,
+    /// `(chunk index, runs in it)`, as `monte_carlo::chunks` lists them.
+    pub chunks: Vec<(u64, u32)>,
+}
+
+/// A worker's answer to one [`Request`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// The request's id (0 when the request could not be read at all).
+    pub id: u64,
+    /// The request's generation.
+    pub generation: u64,
+    /// Time the job took in the worker, milliseconds (decoding and encoding included).
+    pub elapsed_ms: f64,
+    /// The answer, or why there is none.
+    pub result: Result<Answer, String>,
+}
+
+/// What a job produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    /// The chunks' tally.
+    Tally(Tally),
+    /// The search's report.
+    Search(SearchReport),
+    /// Base case and what-if.
+    WhatIf(WhatIfReport),
+    /// Undercut and cover chances.
+    Undercut(UndercutReport),
+}
+
+/// Runs one job on this thread (in a worker: never on the page's UI thread).
+///
+/// # Errors
+/// The engine's error, as text, when the inputs cannot be simulated.
+pub fn run(job: &Job) -> Result<Answer, String> {
+    match job {
+        Job::MonteCarlo(mc) => {
+            let prepared =
+                Prepared::new(&mc.model, &mc.plans, mc.start.as_ref()).map_err(|e| e.to_string())?;
+            let mut tally = Tally::new(prepared.drivers());
+            for &(chunk, runs) in &mc.chunks {
+                tally.merge(&monte_carlo::run_chunk(&prepared, mc.seed, chunk, runs));
+            }
+            Ok(Answer::Tally(tally))
+        }
+        Job::Search {
+            model,
+            plans,
+            start,
+            config,
+        } => search::search(model, plans, start.as_ref(), config)
+            .map(Answer::Search)
+            .map_err(|e| e.to_string()),
+        Job::WhatIf {
+            model,
+            plans,
+            start,
+            what_if,
+            config,
+        } => search::what_if(model, plans, start.as_ref(), what_if, config)
+            .map(Answer::WhatIf)
+            .map_err(|e| e.to_string()),
+        Job::Undercut {
+            model,
+            plans,
+            start,
+            car,
+            config,
+        } => search::undercut(model, plans, start, *car, config)
+            .map(Answer::Undercut)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// The worker's side of the protocol: a request's JSON in, the response's JSON out. Never fails: a request that
+/// does not parse is answered with an error (and whatever id and generation could be read from it).
+/// `now_ms` is the worker's clock.
+pub fn handle(text: &str, mut now_ms: impl FnMut() -> f64) -> String {
+    let t0 = now_ms();
+    let (id, generation, result) = match serde_json::from_str::<Request>(text) {
+        Ok(request) => (request.id, request.generation, run(&request.job)),
+        Err(e) => {
+            let header = serde_json::from_str::<RequestHeader>(text).unwrap_or_default();
+            (
+                header.id,
+                header.generation,
+                Err(format!("cannot read the request: {e}")),
+            )
+        }
+    };
+    let response = Response {
+        id,
+        generation,
+        elapsed_ms: now_ms() - t0,
+        result,
+    };
+    serde_json::to_string(&response).unwrap_or_else(|e| {
+        // Only a non-finite number in an answer can get here; say so rather than go silent.
+        let fallback = Response {
+            id,
+            generation,
+            elapsed_ms: now_ms() - t0,
+            result: Err(format!("cannot encode the answer: {e}")),
+        };
+        serde_json::to_string(&fallback).unwrap_or_default()
+    })
+}
+
+/// The id and generation of a request whose job did not parse.
+#[derive(Debug, Default, Deserialize)]
+struct RequestHeader {
+    #[serde(default)]
+    id: u64,
+    #[serde(default)]
+    generation: u64,
+}
+
+/// Splits a Monte Carlo's chunks into at most `workers` contiguous blocks of nearly equal size, in chunk order
+/// (empty blocks are left out).
+pub fn split_chunks(chunks: &[(u64, u32)], workers: usize) -> Vec<Vec<(u64, u32)>> {
+    let workers = workers.max(1);
+    let per = chunks.len().div_ceil(workers).max(1);
+    chunks.chunks(per).map(<[_]>::to_vec).collect()
+}
+
+/// Merges the blocks' tallies in block order: with [`split_chunks`]' blocks, the result is the one-thread tally.
+pub fn merge_tallies<'a>(tallies: impl IntoIterator<Item = &'a Tally>) -> Tally {
+    let mut merged = Tally::default();
+    for t in tallies {
+        merged.merge(t);
+    }
+    merged
+}
+
+/// The Monte Carlo report of a merged tally for `runs` races of `seed`.
+pub fn report(model: &RaceModel, tally: &Tally, runs: u32, seed: u64) -> monte_carlo::McReport {
+    monte_carlo::report(
+        model,
+        tally,
+        &McConfig {
+            runs,
+            seed,
+            deterministic: false,
+        },
+    )
+}
+
+/// A tally's digest, as 16 hex digits: equal digests, equal tallies (counts and every race time's bits).
+pub fn tally_digest(tally: &Tally) -> String {
+    let mut h = Fnv1a::new();
+    h.write_json(tally);
+    format!("{:016x}", h.finish())
+}
+
+/// How many workers a pool runs: `?workers=K` in the page's query (clamped to `1..=`[`MAX_WORKERS`]), else the
+/// browser's `navigator.hardwareConcurrency` clamped to `1..=`[`DEFAULT_MAX_WORKERS`].
+pub fn pool_size(query: &str, hardware_concurrency: Option<f64>) -> usize {
+    let asked = query
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == "workers")
+        .and_then(|(_, value)| value.parse::<usize>().ok());
+    match asked {
+        Some(k) => k.clamp(1, MAX_WORKERS),
+        None => {
+            let hw = hardware_concurrency
+                .filter(|h| h.is_finite() && *h >= 1.0)
+                .map_or(1, |h| h as usize);
+            hw.clamp(1, DEFAULT_MAX_WORKERS)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use boxbox_engine::strategy::monte_carlo::chunks;
+    use boxbox_engine::strategy::tumftm;
+
+    fn canada() -> RaceModel {
+        let mut model = tumftm::read(
+            include_str!("../../../shared/data/races/2019_07_canada/tumftm_pars_Montreal_2019.ini"),
+            include_str!("../../../shared/data/races/_common/tumftm_pars_mcs.ini"),
+        )
+        .expect("the Canada 2019 file reads");
+        model.fixed = Default::default();
+        model
+    }
+
+    fn plans(model: &RaceModel) -> Vec<Plan> {
+        model.drivers.iter().map(|d| d.plan.clone()).collect()
+    }
+
+    /// Runs a request through the worker's side, as text both ways.
+    fn round_trip(request: &Request) -> Response {
+        let text = serde_json::to_string(request).expect("encodes");
+        let mut clock = 0.0;
+        let answer = handle(&text, || {
+            clock += 5.0;
+            clock
+        });
+        serde_json::from_str(&answer).expect("the answer decodes")
+    }
+
+    #[test]
+    fn any_split_over_workers_gives_the_one_thread_tally() {
+        let model = canada();
+        let plans = plans(&model);
+        let runs = 1_100; // four full chunks and a short one
+        let whole = monte_carlo::run_all(
+            &Prepared::new(&model, &plans, None).expect("prepares"),
+            &McConfig {
+                runs,
+                seed: 9,
+                deterministic: false,
+            },
+        );
+        for workers in [1, 2, 3, 4, 7] {
+            let blocks = split_chunks(&chunks(runs), workers);
+            assert!(blocks.len() <= workers);
+            let tallies: Vec<Tally> = blocks
+                .into_iter()
+                .enumerate()
+                .map(|(i, block)| {
+                    let response = round_trip(&Request {
+                        id: i as u64 + 1,
+                        generation: 3,
+                        job: Job::MonteCarlo(McChunks {
+                            model: model.clone(),
+                            plans: plans.clone(),
+                            start: None,
+                            seed: 9,
+                            chunks: block,
+                        }),
+                    });
+                    assert_eq!((response.id, response.generation), (i as u64 + 1, 3));
+                    assert_eq!(response.elapsed_ms, 5.0);
+                    match response.result {
+                        Ok(Answer::Tally(t)) => t,
+                        other => panic!("not a tally: {other:?}"),
+                    }
+                })
+                .collect();
+            let merged = merge_tallies(&tallies);
+            assert_eq!(merged, whole, "{workers} workers");
+            assert_eq!(tally_digest(&merged), tally_digest(&whole));
+        }
+    }
+
+    #[test]
+    fn split_keeps_every_chunk_once_in_order() {
+        let all = chunks(2_000);
+        for workers in 1..=10 {
+            let blocks = split_chunks(&all, workers);
+            assert_eq!(blocks.concat(), all, "{workers}");
+            assert!(blocks.iter().all(|b| !b.is_empty()));
+        }
+        assert!(split_chunks(&[], 3).is_empty());
+        assert_eq!(split_chunks(&all, 0).len(), 1);
+    }
+
+    #[test]
+    fn search_what_if_and_undercut_travel_as_json() {
+        let model = canada();
+        let plans = plans(&model);
+        let car = model.driver("HAM").expect("HAM races");
+        let config = SearchConfig {
+            runs_per_plan: 40,
+            max_stops: 1,
+            finalists_per_stop_count: 2,
+            ..SearchConfig::for_car(car, 4)
+        };
+        let direct = search::search(&model, &plans, None, &config).expect("searches");
+        let response = round_trip(&Request {
+            id: 7,
+            generation: 1,
+            job: Job::Search {
+                model: model.clone(),
+                plans: plans.clone(),
+                start: None,
+                config,
+            },
+        });
+        assert_eq!(response.result, Ok(Answer::Search(direct)));
+
+        let mc = McConfig {
+            runs: 60,
+            seed: 2,
+            deterministic: false,
+        };
+        let what_if = WhatIf {
+            plans: Vec::new(),
+            fcy: vec![boxbox_engine::strategy::model::FcyPhase {
+                start: 20.5,
+                end: 23.5,
+                kind: boxbox_engine::strategy::model::FcyKind::Sc,
+            }],
+        };
+        let direct = search::what_if(&model, &plans, None, &what_if, &mc).expect("runs");
+        let response = round_trip(&Request {
+            id: 8,
+            generation: 1,
+            job: Job::WhatIf {
+                model: model.clone(),
+                plans: plans.clone(),
+                start: None,
+                what_if,
+                config: mc,
+            },
+        });
+        assert_eq!(response.result, Ok(Answer::WhatIf(direct)));
+
+        // An undercut needs a live start: the grid as a start state.
+        let start = RaceStart {
+            completed_laps: 10,
+            cars: model
+                .drivers
+                .iter()
+                .enumerate()
+                .map(|(i, d)| boxbox_engine::strategy::lapsim::CarStart {
+                    race_time_s: 10.0 * 80.0 + i as f64,
+                    laps: 10,
+                    compound: d.plan.start.unwrap_or(boxbox_engine::wire::Compound::Medium),
+                    tyre_age_laps: 10.0,
+                    fuel_kg: 80.0,
+                    retired: false,
+                })
+                .collect(),
+        };
+        let direct = search::undercut(&model, &plans, &start, car, &mc);
+        let response = round_trip(&Request {
+            id: 9,
+            generation: 2,
+            job: Job::Undercut {
+                model,
+                plans,
+                start,
+                car,
+                config: mc,
+            },
+        });
+        assert_eq!(
+            response.result,
+            direct.map(Answer::Undercut).map_err(|e| e.to_string())
+        );
+    }
+
+    #[test]
+    fn errors_come_back_as_messages_with_the_request_id() {
+        let model = canada();
+        let response = round_trip(&Request {
+            id: 11,
+            generation: 4,
+            job: Job::MonteCarlo(McChunks {
+                plans: Vec::new(),
+                model,
+                start: None,
+                seed: 1,
+                chunks: vec![(0, 10)],
+            }),
+        });
+        assert_eq!((response.id, response.generation), (11, 4));
+        let Err(message) = response.result else {
+            panic!("no plans cannot simulate")
+        };
+        assert!(message.contains("plans for"), "{message}");
+
+        let garbled: Response = serde_json::from_str(&handle(
+            r#"{"id": 12, "generation": 5, "job": {"nonsense": 1}}"#,
+            || 0.0,
+        ))
+        .expect("decodes");
+        assert_eq!((garbled.id, garbled.generation), (12, 5));
+        assert!(matches!(garbled.result, Err(m) if m.starts_with("cannot read the request")));
+        let empty: Response = serde_json::from_str(&handle("", || 0.0)).expect("decodes");
+        assert_eq!(empty.id, 0);
+        assert!(empty.result.is_err());
+    }
+
+    #[test]
+    fn pool_size_follows_the_query_then_the_hardware() {
+        assert_eq!(pool_size("?workers=1", Some(8.0)), 1);
+        assert_eq!(pool_size("?a=b&workers=3", None), 3);
+        assert_eq!(pool_size("workers=0", None), 1);
+        assert_eq!(pool_size("?workers=99", None), MAX_WORKERS);
+        assert_eq!(pool_size("?workers=x", Some(2.0)), 2);
+        assert_eq!(pool_size("", Some(16.0)), DEFAULT_MAX_WORKERS);
+        assert_eq!(pool_size("", Some(0.0)), 1);
+        assert_eq!(pool_size("", None), 1);
+    }
+}
