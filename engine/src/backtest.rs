@@ -20,7 +20,8 @@
 //!   The cars scored are those running at `L` that took the flag (later retirements and disqualifications are
 //!   left out of both orders); the predicted order ranks them by mean simulated position, the real one by f1db's
 //!   classification among them. `final_order_mae` is the mean absolute rank error; `final_order_mae_baseline` is
-//!   the same for the order at `L` frozen to the flag.
+//!   the same for the order at `L` frozen to the flag. [`final_order_prediction`] gives the same run car by car
+//!   (each car's distribution and both ranks), for reports.
 
 use serde::{Deserialize, Serialize};
 
@@ -188,6 +189,61 @@ struct FinalOrder {
 /// The Monte Carlo from half distance against the real classification (see the module docs); `None` when the
 /// race cannot be calibrated or simulated from there, or no car is scored.
 fn final_order(race: &RealRace) -> Option<FinalOrder> {
+    let prediction = final_order_prediction(race, FINAL_ORDER_RUNS, FINAL_ORDER_SEED)?;
+    Some(FinalOrder {
+        mae: prediction.mae,
+        mae_baseline: prediction.mae_baseline,
+    })
+}
+
+/// The Monte Carlo's finishing order from half distance, car by car: what [`RaceBacktest::final_order_mae`]
+/// scores (the protocol is in the module docs), with each car's distribution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FinalOrderPrediction {
+    /// Leader laps completed when the simulation took over: `total_laps / 2`.
+    pub from_lap: u32,
+    /// Monte Carlo runs.
+    pub runs: u32,
+    /// Seed of the runs.
+    pub seed: u64,
+    /// The cars running at `from_lap`, in the running order there.
+    pub cars: Vec<PredictedFinish>,
+    /// Mean absolute rank error of the Monte Carlo's order over the scored cars, in places.
+    pub mae: f64,
+    /// The same for the order at `from_lap` frozen to the flag, in places.
+    pub mae_baseline: f64,
+}
+
+/// One car running at half distance in a [`FinalOrderPrediction`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PredictedFinish {
+    /// The car ([`crate::race::RealDriver::car_idx`]).
+    pub car_idx: u8,
+    /// Driver code.
+    pub code: String,
+    /// Place in the running order at `from_lap`, 1-based.
+    pub position_at_lap: u32,
+    /// Mean simulated finishing position among the whole field (a DNF counts as last).
+    pub mean_position: f64,
+    /// `position_probability[p]`: the chance of finishing in position `p + 1` of the whole field.
+    pub position_probability: Vec<f64>,
+    /// Chance of not finishing.
+    pub p_dnf: f64,
+    /// Rank among the scored cars (running at `from_lap` and classified at the flag) by mean simulated
+    /// position, 1-based; `None` for a car that is not scored.
+    pub predicted_rank: Option<u32>,
+    /// Rank among the scored cars in the real classification, 1-based; `None` for a car that is not scored.
+    pub real_rank: Option<u32>,
+}
+
+/// Runs the final-order prediction of the module docs with `runs` races from `seed` (the backtest uses
+/// [`FINAL_ORDER_RUNS`] and [`FINAL_ORDER_SEED`]). `None` when the race cannot be calibrated or simulated from
+/// half distance, or no car running there took the flag.
+pub fn final_order_prediction(
+    race: &RealRace,
+    runs: u32,
+    seed: u64,
+) -> Option<FinalOrderPrediction> {
     let lap = race.total_laps() / 2;
     let model = calibrate::from_real_race_until(race, None, Some(lap)).ok()?;
     let start = calibrate::start_at(race, &model, lap).ok()?;
@@ -196,8 +252,8 @@ fn final_order(race: &RealRace) -> Option<FinalOrder> {
     let plans: Vec<Plan> = model.drivers.iter().map(|d| d.plan.clone()).collect();
     let prepared = Prepared::new(&model, &plans, Some(&rejoined)).ok()?;
     let config = McConfig {
-        runs: FINAL_ORDER_RUNS,
-        seed: FINAL_ORDER_SEED,
+        runs,
+        seed,
         deterministic: false,
     };
     let report = monte_carlo::report(&model, &monte_carlo::run_all(&prepared, &config), &config);
@@ -222,7 +278,34 @@ fn final_order(race: &RealRace) -> Option<FinalOrder> {
         let mean = |i: usize| report.drivers.get(i).map_or(f64::MAX, |d| d.mean_position);
         mean(a).total_cmp(&mean(b))
     });
-    Some(FinalOrder {
+    let rank_in =
+        |order: &[usize], car: usize| order.iter().position(|&c| c == car).map(|r| r as u32 + 1);
+    let cars = frozen
+        .iter()
+        .enumerate()
+        .map(|(place, &i)| {
+            let outcome = report.drivers.get(i);
+            PredictedFinish {
+                car_idx: race.drivers().get(i).map_or(0, |d| d.car_idx),
+                code: race
+                    .drivers()
+                    .get(i)
+                    .map_or_else(String::new, |d| d.code.clone()),
+                position_at_lap: place as u32 + 1,
+                mean_position: outcome.map_or(f64::NAN, |d| d.mean_position),
+                position_probability: outcome
+                    .map_or_else(Vec::new, |d| d.position_probability.clone()),
+                p_dnf: outcome.map_or(f64::NAN, |d| d.p_dnf),
+                predicted_rank: rank_in(&predicted, i),
+                real_rank: rank_in(&real, i),
+            }
+        })
+        .collect();
+    Some(FinalOrderPrediction {
+        from_lap: lap,
+        runs,
+        seed,
+        cars,
         mae: rank_mae(&predicted, &real),
         mae_baseline: rank_mae(&scored, &real),
     })

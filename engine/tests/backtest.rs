@@ -8,7 +8,7 @@ mod common;
 
 use common::races;
 
-use boxbox_engine::backtest::{backtest, summarize};
+use boxbox_engine::backtest::{backtest, final_order_prediction, summarize};
 use boxbox_engine::race::RealRace;
 use boxbox_engine::twin::TwinParams;
 
@@ -69,6 +69,44 @@ fn the_monte_carlo_predicts_the_final_order_better_than_freezing_it() {
         panic!("no final-order summary: {summary:?}")
     };
     assert!(mae < baseline, "{summary:?}");
+}
+
+/// The per-car figures behind `final_order_mae`: ranks are permutations of the scored cars, their mean error is
+/// the MAE, each distribution sums to one, and a seed gives the same prediction.
+#[test]
+fn the_final_order_prediction_ranks_the_scored_cars() {
+    let races = races();
+    let (_, canada) = races.iter().find(|(n, _)| n == "2019_07_canada").unwrap();
+    let prediction = final_order_prediction(canada, 200, 7).unwrap();
+    assert_eq!(prediction.from_lap, 35);
+    assert_eq!((prediction.runs, prediction.seed), (200, 7));
+    assert!(!prediction.cars.is_empty());
+    let places: Vec<u32> = prediction.cars.iter().map(|c| c.position_at_lap).collect();
+    assert_eq!(
+        places,
+        (1..=prediction.cars.len() as u32).collect::<Vec<_>>()
+    );
+    let scored: Vec<_> = prediction
+        .cars
+        .iter()
+        .filter(|c| c.real_rank.is_some())
+        .collect();
+    assert!(scored.iter().all(|c| c.predicted_rank.is_some()));
+    let mut ranks: Vec<u32> = scored.iter().map(|c| c.real_rank.unwrap()).collect();
+    ranks.sort_unstable();
+    assert_eq!(ranks, (1..=scored.len() as u32).collect::<Vec<_>>());
+    let mae = scored
+        .iter()
+        .map(|c| f64::from(c.predicted_rank.unwrap().abs_diff(c.real_rank.unwrap())))
+        .sum::<f64>()
+        / scored.len() as f64;
+    assert!((mae - prediction.mae).abs() < 1e-12, "{mae} {prediction:?}");
+    for car in &prediction.cars {
+        let total: f64 = car.position_probability.iter().sum();
+        assert!((total - 1.0).abs() < 1e-9, "{}: {total}", car.code);
+        assert_eq!(car.position_probability.len(), canada.drivers().len());
+    }
+    assert_eq!(final_order_prediction(canada, 200, 7), Some(prediction));
 }
 
 fn race_drivers(races: &[(String, RealRace)], name: &str) -> usize {
