@@ -111,7 +111,12 @@ pub fn lap_time_range(series: &[Series]) -> Option<(f64, f64)> {
     let lo = laps[0].max(median * 0.93);
     let (q1, q3) = (quantile(&laps, 0.25), quantile(&laps, 0.75));
     let fence = (q3 + 3.0 * (q3 - q1)).min(median * 1.07);
-    let slowest = laps.iter().rev().find(|&&t| t <= fence).copied().unwrap_or(median);
+    let slowest = laps
+        .iter()
+        .rev()
+        .find(|&&t| t <= fence)
+        .copied()
+        .unwrap_or(median);
     let hi = slowest.max(lo + 0.5);
     let span = hi - lo;
     Some((lo - 0.04 * span, hi + 0.08 * span))

@@ -79,7 +79,11 @@ pub fn draw_position_distribution<DB: DrawingBackend>(
         .margin(8)
         .x_label_area_size(40)
         .y_label_area_size(56)
-        .build_cartesian_2d((0..columns_i32).into_segmented(), (0..n).into_segmented())?;
+        // plotters' integer ranges include their end: `0..k - 1` is k segments.
+        .build_cartesian_2d(
+            (0..columns_i32 - 1).into_segmented(),
+            (0..n - 1).into_segmented(),
+        )?;
     // Row `r` (0 at the top) sits in the segment `n - 1 - r`; column `c` is position `c + 1`.
     let row_label = |v: &SegmentValue<i32>| match v {
         SegmentValue::CenterOf(i) => usize::try_from(n - 1 - i)

@@ -119,7 +119,7 @@ pub fn draw_stints<DB: DrawingBackend>(
         .collect();
     entries.push(LegendEntry {
         label: "pit stop".to_owned(),
-        colour: theme::BACKGROUND.mix(theme::TEXT, 0.15),
+        colour: theme::DIM,
         marker: Marker::Outline,
     });
     let plot = crate::with_legend(&body, &entries)?;
@@ -138,7 +138,8 @@ pub fn draw_stints<DB: DrawingBackend>(
         .y_label_area_size(56);
     // Row `r` (0 at the top) sits in the segment `n - 1 - r`.
     let mut grid =
-        builder.build_cartesian_2d(0.0..f64::from(last_lap) + 1.5, (0..n_i32).into_segmented())?;
+        // plotters' integer ranges include their end: `0..n - 1` is n segments.
+        builder.build_cartesian_2d(0.0..f64::from(last_lap) + 1.5, (0..n_i32 - 1).into_segmented())?;
     let label_of = |v: &SegmentValue<i32>| match v {
         SegmentValue::CenterOf(i) => usize::try_from(n_i32 - 1 - i)
             .ok()
