@@ -44,6 +44,9 @@ pub enum Command {
     /// Search one driver's best strategy (1–3 stops) against the others' plans by Monte Carlo: ranked plans, the
     /// pit window, and the current plan for comparison.
     Strategy(StrategyArgs),
+    /// Write a self-contained post-race HTML report of a real race folder: results, race trace, lap times, tyre
+    /// stints, pit stops, and the strategy model's finishing order from half distance against the real one.
+    Report(ReportArgs),
 }
 
 /// Which race the strategy simulator runs: a TUMFTM parameter file, or a real race from a lap.
@@ -138,6 +141,24 @@ pub struct StrategyArgs {
     /// One JSON object (the search report and `elapsed_s`) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `boxbox report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A real race folder of FastF1/f1db files (e.g. `shared/data/races/2019_07_canada`).
+    #[arg(value_name = "RACE_DIR")]
+    pub dir: PathBuf,
+    /// The HTML file to write (replaced atomically when it exists).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Monte Carlo races of the strategy model from half distance.
+    #[arg(long, default_value_t = boxbox_engine::backtest::FINAL_ORDER_RUNS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub runs: u32,
+    /// Seed of the Monte Carlo: the same race, runs and seed give the same file.
+    #[arg(long, default_value_t = boxbox_engine::backtest::FINAL_ORDER_SEED)]
+    pub seed: u64,
 }
 
 /// Arguments of `boxbox backtest`.
@@ -545,6 +566,21 @@ mod tests {
             panic!("backtest")
         };
         assert_eq!((b.dirs.len(), b.json), (2, true));
+        assert!(
+            Cli::try_parse_from(["boxbox", "report", "r"]).is_err(),
+            "report needs -o"
+        );
+        let Command::Report(r) = Cli::try_parse_from(["boxbox", "report", "r", "-o", "x.html"])
+            .unwrap()
+            .command
+        else {
+            panic!("report")
+        };
+        assert_eq!(
+            (r.dir, r.output, r.runs, r.seed),
+            ("r".into(), "x.html".into(), 500, 2019)
+        );
+        assert!(Cli::try_parse_from(["boxbox", "report", "r", "-o", "x", "--runs", "0"]).is_err());
         assert!(
             Cli::try_parse_from(["boxbox", "simulate"]).is_err(),
             "simulate needs --to or --pcap"

@@ -10,6 +10,8 @@
 //! - [`source`]: the sources (simulator, UDP with forwarding, pcap replay, JSON WebSocket feed, HTTP ingest), their
 //!   status, runtime switching and the simulator fallback.
 //! - [`recorder`]: every UDP session recorded to a libpcap file.
+//! - [`report`]: `boxbox report`, a self-contained post-race HTML report of a real race (charts from
+//!   `boxbox_charts`).
 //! - [`simulate`]: `boxbox simulate`, the simulator as a stand-in for the game (UDP datagrams or a pcap file).
 //! - [`strategy`]: `boxbox montecarlo` and `boxbox strategy`, the engine's Monte Carlo race simulator and
 //!   strategy search on a TUMFTM parameter file.
@@ -24,6 +26,7 @@ pub mod cli;
 pub mod decode;
 pub mod hub;
 pub mod recorder;
+pub mod report;
 pub mod server;
 pub mod simulate;
 pub mod source;

@@ -63,6 +63,32 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Montecarlo(args) => montecarlo(&args),
         Command::Strategy(args) => strategy(&args),
+        Command::Report(args) => {
+            let options = boxbox_relay::report::ReportOptions {
+                runs: args.runs,
+                seed: args.seed,
+            };
+            // One line naming the folder, file or output path, like `backtest`: no backtrace for a bad folder.
+            let written = match boxbox_relay::report::run(&args.dir, &args.output, &options) {
+                Ok(written) => written,
+                Err(e) => {
+                    eprintln!("boxbox report: {e:#}");
+                    std::process::exit(1);
+                }
+            };
+            eprintln!(
+                "boxbox report: {} ({} KB{}) written to {}",
+                written.race,
+                written.bytes.div_ceil(1024),
+                if written.model {
+                    ""
+                } else {
+                    "; the strategy model could not run"
+                },
+                args.output.display()
+            );
+            Ok(())
+        }
     }
 }
 
