@@ -19,6 +19,7 @@
 //! - Track status is FastF1's digits: `1` green, `2` yellow, `4` SC, `5` red, `6` VSC, `7` VSC ending; a lap's
 //!   [`RealLap::track_status`] is the worst it saw (red over SC over VSC over yellow over green).
 
+mod live;
 mod states;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ use serde::de::DeserializeOwned;
 
 use crate::wire::{Compound, ResultStatus, TrackStatus};
 
+pub use live::{LiveRace, LiveRaceError};
 pub use states::RaceEvent;
 
 /// The FastF1 per-lap timing file of a race folder.

@@ -278,8 +278,9 @@ pub fn from_real_race_until(
         .enumerate()
         .map(|(i, d)| {
             let mut plan = plans[i].clone();
+            // Still running at `window` (a live race's car behind the leader has fewer laps, but no retirement).
             if until.is_some()
-                && d.laps.len() >= window as usize
+                && (d.retirement.is_none() || d.laps.len() >= window as usize)
                 && let Some(stop) = rival_stop(&plan, window, total, &dry)
             {
                 plan.stops.push(stop);
