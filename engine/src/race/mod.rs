@@ -1,5 +1,6 @@
 //! Real races from files: the FastF1 per-lap timing and the f1db results of one race as a [`RealRace`], and that
-//! race replayed as a time-ordered sequence of [`RaceState`](crate::wire::RaceState)s ([`RealRace::states`]).
+//! race replayed as a time-ordered sequence of [`RaceState`](crate::wire::RaceState)s ([`RealRace::states`]), and
+//! a live session read as a race so far ([`RealRace::from_live`]).
 //!
 //! The engine does no IO: [`RaceFiles`] holds the files' contents, read by the caller from a race folder of
 //! `shared/data/races` (named by [`FILE_NAMES`]; the folder's `README.txt` describes every column).
