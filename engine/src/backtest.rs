@@ -22,6 +22,10 @@
 //!   classification among them. `final_order_mae` is the mean absolute rank error; `final_order_mae_baseline` is
 //!   the same for the order at `L` frozen to the flag. [`final_order_prediction`] gives the same run car by car
 //!   (each car's distribution and both ranks), for reports.
+//! - **Strategies.** [`RaceBacktest::strategies`] lists the strategy each driver drove. [`strategy_review`] (run by
+//!   `boxbox backtest` unless `--strategy-runs 0`) adds, per finisher, the model's best strategy in hindsight
+//!   (the whole race calibrated, its real neutralisations and retirements, the rivals on their real plans) and the
+//!   places and points it was expected to gain.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +34,7 @@ use crate::strategy::calibrate;
 use crate::strategy::lapsim::Prepared;
 use crate::strategy::model::Plan;
 use crate::strategy::monte_carlo::{self, McConfig};
+use crate::strategy::search::{self, SearchConfig};
 use crate::twin::laps::{CarLaps, is_clean};
 use crate::twin::{TwinParams, Twins};
 use crate::wire::RaceState;
@@ -103,16 +108,104 @@ pub struct BacktestSummary {
     /// Mean over the same races of [`RaceBacktest::final_order_mae_baseline`], in places.
     #[serde(default)]
     pub final_order_mae_baseline: Option<f64>,
+    /// Drivers whose strategy was reviewed ([`strategy_review`]).
+    #[serde(default)]
+    pub strategies_reviewed: u32,
+    /// Mean over them of [`StrategyReview::expected_gain_places`] (`None` when none was reviewed).
+    #[serde(default)]
+    pub strategy_gain_places: Option<f64>,
 }
 
-/// One driver's strategy in a backtest. More strategies to compare (the model's best, the twins' call) are meant
-/// to join `real` as further fields.
+/// One driver's strategy in a backtest: the one driven and, after [`strategy_review`], the model's best.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DriverStrategy {
     /// Driver code.
     pub code: String,
     /// The strategy driven, as [`Plan::label`] writes it (`M-27-H`).
     pub real: String,
+    /// The model's verdict on it, when reviewed (finishers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<StrategyReview>,
+}
+
+/// The real strategy against the model's best, in hindsight: the whole race calibrated from its own laps with
+/// its real safety cars, VSCs and retirements, every rival on the plan it drove.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StrategyReview {
+    /// Expected finishing position with the real strategy.
+    pub real_mean_position: f64,
+    /// Expected points with it.
+    pub real_expected_points: f64,
+    /// The model's best strategy (by expected position), as a label.
+    pub best: String,
+    /// Its expected finishing position.
+    pub best_mean_position: f64,
+    /// Its expected points.
+    pub best_expected_points: f64,
+    /// Places the best strategy is expected to gain over the real one (0 when the real one is the best).
+    pub expected_gain_places: f64,
+    /// Points it is expected to gain (may be negative: the ranking is by position).
+    pub expected_gain_points: f64,
+}
+
+/// Default Monte Carlo runs per plan of [`strategy_review`].
+pub const STRATEGY_REVIEW_RUNS: u32 = 100;
+
+/// Reviews every finisher's strategy against the model's best (see [`StrategyReview`]): a strategy search
+/// (1–3 stops, every legal compound sequence) per driver with `runs_per_plan` runs per plan from `seed`, common
+/// random numbers across plans. Drivers who did not take the flag are listed without a review.
+///
+/// # Errors
+/// When the race cannot be calibrated ([`calibrate::CalibrateError`]); a driver whose search fails is listed
+/// without a review.
+pub fn strategy_review(
+    race: &RealRace,
+    runs_per_plan: u32,
+    seed: u64,
+) -> Result<Vec<DriverStrategy>, calibrate::CalibrateError> {
+    let model = calibrate::from_real_race(race, None)?;
+    let plans: Vec<Plan> = model.drivers.iter().map(|d| d.plan.clone()).collect();
+    Ok(race
+        .drivers()
+        .iter()
+        .zip(&plans)
+        .enumerate()
+        .map(|(i, (d, plan))| {
+            let review = d
+                .is_finisher()
+                .then(|| {
+                    let config = SearchConfig {
+                        runs_per_plan,
+                        ..SearchConfig::for_car(i, seed)
+                    };
+                    search::search(&model, &plans, None, &config).ok()
+                })
+                .flatten()
+                .and_then(|report| {
+                    let (best, real) = (report.ranked.first()?, report.current?);
+                    // The real plan competes too: when it is the best, the gain is zero.
+                    let best = if real.mean_position <= best.mean_position {
+                        &real
+                    } else {
+                        best
+                    };
+                    Some(StrategyReview {
+                        real_mean_position: real.mean_position,
+                        real_expected_points: real.expected_points,
+                        best: best.label.clone(),
+                        best_mean_position: best.mean_position,
+                        best_expected_points: best.expected_points,
+                        expected_gain_places: real.mean_position - best.mean_position,
+                        expected_gain_points: best.expected_points - real.expected_points,
+                    })
+                });
+            DriverStrategy {
+                code: d.code.clone(),
+                real: plan.label(),
+                review,
+            }
+        })
+        .collect())
 }
 
 /// Monte Carlo runs of the final-order prediction.
@@ -174,6 +267,7 @@ pub fn backtest(name: &str, race: &RealRace, params: &TwinParams) -> RaceBacktes
         .map(|(d, plan)| DriverStrategy {
             code: d.code.clone(),
             real: plan.label(),
+            review: None,
         })
         .collect();
     result
@@ -463,6 +557,11 @@ pub fn summarize(results: &[RaceBacktest]) -> BacktestSummary {
     let mean = |f: fn(&(f64, f64)) -> f64| {
         (!orders.is_empty()).then(|| orders.iter().map(f).sum::<f64>() / orders.len() as f64)
     };
+    let gains: Vec<f64> = results
+        .iter()
+        .flat_map(|r| &r.strategies)
+        .filter_map(|s| s.review.as_ref().map(|r| r.expected_gain_places))
+        .collect();
     BacktestSummary {
         races: results.len() as u32,
         laptime_predictions: n,
@@ -477,6 +576,9 @@ pub fn summarize(results: &[RaceBacktest]) -> BacktestSummary {
         },
         final_order_mae: mean(|o| o.0),
         final_order_mae_baseline: mean(|o| o.1),
+        strategies_reviewed: gains.len() as u32,
+        strategy_gain_places: (!gains.is_empty())
+            .then(|| gains.iter().sum::<f64>() / gains.len() as f64),
     }
 }
 

@@ -8,8 +8,9 @@ mod common;
 
 use common::races;
 
-use boxbox_engine::backtest::{backtest, final_order_prediction, summarize};
+use boxbox_engine::backtest::{backtest, final_order_prediction, strategy_review, summarize};
 use boxbox_engine::race::RealRace;
+use boxbox_engine::strategy::calibrate;
 use boxbox_engine::twin::TwinParams;
 
 #[test]
@@ -114,4 +115,39 @@ fn race_drivers(races: &[(String, RealRace)], name: &str) -> usize {
         .iter()
         .find(|(n, _)| n == name)
         .map_or(0, |(_, r)| r.drivers().len())
+}
+
+/// The strategy review: every finisher of Canada 2019 gets the model's best strategy in hindsight, its real one
+/// evaluated on the same runs, and a gain that is never negative (the real plan competes); retired drivers get no
+/// review; a seed gives the same review.
+#[test]
+fn the_strategy_review_compares_each_finishers_strategy_with_the_models_best() {
+    let races = races();
+    let (_, canada) = races.iter().find(|(n, _)| n == "2019_07_canada").unwrap();
+    let review = strategy_review(canada, 20, 3).unwrap();
+    assert_eq!(review.len(), canada.drivers().len());
+    let real = calibrate::real_plans(canada);
+    for ((s, d), plan) in review.iter().zip(canada.drivers()).zip(&real) {
+        assert_eq!(s.code, d.code);
+        assert_eq!(s.real, plan.label());
+        match (&s.review, d.is_finisher()) {
+            (Some(r), true) => {
+                assert!(r.expected_gain_places >= 0.0, "{}: {r:?}", s.code);
+                assert!(
+                    (r.real_mean_position - r.best_mean_position - r.expected_gain_places).abs()
+                        < 1e-9
+                );
+                assert!((1.0..=20.0).contains(&r.best_mean_position), "{r:?}");
+                assert!(!r.best.is_empty());
+            }
+            (None, false) => {}
+            (review, finisher) => panic!("{}: finisher {finisher}, review {review:?}", s.code),
+        }
+    }
+    let gains: Vec<f64> = review
+        .iter()
+        .filter_map(|s| s.review.as_ref().map(|r| r.expected_gain_places))
+        .collect();
+    eprintln!("Canada 2019 strategy review gains (places): {gains:?}");
+    assert_eq!(strategy_review(canada, 20, 3).unwrap(), review);
 }

@@ -1,6 +1,6 @@
 //! `boxbox backtest RACE_DIR...`: the twins replayed through real races as if live and scored against what
-//! happened next, and the strategy Monte Carlo's final order from half distance (`boxbox_engine::backtest`), one
-//! race per folder of `shared/data/races`.
+//! happened next, the strategy Monte Carlo's final order from half distance, and each finisher's strategy against
+//! the model's best in hindsight (`boxbox_engine::backtest`), one race per folder of `shared/data/races`.
 //!
 //! Prints a row per race as it finishes (a table, or a JSON object per line with `--json`), then the pooled
 //! summary. A folder that does not load is reported on `err`, naming the folder and the file, and the others still
@@ -9,7 +9,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use boxbox_engine::backtest::{BacktestSummary, RaceBacktest, backtest, summarize};
+use boxbox_engine::backtest::{
+    BacktestSummary, DriverStrategy, FINAL_ORDER_SEED, RaceBacktest, backtest, strategy_review,
+    summarize,
+};
 use boxbox_engine::twin::TwinParams;
 
 use crate::source::race;
@@ -25,14 +28,15 @@ pub struct Outcome {
     pub failed: usize,
 }
 
-/// Backtests the twins ([`TwinParams::PIT_WALL`]) on every race folder in `dirs`, writing results to `out` and
-/// load errors to `err`.
+/// Backtests the twins ([`TwinParams::PIT_WALL`]) on every race folder in `dirs`, reviewing the strategies with
+/// `strategy_runs` Monte Carlo runs per plan (0: not reviewed), writing results to `out` and load errors to `err`.
 ///
 /// # Errors
 /// Only when writing to `out` or `err` fails; a race that does not load is counted in [`Outcome::failed`].
 pub fn run(
     dirs: &[impl AsRef<Path>],
     json: bool,
+    strategy_runs: u32,
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> anyhow::Result<Outcome> {
@@ -51,12 +55,23 @@ pub fn run(
                 continue;
             }
         };
-        let result = backtest(&race_name(dir), &real, &TwinParams::PIT_WALL);
+        let mut result = backtest(&race_name(dir), &real, &TwinParams::PIT_WALL);
+        if strategy_runs > 0 {
+            match strategy_review(&real, strategy_runs, FINAL_ORDER_SEED) {
+                Ok(strategies) => result.strategies = strategies,
+                Err(e) => writeln!(err, "boxbox backtest: {}: strategies: {e}", dir.display())?,
+            }
+        }
         if json {
             serde_json::to_writer(&mut *out, &result)?;
             writeln!(out)?;
         } else {
             writeln!(out, "{}", row(&result))?;
+            for s in &result.strategies {
+                if let Some(line) = strategy_line(s) {
+                    writeln!(out, "{line}")?;
+                }
+            }
         }
         out.flush()?;
         races.push(result);
@@ -72,6 +87,13 @@ pub fn run(
         writeln!(out)?;
     } else {
         writeln!(out, "{}", summary_line(&summary))?;
+        if let Some(gain) = summary.strategy_gain_places {
+            writeln!(
+                out,
+                "strategies: {} finishers reviewed, the model's best expected to gain {gain:.2} places on average",
+                summary.strategies_reviewed
+            )?;
+        }
     }
     out.flush()?;
     Ok(Outcome {
@@ -90,6 +112,21 @@ fn race_name(dir: &Path) -> String {
 }
 
 const NAME_WIDTH: usize = 24;
+
+/// A reviewed driver's line under the race's row: `  HAM  M-27-H  P3.21  best M-30-H  P2.98  +0.23 pl  +0.6 pts`.
+fn strategy_line(s: &DriverStrategy) -> Option<String> {
+    let r = s.review.as_ref()?;
+    Some(format!(
+        "  {:<4} {:<16} P{:<6.2} best {:<16} P{:<6.2} {:+.2} pl {:+.1} pts",
+        s.code,
+        s.real,
+        r.real_mean_position,
+        r.best,
+        r.best_mean_position,
+        r.expected_gain_places,
+        r.expected_gain_points
+    ))
+}
 
 fn header() -> String {
     format!(
@@ -194,6 +231,7 @@ mod tests {
         let outcome = run(
             &["/nonexistent/1950_01_silverstone"],
             true,
+            0,
             &mut out,
             &mut err,
         )

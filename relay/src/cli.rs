@@ -170,6 +170,10 @@ pub struct BacktestArgs {
     /// One JSON object per race per line, then `{"summary": {...}}`, instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Monte Carlo runs per plan of the strategy review (each finisher's strategy against the model's best in
+    /// hindsight); 0 skips it.
+    #[arg(long, value_name = "N", default_value_t = boxbox_engine::backtest::STRATEGY_REVIEW_RUNS)]
+    pub strategy_runs: u32,
 }
 
 /// Arguments of `boxbox simulate`.

@@ -47,6 +47,7 @@ fn main() -> anyhow::Result<()> {
             let outcome = boxbox_relay::backtest::run(
                 &args.dirs,
                 args.json,
+                args.strategy_runs,
                 &mut out,
                 &mut std::io::stderr(),
             )?;

@@ -42,7 +42,13 @@ fn finite(v: &serde_json::Value, field: &str) -> f64 {
 fn two_real_races_print_a_line_each_and_the_summary() {
     let canada = race_dir("2019_07_canada");
     let monaco = race_dir("2019_06_monaco");
-    let out = backtest(&["--json".as_ref(), canada.as_ref(), monaco.as_ref()]);
+    let out = backtest(&[
+        "--json".as_ref(),
+        "--strategy-runs".as_ref(),
+        "10".as_ref(),
+        canada.as_ref(),
+        monaco.as_ref(),
+    ]);
     assert!(
         out.status.success(),
         "{}",
@@ -75,9 +81,18 @@ fn two_real_races_print_a_line_each_and_the_summary() {
                 .all(|s| s["code"].is_string() && s["real"].is_string()),
             "{line}"
         );
+        // Finishers are reviewed: the model's best and the places it is expected to gain (never negative).
+        let reviewed: Vec<_> = strategies.iter().filter_map(|s| s.get("review")).collect();
+        assert!(reviewed.len() >= 10, "{line}");
+        for r in reviewed {
+            assert!(r["best"].is_string(), "{r}");
+            assert!(finite(r, "expected_gain_places") >= 0.0, "{r}");
+        }
     }
     let summary = &lines[2]["summary"];
     assert_eq!(summary["races"], 2, "{summary}");
+    assert!(finite(summary, "strategies_reviewed") >= 20.0, "{summary}");
+    assert!(finite(summary, "strategy_gain_places") >= 0.0, "{summary}");
     for field in [
         "laptime_rmse_s",
         "laptime_rmse_baseline_s",
@@ -114,6 +129,8 @@ fn a_bad_folder_is_named_on_stderr_the_others_still_run_and_the_exit_code_is_1()
     let canada = race_dir("2019_07_canada");
     let out = backtest(&[
         "--json".as_ref(),
+        "--strategy-runs".as_ref(),
+        "0".as_ref(),
         missing.as_ref(),
         canada.as_ref(),
         partial.as_ref(),
@@ -135,11 +152,10 @@ fn a_bad_folder_is_named_on_stderr_the_others_still_run_and_the_exit_code_is_1()
 #[test]
 fn without_json_it_prints_a_table() {
     let canada = race_dir("2019_07_canada");
-    let out = backtest(&[canada.as_ref()]);
+    let out = backtest(&["--strategy-runs".as_ref(), "5".as_ref(), canada.as_ref()]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 3, "{text}");
     assert!(
         lines[0].starts_with("race")
             && lines[0].contains("RMSE twin")
@@ -148,5 +164,26 @@ fn without_json_it_prints_a_table() {
     );
     assert!(lines[1].ends_with(" pl"), "{text}");
     assert!(lines[1].starts_with("2019_07_canada"), "{text}");
-    assert!(lines[2].starts_with("all 1 race "), "{text}");
+    // A line per reviewed finisher under the race, then the summary and the strategies' line.
+    let reviewed: Vec<&&str> = lines[2..]
+        .iter()
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert!(reviewed.len() >= 10, "{text}");
+    assert!(
+        reviewed
+            .iter()
+            .all(|l| l.contains(" best ") && l.contains(" pl ")),
+        "{text}"
+    );
+    let rest = &lines[2 + reviewed.len()..];
+    assert_eq!(rest.len(), 2, "{text}");
+    assert!(rest[0].starts_with("all 1 race "), "{text}");
+    assert!(
+        rest[1].starts_with(&format!(
+            "strategies: {} finishers reviewed",
+            reviewed.len()
+        )),
+        "{text}"
+    );
 }
