@@ -18,9 +18,9 @@ use std::time::Duration;
 use axum::extract::ws::Utf8Bytes;
 use boxbox_engine::protocol::ServerMessage;
 use boxbox_engine::twin::consistency::ConsistencyWarning;
-use boxbox_engine::twin::session::{EventKind, TwinEvent};
+use boxbox_engine::twin::session::{EventKind, StrategyStatus, TwinEvent};
 use boxbox_engine::twin::{CarTwin, TwinParams, TwinReport, Twins};
-use boxbox_engine::wire::RaceState;
+use boxbox_engine::wire::{LapRecord, RaceState};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
@@ -39,6 +39,19 @@ pub enum TwinsError {
     /// Computing the twins failed (the blocking task panicked or was cancelled).
     #[error("the twins could not be computed: {0}")]
     Failed(String),
+}
+
+/// A copy of what the strategy desk simulates from ([`Hub::strategy_inputs`]).
+#[derive(Clone, Debug)]
+pub struct StrategyInputs {
+    /// The latest state.
+    pub state: RaceState,
+    /// The session's lap history.
+    pub records: Vec<LapRecord>,
+    /// Bumped by every [`Hub::reset`]: a new session.
+    pub session: u64,
+    /// The twins' strategy status: its generation moves when the strategy goes stale.
+    pub strategy: StrategyStatus,
 }
 
 /// Shared handle to the relay's live data. Cheap to clone.
@@ -226,6 +239,37 @@ impl Hub {
     /// The latest state, if any.
     pub fn latest_state(&self) -> Option<RaceState> {
         self.read().state.clone()
+    }
+
+    /// What the strategy desk simulates from: the latest state, the lap history and the twins' strategy status
+    /// (`None` before the first state).
+    pub fn strategy_inputs(&self) -> Option<StrategyInputs> {
+        let latest = self.read();
+        Some(StrategyInputs {
+            state: latest.state.clone()?,
+            records: latest.twins.records().to_vec(),
+            session: latest.version.session,
+            strategy: latest.twins.strategy().clone(),
+        })
+    }
+
+    /// What the strategy desk's answer depends on, without copying it: the session, the twins' strategy
+    /// generation and the leader's completed laps (`None` before the first state).
+    pub fn strategy_version(&self) -> Option<(u64, u64, u32)> {
+        let latest = self.read();
+        latest.state.as_ref()?;
+        let laps = latest
+            .twins
+            .records()
+            .iter()
+            .map(|r| r.lap)
+            .max()
+            .unwrap_or(0);
+        Some((
+            latest.version.session,
+            latest.twins.strategy().generation,
+            laps,
+        ))
     }
 
     /// The twins' report on the latest state: the cached one while it is fresh, else computed now on a blocking

@@ -5,6 +5,8 @@
 //! - [`backtest`]: `boxbox backtest`, the twins scored on real races.
 //! - [`cli`]: the `boxbox` command line (clap); `--help` is generated from the doc comments there.
 //! - [`decode`]: `boxbox decode`, packets of captures as JSON lines.
+//! - [`desk`]: the strategy desk, `GET /api/v1/strategy`: the strategy search on the live session, re-run when the
+//!   twins mark the strategy stale or a lap is completed.
 //! - [`hub`]: the latest state, the twins watching it (lap history, events, the cached twin report) and the
 //!   broadcast channel every WebSocket client reads from.
 //! - [`source`]: the sources (simulator, UDP with forwarding, pcap replay, JSON WebSocket feed, HTTP ingest), their
@@ -24,6 +26,7 @@
 pub mod backtest;
 pub mod cli;
 pub mod decode;
+pub mod desk;
 pub mod hub;
 pub mod recorder;
 pub mod report;
@@ -97,11 +100,14 @@ pub async fn run(
     let sources = source::Sources::start(hub.clone(), context, config.source.clone(), udp)
         .await
         .context("cannot start the source")?;
+    let desk = desk::Desk::new();
+    desk.spawn_refresher(hub.clone(), stop_rx.clone());
     let app = server::app(
         server::AppState {
             hub,
             stop: stop_rx,
             sources: sources.clone(),
+            desk,
         },
         &config.web_dir,
     );

@@ -1,5 +1,6 @@
 //! The HTTP router: `GET /api/v1/health`, `GET`/`PUT /api/v1/source`, `POST /api/v1/ingest`, the twins
-//! (`GET /api/v1/twins`, `/api/v1/car-twin`, `/api/v1/car-twin/{car}`, `/api/v1/field-twin`), the `/ws` live feed,
+//! (`GET /api/v1/twins`, `/api/v1/car-twin`, `/api/v1/car-twin/{car}`, `/api/v1/field-twin`), the strategy desk
+//! (`GET /api/v1/strategy`), the `/ws` live feed,
 //! and the web app (with an `index.html` fallback for client-side routes). Errors are JSON:
 //! `{"error": {"code", "message"}}`.
 
@@ -21,6 +22,7 @@ use tokio::sync::{broadcast, watch};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
+use crate::desk::{Desk, DeskError};
 use crate::hub::{Hub, TwinsError};
 use crate::source::{SourceConfig, SourceError, SourceStatus, Sources};
 
@@ -33,6 +35,8 @@ pub struct AppState {
     pub stop: watch::Receiver<bool>,
     /// Where the data comes from.
     pub sources: Sources,
+    /// The strategy desk (`GET /api/v1/strategy`).
+    pub desk: Desk,
 }
 
 /// The relay's router.
@@ -45,6 +49,7 @@ pub fn app(state: AppState, web_dir: &Path) -> Router {
         .route("/car-twin", get(car_twins))
         .route("/car-twin/{car}", get(car_twin))
         .route("/field-twin", get(field_twin))
+        .route("/strategy", get(strategy))
         .fallback(api_not_found);
     let web = ServeDir::new(web_dir).fallback(ServeFile::new(web_dir.join("index.html")));
     Router::new()
@@ -225,6 +230,44 @@ async fn car_twin(
 async fn field_twin(State(state): State<AppState>) -> Result<Response, ApiError> {
     let report = twin_report(&state.hub).await?;
     json_response(&report.field)
+}
+
+/// Query of `GET /api/v1/strategy`.
+#[derive(Debug, Deserialize)]
+struct StrategyQuery {
+    /// The car (a car index); the leader by default.
+    car: Option<String>,
+}
+
+/// `GET /api/v1/strategy[?car=N]`: the strategy desk's answer for one car (see [`crate::desk`]).
+async fn strategy(
+    State(state): State<AppState>,
+    query: Result<Query<StrategyQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: "invalid_query",
+        message: e.body_text(),
+    })?;
+    let car = query
+        .car
+        .as_deref()
+        .map(|c| parse_car(c, "invalid_car", "car"))
+        .transpose()?;
+    let answer = state.desk.strategy(&state.hub, car).await.map_err(|e| {
+        let (status, code) = match &e {
+            DeskError::NoState => (StatusCode::SERVICE_UNAVAILABLE, "no_state"),
+            DeskError::UnknownCar(_) => (StatusCode::NOT_FOUND, "unknown_car"),
+            DeskError::NotReady(_) => (StatusCode::CONFLICT, "strategy_not_ready"),
+            DeskError::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "strategy_failed"),
+        };
+        ApiError {
+            status,
+            code,
+            message: e.to_string(),
+        }
+    })?;
+    json_response(&*answer)
 }
 
 async fn twin_report(hub: &Hub) -> Result<std::sync::Arc<TwinReport>, ApiError> {

@@ -76,6 +76,7 @@ async fn ws_sends_a_snapshot_then_advancing_updates() {
 mod router {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
+    use boxbox_relay::desk::Desk;
     use boxbox_relay::hub::Hub;
     use boxbox_relay::server::{AppState, app};
     use boxbox_relay::source::{SourceConfig, SourceContext, SourceSpec, Sources};
@@ -97,7 +98,15 @@ mod router {
         let sources = Sources::start(hub.clone(), context, config, None)
             .await
             .unwrap();
-        app(AppState { hub, stop, sources }, web_dir)
+        app(
+            AppState {
+                hub,
+                stop,
+                sources,
+                desk: Desk::new(),
+            },
+            web_dir,
+        )
     }
 
     async fn get(router: axum::Router, uri: &str) -> (StatusCode, String) {
