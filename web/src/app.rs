@@ -1,5 +1,5 @@
-//! The pit wall's components: the session bar, the live timing tower, the car panel with its Car Twin and the
-//! Field panel with the Field Twin.
+//! The pit wall's components: the session bar, the live timing tower, the car panel with its Car Twin, the
+//! Field panel with the Field Twin and the tab of the strategy desk ([`crate::desk`]).
 //!
 //! Components only lay out what [`crate::view_model`] computes; the twins themselves are the engine's, run here in
 //! WASM by [`LiveFeed`]. Each section re-renders only when its own view model changes, and the pane that is not
@@ -9,6 +9,7 @@ use leptos::prelude::*;
 
 use boxbox_engine::wire::DataSource;
 
+use crate::desk::StrategyDesk;
 use crate::live::{self, Connection, LiveFeed};
 use crate::view_model::car::{self as car_vm, AlertCard, CornerTile, StintChip, TwinView};
 use crate::view_model::field::{self as field_vm, FieldRow};
@@ -33,6 +34,8 @@ pub fn PitWall(
 ) -> impl IntoView {
     let picked = RwSignal::new(None::<u8>);
     let pane = RwSignal::new(Pane::Car);
+    // A click on the open tab sets the same pane: the memo keeps that from rebuilding it.
+    let shown = Memo::new(move |_| pane.get());
     // Until the user picks a car, follow the leader.
     let selected = Memo::new(move |_| {
         picked.get().or_else(|| {
@@ -63,15 +66,23 @@ pub fn PitWall(
                         >
                             "Field"
                         </button>
+                        <button
+                            role="tab"
+                            data-testid="tab-strategy"
+                            aria-selected=move || (pane.get() == Pane::Strategy).to_string()
+                            on:click=move |_| pane.set(Pane::Strategy)
+                        >
+                            "Strategy"
+                        </button>
                     </nav>
-                    <Show
-                        when=move || pane.get() == Pane::Car
-                        fallback=move || {
-                            view! { <FieldPanel feed=feed selected=selected on_pick=move |idx| picked.set(Some(idx)) /> }
+                    {move || match shown.get() {
+                        Pane::Car => view! { <CarPanel feed=feed car=selected /> }.into_any(),
+                        Pane::Field => view! {
+                            <FieldPanel feed=feed selected=selected on_pick=move |idx| picked.set(Some(idx)) />
                         }
-                    >
-                        <CarPanel feed=feed car=selected />
-                    </Show>
+                        .into_any(),
+                        Pane::Strategy => view! { <StrategyDesk feed=feed car=selected /> }.into_any(),
+                    }}
                 </div>
             </main>
         </div>
@@ -85,6 +96,8 @@ enum Pane {
     Car,
     /// Every car's Field Twin.
     Field,
+    /// The selected car's strategy, from the workers.
+    Strategy,
 }
 
 /// Track, lap counter, flags, weather and the connection.

@@ -22,7 +22,13 @@ pub mod worker_protocol;
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
+mod desk;
+#[cfg(target_arch = "wasm32")]
 pub mod live;
+#[cfg(target_arch = "wasm32")]
+pub mod pool;
 
 #[cfg(target_arch = "wasm32")]
 pub use app::{App, PitWall};
+#[cfg(target_arch = "wasm32")]
+pub use desk::pin_strategy_inputs;

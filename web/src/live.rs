@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use boxbox_engine::protocol::ServerMessage;
 use boxbox_engine::twin::{TwinParams, TwinReport, Twins};
-use boxbox_engine::wire::RaceState;
+use boxbox_engine::wire::{LapRecord, RaceState};
 use futures::StreamExt;
 use gloo_net::websocket::Message;
 use gloo_net::websocket::futures::WebSocket;
@@ -92,6 +92,11 @@ impl LiveFeed {
             .schedule
             .try_update_value(|s| s.on_state(changed.unwrap_or(true), now));
         self.follow(refresh.unwrap_or(Refresh::Now));
+    }
+
+    /// Reads the twins' lap history (every car's completed laps this session), without tracking.
+    pub fn with_records<R>(&self, f: impl FnOnce(&[LapRecord]) -> R) -> Option<R> {
+        self.twins.try_with_value(|twins| f(twins.records()))
     }
 
     fn restart(&self, twins: Twins) {

@@ -136,8 +136,8 @@ pub enum Answer {
 pub fn run(job: &Job) -> Result<Answer, String> {
     match job {
         Job::MonteCarlo(mc) => {
-            let prepared =
-                Prepared::new(&mc.model, &mc.plans, mc.start.as_ref()).map_err(|e| e.to_string())?;
+            let prepared = Prepared::new(&mc.model, &mc.plans, mc.start.as_ref())
+                .map_err(|e| e.to_string())?;
             let mut tally = Tally::new(prepared.drivers());
             for &(chunk, runs) in &mc.chunks {
                 tally.merge(&monte_carlo::run_chunk(&prepared, mc.seed, chunk, runs));
@@ -422,7 +422,10 @@ mod tests {
                 .map(|(i, d)| boxbox_engine::strategy::lapsim::CarStart {
                     race_time_s: 10.0 * 80.0 + i as f64,
                     laps: 10,
-                    compound: d.plan.start.unwrap_or(boxbox_engine::wire::Compound::Medium),
+                    compound: d
+                        .plan
+                        .start
+                        .unwrap_or(boxbox_engine::wire::Compound::Medium),
                     tyre_age_laps: 10.0,
                     fuel_kg: 80.0,
                     retired: false,

@@ -5,14 +5,15 @@
 //! Everything here is pure and tested natively; the desk component (`desk.rs`) only wires it to signals and to the
 //! worker pool.
 
-use boxbox_engine::wire::LapRecord;
 use boxbox_engine::strategy::lapsim::RaceStart;
+use boxbox_engine::strategy::live;
 use boxbox_engine::strategy::model::{FcyKind, FcyPhase, Plan, PlannedStop, RaceModel};
 use boxbox_engine::strategy::monte_carlo::{self, McConfig, McReport};
 use boxbox_engine::strategy::search::{
     Objective, PitWindow, PlanResult, SearchConfig, SearchReport, UndercutReport, WhatIf,
     WhatIfReport,
 };
+use boxbox_engine::wire::LapRecord;
 use boxbox_engine::wire::{Compound, RaceState};
 use serde::{Deserialize, Serialize};
 
@@ -43,7 +44,8 @@ pub const MIN_RERUN_MS: f64 = 5_000.0;
 /// Laps a "SC at lap N" what-if keeps the safety car out (a typical deployment is 3–5 laps).
 pub const WHAT_IF_SC_LAPS: f64 = 4.0;
 
-/// The simulator's inputs for the live session: the shape of `engine::strategy::live::LiveInputs`.
+/// The simulator's inputs: [`boxbox_engine::strategy::live::LiveInputs`] from the live session, or inputs pinned
+/// from outside (a fixed race).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeskInputs {
     /// The race model calibrated on the session so far.
@@ -63,16 +65,20 @@ impl DeskInputs {
     }
 }
 
-/// The desk's inputs from the live session: the state and the lap history (`Twins::records`).
+/// The desk's inputs from the live session: the state and the lap history (`Twins::records`), calibrated by the
+/// engine ([`boxbox_engine::strategy::live::inputs`], the backtest's own calibration).
 ///
-/// `None` until the engine's live calibration exists: it is being written in `engine/src/strategy/live.rs`
-/// (`inputs(state, records) -> Result<LiveInputs, LiveError>`). TODO(strategy-desk): replace the body with
-/// `boxbox_engine::strategy::live::inputs(state, records).ok().map(|i| DeskInputs { model: i.model, plans:
-/// i.plans, start: i.start, car_idx: i.car_idx })` once it lands. Until then the desk runs only on inputs pinned
-/// from outside (`desk.rs`, `pin_strategy_inputs`).
-pub fn desk_inputs(state: &RaceState, records: &[LapRecord]) -> Option<DeskInputs> {
-    let _ = (state, records);
-    None
+/// # Errors
+/// Why the session cannot be simulated yet (too few laps, the flag has fallen), for the status line.
+pub fn desk_inputs(state: &RaceState, records: &[LapRecord]) -> Result<DeskInputs, String> {
+    live::inputs(state, records)
+        .map(|i| DeskInputs {
+            model: i.model,
+            plans: i.plans,
+            start: i.start,
+            car_idx: i.car_idx,
+        })
+        .map_err(|e| e.to_string())
 }
 
 /// The baseline Monte Carlo's jobs: [`BASELINE_RUNS`] races of the current plans, in at most `workers` blocks.
@@ -484,16 +490,12 @@ fn plan_row(r: &PlanResult, best: &PlanResult, objective: Objective, current: bo
         "best".to_owned()
     } else {
         match objective {
-            Objective::Position => super::signed(
-                Some(r.mean_position - best.mean_position),
-                1,
-                " pos",
-            ),
-            Objective::Points => super::signed(
-                Some(r.expected_points - best.expected_points),
-                1,
-                " pts",
-            ),
+            Objective::Position => {
+                super::signed(Some(r.mean_position - best.mean_position), 1, " pos")
+            }
+            Objective::Points => {
+                super::signed(Some(r.expected_points - best.expected_points), 1, " pts")
+            }
         }
     };
     PlanRow {
@@ -824,7 +826,10 @@ mod tests {
         assert_eq!(parse_sc_lap("", 13, 69), Ok(None));
         assert_eq!(parse_sc_lap(" 20 ", 13, 69), Ok(Some(20)));
         assert_eq!(parse_sc_lap("L21", 13, 69), Ok(Some(21)));
-        assert_eq!(parse_sc_lap("5", 13, 69), Err("a lap from 13 to 69".to_owned()));
+        assert_eq!(
+            parse_sc_lap("5", 13, 69),
+            Err("a lap from 13 to 69".to_owned())
+        );
         assert!(parse_sc_lap("soon", 13, 69).is_err());
     }
 
@@ -876,7 +881,11 @@ mod tests {
             status_line(&DeskStatus::Error("boom".into())),
             ("error: boom".to_owned(), "desk-status error")
         );
-        assert!(status_line(&DeskStatus::Waiting("no laps".into())).0.contains("no laps"));
+        assert!(
+            status_line(&DeskStatus::Waiting("no laps".into()))
+                .0
+                .contains("no laps")
+        );
     }
 
     #[test]
@@ -950,11 +959,13 @@ mod tests {
             ("L28–L33", "best L30", 'H')
         );
         assert_eq!(w.plan, "M-30-H");
-        assert!(plan_rows(&SearchReport {
-            ranked: Vec::new(),
-            ..report
-        })
-        .is_empty());
+        assert!(
+            plan_rows(&SearchReport {
+                ranked: Vec::new(),
+                ..report
+            })
+            .is_empty()
+        );
     }
 
     #[test]
@@ -980,7 +991,10 @@ mod tests {
         assert_eq!(d[0].label, "Undercut on VER (pit L21)");
         assert_eq!((d[0].if_pit.as_str(), d[0].class), ("42 %", "good"));
         assert_eq!(d[0].if_stay, "stay out 18 %");
-        assert_eq!((d[1].label.as_str(), d[1].class), ("Cover vs LEC (pit L21)", ""));
+        assert_eq!(
+            (d[1].label.as_str(), d[1].class),
+            ("Cover vs LEC (pit L21)", "")
+        );
     }
 
     fn outcome(mean: f64, probs: Vec<f64>) -> DriverOutcome {

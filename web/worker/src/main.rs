@@ -1,0 +1,46 @@
+//! The strategy Web Worker: receives a job's JSON by `postMessage`, runs it with the engine
+//! ([`boxbox_web::worker_protocol::handle`]) and posts the answer's JSON back. It posts
+//! [`boxbox_web::worker_protocol::READY`] first: messages sent before its handler is set would be lost.
+//!
+//! Built by Trunk as a second WASM entry point (`data-type="worker"` in `index.html`) with opt-level 3 and
+//! `wasm-opt -O3`: this is the hot path, while the app's own bundle is optimised for size.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::{Closure, JsValue};
+    use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+    console_error_panic_hook::set_once();
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let reply = scope.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let Some(request) = event.data().as_string() else {
+            web_sys::console::warn_1(&JsValue::from_str(
+                "strategy worker: a message that is not text",
+            ));
+            return;
+        };
+        let response = boxbox_web::worker_protocol::handle(&request, js_sys::Date::now);
+        if let Err(e) = reply.post_message(&JsValue::from_str(&response)) {
+            web_sys::console::error_2(
+                &JsValue::from_str("strategy worker: cannot post the answer"),
+                &e,
+            );
+        }
+    });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The handler lives as long as the worker.
+    on_message.forget();
+    if let Err(e) = scope.post_message(&JsValue::from_str(boxbox_web::worker_protocol::READY)) {
+        web_sys::console::error_2(
+            &JsValue::from_str("strategy worker: cannot say it is ready"),
+            &e,
+        );
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("strategy-worker is a browser Web Worker: `trunk build` builds it (see README.md)");
+}
