@@ -1,7 +1,9 @@
 //! End to end: `boxbox serve` (the real binary) with a fixed seed at high speed, the built web app, and headless
 //! Chromium driven through chromedriver (WebDriver). Asserts the timing tower shows 20 cars whose order changes as
 //! the race runs, that the Car Twin computed in the browser learns wear rates, that the page reconnects by itself
-//! when the relay restarts, and saves a screenshot under `target/e2e/`.
+//! when the relay restarts, and saves a screenshot under `target/e2e/`. A second test drives the strategy desk: ranked
+//! plans from the Web Workers on the live race while the tower keeps updating, a what-if against the baseline, and
+//! the same Monte Carlo digest with one worker, the default pool and three workers as natively.
 //!
 //! Needs the relay binary (`cargo build -p boxbox-relay`), the web app (`trunk build --release`) and chromedriver;
 //! `scripts/test.sh` provides all three.
@@ -141,8 +143,12 @@ async fn text_of(client: &Client, css: &str) -> anyhow::Result<String> {
     Ok(client.find(Locator::Css(css)).await?.text().await?)
 }
 
+/// One browser test at a time: each runs the relay, chromedriver and Chromium, and this machine may have two cores.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_race_in_headless_chromium() -> anyhow::Result<()> {
+    let _one = ONE_BROWSER.lock().await;
     let (_driver, driver_port) = start_chromedriver().await?;
     let (relay, url) = start_relay(0, 7, 40.0).await?;
     let client = browser(driver_port).await?;
@@ -316,4 +322,285 @@ async fn texts(client: &Client, css: &str) -> anyhow::Result<Vec<String>> {
         out.push(e.text().await?);
     }
     Ok(out)
+}
+
+/// The fixed race the desk is pinned to for the determinism check: Canada 2019 calibrated on its first 30 laps (the
+/// backtest's pipeline), the simulation starting at the end of lap 30.
+fn pinned_inputs() -> anyhow::Result<boxbox_web::view_model::strategy::DeskInputs> {
+    use boxbox_engine::race::{FILE_NAMES, RaceFiles, RealRace};
+    use boxbox_engine::strategy::calibrate;
+    let dir = workspace_root().join("../shared/data/races/2019_07_canada");
+    let mut files = Vec::new();
+    for f in FILE_NAMES {
+        files.push(
+            std::fs::read_to_string(dir.join(f))
+                .with_context(|| format!("cannot read {}", dir.join(f).display()))?,
+        );
+    }
+    let [a, b, c, d, e] = [&files[0], &files[1], &files[2], &files[3], &files[4]];
+    let race = RealRace::parse(&RaceFiles::from_array([a, b, c, d, e]))?;
+    let model = calibrate::from_real_race_until(&race, None, Some(30))?;
+    let start = calibrate::start_at(&race, &model, 30)?;
+    let plans = model.drivers.iter().map(|d| d.plan.clone()).collect();
+    let car_idx = (0..model.drivers.len() as u8).collect();
+    Ok(boxbox_web::view_model::strategy::DeskInputs {
+        model,
+        plans,
+        start,
+        car_idx,
+    })
+}
+
+/// The baseline Monte Carlo's digest computed here, on one thread, with the worker's own function.
+fn native_digest(inputs: &boxbox_web::view_model::strategy::DeskInputs) -> anyhow::Result<String> {
+    use boxbox_web::worker_protocol::{self, Answer};
+    let jobs = boxbox_web::view_model::strategy::baseline_jobs(inputs, 1);
+    let [job] = jobs.as_slice() else {
+        bail!("one worker, {} jobs", jobs.len())
+    };
+    match worker_protocol::run(job) {
+        Ok(Answer::Tally(t)) => Ok(worker_protocol::tally_digest(&t)),
+        other => bail!("no tally: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strategy_desk_in_headless_chromium() -> anyhow::Result<()> {
+    let _one = ONE_BROWSER.lock().await;
+    let (_driver, driver_port) = start_chromedriver().await?;
+    let (_relay, url) = start_relay(0, 11, 20.0).await?;
+    let client = browser(driver_port).await?;
+    let outcome = desk(&client, &url).await;
+    client.close().await?;
+    outcome
+}
+
+async fn attr(client: &Client, css: &str, name: &str) -> anyhow::Result<Option<String>> {
+    Ok(client.find(Locator::Css(css)).await?.attr(name).await?)
+}
+
+/// Everything the tower shows (gaps included), to tell whether it re-rendered.
+async fn tower_text(client: &Client) -> anyhow::Result<String> {
+    let text = client
+        .execute(
+            "return document.querySelector('.tower tbody')?.textContent ?? '';",
+            Vec::new(),
+        )
+        .await?;
+    Ok(serde_json::from_value(text)?)
+}
+
+async fn open_desk(client: &Client, url: &str) -> anyhow::Result<()> {
+    client.goto(url).await?;
+    for _ in 0..150 {
+        if tower_order(client).await?.len() == 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    client
+        .find(Locator::Css("[data-testid=tab-strategy]"))
+        .await?
+        .click()
+        .await?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("[data-testid=strategy-desk]"))
+        .await?;
+    Ok(())
+}
+
+/// Waits until the desk's status says `done` and returns its digest; fails on `error`.
+async fn desk_done(client: &Client, secs: u64) -> anyhow::Result<String> {
+    let mut status = String::new();
+    for _ in 0..secs * 4 {
+        status = text_of(client, "[data-testid=desk-status]").await?;
+        ensure!(!status.starts_with("error"), "the desk failed: {status}");
+        if status.starts_with("done")
+            && let Some(digest) = attr(client, "[data-testid=strategy-desk]", "data-digest").await?
+        {
+            return Ok(digest);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    bail!("the desk is not done within {secs} s: {status:?}")
+}
+
+async fn desk(client: &Client, url: &str) -> anyhow::Result<()> {
+    let base = url.trim_end_matches('/');
+    open_desk(client, &format!("{base}/")).await?;
+    ensure!(
+        client
+            .find_all(Locator::Css(
+                "[data-testid=car-panel], [data-testid=field-panel]"
+            ))
+            .await?
+            .is_empty(),
+        "the hidden panels are still built"
+    );
+
+    // Live inputs: the desk waits for enough laps, then the workers rank plans. Meanwhile the tower must keep
+    // changing (the page's thread is free) while the status says a run is under way.
+    let mut rows = Vec::new();
+    let mut running_samples = 0;
+    let mut tower_moves_while_running = 0;
+    let mut last_tower = tower_text(client).await?;
+    let mut status = String::new();
+    for _ in 0..480 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        status = text_of(client, "[data-testid=desk-status]").await?;
+        let tower = tower_text(client).await?;
+        if status.starts_with("running") {
+            running_samples += 1;
+            if tower != last_tower {
+                tower_moves_while_running += 1;
+            }
+        }
+        last_tower = tower;
+        rows = texts(client, "[data-testid=plan-row]").await?;
+        if !rows.is_empty() && status.starts_with("done") {
+            break;
+        }
+    }
+    ensure!(
+        !rows.is_empty(),
+        "no ranked plans from the live race within 2 minutes; status {status:?}"
+    );
+    println!(
+        "live desk: {} plans, status {status:?}; tower moved in {tower_moves_while_running} of {running_samples} samples while running",
+        rows.len()
+    );
+    ensure!(
+        running_samples > 0 && tower_moves_while_running > 0,
+        "the tower did not update while the workers ran ({tower_moves_while_running} of {running_samples} samples)"
+    );
+    ensure!(
+        rows.iter().all(|r| r.contains('P') && r.contains('%')),
+        "plan rows without positions or chances: {rows:?}"
+    );
+    let bars = client
+        .find_all(Locator::Css("[data-testid=plan-row] .hist .bar"))
+        .await?;
+    ensure!(
+        bars.len() >= rows.len() * 10,
+        "no histograms: {} bars",
+        bars.len()
+    );
+    let baseline = text_of(client, "[data-testid=desk-baseline]").await?;
+    ensure!(baseline.contains("5–95 %"), "no baseline: {baseline}");
+
+    // The pinned race: the Monte Carlo digest is the native one with the default pool, one worker and three.
+    let inputs = pinned_inputs()?;
+    let want = native_digest(&inputs)?;
+    let json = serde_json::to_value(&inputs)?;
+    let pin = |client: &Client| {
+        let json = json.to_string();
+        let client = client.clone();
+        async move {
+            client
+                .execute(
+                    "window.wasmBindings.pin_strategy_inputs(arguments[0]);",
+                    vec![serde_json::Value::String(json)],
+                )
+                .await
+        }
+    };
+    let mut digests = Vec::new();
+    for query in ["", "?workers=1", "?workers=3"] {
+        open_desk(client, &format!("{base}/{query}")).await?;
+        // Pick a car that stays picked, whatever the running order does.
+        client
+            .find_all(Locator::Css("[data-testid=tower-row]"))
+            .await?[0]
+            .click()
+            .await?;
+        pin(client).await?;
+        let mut digest = String::new();
+        for _ in 0..120 {
+            digest = desk_done(client, 120).await?;
+            if digest == want {
+                break;
+            }
+            // A run on the live inputs may have finished before the pin was noticed.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let status = text_of(client, "[data-testid=desk-status]").await?;
+        println!("pinned desk {query:?}: digest {digest}, {status}");
+        digests.push(digest);
+        if query.is_empty() {
+            what_if(client).await?;
+        }
+    }
+    ensure!(
+        digests.iter().all(|d| *d == want),
+        "Monte Carlo digests {digests:?} (default, 1 worker, 3 workers), native {want}"
+    );
+    Ok(())
+}
+
+/// A what-if on the pinned race: a SC and another pit lap, answered by a worker, shown against the baseline.
+async fn what_if(client: &Client) -> anyhow::Result<()> {
+    client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css("[data-testid=whatif-run]"))
+        .await?;
+    for testid in ["whatif-lap", "whatif-compound", "whatif-sc", "whatif-run"] {
+        let label = attr(client, &format!("[data-testid={testid}]"), "aria-label").await?;
+        ensure!(
+            label.is_some_and(|l| !l.is_empty()),
+            "{testid} has no accessible name"
+        );
+    }
+    client
+        .execute(
+            "const s = document.querySelector('[data-testid=whatif-lap]');
+             s.value = String(Number(s.max) - 8);
+             s.dispatchEvent(new Event('input', { bubbles: true }));",
+            Vec::new(),
+        )
+        .await?;
+    client
+        .find(Locator::Css("[data-testid=whatif-sc]"))
+        .await?
+        .send_keys("40")
+        .await?;
+    client
+        .find(Locator::Css("[data-testid=whatif-run]"))
+        .await?
+        .click()
+        .await?;
+    let result = client
+        .wait()
+        .at_most(Duration::from_secs(90))
+        .for_element(Locator::Css("[data-testid=whatif-result]"))
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        result.contains('→') && !result.starts_with("what-if:"),
+        "no what-if against the baseline: {result}"
+    );
+    let heights = client
+        .execute(
+            "const h = c => Array.from(document.querySelectorAll('[data-testid=whatif-result] .bar.' + c), e => e.style.height);
+             return [h('base'), h('alt')];",
+            Vec::new(),
+        )
+        .await?;
+    let [base, alt]: [Vec<String>; 2] = serde_json::from_value(heights)?;
+    ensure!(
+        !base.is_empty() && base.len() == alt.len(),
+        "no paired bars: {base:?} {alt:?}"
+    );
+    ensure!(base != alt, "the what-if changed nothing: {base:?}");
+    println!("what-if: {result}");
+    let dir = target_dir().join("e2e");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("strategy-1280x800.png"),
+        client.screenshot().await?,
+    )?;
+    Ok(())
 }

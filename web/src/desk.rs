@@ -89,10 +89,12 @@ impl Desk {
             .feed
             .report
             .with_untracked(|r| r.as_ref().map_or(0, |r| r.strategy.generation));
+        let pin = pin_serial();
+        // Pinned inputs do not change with the live race: its generation does not matter then.
         (
-            generation,
+            if pin > 0 { 0 } else { generation },
             self.car.get_untracked().unwrap_or(u8::MAX),
-            pin_serial(),
+            pin,
         )
     }
 
@@ -206,17 +208,19 @@ impl Desk {
                 }
             };
             let (baseline, search, ()) = futures::join!(baseline, search, undercut);
-            if !current() {
-                return;
+            self.gate.update_value(|g| g.finished());
+            if current() {
+                match baseline.and(search) {
+                    Ok(()) => self.status.set(DeskStatus::Done {
+                        elapsed_ms: now_ms() - t0,
+                        workers,
+                    }),
+                    Err(PoolError::Obsolete) => {}
+                    Err(e) => self.status.set(DeskStatus::Error(e.to_string())),
+                }
             }
-            self.status.set(match baseline.and(search) {
-                Ok(()) => DeskStatus::Done {
-                    elapsed_ms: now_ms() - t0,
-                    workers,
-                },
-                Err(PoolError::Obsolete) => return,
-                Err(e) => DeskStatus::Error(e.to_string()),
-            });
+            // The key may have changed while this ran.
+            self.poll();
         });
     }
 

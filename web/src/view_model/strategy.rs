@@ -292,11 +292,15 @@ pub fn parse_sc_lap(text: &str, first: u32, last: u32) -> Result<Option<u32>, St
 pub type RunKey = (u64, u8, u64);
 
 /// When the desk re-runs: at once for a new key (a new strategy generation or another car), but never sooner than
-/// [`MIN_RERUN_MS`] after the previous run; and, while the inputs are not available, a retry at that pace.
+/// [`MIN_RERUN_MS`] after the previous run started, and never while it is still running: in a busy phase of a
+/// race (a SC, a round of stops) the generation can change faster than a run takes, and abandoning every run
+/// halfway would show nothing at all. While the inputs are not available, a retry at the same pace.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct RerunGate {
     /// What the last run was for.
     ran: Option<RunKey>,
+    /// A run is under way (poll again after [`RerunGate::finished`]).
+    busy: bool,
     /// When the last run (or attempt) started, milliseconds.
     last_ms: Option<f64>,
     /// When the pending timer fires, milliseconds.
@@ -311,7 +315,7 @@ impl RerunGate {
 
     /// Whether to run for `key` at `now_ms`.
     pub fn poll(&mut self, key: RunKey, now_ms: f64) -> Refresh {
-        if self.ran == Some(key) {
+        if self.ran == Some(key) || self.busy {
             return Refresh::Wait;
         }
         let due_ms = self.last_ms.map_or(now_ms, |t| t + MIN_RERUN_MS);
@@ -338,6 +342,12 @@ impl RerunGate {
     pub fn started(&mut self, key: RunKey, now_ms: f64) {
         self.ran = Some(key);
         self.last_ms = Some(now_ms);
+        self.busy = true;
+    }
+
+    /// The run finished (or failed): the next key may run.
+    pub fn finished(&mut self) {
+        self.busy = false;
     }
 
     /// There was nothing to run on at `now_ms`: try again after [`MIN_RERUN_MS`].
@@ -839,6 +849,9 @@ mod tests {
         assert_eq!(g.poll((0, 1, 0), 0.0), Refresh::Now);
         g.started((0, 1, 0), 0.0);
         assert_eq!(g.poll((0, 1, 0), 100.0), Refresh::Wait);
+        // Still running: a new key waits for the end, however long it takes.
+        assert_eq!(g.poll((1, 1, 0), 900.0), Refresh::Wait);
+        g.finished();
         // A new generation one second later waits for the rest of the interval, with one timer.
         assert_eq!(
             g.poll((1, 1, 0), 1_000.0),
@@ -847,6 +860,7 @@ mod tests {
         assert_eq!(g.poll((2, 1, 0), 2_000.0), Refresh::Wait);
         assert_eq!(g.on_timer((2, 1, 0), 5_000.0), Refresh::Now);
         g.started((2, 1, 0), 5_000.0);
+        g.finished();
         // Another car is another key.
         assert_eq!(
             g.poll((2, 7, 0), 5_500.0),
