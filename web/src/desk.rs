@@ -6,7 +6,7 @@
 //! [`MIN_RERUN_MS`](crate::view_model::strategy::MIN_RERUN_MS) ([`RerunGate`]); a run supersedes the previous
 //! one in the pool. The logic and the formatting are in [`crate::view_model::strategy`]; this is the wiring.
 //!
-//! Inputs come from [`desk_inputs`] (the engine's live calibration) on the live state and the twins' lap history, or from inputs pinned from
+//! Inputs come from the engine's live calibration, run in a worker too ([`vm::inputs_job`]), on the live state and the twins' lap history, or from inputs pinned from
 //! JavaScript ([`pin_strategy_inputs`], `window.wasmBindings.pin_strategy_inputs(json)`), which the end-to-end
 //! test uses to run the desk on a fixed race.
 
@@ -25,7 +25,7 @@ use crate::pool::{self, Done, PoolError};
 use crate::schedule::Refresh;
 use crate::view_model::strategy::{
     self as vm, BASELINE_RUNS, DeskInputs, DeskStatus, HistBar, PlanRow, RerunGate, RunKey, SEED,
-    WhatIfControls, desk_inputs,
+    WhatIfControls,
 };
 use crate::worker_protocol::{self, Answer};
 
@@ -122,34 +122,10 @@ impl Desk {
         }
     }
 
-    /// Reads the inputs and sends a run to the workers.
+    /// Sends a run to the workers: the live inputs first (unless pinned), then the jobs on them.
     fn refresh(self) {
         let now = now_ms();
         let key = self.key();
-        let inputs = match pinned().1 {
-            Some(pinned) => Ok(pinned),
-            None => self.feed.state.with_untracked(|s| {
-                let s = s.as_ref().ok_or("no race state yet")?;
-                self.feed
-                    .with_records(|r| desk_inputs(s, r))
-                    .unwrap_or_else(|| Err("no lap history".into()))
-            }),
-        };
-        let inputs = match inputs {
-            Ok(inputs) => inputs,
-            Err(why) => {
-                self.gate.update_value(|g| g.missed(now));
-                self.status.set(DeskStatus::Waiting(why));
-                return;
-            }
-        };
-        let Some(driver) = self.car.get_untracked().and_then(|c| inputs.driver_of(c)) else {
-            self.gate.update_value(|g| g.missed(now));
-            self.status.set(DeskStatus::Waiting(
-                "the selected car is not in the race model".into(),
-            ));
-            return;
-        };
         let pool = match pool::shared() {
             Ok(pool) => pool,
             Err(e) => {
@@ -158,18 +134,68 @@ impl Desk {
                 return;
             }
         };
+        // Pinned inputs, or the job that calibrates the live session in a worker.
+        let source = match pinned().1 {
+            Some(pinned) => Ok(pinned),
+            None => {
+                let job = self.feed.state.with_untracked(|s| {
+                    let s = s.as_ref()?;
+                    self.feed.with_records(|r| vm::inputs_job(s, r))
+                });
+                let Some(job) = job else {
+                    self.gate.update_value(|g| g.missed(now));
+                    self.status
+                        .set(DeskStatus::Waiting("no race state yet".into()));
+                    return;
+                };
+                Err(job)
+            }
+        };
         self.gate.update_value(|g| g.started(key, now));
         self.generation.update_value(|g| *g += 1);
         let generation = self.generation.get_value();
         pool.supersede(generation);
         let workers = pool.size();
-        let inputs = Arc::new(inputs);
-        self.run.set(Some((inputs.clone(), driver)));
-        self.what_if.set(None);
         self.status.set(DeskStatus::Running { workers });
         let current = move || self.generation.get_value() == generation;
         spawn_local(async move {
             let t0 = now_ms();
+            let inputs = match source {
+                Ok(pinned) => Ok(pinned),
+                Err(job) => match pool.run(generation, &job).await {
+                    Ok(Done {
+                        answer: Answer::Inputs(inputs),
+                        ..
+                    }) => Ok(*inputs),
+                    Ok(_) => Err("the worker answered something else".to_owned()),
+                    Err(e) => Err(e.to_string()),
+                },
+            };
+            let car = self.car.get_untracked();
+            let ready = inputs.and_then(|i| {
+                let driver = car
+                    .and_then(|c| i.driver_of(c))
+                    .ok_or_else(|| "the selected car is not in the race model".to_owned())?;
+                Ok((Arc::new(i), driver))
+            });
+            let (inputs, driver) = match ready {
+                Ok(ready) => ready,
+                Err(why) => {
+                    self.gate.update_value(|g| {
+                        g.finished();
+                        g.missed(now_ms());
+                    });
+                    if current() {
+                        self.status.set(DeskStatus::Waiting(why));
+                    }
+                    self.poll();
+                    return;
+                }
+            };
+            if current() {
+                self.run.set(Some((inputs.clone(), driver)));
+                self.what_if.set(None);
+            }
             let baseline = async {
                 let done = pool
                     .monte_carlo(generation, &vm::baseline_jobs(&inputs, workers))

@@ -1,7 +1,7 @@
 //! The strategy workers' protocol: what the page posts to a Web Worker and what the worker answers, as JSON text.
 //!
 //! A [`Request`] carries an id, the desk's generation (a newer generation makes older work obsolete) and one
-//! [`Job`]: Monte Carlo chunks, a strategy search, a what-if or undercut chances. The worker answers each with a
+//! [`Job`]: the live session's inputs, Monte Carlo chunks, a strategy search, a what-if or undercut chances. The worker answers each with a
 //! [`Response`]: the same id and generation, the [`Answer`] or an error message, and how long the job took in the
 //! worker. [`handle`] is the whole worker side (text in, text out), so it is tested natively; the worker binary
 //! only moves text between `postMessage` and this function.
@@ -12,11 +12,13 @@
 
 use boxbox_engine::digest::Fnv1a;
 use boxbox_engine::strategy::lapsim::{Prepared, RaceStart};
+use boxbox_engine::strategy::live;
 use boxbox_engine::strategy::model::{Plan, RaceModel};
 use boxbox_engine::strategy::monte_carlo::{self, McConfig, Tally};
 use boxbox_engine::strategy::search::{
     self, SearchConfig, SearchReport, UndercutReport, WhatIf, WhatIfReport,
 };
+use boxbox_engine::wire::{LapRecord, RaceState};
 use serde::{Deserialize, Serialize};
 
 /// What a worker posts once its WASM is loaded and its message handler is set: messages posted to it before that
@@ -45,6 +47,14 @@ pub struct Request {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Job {
+    /// The simulator's inputs from the live session (the engine's calibration) → [`Answer::Inputs`]. Done in a
+    /// worker too: the calibration is heavy, and its code stays out of the app's bundle.
+    Inputs {
+        /// The latest state.
+        state: Box<RaceState>,
+        /// The lap history (`Twins::records`).
+        records: Vec<LapRecord>,
+    },
     /// Some chunks of a Monte Carlo over the whole field → [`Answer::Tally`].
     MonteCarlo(McChunks),
     /// A strategy search for one car → [`Answer::Search`].
@@ -119,6 +129,8 @@ pub struct Response {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
+    /// The live session's inputs.
+    Inputs(Box<DeskInputs>),
     /// The chunks' tally.
     Tally(Tally),
     /// The search's report.
@@ -135,6 +147,9 @@ pub enum Answer {
 /// The engine's error, as text, when the inputs cannot be simulated.
 pub fn run(job: &Job) -> Result<Answer, String> {
     match job {
+        Job::Inputs { state, records } => {
+            live_inputs(state, records).map(|i| Answer::Inputs(Box::new(i)))
+        }
         Job::MonteCarlo(mc) => {
             let prepared = Prepared::new(&mc.model, &mc.plans, mc.start.as_ref())
                 .map_err(|e| e.to_string())?;
@@ -171,6 +186,43 @@ pub fn run(job: &Job) -> Result<Answer, String> {
             .map(Answer::Undercut)
             .map_err(|e| e.to_string()),
     }
+}
+
+/// The simulator's inputs: [`boxbox_engine::strategy::live::LiveInputs`] from the live session, or inputs pinned
+/// from outside (a fixed race).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeskInputs {
+    /// The race model calibrated on the session so far.
+    pub model: RaceModel,
+    /// Every driver's plan, in the model's order.
+    pub plans: Vec<Plan>,
+    /// The live race as a start state.
+    pub start: RaceStart,
+    /// Model driver `i` is the car with `car_idx[i]`.
+    pub car_idx: Vec<u8>,
+}
+
+impl DeskInputs {
+    /// The model's driver index of car `car_idx`.
+    pub fn driver_of(&self, car_idx: u8) -> Option<usize> {
+        self.car_idx.iter().position(|c| *c == car_idx)
+    }
+}
+
+/// The desk's inputs from the live session: the state and the lap history, calibrated by the engine
+/// ([`boxbox_engine::strategy::live::inputs`], the backtest's own calibration). Runs in a worker ([`Job::Inputs`]).
+///
+/// # Errors
+/// Why the session cannot be simulated yet (too few laps, the flag has fallen), for the status line.
+pub fn live_inputs(state: &RaceState, records: &[LapRecord]) -> Result<DeskInputs, String> {
+    live::inputs(state, records)
+        .map(|i| DeskInputs {
+            model: i.model,
+            plans: i.plans,
+            start: i.start,
+            car_idx: i.car_idx,
+        })
+        .map_err(|e| e.to_string())
 }
 
 /// The worker's side of the protocol: a request's JSON in, the response's JSON out. Never fails: a request that
@@ -480,6 +532,41 @@ mod tests {
         let empty: Response = serde_json::from_str(&handle("", || 0.0)).expect("decodes");
         assert_eq!(empty.id, 0);
         assert!(empty.result.is_err());
+    }
+
+    #[test]
+    fn the_live_session_is_calibrated_in_the_worker() {
+        use boxbox_engine::history::LapRecorder;
+        use boxbox_engine::sim::{RaceSim, SimConfig};
+        let mut sim = RaceSim::new(&SimConfig {
+            seed: 3,
+            total_laps: 25,
+        });
+        let mut recorder = LapRecorder::new();
+        let mut state = sim.state();
+        let request = |state: &RaceState, recorder: &LapRecorder| Request {
+            id: 1,
+            generation: 1,
+            job: Job::Inputs {
+                state: Box::new(state.clone()),
+                records: recorder.records().to_vec(),
+            },
+        };
+        // No lap yet: the engine's reason comes back.
+        assert!(round_trip(&request(&state, &recorder)).result.is_err());
+        let mut t = 0.0;
+        while state.cars.first().map_or(0, |c| c.lap) <= 10 {
+            t += 0.5;
+            sim.advance_to(t);
+            state = sim.state();
+            recorder.observe(&state);
+        }
+        let direct = live_inputs(&state, recorder.records()).expect("calibrates");
+        assert_eq!(direct.start.completed_laps, 10);
+        assert_eq!(
+            round_trip(&request(&state, &recorder)).result,
+            Ok(Answer::Inputs(Box::new(direct)))
+        );
     }
 
     #[test]

@@ -5,20 +5,17 @@
 //! Everything here is pure and tested natively; the desk component (`desk.rs`) only wires it to signals and to the
 //! worker pool.
 
-use boxbox_engine::strategy::lapsim::RaceStart;
-use boxbox_engine::strategy::live;
-use boxbox_engine::strategy::model::{FcyKind, FcyPhase, Plan, PlannedStop, RaceModel};
+use boxbox_engine::strategy::model::{FcyKind, FcyPhase, Plan, PlannedStop};
 use boxbox_engine::strategy::monte_carlo::{self, McConfig, McReport};
 use boxbox_engine::strategy::search::{
     Objective, PitWindow, PlanResult, SearchConfig, SearchReport, UndercutReport, WhatIf,
     WhatIfReport,
 };
-use boxbox_engine::wire::LapRecord;
-use boxbox_engine::wire::{Compound, RaceState};
-use serde::{Deserialize, Serialize};
+use boxbox_engine::wire::Compound;
 
 use super::{chance, compound_class};
 use crate::schedule::Refresh;
+pub use crate::worker_protocol::DeskInputs;
 use crate::worker_protocol::{Job, McChunks, split_chunks};
 
 /// Seed of every desk job: the same seed on every refresh (common random numbers), so a change in the answer is
@@ -44,41 +41,15 @@ pub const MIN_RERUN_MS: f64 = 5_000.0;
 /// Laps a "SC at lap N" what-if keeps the safety car out (a typical deployment is 3–5 laps).
 pub const WHAT_IF_SC_LAPS: f64 = 4.0;
 
-/// The simulator's inputs: [`boxbox_engine::strategy::live::LiveInputs`] from the live session, or inputs pinned
-/// from outside (a fixed race).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DeskInputs {
-    /// The race model calibrated on the session so far.
-    pub model: RaceModel,
-    /// Every driver's plan, in the model's order.
-    pub plans: Vec<Plan>,
-    /// The live race as a start state.
-    pub start: RaceStart,
-    /// Model driver `i` is the car with `car_idx[i]`.
-    pub car_idx: Vec<u8>,
-}
-
-impl DeskInputs {
-    /// The model's driver index of car `car_idx`.
-    pub fn driver_of(&self, car_idx: u8) -> Option<usize> {
-        self.car_idx.iter().position(|c| *c == car_idx)
+/// The job that turns the live session into [`DeskInputs`] (in a worker).
+pub fn inputs_job(
+    state: &boxbox_engine::wire::RaceState,
+    records: &[boxbox_engine::wire::LapRecord],
+) -> Job {
+    Job::Inputs {
+        state: Box::new(state.clone()),
+        records: records.to_vec(),
     }
-}
-
-/// The desk's inputs from the live session: the state and the lap history (`Twins::records`), calibrated by the
-/// engine ([`boxbox_engine::strategy::live::inputs`], the backtest's own calibration).
-///
-/// # Errors
-/// Why the session cannot be simulated yet (too few laps, the flag has fallen), for the status line.
-pub fn desk_inputs(state: &RaceState, records: &[LapRecord]) -> Result<DeskInputs, String> {
-    live::inputs(state, records)
-        .map(|i| DeskInputs {
-            model: i.model,
-            plans: i.plans,
-            start: i.start,
-            car_idx: i.car_idx,
-        })
-        .map_err(|e| e.to_string())
 }
 
 /// The baseline Monte Carlo's jobs: [`BASELINE_RUNS`] races of the current plans, in at most `workers` blocks.
@@ -678,7 +649,7 @@ pub fn what_if_view(report: &WhatIfReport, driver: usize) -> Option<WhatIfView> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use boxbox_engine::strategy::lapsim::CarStart;
+    use boxbox_engine::strategy::lapsim::{CarStart, RaceStart};
     use boxbox_engine::strategy::monte_carlo::DriverOutcome;
     use boxbox_engine::strategy::search::Duel;
 
