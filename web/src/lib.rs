@@ -5,6 +5,8 @@
 //! - [`view_model`]: pure functions from engine types to what the screen shows (formatting, tower rows, the car
 //!   panel and the Field panel). No Leptos, so it is tested natively.
 //! - [`schedule`]: when the browser recomputes the twins' report (a lap or an event, else once a second). Pure.
+//! - [`timeline`]: an offline replay's timeline: a pcap recording decoded once, played and sought by recording
+//!   time (normalizer checkpoints, the lap history so far). Pure.
 //! - [`worker_protocol`]: the strategy workers' requests and responses (JSON text), and the worker's side of it.
 //!   Pure; the worker binary (`web/worker`) is a thin shell around [`worker_protocol::handle`].
 //! - `live` (wasm only): the WebSocket feed with reconnect and backoff, as signals.
@@ -15,6 +17,7 @@
 //! - `app` (wasm only): the components: session bar, timing tower, car panel, Field panel, the tabs.
 
 pub mod schedule;
+pub mod timeline;
 pub mod view_model;
 pub mod worker_protocol;
 
