@@ -251,6 +251,19 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_record: bool,
 
+    /// Where the relay keeps its state (two generations of `state-N.json`), the audit log (`audit.jsonl`) and, by
+    /// default, its recordings; the newest valid state is recovered at start [default: boxbox-state].
+    #[arg(long, value_name = "DIR", env = "BOXBOX_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Seconds between two saves of the state (a crash loses at most this much) [default: 5].
+    #[arg(long, value_name = "N", env = "BOXBOX_PERSIST_INTERVAL_S", value_parser = parse_persist_interval)]
+    pub persist_interval_s: Option<f64>,
+
+    /// Neither recover nor save the state, and keep no audit log.
+    #[arg(long)]
+    pub no_persist: bool,
+
     /// Source: listen for EA F1 23/24/25 UDP telemetry here (e.g. `0.0.0.0:20777`).
     #[arg(long, env = "BOXBOX_UDP", group = "source")]
     pub udp: Option<SocketAddr>,
@@ -325,6 +338,12 @@ pub struct FileConfig {
     pub record_dir: Option<PathBuf>,
     /// `false` as `--no-record`.
     pub record: Option<bool>,
+    /// As `--state-dir`.
+    pub state_dir: Option<PathBuf>,
+    /// As `--persist-interval-s`.
+    pub persist_interval_s: Option<f64>,
+    /// `false` as `--no-persist`.
+    pub persist: Option<bool>,
     /// The source, as in `PUT /api/v1/source`.
     pub source: Option<SourceConfig>,
 }
@@ -403,6 +422,17 @@ impl ServeArgs {
         let rate_hz = self.rate_hz.or(file.rate_hz).unwrap_or(10.0);
         parse_rate(&rate_hz.to_string()).map_err(|e| anyhow::anyhow!("rate_hz: {e}"))?;
         let record = !self.no_record && file.record.unwrap_or(true);
+        let persist = !self.no_persist && file.persist.unwrap_or(true);
+        let state_dir = self
+            .state_dir
+            .or(file.state_dir)
+            .unwrap_or_else(|| PathBuf::from("boxbox-state"));
+        let persist_interval_s = self
+            .persist_interval_s
+            .or(file.persist_interval_s)
+            .unwrap_or(5.0);
+        parse_persist_interval(&persist_interval_s.to_string())
+            .map_err(|e| anyhow::anyhow!("persist_interval_s: {e}"))?;
         Ok(crate::ServeConfig {
             http: self
                 .http
@@ -416,9 +446,13 @@ impl ServeArgs {
             record_dir: record.then(|| {
                 self.record_dir
                     .or(file.record_dir)
-                    .unwrap_or_else(|| PathBuf::from("boxbox-state").join("recordings"))
+                    .unwrap_or_else(|| state_dir.join("recordings"))
             }),
             source,
+            persist: persist.then(|| crate::PersistConfig {
+                state_dir,
+                interval: std::time::Duration::from_secs_f64(persist_interval_s),
+            }),
         })
     }
 }
@@ -438,6 +472,15 @@ fn parse_speed(s: &str) -> Result<f64, String> {
 
 fn parse_race_speed(s: &str) -> Result<f64, String> {
     parse_positive(s, crate::source::MAX_RACE_SPEED)
+}
+
+fn parse_persist_interval(s: &str) -> Result<f64, String> {
+    let x: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if x.is_finite() && (0.1..=3600.0).contains(&x) {
+        Ok(x)
+    } else {
+        Err("must be between 0.1 and 3600 seconds".to_owned())
+    }
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -483,6 +526,17 @@ mod tests {
         assert_eq!(c.rate_hz, 10.0);
         assert_eq!(c.source, SourceConfig::simulator());
         assert_eq!(c.record_dir, Some(PathBuf::from("boxbox-state/recordings")));
+        let persist = c.persist.unwrap();
+        assert_eq!(persist.state_dir, PathBuf::from("boxbox-state"));
+        assert_eq!(persist.interval, std::time::Duration::from_secs(5));
+        let c = serve(&["--state-dir", "/var/boxbox", "--persist-interval-s", "1.5"]).unwrap();
+        let persist = c.persist.unwrap();
+        assert_eq!(persist.state_dir, PathBuf::from("/var/boxbox"));
+        assert_eq!(persist.interval, std::time::Duration::from_millis(1500));
+        assert_eq!(c.record_dir, Some(PathBuf::from("/var/boxbox/recordings")));
+        assert!(serve(&["--no-persist"]).unwrap().persist.is_none());
+        assert!(serve(&["--persist-interval-s", "0"]).is_err());
+        assert!(serve(&["--persist-interval-s", "inf"]).is_err());
         assert!(serve(&["--speed", "0"]).is_err());
         assert!(serve(&["--speed", "nan"]).is_err());
         assert!(serve(&["--laps", "0"]).is_err());
@@ -609,6 +663,8 @@ mod tests {
             http = "0.0.0.0:8081"
             rate_hz = 20
             record = false
+            state_dir = "/srv/boxbox"
+            persist_interval_s = 2
             [source]
             mode = "udp"
             bind = "0.0.0.0:20777"
@@ -625,6 +681,16 @@ mod tests {
         };
         let c = args.resolve(file).unwrap();
         assert_eq!((c.http.port(), c.rate_hz, c.record_dir), (8081, 5.0, None));
+        let persist = c.persist.unwrap();
+        assert_eq!(
+            (persist.state_dir, persist.interval),
+            ("/srv/boxbox".into(), std::time::Duration::from_secs(2))
+        );
+        let file: FileConfig = toml::from_str("persist = false\n").unwrap();
+        let Command::Serve(args) = Cli::try_parse_from(["boxbox", "serve"]).unwrap().command else {
+            panic!("serve")
+        };
+        assert!(args.resolve(file).unwrap().persist.is_none());
         assert_eq!(c.source.fallback_after, Some(3));
         assert_eq!(
             c.source.spec,

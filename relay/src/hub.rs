@@ -10,6 +10,10 @@
 //! (new warnings logged at warn level). The full [`TwinReport`] costs about a millisecond, so it is computed only
 //! when asked for, off the async threads, and cached: a cached report serves until a lap is completed, an event
 //! happens or a warning is raised, and at most [`REPORT_MAX_AGE`] otherwise.
+//!
+//! Events and warnings also go to the [`Audit`] log when the relay keeps one. A session restored from disk
+//! ([`Hub::restore`]) is served at once; the first source to begin a session ([`Hub::begin_session`]) continues
+//! it when it names the same session, else replaces it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -23,6 +27,8 @@ use boxbox_engine::twin::{CarTwin, TwinParams, TwinReport, Twins};
 use boxbox_engine::wire::{LapRecord, RaceState};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
+
+use crate::audit::{Audit, AuditEntry, AuditKind};
 
 /// Updates a client may fall behind before it is resynchronised with a snapshot.
 pub const UPDATE_BUFFER: usize = 64;
@@ -54,6 +60,30 @@ pub struct StrategyInputs {
     pub strategy: StrategyStatus,
 }
 
+/// What the persister saves ([`Hub::persist_view`]).
+#[derive(Clone, Debug)]
+pub struct PersistView {
+    /// The source's name for the session, if it has one.
+    pub key: Option<String>,
+    /// The latest state.
+    pub state: RaceState,
+    /// The session's lap history.
+    pub history: Vec<LapRecord>,
+    /// The twins' strategy status.
+    pub strategy: StrategyStatus,
+}
+
+/// A session read back from disk, for [`Hub::restore`].
+#[derive(Clone, Debug)]
+pub struct RestoredSession {
+    /// The source's name for the session, if it had one.
+    pub key: Option<String>,
+    /// The latest state saved.
+    pub state: RaceState,
+    /// The lap history saved.
+    pub history: Vec<LapRecord>,
+}
+
 /// Shared handle to the relay's live data. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Hub {
@@ -68,6 +98,8 @@ struct Inner {
     /// Held while a report is computed, so concurrent requests wait for one computation instead of each running
     /// their own.
     reporting: tokio::sync::Mutex<()>,
+    /// Where events and warnings are written down, if anywhere.
+    audit: Option<Audit>,
 }
 
 #[derive(Debug)]
@@ -78,6 +110,10 @@ struct Latest {
     /// What the latest state is, for the report cache.
     version: Version,
     report: Option<CachedReport>,
+    /// The source's name for this session (a simulated race's seed, a game's session uid), if it has one.
+    key: Option<String>,
+    /// The session was restored from disk and no source has taken it up yet.
+    restored: bool,
 }
 
 /// Identifies the data a report was computed from.
@@ -108,6 +144,8 @@ impl Latest {
                 ..Version::default()
             },
             report: None,
+            key: None,
+            restored: false,
         }
     }
 
@@ -135,6 +173,11 @@ impl Drop for ClientGuard {
 impl Hub {
     /// An empty hub: no state until the source publishes one.
     pub fn new() -> Self {
+        Hub::with_audit(None)
+    }
+
+    /// An empty hub that writes its events and consistency warnings to `audit`.
+    pub fn with_audit(audit: Option<Audit>) -> Self {
         let (updates, _) = broadcast::channel(UPDATE_BUFFER);
         Hub {
             inner: Arc::new(Inner {
@@ -142,8 +185,14 @@ impl Hub {
                 updates,
                 clients: AtomicUsize::new(0),
                 reporting: tokio::sync::Mutex::new(()),
+                audit,
             }),
         }
+    }
+
+    /// The audit log, if the relay keeps one.
+    pub fn audit(&self) -> Option<&Audit> {
+        self.inner.audit.as_ref()
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Latest> {
@@ -156,9 +205,56 @@ impl Hub {
 
     /// Forgets the state, the history and the twins: a new session starts.
     pub fn reset(&self) {
+        self.begin_session(None);
+    }
+
+    /// A source begins the session it calls `key`. If the hub holds a restored session of the same key that no
+    /// source has taken up yet, it goes on: the restored state and history stay and the restored session time
+    /// is returned, for the source to resume from. Otherwise the hub starts a fresh session (as [`Hub::reset`]).
+    pub fn begin_session(&self, key: Option<String>) -> Option<f64> {
         let mut latest = self.write();
+        let restored = std::mem::take(&mut latest.restored);
+        if restored && key.is_some() && latest.key == key {
+            return latest.state.as_ref().map(|s| s.session_time_s);
+        }
         let session = latest.version.session + 1;
         *latest = Latest::new(session);
+        latest.key = key;
+        None
+    }
+
+    /// Serves a session read back from disk until a source begins one ([`Hub::begin_session`]): the state and lap
+    /// history go out in snapshots and REST at once. The twins restart from the history: their events, learned
+    /// pit tendencies and strategy generation are not saved, so they start afresh.
+    pub fn restore(&self, session: RestoredSession) {
+        let mut twins = Twins::with_history(TwinParams::PIT_WALL, session.history);
+        // Seeds the twins' view of every car and the track status, so the next state raises no stale event.
+        let _ = twins.observe(&session.state);
+        let mut latest = self.write();
+        let number = latest.version.session + 1;
+        *latest = Latest::new(number);
+        latest.twins = twins;
+        latest.state = Some(session.state);
+        latest.key = session.key;
+        latest.restored = true;
+    }
+
+    /// Identifies the data: the session number and the states published in it. It changes whenever there is
+    /// something new to save.
+    pub fn stamp(&self) -> (u64, u64) {
+        let latest = self.read();
+        (latest.version.session, latest.version.published)
+    }
+
+    /// A copy of what the persister saves (`None` before the first state).
+    pub fn persist_view(&self) -> Option<PersistView> {
+        let latest = self.read();
+        Some(PersistView {
+            key: latest.key.clone(),
+            state: latest.state.clone()?,
+            history: latest.twins.records().to_vec(),
+            strategy: latest.twins.strategy().clone(),
+        })
     }
 
     /// Makes `state` the latest, lets the twins observe it (booking completed laps, logging new events and
@@ -215,6 +311,22 @@ impl Hub {
         }
         for w in &warnings {
             tracing::warn!(check = ?w.check, car = w.car_idx, lap = w.lap, "consistency: {}", w.message);
+        }
+        if let Some(audit) = &self.inner.audit {
+            for (event, driver) in events {
+                audit.record(event_entry(&event, driver));
+            }
+            for w in warnings {
+                let mut entry = AuditEntry::new(
+                    AuditKind::ConsistencyWarning,
+                    "race",
+                    format!("consistency: {}", w.message),
+                );
+                entry.car_idx = w.car_idx;
+                entry.lap = Some(w.lap);
+                entry.detail = serde_json::to_value(&w).unwrap_or_default();
+                audit.record(entry);
+            }
         }
     }
 
@@ -337,15 +449,37 @@ impl Hub {
     }
 }
 
-/// Logs a new twin event at info level.
-fn log_event(event: &TwinEvent, driver: Option<&str>) {
-    let what = match event.kind {
+/// What an event is called in the log and the audit log.
+fn event_text(kind: EventKind) -> &'static str {
+    match kind {
         EventKind::SafetyCar => "safety car deployed",
         EventKind::VirtualSafetyCar => "virtual safety car deployed",
         EventKind::GreenAgain => "green flag: the neutralisation is over",
         EventKind::PitStop => "pit stop",
         EventKind::Retirement => "retirement",
+    }
+}
+
+/// A twin event as an audit entry.
+fn event_entry(event: &TwinEvent, driver: Option<String>) -> AuditEntry {
+    let kind = match event.kind {
+        EventKind::SafetyCar => AuditKind::SafetyCar,
+        EventKind::VirtualSafetyCar => AuditKind::VirtualSafetyCar,
+        EventKind::GreenAgain => AuditKind::GreenAgain,
+        EventKind::PitStop => AuditKind::PitStop,
+        EventKind::Retirement => AuditKind::Retirement,
     };
+    let mut entry = AuditEntry::new(kind, "race", event_text(event.kind));
+    entry.session_time_s = Some(event.session_time_s);
+    entry.lap = Some(event.lap);
+    entry.car_idx = event.car_idx;
+    entry.driver = driver;
+    entry
+}
+
+/// Logs a new twin event at info level.
+fn log_event(event: &TwinEvent, driver: Option<&str>) {
+    let what = event_text(event.kind);
     match event.car_idx {
         Some(car) => tracing::info!(
             car,
@@ -425,6 +559,49 @@ mod tests {
         hub.reset();
         assert!(matches!(hub.twin_report().await, Err(TwinsError::NoState)));
         assert!(hub.snapshot_json().is_none());
+    }
+
+    #[test]
+    fn a_restored_session_serves_at_once_and_goes_on_only_under_its_own_key() {
+        let (fed, _) = hub_at(900.0);
+        let view = fed.persist_view().unwrap();
+        assert!(view.history.len() > 100);
+        let restore = |hub: &Hub| {
+            hub.restore(RestoredSession {
+                key: Some("simulator seed 3 laps 20".into()),
+                state: view.state.clone(),
+                history: view.history.clone(),
+            });
+        };
+        let hub = Hub::new();
+        restore(&hub);
+        // Served before any source: the snapshot carries the state and the whole history.
+        let ServerMessage::Snapshot { state, history } =
+            serde_json::from_str(hub.snapshot_json().unwrap().as_str()).unwrap()
+        else {
+            panic!("a snapshot")
+        };
+        assert_eq!((state, history.len()), (view.state.clone(), view.history.len()));
+        // The same session: it goes on from the restored time, history kept.
+        let t = view.state.session_time_s;
+        assert_eq!(
+            hub.begin_session(Some("simulator seed 3 laps 20".into())),
+            Some(t)
+        );
+        assert_eq!(hub.persist_view().unwrap().history.len(), view.history.len());
+        // Only once: a later begin is a new session.
+        assert_eq!(
+            hub.begin_session(Some("simulator seed 3 laps 20".into())),
+            None
+        );
+        assert!(hub.latest_state().is_none());
+        // Another key, or none, replaces the restored session.
+        for key in [Some("simulator seed 4 laps 20".to_owned()), None] {
+            let hub = Hub::new();
+            restore(&hub);
+            assert_eq!(hub.begin_session(key), None);
+            assert!(hub.latest_state().is_none() && hub.persist_view().is_none());
+        }
     }
 
     #[tokio::test]

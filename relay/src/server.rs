@@ -4,16 +4,17 @@
 //! and the web app (with an `index.html` fallback for client-side routes). Errors are JSON:
 //! `{"error": {"code", "message"}}`.
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::{ConnectInfo, Path as UrlPath, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use boxbox_engine::twin::{CarTwin, TwinReport};
 use boxbox_engine::wire::SCHEMA_VERSION;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -22,6 +23,7 @@ use tokio::sync::{broadcast, watch};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
+use crate::audit::{AuditEntry, AuditKind};
 use crate::desk::{Desk, DeskError};
 use crate::hub::{Hub, TwinsError};
 use crate::source::{SourceConfig, SourceError, SourceStatus, Sources};
@@ -94,9 +96,11 @@ async fn get_source(State(state): State<AppState>) -> Json<SourceStatus> {
     Json(state.sources.status())
 }
 
-/// `PUT /api/v1/source`: switch to the source in the body (a [`SourceConfig`]); answers with the new status.
+/// `PUT /api/v1/source`: switch to the source in the body (a [`SourceConfig`]); answers with the new status. A
+/// switch is written to the audit log with the client's address as the actor (until access control names users).
 async fn put_source(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     body: Bytes,
 ) -> Result<Json<SourceStatus>, ApiError> {
     let config: SourceConfig = serde_json::from_slice(&body).map_err(|e| ApiError {
@@ -116,7 +120,21 @@ async fn put_source(
             message: e.to_string(),
         }
     })?;
-    Ok(Json(state.sources.status()))
+    let status = state.sources.status();
+    if let Some(audit) = state.hub.audit() {
+        let actor = peer.map_or_else(
+            || "unknown".to_owned(),
+            |Extension(ConnectInfo(addr))| addr.to_string(),
+        );
+        let mut entry = AuditEntry::new(
+            AuditKind::SourceSwitch,
+            actor,
+            format!("source switched to {}", status.mode),
+        );
+        entry.detail = serde_json::to_value(&status.config).unwrap_or_default();
+        audit.record(entry);
+    }
+    Ok(Json(status))
 }
 
 /// Body of a successful `POST /api/v1/ingest`.

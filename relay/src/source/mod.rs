@@ -425,7 +425,7 @@ impl Sources {
             })),
             switching: Arc::default(),
         };
-        sources.switch_with(config, udp).await?;
+        sources.switch_with(config, udp, false).await?;
         Ok(sources)
     }
 
@@ -467,13 +467,16 @@ impl Sources {
     /// [`SourceError`] if `config` is invalid or cannot start. The old source is stopped only once the new one has
     /// passed its checks (and bound its socket), so a typo in a `PUT` does not take the pit wall down.
     pub async fn switch(&self, config: SourceConfig) -> Result<(), SourceError> {
-        self.switch_with(config, None).await
+        self.switch_with(config, None, true).await
     }
 
+    /// Starts `config` in place of the running source. `fresh` starts a new session in the hub at once (a
+    /// switch); at start-up the source begins its session itself, so a restored one can go on.
     async fn switch_with(
         &self,
         config: SourceConfig,
         udp: Option<tokio::net::UdpSocket>,
+        fresh: bool,
     ) -> Result<(), SourceError> {
         config.spec.validate().map_err(SourceError::Invalid)?;
         let _switching = self.switching.lock().await;
@@ -507,7 +510,9 @@ impl Sources {
             _ => None,
         };
         self.stop().await;
-        self.hub.reset();
+        if fresh {
+            self.hub.reset();
+        }
         let stats = Arc::new(SourceStats::default());
         let (cancel, cancelled) = watch::channel(false);
         let publisher = Publisher::new(
@@ -691,6 +696,8 @@ pub struct Publisher {
     replay: bool,
     /// A newer state exists than the last one published (held back by the rate limit).
     pending: bool,
+    /// A session has been begun in the hub ([`Publisher::begin_session`], or the first publish).
+    begun: bool,
 }
 
 impl Publisher {
@@ -702,6 +709,7 @@ impl Publisher {
             last: None,
             replay,
             pending: false,
+            begun: false,
         }
     }
 
@@ -724,8 +732,12 @@ impl Publisher {
         self.last.is_none_or(|t| t.elapsed() >= self.min_interval)
     }
 
-    /// Publishes `state` now, whatever the rate.
+    /// Publishes `state` now, whatever the rate. The first state begins a session of its own unless
+    /// [`Publisher::begin_session`] named one.
     pub fn publish_now(&mut self, mut state: RaceState) {
+        if !self.begun {
+            self.begin_session(None);
+        }
         if self.replay {
             state.source = boxbox_engine::wire::DataSource::Replay;
         }
@@ -736,7 +748,18 @@ impl Publisher {
 
     /// Starts a new session in the hub (the game's session changed).
     pub fn reset(&mut self) {
-        self.hub.reset();
+        self.begin_session(None);
+    }
+
+    /// Begins the session the source calls `key` (see [`Hub::begin_session`]): a restored session of the same
+    /// key goes on, anything else starts afresh.
+    pub fn begin_session(&mut self, key: Option<String>) {
+        // A recording played back is never the live session it was recorded from.
+        let key = key.filter(|_| !self.replay);
+        if self.hub.begin_session(key).is_some() {
+            tracing::info!("the restored session goes on");
+        }
+        self.begun = true;
         self.last = None;
         self.pending = false;
     }

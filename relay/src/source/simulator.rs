@@ -3,6 +3,9 @@
 //!
 //! Simulated time is counted in ticks, not read from the clock: if the machine stalls, the race slows down rather
 //! than jumping, and the race itself never depends on timing (the engine's race is independent of sampling).
+//!
+//! The same independence makes a restart seamless: when the hub holds a restored session of the same seed and
+//! distance, the race is advanced to the restored session time and goes on from there.
 
 use std::time::Duration;
 
@@ -27,6 +30,11 @@ pub struct SimSettings {
     pub restart_after_s: Option<f64>,
 }
 
+/// The hub's name for a simulated race: the same seed and distance are the same race.
+pub fn session_key(seed: u64, laps: u32) -> String {
+    format!("simulator seed {seed} laps {laps}")
+}
+
 /// Runs simulated races until `stop` turns true.
 pub async fn run(hub: Hub, settings: SimSettings, mut stop: watch::Receiver<bool>) {
     let mut seed = settings.seed;
@@ -36,12 +44,25 @@ pub async fn run(hub: Hub, settings: SimSettings, mut stop: watch::Receiver<bool
             seed,
             total_laps: settings.laps,
         });
-        hub.reset();
-        hub.publish(sim.state());
-        tracing::info!(seed, laps = settings.laps, "simulated race started");
+        let mut t = 0.0;
+        match hub.begin_session(Some(session_key(seed, settings.laps))) {
+            Some(resume_s) => {
+                t = resume_s;
+                sim.advance_to(t);
+                tracing::info!(
+                    seed,
+                    laps = settings.laps,
+                    session_time_s = t,
+                    "simulated race resumed"
+                );
+            }
+            None => {
+                hub.publish(sim.state());
+                tracing::info!(seed, laps = settings.laps, "simulated race started");
+            }
+        }
         let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / settings.rate_hz));
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut t = 0.0;
         while !sim.is_finished() {
             tokio::select! {
                 _ = ticks.tick() => {}

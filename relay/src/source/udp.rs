@@ -52,7 +52,11 @@ impl PacketPipeline {
         let session_before = self.normalizer.session_uid();
         self.normalizer.push(&packet);
         if self.normalizer.session_uid() != session_before {
-            self.publisher.reset();
+            // The game's session uid names the session: a relay restarted during it continues its history.
+            self.publisher.begin_session(Some(format!(
+                "game session {:016x}",
+                packet.header.session_uid
+            )));
             tracing::info!(
                 session_uid = packet.header.session_uid,
                 format = packet.header.packet_format,

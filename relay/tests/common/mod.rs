@@ -69,7 +69,7 @@ impl Relay {
 pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// A config for tests: fast publishing, no web app, recordings in `record_dir` (or none).
+/// A config for tests: fast publishing, no web app, recordings in `record_dir` (or none), nothing persisted.
 pub fn config(spec: SourceSpec, record_dir: Option<std::path::PathBuf>) -> ServeConfig {
     ServeConfig {
         http: "127.0.0.1:0".parse().unwrap(),
@@ -80,6 +80,7 @@ pub fn config(spec: SourceSpec, record_dir: Option<std::path::PathBuf>) -> Serve
             spec,
             fallback_after: None,
         },
+        persist: None,
     }
 }
 
