@@ -37,7 +37,7 @@ use crate::strategy::monte_carlo::{self, McConfig};
 use crate::strategy::search::{self, SearchConfig};
 use crate::twin::laps::{CarLaps, is_clean};
 use crate::twin::{TwinParams, Twins};
-use crate::wire::RaceState;
+use crate::wire::{Compound, RaceState};
 
 /// The backtest of one race.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -129,7 +129,8 @@ pub struct DriverStrategy {
 }
 
 /// The real strategy against the model's best, in hindsight: the whole race calibrated from its own laps with
-/// its real safety cars, VSCs and retirements, every rival on the plan it drove.
+/// its real safety cars, VSCs and retirements, every rival on the plan it drove, no stint longer than the longest
+/// the race saw on that compound plus a tenth ([`calibrate::longest_stints`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StrategyReview {
     /// Expected finishing position with the real strategy.
@@ -165,6 +166,12 @@ pub fn strategy_review(
 ) -> Result<Vec<DriverStrategy>, calibrate::CalibrateError> {
     let model = calibrate::from_real_race(race, None)?;
     let plans: Vec<Plan> = model.drivers.iter().map(|d| d.plan.clone()).collect();
+    // No stint longer than the race showed each compound can do, plus a tenth: the degradation models have no
+    // cliff, and the search would otherwise run a soft to the flag.
+    let tyre_life: Vec<(Compound, u32)> = calibrate::longest_stints(race)
+        .into_iter()
+        .map(|(c, laps)| (c, laps + laps.div_ceil(10)))
+        .collect();
     Ok(race
         .drivers()
         .iter()
@@ -176,6 +183,7 @@ pub fn strategy_review(
                 .then(|| {
                     let config = SearchConfig {
                         runs_per_plan,
+                        max_stint_laps: tyre_life.clone(),
                         ..SearchConfig::for_car(i, seed)
                     };
                     search::search(&model, &plans, None, &config).ok()

@@ -488,6 +488,21 @@ pub fn real_plans(race: &RealRace) -> Vec<Plan> {
         .collect()
 }
 
+/// The longest stint each compound ran in `race` (its age when fitted included), laps, over every driver's real
+/// strategy ([`real_plans`]) up to the laps the driver completed. A search capped at these (with a margin) keeps to
+/// stints the tyres have been seen to do.
+pub fn longest_stints(race: &RealRace) -> Vec<(Compound, u32)> {
+    let mut longest: BTreeMap<Compound, u32> = BTreeMap::new();
+    for (d, plan) in race.drivers().iter().zip(real_plans(race)) {
+        let done = u32::try_from(d.laps.len()).unwrap_or(u32::MAX);
+        for (compound, laps) in plan.stints(done) {
+            let entry = longest.entry(compound).or_default();
+            *entry = (*entry).max(laps);
+        }
+    }
+    longest.into_iter().collect()
+}
+
 /// The rival rule for a car's unknown future at the end of lap `now`: no further stop unless the plan so far has
 /// used fewer than two dry compounds, in which case one stop for a new set of the next harder dry compound of
 /// `dry` (softest first; the next softer when on the hardest), on the lap that splits the laps from the current

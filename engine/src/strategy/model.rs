@@ -289,6 +289,23 @@ impl Plan {
         }
     }
 
+    /// Each stint to the end of lap `last_lap`: its compound and its length in laps, the set's age when fitted
+    /// included. Stops from `last_lap` on are not made; empty when the start compound is unknown.
+    pub fn stints(&self, last_lap: u32) -> impl Iterator<Item = (Compound, u32)> + '_ {
+        let made = self
+            .stops
+            .iter()
+            .take_while(move |s| self.start.is_some() && s.lap < last_lap);
+        let fits = self
+            .start
+            .map(|c| (0, c, self.start_age_laps))
+            .into_iter()
+            .chain(made.clone().map(|s| (s.lap, s.compound, s.age_laps)));
+        let ends = made.map(|s| s.lap).chain(std::iter::once(last_lap));
+        fits.zip(ends)
+            .map(|((from, compound, age), to)| (compound, to - from + age))
+    }
+
     /// `M-27-H`: the start compound, then each stop's lap and compound.
     pub fn label(&self) -> String {
         let mut s = self

@@ -47,6 +47,11 @@ pub struct SearchConfig {
     pub finalists_per_stop_count: usize,
     /// Rank by.
     pub objective: Objective,
+    /// The longest stint each compound may run, laps (its age when fitted included); a compound not listed is
+    /// not capped. The degradation models are fitted on the stints a race has shown and extrapolate without a
+    /// cliff beyond them: the cap keeps the search to stints the tyres can do.
+    #[serde(default)]
+    pub max_stint_laps: Vec<(Compound, u32)>,
 }
 
 impl SearchConfig {
@@ -62,6 +67,7 @@ impl SearchConfig {
             min_stint_laps: 5,
             finalists_per_stop_count: 6,
             objective: Objective::Position,
+            max_stint_laps: Vec::new(),
         }
     }
 }
@@ -399,17 +405,29 @@ fn enumerate(
                             compound,
                             age_laps: 0,
                         }));
-                        out.push(Plan {
+                        let plan = Plan {
                             start: Some(start_compound),
                             start_age_laps: start_age,
                             stops,
-                        });
+                        };
+                        if within_tyre_life(&plan, model.total_laps, &config.max_stint_laps) {
+                            out.push(plan);
+                        }
                     });
                 },
             );
         }
     }
     out
+}
+
+/// Every stint of `plan` (to the flag at `total_laps`) is within its compound's cap in `caps`.
+fn within_tyre_life(plan: &Plan, total_laps: u32, caps: &[(Compound, u32)]) -> bool {
+    plan.stints(total_laps).all(|(compound, laps)| {
+        caps.iter()
+            .find(|(c, _)| *c == compound)
+            .is_none_or(|&(_, cap)| laps <= cap)
+    })
 }
 
 /// Calls `f` with every increasing choice of `k` laps from `grid`, stints at least `min_stint` laps apart, the

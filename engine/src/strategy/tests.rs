@@ -391,6 +391,45 @@ fn a_stream_is_a_stream() {
     assert_ne!(s.next_u64(), s.next_u64());
 }
 
+#[test]
+fn a_plans_stints_count_the_sets_age_and_end_at_the_given_lap() {
+    let plan = Plan {
+        start: Some(Compound::Soft),
+        start_age_laps: 3,
+        stops: vec![
+            PlannedStop {
+                lap: 12,
+                compound: Compound::Medium,
+                age_laps: 0,
+            },
+            PlannedStop {
+                lap: 40,
+                compound: Compound::Soft,
+                age_laps: 2,
+            },
+        ],
+    };
+    let stints: Vec<_> = plan.stints(55).collect();
+    assert_eq!(
+        stints,
+        [
+            (Compound::Soft, 15),
+            (Compound::Medium, 28),
+            (Compound::Soft, 17)
+        ]
+    );
+    // A driver who retired on lap 30 ran the medium for 18 laps and never fitted the last set.
+    assert_eq!(
+        plan.stints(30).collect::<Vec<_>>(),
+        [(Compound::Soft, 15), (Compound::Medium, 18)]
+    );
+    let unknown = Plan {
+        start: None,
+        ..plan
+    };
+    assert_eq!(unknown.stints(55).count(), 0);
+}
+
 mod search {
     use super::*;
     use crate::strategy::lapsim::{CarStart, RaceStart};
@@ -464,6 +503,27 @@ mod search {
         assert!(w.earliest_lap <= w.best_lap && w.best_lap <= w.latest_lap);
         // Same inputs, same answer.
         assert_eq!(r, search::search(&m, &plans(&m), None, &quick(3)).unwrap());
+    }
+
+    #[test]
+    fn the_search_keeps_stints_within_the_tyre_life_it_is_given() {
+        let m = field(8, 40);
+        let free = search::search(&m, &plans(&m), None, &quick(3)).unwrap();
+        let caps = vec![(Compound::Soft, 12), (Compound::Medium, 25)];
+        let config = SearchConfig {
+            max_stint_laps: caps.clone(),
+            ..quick(3)
+        };
+        let capped = search::search(&m, &plans(&m), None, &config).unwrap();
+        assert!(capped.plans_screened < free.plans_screened);
+        assert!(!capped.ranked.is_empty());
+        for p in &capped.ranked {
+            for (compound, laps) in p.plan.stints(40) {
+                if let Some((_, cap)) = caps.iter().find(|(c, _)| *c == compound) {
+                    assert!(laps <= *cap, "{}", p.label);
+                }
+            }
+        }
     }
 
     #[test]
