@@ -581,14 +581,20 @@ mod tests {
         else {
             panic!("a snapshot")
         };
-        assert_eq!((state, history.len()), (view.state.clone(), view.history.len()));
+        assert_eq!(
+            (state, history.len()),
+            (view.state.clone(), view.history.len())
+        );
         // The same session: it goes on from the restored time, history kept.
         let t = view.state.session_time_s;
         assert_eq!(
             hub.begin_session(Some("simulator seed 3 laps 20".into())),
             Some(t)
         );
-        assert_eq!(hub.persist_view().unwrap().history.len(), view.history.len());
+        assert_eq!(
+            hub.persist_view().unwrap().history.len(),
+            view.history.len()
+        );
         // Only once: a later begin is a new session.
         assert_eq!(
             hub.begin_session(Some("simulator seed 3 laps 20".into())),
