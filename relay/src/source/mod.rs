@@ -746,11 +746,6 @@ impl Publisher {
         self.pending = false;
     }
 
-    /// Starts a new session in the hub (the game's session changed).
-    pub fn reset(&mut self) {
-        self.begin_session(None);
-    }
-
     /// Begins the session the source calls `key` (see [`Hub::begin_session`]): a restored session of the same
     /// key goes on, anything else starts afresh.
     pub fn begin_session(&mut self, key: Option<String>) {
