@@ -58,6 +58,9 @@ use tokio::sync::watch;
 use crate::audit::{Audit, AuditEntry, AuditKind, AuditSettings};
 use crate::persist::Persister;
 
+/// How long a relay waits for the state directory's previous owner (e.g. a relay still exiting) to let go.
+const STATE_LOCK_WAIT: Duration = Duration::from_secs(3);
+
 /// Everything `boxbox serve` needs once its flags and config file are merged.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServeConfig {
@@ -116,12 +119,22 @@ pub async fn run(
         );
     }
     // The state directory first: a recovered session is in the hub before the source or any client sees it.
-    let (mut persister, audit) = match &config.persist {
-        Some(persist) => {
-            let (persister, audit) = open_state_dir(persist)?;
-            (Some(persister), Some(audit))
-        }
-        None => (None, None),
+    let (mut persister, audit, _state_lock) = match &config.persist {
+        Some(persist) => match persist::lock_dir(&persist.state_dir, STATE_LOCK_WAIT).await? {
+            Some(lock) => {
+                let (persister, audit) = open_state_dir(persist)?;
+                (Some(persister), Some(audit), Some(lock))
+            }
+            None => {
+                tracing::error!(
+                    dir = %persist.state_dir.display(),
+                    "the state directory is in use by another relay: this one neither recovers nor saves the state \
+                     (give it its own --state-dir)"
+                );
+                (None, None, None)
+            }
+        },
+        None => (None, None, None),
     };
     let hub = hub::Hub::with_audit(audit.clone());
     if let Some((persister, recovery)) = persister.as_mut() {

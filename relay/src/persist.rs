@@ -43,6 +43,10 @@ pub const STATE_FILES: [&str; 2] = ["state-1.json", "state-2.json"];
 /// Where a generation is written before it is renamed into place. A crash can leave it torn; nothing reads it.
 pub const TEMP_FILE: &str = ".state.tmp";
 
+/// Held locked (an advisory `flock`) by the relay that owns the state directory: two relays writing the same
+/// [`TEMP_FILE`] could rename each other's half-written file into place.
+pub const LOCK_FILE: &str = "lock";
+
 /// The start of every state file up to the checksum's hex digits.
 const PREFIX_HEAD: &str = "{\"checksum\":\"crc32:";
 /// Between the checksum and the body.
@@ -301,6 +305,37 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<
     File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("cannot fsync the state directory {}", dir.display()))
+}
+
+/// Takes the state directory's lock, creating the directory if needed. Waits up to `wait` for a relay that is
+/// still exiting to let go; `None` if another relay holds it still. The lock lasts as long as the returned file is
+/// open, and the OS releases it when the process dies, however it dies.
+///
+/// # Errors
+/// If the directory or the lock file cannot be created.
+pub async fn lock_dir(dir: &Path, wait: Duration) -> anyhow::Result<Option<File>> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let deadline = Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -648,6 +683,22 @@ mod tests {
         assert!(r.loaded.is_none() && r.rejected.is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
         std::fs::remove_dir_all(&empty).unwrap();
+    }
+
+    #[tokio::test]
+    async fn one_relay_at_a_time_owns_a_state_directory() {
+        let dir = temp_dir("lock");
+        let held = lock_dir(&dir, Duration::ZERO).await.unwrap();
+        assert!(held.is_some());
+        assert!(
+            lock_dir(&dir, Duration::from_millis(120))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        drop(held);
+        assert!(lock_dir(&dir, Duration::ZERO).await.unwrap().is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use boxbox_relay::audit::{self, AUDIT_FILE, AuditKind};
-use boxbox_relay::persist::{self, STATE_FILES, Saved, TEMP_FILE, unix_ms_now};
+use boxbox_relay::persist::{self, LOCK_FILE, STATE_FILES, Saved, TEMP_FILE, unix_ms_now};
 
 /// Simulated seconds per real second of the relay's simulator.
 const SPEED: f64 = 20.0;
@@ -93,6 +93,8 @@ fn check_state_dir(dir: &Path) -> (Option<Saved>, bool) {
             }
         } else if name == TEMP_FILE {
             temp = true;
+        } else if name == LOCK_FILE {
+            // Held by a running relay; the OS released it when the process died.
         } else if name.starts_with("audit") && name.ends_with(".jsonl") {
             audit::read(&dir.join(&name)).unwrap();
         } else {
@@ -318,6 +320,12 @@ async fn sigterm_stops_intake_flushes_the_recording_saves_the_latest_state_and_e
     let entries = audit::read(&dir.join(AUDIT_FILE)).unwrap();
     let shutdown = entries.last().unwrap();
     assert_eq!(shutdown.kind, AuditKind::Shutdown);
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.kind == AuditKind::VirtualSafetyCar && e.actor == "race"),
+        "seed 9's first-lap VSC is in the audit log"
+    );
     let figures: persist::PersistFigures =
         serde_json::from_value(shutdown.detail["persist"].clone()).unwrap();
     // A save may also have caught the first packets at start; the last one is the shutdown's (saved after the

@@ -540,3 +540,44 @@ async fn put_source_switches_and_refuses_bad_or_unavailable_sources() {
 
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn a_source_switch_is_audited_with_the_client_that_asked() {
+    let dir = common::temp_dir("sources-audit");
+    let spec = SourceSpec::Simulator {
+        seed: 2,
+        speed: 20.0,
+        laps: 3,
+        restart_after_s: None,
+    };
+    let mut config = common::config(spec, None);
+    config.persist = Some(boxbox_relay::PersistConfig {
+        state_dir: dir.clone(),
+        interval: Duration::from_secs(1),
+    });
+    let relay = Relay::start(config, None).await;
+    let (code, put) = relay
+        .http("PUT", SOURCE, Some(r#"{"mode": "ingest"}"#))
+        .await;
+    assert_eq!(code, 200, "{put}");
+    relay.stop().await;
+    let entries = boxbox_relay::audit::read(&dir.join(boxbox_relay::audit::AUDIT_FILE)).unwrap();
+    use boxbox_relay::audit::AuditKind;
+    // What the race itself did (a first-lap VSC, say) is left out: the relay's own entries, in order.
+    let entries: Vec<_> = entries.into_iter().filter(|e| e.actor != "race").collect();
+    let kinds: Vec<_> = entries.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            AuditKind::Recovery,
+            AuditKind::SourceSwitch,
+            AuditKind::Shutdown
+        ]
+    );
+    let switch = &entries[1];
+    let actor: SocketAddr = switch.actor.parse().unwrap();
+    assert!(actor.ip().is_loopback(), "{}", switch.actor);
+    assert_eq!(switch.detail, json!({"mode": "ingest"}));
+    assert_eq!(switch.message, "source switched to ingest");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
