@@ -58,6 +58,9 @@ use tokio::sync::watch;
 use crate::audit::{Audit, AuditEntry, AuditKind, AuditSettings};
 use crate::persist::Persister;
 
+/// What to do about a state directory that cannot be used.
+const NO_STATE_DIR: &str = "the state directory is not usable: give another with --state-dir, or run without one with --no-persist";
+
 /// How long a relay waits for the state directory's previous owner (e.g. a relay still exiting) to let go.
 const STATE_LOCK_WAIT: Duration = Duration::from_secs(3);
 
@@ -120,9 +123,12 @@ pub async fn run(
     }
     // The state directory first: a recovered session is in the hub before the source or any client sees it.
     let (mut persister, audit, _state_lock) = match &config.persist {
-        Some(persist) => match persist::lock_dir(&persist.state_dir, STATE_LOCK_WAIT).await? {
+        Some(persist) => match persist::lock_dir(&persist.state_dir, STATE_LOCK_WAIT)
+            .await
+            .context(NO_STATE_DIR)?
+        {
             Some(lock) => {
-                let (persister, audit) = open_state_dir(persist)?;
+                let (persister, audit) = open_state_dir(persist).context(NO_STATE_DIR)?;
                 (Some(persister), Some(audit), Some(lock))
             }
             None => {
