@@ -113,6 +113,7 @@ async fn put_source(
             SourceError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_source"),
             SourceError::Unavailable(_) => (StatusCode::CONFLICT, "source_unavailable"),
             SourceError::NotIngest(_) => (StatusCode::CONFLICT, "wrong_source"),
+            SourceError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
         };
         ApiError {
             status,
@@ -150,10 +151,16 @@ async fn ingest(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Ingested>), ApiError> {
     // The source first: posting to a relay that is not ingesting is a conflict whatever the body.
-    let wrong_source = |e: SourceError| ApiError {
-        status: StatusCode::CONFLICT,
-        code: "wrong_source",
-        message: e.to_string(),
+    let wrong_source = |e: SourceError| {
+        let (status, code) = match e {
+            SourceError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+            _ => (StatusCode::CONFLICT, "wrong_source"),
+        };
+        ApiError {
+            status,
+            code,
+            message: e.to_string(),
+        }
     };
     state.sources.check_ingest().map_err(wrong_source)?;
     let frames = boxbox_engine::feed::parse(&body).map_err(|e| {

@@ -581,3 +581,27 @@ async fn a_source_switch_is_audited_with_the_client_that_asked() {
     assert_eq!(switch.message, "source switched to ingest");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_stopped_source_takes_no_more_ingest() {
+    let hub = boxbox_relay::hub::Hub::new();
+    let context = boxbox_relay::source::SourceContext {
+        rate_hz: 10.0,
+        record_dir: None,
+    };
+    let config = boxbox_relay::source::SourceConfig {
+        spec: SourceSpec::Ingest,
+        fallback_after: None,
+    };
+    let sources = boxbox_relay::source::Sources::start(hub, context, config, None)
+        .await
+        .unwrap();
+    sources.check_ingest().unwrap();
+    // At shutdown the intake closes first, so the last save holds the last state.
+    sources.stop().await;
+    let e = sources.check_ingest().unwrap_err();
+    assert!(
+        matches!(e, boxbox_relay::source::SourceError::ShuttingDown),
+        "{e}"
+    );
+}

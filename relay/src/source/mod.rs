@@ -376,6 +376,8 @@ struct Running {
     cancel: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
     ingest: Option<Arc<Mutex<IngestState>>>,
+    /// Stopped and not replaced (yet): no intake, not even ingest.
+    stopped: bool,
 }
 
 /// What `POST /api/v1/ingest` feeds.
@@ -399,6 +401,9 @@ pub enum SourceError {
         "the source is {0}; switch to ingest with PUT /api/v1/source {{\"mode\": \"ingest\"}} first"
     )]
     NotIngest(&'static str),
+    /// The relay is shutting down: the intake is closed.
+    #[error("the relay is shutting down")]
+    ShuttingDown,
 }
 
 impl Sources {
@@ -422,6 +427,7 @@ impl Sources {
                 cancel,
                 task: None,
                 ingest: None,
+                stopped: false,
             })),
             switching: Arc::default(),
         };
@@ -608,6 +614,7 @@ impl Sources {
             cancel,
             task,
             ingest,
+            stopped: false,
         };
         Ok(())
     }
@@ -651,15 +658,19 @@ impl Sources {
         let running = self.lock();
         match &running.ingest {
             Some(state) => Ok((state.clone(), running.stats.clone())),
+            None if running.stopped => Err(SourceError::ShuttingDown),
             None => Err(SourceError::NotIngest(running.config.spec.mode())),
         }
     }
 
-    /// Stops the running source (at shutdown, or before a switch), flushing any recording.
+    /// Stops the running source (at shutdown, or before a switch), flushing any recording. Ingest is closed too:
+    /// nothing reaches the hub until a source is started again.
     pub async fn stop(&self) {
         let task = {
             let mut running = self.lock();
             let _ = running.cancel.send(true);
+            running.ingest = None;
+            running.stopped = true;
             running.task.take()
         };
         if let Some(task) = task {
