@@ -28,6 +28,14 @@ struct Served {
     started_ms: u64,
 }
 
+/// A failing test must not leave a relay running.
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `boxbox serve` with `args` after the common ones; waits for the line with its address.
 fn serve(state_dir: &Path, log: &Path, args: &[&str]) -> Served {
     let log = std::fs::OpenOptions::new()
