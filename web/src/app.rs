@@ -11,19 +11,23 @@ use boxbox_engine::wire::DataSource;
 
 use crate::desk::StrategyDesk;
 use crate::live::{self, Connection, LiveFeed};
+use crate::replay::{self, OpenRecording, ReplayBar, ReplayDeck};
 use crate::view_model::car::{self as car_vm, AlertCard, CornerTile, StintChip, TwinView};
 use crate::view_model::field::{self as field_vm, FieldRow};
 use crate::view_model::{self as vm, TowerRow};
 
-/// The whole app: connects to the relay that served the page and shows the pit wall.
+/// The whole app: connects to the relay that served the page and shows the pit wall, or, with `?replay=URL`,
+/// replays that recording offline and never contacts the relay.
 #[component]
 pub fn App() -> impl IntoView {
     let feed = LiveFeed::new();
-    match live::default_ws_url() {
-        Some(url) => live::connect(feed, url),
-        None => leptos::logging::error!("no page location: cannot find the relay"),
+    let deck = ReplayDeck::new(feed);
+    match (replay::query(), live::default_ws_url()) {
+        (Some(query), _) => deck.open_url(query),
+        (None, Some(url)) => deck.hold_live(live::connect(feed, url)),
+        (None, None) => leptos::logging::error!("no page location: cannot find the relay"),
     }
-    view! { <PitWall feed=feed /> }
+    view! { <PitWall feed=feed deck=deck /> }
 }
 
 /// The pit wall for a feed: session bar, timing tower and the selected car's panel.
@@ -31,7 +35,12 @@ pub fn App() -> impl IntoView {
 pub fn PitWall(
     /// Where the data comes from.
     feed: LiveFeed,
+    /// The offline replay that can drive `feed` (none: live only, no replay controls).
+    #[prop(optional)]
+    deck: Option<ReplayDeck>,
 ) -> impl IntoView {
+    // The replay bar is built once a recording is being opened, not rebuilt on each status change.
+    let replaying = Memo::new(move |_| deck.is_some_and(|d| d.is_active()));
     let picked = RwSignal::new(None::<u8>);
     let pane = RwSignal::new(Pane::Car);
     // A click on the open tab sets the same pane: the memo keeps that from rebuilding it.
@@ -45,7 +54,8 @@ pub fn PitWall(
     });
     view! {
         <div class="pitwall">
-            <SessionBar feed=feed />
+            <SessionBar feed=feed deck=deck />
+            {move || replaying.get().then(|| deck.map(|deck| view! { <ReplayBar deck=deck /> }))}
             <main class="panes">
                 <TimingTower feed=feed selected=selected on_pick=move |idx| picked.set(Some(idx)) />
                 <div class="side">
@@ -105,6 +115,8 @@ enum Pane {
 fn SessionBar(
     /// Where the data comes from.
     feed: LiveFeed,
+    /// The offline replay, whose "Open recording" button sits here.
+    deck: Option<ReplayDeck>,
 ) -> impl IntoView {
     let session = Memo::new(move |_| {
         feed.state
@@ -134,6 +146,7 @@ fn SessionBar(
         Connection::Connecting => ("CONNECTING", "conn conn-wait"),
         Connection::Live => ("LIVE", "conn conn-live"),
         Connection::Reconnecting { .. } => ("RECONNECTING", "conn conn-lost"),
+        Connection::Offline => ("OFFLINE", "conn conn-off"),
     };
     view! {
         <header class="session-bar">
@@ -142,6 +155,7 @@ fn SessionBar(
             <div class="lap" data-testid="lap">{lap}</div>
             <div class=move || format!("flag {}", flag().map_or("", |f| f.1))>{move || flag().map(|f| f.0)}</div>
             <div class="weather">{weather}</div>
+            {deck.map(|deck| view! { <OpenRecording deck=deck /> })}
             <Show when=simulated>
                 <div class="badge-sim" title="Data from boxbox's race simulator, not a real session">"SIMULATION"</div>
             </Show>

@@ -89,6 +89,8 @@ impl Desk {
             .feed
             .report
             .with_untracked(|r| r.as_ref().map_or(0, |r| r.strategy.generation));
+        // After the twins restart (a replay's seek), the same generation is another moment of the race.
+        let generation = (self.feed.epoch() << 32) | (generation & 0xffff_ffff);
         let pin = pin_serial();
         // Pinned inputs do not change with the live race: its generation does not matter then.
         (

@@ -13,6 +13,8 @@
 //! - `live` also runs the twins on the stream and recomputes their report on [`schedule`]'s cue.
 //! - `pool` (wasm only): the pool of strategy Web Workers: a queue, futures for answers, a Monte Carlo split by
 //!   chunk over the workers and merged, obsolete generations dropped.
+//! - `replay` (wasm only): the offline replay: a recording from a file or `?replay=URL` decoded into a
+//!   [`timeline`] and played into the live view's signals, with its controls; the relay's WebSocket stays closed.
 //! - `desk` (wasm only): the strategy desk component, fed by the pool.
 //! - `app` (wasm only): the components: session bar, timing tower, car panel, Field panel, the tabs.
 
@@ -30,6 +32,8 @@ mod desk;
 pub mod live;
 #[cfg(target_arch = "wasm32")]
 pub mod pool;
+#[cfg(target_arch = "wasm32")]
+pub mod replay;
 
 #[cfg(target_arch = "wasm32")]
 pub use app::{App, PitWall};

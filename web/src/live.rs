@@ -11,6 +11,7 @@ use boxbox_engine::protocol::ServerMessage;
 use boxbox_engine::twin::{TwinParams, TwinReport, Twins};
 use boxbox_engine::wire::{LapRecord, RaceState};
 use futures::StreamExt;
+use futures::future::AbortHandle;
 use gloo_net::websocket::Message;
 use gloo_net::websocket::futures::WebSocket;
 use leptos::prelude::*;
@@ -33,6 +34,8 @@ pub enum Connection {
         /// Consecutive failed attempts.
         attempt: u32,
     },
+    /// No relay: an offline replay feeds the signals, and the relay's WebSocket stays closed.
+    Offline,
 }
 
 /// The live data as signals. `Copy`: hand it to any component.
@@ -48,6 +51,8 @@ pub struct LiveFeed {
     twins: StoredValue<Twins>,
     /// When to recompute `report`.
     schedule: StoredValue<ReportSchedule>,
+    /// Times the twins restarted (a snapshot, a new session, a replay's seek).
+    epoch: StoredValue<u64>,
 }
 
 impl LiveFeed {
@@ -59,6 +64,7 @@ impl LiveFeed {
             report: RwSignal::new(None),
             twins: StoredValue::new(Twins::new(TwinParams::PIT_WALL)),
             schedule: StoredValue::new(ReportSchedule::new()),
+            epoch: StoredValue::new(0),
         }
     }
 
@@ -99,7 +105,14 @@ impl LiveFeed {
         self.twins.try_with_value(|twins| f(twins.records()))
     }
 
+    /// How many times the twins restarted: their strategy generation counts from scratch after each, so the same
+    /// generation in another epoch is another moment of the race (a replay's seek).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.try_get_value().unwrap_or(0)
+    }
+
     fn restart(&self, twins: Twins) {
+        self.epoch.update_value(|e| *e += 1);
         self.twins.set_value(twins);
         self.schedule.set_value(ReportSchedule::new());
     }
@@ -159,9 +172,11 @@ pub fn default_ws_url() -> Option<String> {
     Some(format!("{scheme}://{host}/ws"))
 }
 
-/// Connects `feed` to `url` and keeps it connected for the life of the page.
-pub fn connect(feed: LiveFeed, url: String) {
-    spawn_local(async move {
+/// Connects `feed` to `url` and keeps it connected for the life of the page, or until the returned handle is
+/// aborted (an offline replay takes over the feed): that drops the WebSocket, which closes it, and ends the
+/// reconnect loop.
+pub fn connect(feed: LiveFeed, url: String) -> AbortHandle {
+    let (connection, handle) = futures::future::abortable(async move {
         let mut attempt = 0u32;
         loop {
             match WebSocket::open(&url) {
@@ -194,4 +209,9 @@ pub fn connect(feed: LiveFeed, url: String) {
             gloo_timers::future::TimeoutFuture::new((wait_s * 1000.0) as u32).await;
         }
     });
+    spawn_local(async move {
+        // `Err(Aborted)` is the only way out of the loop.
+        let _ = connection.await;
+    });
+    handle
 }
