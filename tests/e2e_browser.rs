@@ -3,7 +3,9 @@
 //! the race runs, that the Car Twin computed in the browser learns wear rates, that the page reconnects by itself
 //! when the relay restarts, and saves a screenshot under `target/e2e/`. A second test drives the strategy desk: ranked
 //! plans from the Web Workers on the live race while the tower keeps updating, a what-if against the baseline, and
-//! the same Monte Carlo digest with one worker, the default pool and three workers as natively.
+//! the same Monte Carlo digest with one worker, the default pool and three workers as natively. A third replays a
+//! recording offline (a plain static server, no relay): play, pause, speed, seek, the strategy desk on the replay's
+//! moment, then the app opened from the service worker's cache with the server down and a file picked from disk.
 //!
 //! Needs the relay binary (`cargo build -p boxbox-relay`), the web app (`trunk build --release`) and chromedriver;
 //! `scripts/test.sh` provides all three.
@@ -602,5 +604,429 @@ async fn what_if(client: &Client) -> anyhow::Result<()> {
         dir.join("strategy-1280x800.png"),
         client.screenshot().await?,
     )?;
+    Ok(())
+}
+
+/// A simulated race as `boxbox simulate --pcap` writes it (format-2025 datagrams, stamped with session time), with
+/// malformed datagrams slipped in: two runts and a real packet cut short.
+fn simulated_recording(seed: u64, laps: u32, frame_hz: f64) -> anyhow::Result<Vec<u8>> {
+    use boxbox_engine::recording::{Datagram, pcap_file_header, pcap_record};
+    use boxbox_engine::sim::{RaceSim, SimConfig};
+    use boxbox_engine::telemetry::synth::PacketSynth;
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    let mut sim = RaceSim::new(&SimConfig {
+        seed,
+        total_laps: laps,
+    });
+    let mut synth = PacketSynth::new(
+        0xb0c5 ^ seed,
+        boxbox_engine::calibration::SAKHIR.sector_end_frac,
+    );
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 20_777);
+    let mut out = pcap_file_header();
+    let (mut t, mut frame) = (0.0, 0u32);
+    loop {
+        let state = sim.state();
+        let mut payloads = synth.frame(&state)?;
+        if matches!(frame, 30 | 60) {
+            payloads.push(vec![0xde, 0xad]);
+        }
+        if frame == 90
+            && let Some(mut cut) = payloads.first().cloned()
+        {
+            cut.truncate(cut.len() - 3);
+            payloads.push(cut);
+        }
+        for payload in payloads {
+            out.extend(pcap_record(&Datagram {
+                received: Duration::from_secs_f64(state.session_time_s),
+                src: addr,
+                dst: addr,
+                payload,
+            }));
+        }
+        if sim.is_finished() {
+            return Ok(out);
+        }
+        frame += 1;
+        t += 1.0 / frame_hz;
+        sim.advance_to(t);
+    }
+}
+
+/// A plain static file server, not the relay: `dist/` with `index.html` for other paths, plus `files` at their
+/// paths. It logs every path asked for, and runs on its own runtime on its own thread so that stopping it drops
+/// every connection too (a browser would otherwise keep using a kept-alive one).
+struct StaticServer {
+    url: String,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StaticServer {
+    fn start(files: &[(&str, PathBuf)]) -> anyhow::Result<StaticServer> {
+        use axum::extract::Request;
+        use axum::middleware::{self, Next};
+        use tower_http::services::{ServeDir, ServeFile};
+
+        let dist = workspace_root().join("dist");
+        ensure!(
+            dist.join("index.html").is_file(),
+            "no web app in {}: run `trunk build --release` first",
+            dist.display()
+        );
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = asked.clone();
+        let mut app = axum::Router::new();
+        for (path, file) in files {
+            app = app.route_service(path, ServeFile::new(file));
+        }
+        let app = app
+            .fallback_service(
+                ServeDir::new(&dist).fallback(ServeFile::new(dist.join("index.html"))),
+            )
+            .layer(middleware::from_fn(move |req: Request, next: Next| {
+                let log = log.clone();
+                async move {
+                    if let Ok(mut log) = log.lock() {
+                        log.push(req.uri().path().to_owned());
+                    }
+                    next.run(req).await
+                }
+            }));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                tokio::select! {
+                    _ = axum::serve(listener, app) => {}
+                    _ = stopped => {}
+                }
+            });
+            // Dropping the runtime cancels the connection tasks as well.
+            drop(runtime);
+        });
+        Ok(StaticServer {
+            url,
+            asked,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    fn asked(&self) -> Vec<String> {
+        self.asked.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The lap counter's lap (`LAP 7 / 12` → 7).
+async fn leader_lap(client: &Client) -> anyhow::Result<u32> {
+    let text = text_of(client, "[data-testid=lap]").await?;
+    text.strip_prefix("LAP ")
+        .and_then(|t| t.split(" / ").next())
+        .and_then(|l| l.parse().ok())
+        .with_context(|| format!("no lap in {text:?}"))
+}
+
+/// The replay clock's position, in seconds (`12:34 / 19:02` → 754).
+async fn replay_clock_s(client: &Client) -> anyhow::Result<u32> {
+    let text = text_of(client, "[data-testid=replay-clock]").await?;
+    let at = text.split(" / ").next().unwrap_or_default();
+    let mut s = 0;
+    for part in at.split(':') {
+        s = s * 60
+            + part
+                .parse::<u32>()
+                .with_context(|| format!("no clock in {text:?}"))?;
+    }
+    Ok(s)
+}
+
+/// Moves the scrub bar to `frac` of the recording and releases it (the `change` event seeks).
+async fn scrub_to(client: &Client, frac: f64) -> anyhow::Result<()> {
+    client
+        .execute(
+            "const s = document.querySelector('[data-testid=replay-seek]');
+             s.value = String(Math.floor(Number(s.max) * arguments[0]));
+             s.dispatchEvent(new Event('input', { bubbles: true }));
+             s.dispatchEvent(new Event('change', { bubbles: true }));",
+            vec![serde_json::json!(frac)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Waits until the tower shows the whole field with codes.
+async fn full_tower(client: &Client) -> anyhow::Result<Vec<String>> {
+    let mut rows = Vec::new();
+    for _ in 0..150 {
+        rows = tower_order(client).await?;
+        if rows.len() == 20 && rows.iter().all(|c| c.len() == 3) {
+            return Ok(rows);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bail!("the tower shows {} cars: {rows:?}", rows.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_replay_in_headless_chromium() -> anyhow::Result<()> {
+    let _one = ONE_BROWSER.lock().await;
+    let dir = target_dir().join("e2e");
+    std::fs::create_dir_all(&dir)?;
+    let pcap = dir.join("replay-seed5-12laps.pcap");
+    let bytes = simulated_recording(5, 12, 1.0)?;
+    println!("recording: {} bytes", bytes.len());
+    std::fs::write(&pcap, bytes)?;
+    let bad = dir.join("not-a-recording.pcap");
+    std::fs::write(&bad, "lap,driver,time\n1,HAM,91.2\n")?;
+    // No relay anywhere: a static server for the app and the recordings.
+    let mut server = StaticServer::start(&[("/x.pcap", pcap.clone()), ("/bad.pcap", bad)])?;
+    let (_driver, driver_port) = start_chromedriver().await?;
+    let client = browser(driver_port).await?;
+    let mut outcome = replay(&client, &server.url).await;
+    if outcome.is_ok() {
+        let asked = server.asked();
+        let relay: Vec<_> = asked
+            .iter()
+            .filter(|p| p.starts_with("/api") || p.starts_with("/ws"))
+            .collect();
+        println!("the page asked the static server for {} paths", asked.len());
+        outcome = if relay.is_empty() {
+            offline_shell(&client, &mut server, &pcap).await
+        } else {
+            Err(anyhow::anyhow!("a replay asked for the relay: {relay:?}"))
+        };
+    }
+    client.close().await?;
+    outcome
+}
+
+async fn replay(client: &Client, url: &str) -> anyhow::Result<()> {
+    // Not a recording: a clear message on the page, which keeps working.
+    client.goto(&format!("{url}/?replay=/bad.pcap")).await?;
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = text_of(client, "[data-testid=replay-status]").await?;
+        if status.contains("not a recording") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ensure!(
+        status.contains("bad.pcap") && status.contains("not a recording"),
+        "no clear message for a file that is not a pcap: {status:?}"
+    );
+    ensure!(
+        text_of(client, "[data-testid=connection]").await? == "OFFLINE",
+        "a replay page must not connect to the relay"
+    );
+
+    // The recording: decoded in the browser, shown paused at its first race state.
+    client.goto(&format!("{url}/?replay=/x.pcap")).await?;
+    full_tower(client).await?;
+    ensure!(text_of(client, "[data-testid=connection]").await? == "OFFLINE");
+    let note = text_of(client, "[data-testid=replay-note]").await?;
+    ensure!(
+        note.starts_with("3 malformed datagrams skipped"),
+        "the malformed datagrams are not counted: {note:?}"
+    );
+    for testid in ["replay-file", "replay-play", "replay-speed", "replay-seek"] {
+        let label = attr(client, &format!("[data-testid={testid}]"), "aria-label").await?;
+        ensure!(
+            label.is_some_and(|l| !l.is_empty()),
+            "{testid} has no accessible name"
+        );
+    }
+    let start_lap = leader_lap(client).await?;
+    let start_s = replay_clock_s(client).await?;
+
+    // Play at 20×: the replay clock and the race advance.
+    client
+        .find(Locator::Css("[data-testid=replay-speed]"))
+        .await?
+        .select_by_value("20")
+        .await?;
+    client
+        .find(Locator::Css("[data-testid=replay-play]"))
+        .await?
+        .click()
+        .await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let played_s = replay_clock_s(client).await?;
+    ensure!(
+        played_s >= start_s + 20,
+        "the replay clock went from {start_s} s to {played_s} s in 3 s at 20×"
+    );
+
+    // Pause: the clock stops.
+    client
+        .find(Locator::Css("[data-testid=replay-play]"))
+        .await?
+        .click()
+        .await?;
+    let paused_s = replay_clock_s(client).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ensure!(
+        replay_clock_s(client).await? == paused_s,
+        "the clock moved while paused"
+    );
+
+    // Seek forwards near the end, then back near the start: the race follows.
+    scrub_to(client, 0.9).await?;
+    let mut late = 0;
+    for _ in 0..50 {
+        late = leader_lap(client).await?;
+        if late >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ensure!(late >= 10, "a seek to 90 % shows lap {late} of 12");
+    scrub_to(client, 0.1).await?;
+    let mut early = late;
+    for _ in 0..50 {
+        early = leader_lap(client).await?;
+        if early <= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ensure!(
+        early <= 3 && early >= start_lap,
+        "a seek back to 10 % shows lap {early}"
+    );
+    full_tower(client).await?;
+    println!(
+        "replay: lap {start_lap} at {start_s} s, {played_s} s after 3 s at 20×, lap {late} at 90 %, lap {early} at 10 %"
+    );
+
+    // Half distance: the strategy desk runs on the replay's moment, and a what-if forks from it.
+    scrub_to(client, 0.5).await?;
+    full_tower(client).await?;
+    let dir = target_dir().join("e2e");
+    std::fs::write(dir.join("replay-1280x800.png"), client.screenshot().await?)?;
+    client
+        .find(Locator::Css("[data-testid=tab-strategy]"))
+        .await?
+        .click()
+        .await?;
+    let mut rows = Vec::new();
+    let mut status = String::new();
+    for _ in 0..480 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        status = text_of(client, "[data-testid=desk-status]").await?;
+        ensure!(!status.starts_with("error"), "the desk failed: {status}");
+        rows = texts(client, "[data-testid=plan-row]").await?;
+        if !rows.is_empty() && status.starts_with("done") {
+            break;
+        }
+    }
+    ensure!(
+        !rows.is_empty(),
+        "no ranked plans on the replay's moment within 2 minutes; status {status:?}"
+    );
+    client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css("[data-testid=whatif-run]"))
+        .await?
+        .click()
+        .await?;
+    let result = client
+        .wait()
+        .at_most(Duration::from_secs(90))
+        .for_element(Locator::Css("[data-testid=whatif-result]"))
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        result.contains('→') && !result.starts_with("what-if:"),
+        "no what-if from the replay's moment: {result}"
+    );
+    println!(
+        "desk on the replay: {} plans; what-if: {result}",
+        rows.len()
+    );
+    client
+        .find(Locator::Css("[data-testid=tab-car]"))
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
+/// The server goes away: the service worker still opens the app from its cache, and a recording picked from disk
+/// replays with no network at all.
+async fn offline_shell(
+    client: &Client,
+    server: &mut StaticServer,
+    pcap: &Path,
+) -> anyhow::Result<()> {
+    let mut controlled = false;
+    for _ in 0..100 {
+        controlled = serde_json::from_value(
+            client
+                .execute(
+                    "return !!(navigator.serviceWorker && navigator.serviceWorker.controller);",
+                    Vec::new(),
+                )
+                .await?,
+        )?;
+        if controlled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ensure!(controlled, "no service worker controls the page");
+    server.stop();
+    client.goto(&format!("{}/", server.url)).await?;
+    let input = client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid=replay-file]"))
+        .await
+        .context("the app did not open from the service worker's cache with the server down")?;
+    input.send_keys(&pcap.display().to_string()).await?;
+    full_tower(client).await?;
+    ensure!(text_of(client, "[data-testid=connection]").await? == "OFFLINE");
+    let name = text_of(client, ".replay-name").await?;
+    ensure!(name.ends_with(".pcap"), "the replay bar names {name:?}");
+    client
+        .find(Locator::Css("[data-testid=replay-play]"))
+        .await?
+        .click()
+        .await?;
+    let before = replay_clock_s(client).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    ensure!(
+        replay_clock_s(client).await? > before,
+        "the replay from a file does not play"
+    );
     Ok(())
 }
