@@ -22,6 +22,7 @@
 //! - [`strategy`]: `boxbox montecarlo` and `boxbox strategy`, the engine's Monte Carlo race simulator and
 //!   strategy search on a TUMFTM parameter file.
 //! - [`server`]: the HTTP router: REST under `/api/v1`, `/ws`, and the static web app.
+//! - [`ws`]: the `/ws` live feed, one task per client.
 //!
 //! The entry point is [`run`]: it takes its listener and its shutdown signal as arguments, so tests bind port 0
 //! and stop the relay when they are done.
@@ -45,6 +46,7 @@ pub mod server;
 pub mod simulate;
 pub mod source;
 pub mod strategy;
+pub mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,6 +1,6 @@
 //! The HTTP router: `GET /api/v1/health`, `GET`/`PUT /api/v1/source`, `POST /api/v1/ingest`, the twins
 //! (`GET /api/v1/twins`, `/api/v1/car-twin`, `/api/v1/car-twin/{car}`, `/api/v1/field-twin`), the strategy desk
-//! (`GET /api/v1/strategy`), the `/ws` live feed,
+//! (`GET /api/v1/strategy`), the `/ws` live feed (handled in [`crate::ws`]),
 //! and the web app (with an `index.html` fallback for client-side routes). Errors are JSON:
 //! `{"error": {"code", "message"}}`.
 
@@ -9,7 +9,6 @@ use std::path::Path;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path as UrlPath, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,9 +16,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use boxbox_engine::twin::{CarTwin, TwinReport};
 use boxbox_engine::wire::SCHEMA_VERSION;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
@@ -56,7 +54,7 @@ pub fn app(state: AppState, web_dir: &Path) -> Router {
     let web = ServeDir::new(web_dir).fallback(ServeFile::new(web_dir.join("index.html")));
     Router::new()
         .nest("/api/v1", api)
-        .route("/ws", get(ws_upgrade))
+        .route("/ws", get(crate::ws::upgrade))
         .fallback_service(web)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -358,65 +356,5 @@ async fn api_not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalU
         status: StatusCode::NOT_FOUND,
         code: "not_found",
         message: format!("no such endpoint: {}", uri.path()),
-    }
-}
-
-async fn ws_upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    ws.on_upgrade(move |socket: WebSocket| async move {
-        let (sink, stream) = socket.split();
-        serve_client(sink, stream, state.hub, state.stop).await;
-    })
-}
-
-/// One WebSocket client: a snapshot first, then every update; a fresh snapshot if it falls behind.
-///
-/// Written against `Sink`/`Stream` so tests can drive it with channels.
-pub async fn serve_client<W, R>(
-    mut sink: W,
-    mut stream: R,
-    hub: Hub,
-    mut stop: watch::Receiver<bool>,
-) where
-    W: Sink<Message> + Unpin,
-    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
-{
-    let _guard = hub.client_guard();
-    // Subscribe before taking the snapshot so no update falls between the two.
-    let mut updates = hub.subscribe();
-    let mut synced = false;
-    if let Some(snapshot) = hub.snapshot_json() {
-        if sink.send(Message::Text(snapshot)).await.is_err() {
-            return;
-        }
-        synced = true;
-    }
-    loop {
-        tokio::select! {
-            update = updates.recv() => {
-                let frame = match update {
-                    // Until a snapshot went out (the relay had no state yet), send one instead of the update.
-                    Ok(json) if synced => json,
-                    Ok(_) => match hub.snapshot_json() { Some(s) => s, None => continue },
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "websocket client fell behind; resending a snapshot");
-                        match hub.snapshot_json() { Some(s) => s, None => continue }
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
-                };
-                synced = true;
-                if sink.send(Message::Text(frame)).await.is_err() {
-                    break;
-                }
-            }
-            incoming = stream.next() => match incoming {
-                // Pings are answered by axum; clients have nothing to say yet.
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                Some(Ok(_)) => {}
-            },
-            _ = stop.changed() => {
-                let _ = sink.send(Message::Close(None)).await;
-                break;
-            }
-        }
     }
 }
