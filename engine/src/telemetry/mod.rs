@@ -319,28 +319,8 @@ impl Body {
 /// assert_eq!(err.kind(), "truncated");
 /// ```
 pub fn decode(bytes: &[u8]) -> Result<Packet, DecodeError> {
-    let mut r = Reader::new(bytes);
-    let header = PacketHeader::read(&mut r)?;
-    let spec = format::spec(header.packet_format)
-        .ok_or(DecodeError::UnknownFormat(header.packet_format))?;
-    let id = usize::from(header.packet_id);
-    let unknown = DecodeError::UnknownId {
-        format: header.packet_format,
-        packet_id: header.packet_id,
-    };
-    let expected = spec.sizes.get(id).copied().flatten().ok_or(unknown)?;
-    let name = format::PACKET_NAMES[id];
-    if bytes.len() != expected {
-        return Err(DecodeError::WrongLength {
-            format: header.packet_format,
-            packet_id: header.packet_id,
-            name,
-            got: bytes.len(),
-            expected,
-        });
-    }
+    let (header, mut r, n) = checked_header(bytes)?;
     let fmt = header.packet_format;
-    let n = spec.n_cars;
     let body = match header.packet_id {
         0 => Body::Motion(Motion::read(&mut r, n)?),
         1 => Body::Session(Box::new(Session::read(&mut r, fmt)?)),
@@ -366,13 +346,82 @@ pub fn decode(bytes: &[u8]) -> Result<Packet, DecodeError> {
             });
         }
     };
-    // Every layout must account for every byte: a mismatch means the layout (not the datagram) is wrong.
+    check_covered(&header, &r, bytes);
+    Ok(Packet { header, body })
+}
+
+/// The packet ids whose bodies [`normalize::Normalizer`] reads: Session, LapData, Event, Participants,
+/// CarTelemetry, CarStatus and CarDamage.
+pub const RACE_PACKET_IDS: [u8; 7] = [1, 2, 3, 4, 6, 7, 10];
+
+/// What [`decode_for_race`] read from a well-formed datagram.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RacePacket {
+    /// A packet whose body the normalizer reads ([`RACE_PACKET_IDS`]).
+    Packet(Packet),
+    /// Another packet: its header only ([`normalize::Normalizer::push_header`]).
+    Other(PacketHeader),
+}
+
+/// [`decode`] for a client that only normalizes: the header, format and length are checked exactly as there, but
+/// only the bodies of [`RACE_PACKET_IDS`] are read; any other well-formed packet gives its header. A program that
+/// calls this and not [`decode`] links none of the other bodies' readers (the browser's offline replay, where every
+/// kilobyte is shipped). Since the length is checked first, a body this skips could not have failed to decode,
+/// so the same datagrams are errors here as in [`decode`].
+///
+/// # Errors
+/// The [`DecodeError`] [`decode`] gives for the same bytes.
+pub fn decode_for_race(bytes: &[u8]) -> Result<RacePacket, DecodeError> {
+    let (header, mut r, n) = checked_header(bytes)?;
+    let fmt = header.packet_format;
+    let body = match header.packet_id {
+        1 => Body::Session(Box::new(Session::read(&mut r, fmt)?)),
+        2 => Body::LapData(LapDataPacket::read(&mut r, fmt, n)?),
+        3 => Body::Event(Event::read(&mut r, fmt)?),
+        4 => Body::Participants(Participants::read(&mut r, fmt, n)?),
+        6 => Body::CarTelemetry(CarTelemetryPacket::read(&mut r, n)?),
+        7 => Body::CarStatus(CarStatusPacket::read(&mut r, n)?),
+        10 => Body::CarDamage(CarDamagePacket::read(&mut r, fmt, n)?),
+        _ => return Ok(RacePacket::Other(header)),
+    };
+    check_covered(&header, &r, bytes);
+    Ok(RacePacket::Packet(Packet { header, body }))
+}
+
+/// The header of a datagram whose format and id are known and whose length is that packet's, with a reader at
+/// the body and the format's number of car slots.
+fn checked_header(bytes: &[u8]) -> Result<(PacketHeader, Reader<'_>, usize), DecodeError> {
+    let mut r = Reader::new(bytes);
+    let header = PacketHeader::read(&mut r)?;
+    let spec = format::spec(header.packet_format)
+        .ok_or(DecodeError::UnknownFormat(header.packet_format))?;
+    let id = usize::from(header.packet_id);
+    let unknown = DecodeError::UnknownId {
+        format: header.packet_format,
+        packet_id: header.packet_id,
+    };
+    let expected = spec.sizes.get(id).copied().flatten().ok_or(unknown)?;
+    if bytes.len() != expected {
+        return Err(DecodeError::WrongLength {
+            format: header.packet_format,
+            packet_id: header.packet_id,
+            name: format::PACKET_NAMES[id],
+            got: bytes.len(),
+            expected,
+        });
+    }
+    Ok((header, r, spec.n_cars))
+}
+
+/// Every layout must account for every byte: a mismatch means the layout (not the datagram) is wrong.
+fn check_covered(header: &PacketHeader, r: &Reader<'_>, bytes: &[u8]) {
     debug_assert_eq!(
         r.position(),
         bytes.len(),
-        "{name} layout in format {fmt} does not cover the packet"
+        "{} layout in format {} does not cover the packet",
+        format::PACKET_NAMES[usize::from(header.packet_id)],
+        header.packet_format
     );
-    Ok(Packet { header, body })
 }
 
 /// Encodes one packet to the exact datagram the game would send: the inverse of [`decode`].

@@ -10,8 +10,11 @@
 //! - `player_car_index` 255 means spectating and is never used as an index;
 //! - the safety car comes from both the Session packet and `SCAR` events (whichever is newer).
 
+#[cfg(doc)]
+use super::RacePacket;
 use super::{
     Body, CarDamageData, CarStatusData, CarTelemetryData, EventDetails, LapDataRecords, Packet,
+    PacketHeader,
 };
 use crate::wire::{
     CarState, Compound, Corners, Damage, DataSource, Driver, DriverStatus, PitStatus, RaceState,
@@ -122,7 +125,14 @@ impl Normalizer {
 
     /// Feeds one packet.
     pub fn push(&mut self, packet: &Packet) {
-        let h = &packet.header;
+        self.push_header(&packet.header);
+        self.push_body(&packet.body);
+    }
+
+    /// Feeds the header of a packet whose body is not read here (a [`RacePacket::Other`] from
+    /// [`super::decode_for_race`]): headers alone carry session changes, flashbacks, the session time and the
+    /// player's car.
+    pub fn push_header(&mut self, h: &PacketHeader) {
         if self.session_uid != Some(h.session_uid) {
             let resets = self.counters.session_resets + u64::from(self.session_uid.is_some());
             let flashbacks = self.counters.flashbacks;
@@ -140,7 +150,10 @@ impl Normalizer {
         self.last_frame = h.frame_identifier;
         self.session_time_s = f64::from(h.session_time);
         self.player_car = (h.player_car_index < 255).then_some(h.player_car_index);
-        match &packet.body {
+    }
+
+    fn push_body(&mut self, body: &Body) {
+        match body {
             Body::Session(s) => {
                 self.session = Some(SessionFacts {
                     track_id: s.track_id,

@@ -352,3 +352,80 @@ fn history_classification_and_time_trial_golden_values() {
     };
     assert!(mx23.chassis_yaw.is_none() && mx23.wheel_slip_angle.iter().all(|a| a.is_finite()));
 }
+
+/// What [`decode`] gives, as [`decode_for_race`] should give it.
+fn race_view(decoded: Result<Packet, DecodeError>) -> Result<RacePacket, DecodeError> {
+    decoded.map(|p| {
+        if RACE_PACKET_IDS.contains(&p.header.packet_id) {
+            RacePacket::Packet(p)
+        } else {
+            RacePacket::Other(p.header)
+        }
+    })
+}
+
+#[test]
+fn decode_for_race_agrees_with_decode_and_the_normalizer_needs_no_more() {
+    let mut full = normalize::Normalizer::new();
+    let mut race = normalize::Normalizer::new();
+    let mut states = 0;
+    for (name, bytes) in all_captures() {
+        let decoded = decode(&bytes);
+        if let Ok(p) = &decoded {
+            full.push(p);
+        }
+        let only = decode_for_race(&bytes);
+        match &only {
+            Ok(RacePacket::Packet(p)) => race.push(p),
+            Ok(RacePacket::Other(h)) => race.push_header(h),
+            Err(_) => {}
+        }
+        assert_eq!(only, race_view(decoded), "{name}");
+        let state = full.state();
+        states += usize::from(state.is_some());
+        assert_eq!(state, race.state(), "after {name}");
+    }
+    assert!(states > 0, "{states} states");
+    assert_eq!(full.counters(), race.counters());
+}
+
+#[test]
+fn a_simulated_race_normalizes_the_same_from_decode_for_race() {
+    let mut sim = crate::sim::RaceSim::new(&crate::sim::SimConfig {
+        seed: 4,
+        total_laps: 2,
+    });
+    let mut synth = synth::PacketSynth::new(9, crate::calibration::SAKHIR.sector_end_frac);
+    let (mut full, mut race) = (normalize::Normalizer::new(), normalize::Normalizer::new());
+    let mut t = 0.0;
+    while !sim.is_finished() {
+        for bytes in synth.frame(&sim.state()).unwrap() {
+            full.push(&decode(&bytes).unwrap());
+            match decode_for_race(&bytes).unwrap() {
+                RacePacket::Packet(p) => race.push(&p),
+                RacePacket::Other(h) => race.push_header(&h),
+            }
+        }
+        assert_eq!(full.state(), race.state(), "at {t} s");
+        t += 2.0;
+        sim.advance_to(t);
+    }
+    assert!(race.state().is_some());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Damaged packets are the same errors (or the same packets) for both decoders.
+    #[test]
+    fn decode_for_race_agrees_on_damaged_packets(pick in 0usize..1000, cut in 0usize..1500, bit in 0usize..12_000) {
+        let captures = all_captures();
+        let (_, bytes) = &captures[pick % captures.len()];
+        let cut = cut.min(bytes.len());
+        prop_assert_eq!(decode_for_race(&bytes[..cut]), race_view(decode(&bytes[..cut])));
+        let mut flipped = bytes.clone();
+        let bit = bit % (flipped.len() * 8);
+        flipped[bit / 8] ^= 1 << (bit % 8);
+        prop_assert_eq!(decode_for_race(&flipped), race_view(decode(&flipped)));
+    }
+}
