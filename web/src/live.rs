@@ -70,23 +70,33 @@ impl LiveFeed {
 
     /// Applies one message from the relay.
     pub fn apply(&self, message: ServerMessage) {
-        let state = match message {
-            ServerMessage::Snapshot { state, history } => {
-                self.restart(Twins::with_history(TwinParams::PIT_WALL, history));
-                state
-            }
-            ServerMessage::Update { state } => {
-                // A source switch starts a new session without a new snapshot: forget the old one's laps.
-                let new_session = self.state.with_untracked(|prev| {
-                    prev.as_ref()
-                        .is_some_and(|prev| view_model::new_session(prev, &state))
-                });
-                if new_session {
-                    self.restart(Twins::new(TwinParams::PIT_WALL));
-                }
-                state
-            }
-        };
+        match message {
+            ServerMessage::Snapshot { state, history } => self.start(state, history),
+            ServerMessage::Update { state } => self.update(state),
+        }
+    }
+
+    /// A state with the session's lap history so far: the twins restart from that history (the relay's snapshot,
+    /// or an offline replay after a seek).
+    pub fn start(&self, state: RaceState, history: Vec<LapRecord>) {
+        self.restart(Twins::with_history(TwinParams::PIT_WALL, history));
+        self.observe(state);
+    }
+
+    /// The session's next state (the relay's update, or an offline replay's tick).
+    pub fn update(&self, state: RaceState) {
+        // A source switch starts a new session without a new snapshot: forget the old one's laps.
+        let new_session = self.state.with_untracked(|prev| {
+            prev.as_ref()
+                .is_some_and(|prev| view_model::new_session(prev, &state))
+        });
+        if new_session {
+            self.restart(Twins::new(TwinParams::PIT_WALL));
+        }
+        self.observe(state);
+    }
+
+    fn observe(&self, state: RaceState) {
         let changed = self.twins.try_update_value(|twins| {
             let laps = twins.records().len();
             let events = twins.observe(&state);

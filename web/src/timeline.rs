@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use boxbox_engine::history::LapRecorder;
 use boxbox_engine::recording::{RecordingError, read_pcap};
-use boxbox_engine::telemetry::{self, normalize::Normalizer};
+use boxbox_engine::telemetry::{self, RacePacket, normalize::Normalizer};
 use boxbox_engine::wire::{DataSource, LapRecord, RaceState};
 
 /// Recording time between two normalizer checkpoints, in seconds: a seek replays at most this much.
@@ -110,7 +110,8 @@ impl Timeline {
         let mut first_state_s = None;
         let mut next_checkpoint_s = CHECKPOINT_EVERY_S;
         for d in recording.datagrams {
-            let packet = match telemetry::decode(&d.payload) {
+            // Only the bodies the normalizer reads are decoded: the others' readers stay out of the app's bundle.
+            let packet = match telemetry::decode_for_race(&d.payload) {
                 Ok(p) => p,
                 Err(e) => {
                     *skipped.malformed.entry(e.kind()).or_default() += 1;
@@ -125,7 +126,7 @@ impl Timeline {
                 next_checkpoint_s = offset_s + CHECKPOINT_EVERY_S;
             }
             let session_before = normalizer.session_uid();
-            normalizer.push(&packet);
+            push(&mut normalizer, &packet);
             if normalizer.session_uid() != session_before {
                 session_starts_s.push(offset_s);
                 recorder = LapRecorder::new();
@@ -209,8 +210,8 @@ impl Timeline {
         let start = self.next;
         while let Some(&at) = self.at_s.get(self.next).filter(|at| **at <= t_s) {
             // Every payload decoded when the timeline was opened.
-            if let Ok(packet) = telemetry::decode(&self.payloads[self.next]) {
-                self.normalizer.push(&packet);
+            if let Ok(packet) = telemetry::decode_for_race(&self.payloads[self.next]) {
+                push(&mut self.normalizer, &packet);
             }
             self.next += 1;
             self.position_s = at;
@@ -266,6 +267,13 @@ impl Timeline {
             .filter(|(_, s, _)| *s == session)
             .map(|(_, _, r)| r.clone())
             .collect()
+    }
+}
+
+fn push(normalizer: &mut Normalizer, packet: &RacePacket) {
+    match packet {
+        RacePacket::Packet(p) => normalizer.push(p),
+        RacePacket::Other(header) => normalizer.push_header(header),
     }
 }
 
