@@ -1,9 +1,12 @@
 //! The hub: the latest race state, the twins that watch it, and the broadcast channel that fans updates out to
 //! clients.
 //!
-//! Each update is serialized to JSON once and shared by every client ([`Utf8Bytes`] clones are reference counts).
-//! The channel is bounded: a client that falls more than [`UPDATE_BUFFER`] updates behind gets a `Lagged` error and
-//! is resynchronised with a fresh snapshot instead of slowing anyone else down.
+//! Every published state gets the next sequence number and becomes a [`Publication`]: the delta from the previous
+//! state (`engine::protocol::diff`), serialized to JSON once and shared by every client ([`Utf8Bytes`] clones are
+//! reference counts), or a snapshot when no delta can say it (the first state of a session). The channel is
+//! bounded: a client that falls more than [`UPDATE_BUFFER`] updates behind gets a `Lagged` error and is
+//! resynchronised with a fresh snapshot instead of slowing anyone else down. The snapshot of the latest state is
+//! serialized once per sequence number, however many clients ask for it.
 //!
 //! Every published state goes through [`Twins::observe`], which books the laps the snapshot's history is made of,
 //! notices stops, SC/VSC and retirements (logged at info level as they happen) and checks the state's consistency
@@ -15,12 +18,12 @@
 //! ([`Hub::restore`]) is served at once; the first source to begin a session ([`Hub::begin_session`]) continues
 //! it when it names the same session, else replaces it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use boxbox_engine::protocol::ServerMessage;
+use boxbox_engine::protocol::{ServerMessage, StateDelta};
 use boxbox_engine::twin::consistency::ConsistencyWarning;
 use boxbox_engine::twin::session::{EventKind, StrategyStatus, TwinEvent};
 use boxbox_engine::twin::{CarTwin, TwinParams, TwinReport, Twins};
@@ -93,8 +96,15 @@ pub struct Hub {
 #[derive(Debug)]
 struct Inner {
     latest: RwLock<Latest>,
-    updates: broadcast::Sender<Utf8Bytes>,
+    updates: broadcast::Sender<Arc<Publication>>,
     clients: AtomicUsize,
+    /// The sequence number of the latest state; written only under the `latest` write lock, so a reader holding
+    /// the read lock sees the number of the state it reads.
+    seq: AtomicU64,
+    /// The latest snapshot's JSON and its sequence number.
+    snapshot: std::sync::Mutex<Option<(u64, Utf8Bytes)>>,
+    /// What the WebSocket clients were sent and dropped.
+    ws: WsStats,
     /// Held while a report is computed, so concurrent requests wait for one computation instead of each running
     /// their own.
     reporting: tokio::sync::Mutex<()>,
@@ -160,6 +170,41 @@ impl Latest {
     }
 }
 
+/// One published state as it goes out to clients.
+#[derive(Debug)]
+pub struct Publication {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The frame an unfiltered client is sent: a `delta`, or a `snapshot` when no delta can say it.
+    pub frame: Utf8Bytes,
+    /// The delta, for clients that filter it; `None` when `frame` is a snapshot.
+    pub delta: Option<StateDelta>,
+}
+
+/// Counters of the WebSocket fan-out, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct WsStats {
+    /// Snapshots sent (on connect, after a lag, a delay change, a resync request or a new session).
+    pub snapshots_sent: AtomicU64,
+    /// Deltas sent.
+    pub deltas_sent: AtomicU64,
+    /// Times a client's queue overflowed and its backlog was dropped for a fresh snapshot.
+    pub queue_drops: AtomicU64,
+    /// Clients disconnected by the relay: a send blocked too long or no pong in time.
+    pub disconnected_slow: AtomicU64,
+    /// Client messages answered with an error frame.
+    pub bad_messages: AtomicU64,
+    /// Frame bytes written.
+    pub bytes_sent: AtomicU64,
+}
+
+impl WsStats {
+    /// Adds one to `counter`.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Counts a connected client for as long as it lives.
 #[derive(Debug)]
 pub struct ClientGuard(Hub);
@@ -184,6 +229,9 @@ impl Hub {
                 latest: RwLock::new(Latest::new(0)),
                 updates,
                 clients: AtomicUsize::new(0),
+                seq: AtomicU64::new(0),
+                snapshot: std::sync::Mutex::new(None),
+                ws: WsStats::default(),
                 reporting: tokio::sync::Mutex::new(()),
                 audit,
             }),
@@ -237,6 +285,16 @@ impl Hub {
         latest.state = Some(session.state);
         latest.key = session.key;
         latest.restored = true;
+        // Clients connected before the restore start again from it.
+        let seq = self.inner.seq.load(Ordering::Relaxed) + 1;
+        self.inner.seq.store(seq, Ordering::Relaxed);
+        if let Some(frame) = snapshot_frame(seq, &latest) {
+            let _ = self.inner.updates.send(Arc::new(Publication {
+                seq,
+                frame,
+                delta: None,
+            }));
+        }
     }
 
     /// Identifies the data: the session number and the states published in it. It changes whenever there is
@@ -260,19 +318,12 @@ impl Hub {
     /// Makes `state` the latest, lets the twins observe it (booking completed laps, logging new events and
     /// consistency warnings), and sends it to every subscriber.
     pub fn publish(&self, state: RaceState) {
-        let message = ServerMessage::Update { state };
-        let json = match serde_json::to_string(&message) {
-            Ok(json) => json,
-            Err(e) => {
-                tracing::error!("cannot serialize a state update: {e}");
-                return;
-            }
-        };
-        let ServerMessage::Update { state } = message else {
-            return;
-        };
         let (events, warnings) = {
             let mut latest = self.write();
+            let delta = latest
+                .state
+                .as_ref()
+                .and_then(|prev| boxbox_engine::protocol::diff(prev, &state));
             let laps_before = latest.twins.records().len();
             let warnings_before = latest.twins.warnings_total();
             let events = latest.twins.observe(&state);
@@ -302,10 +353,26 @@ impl Hub {
                 })
                 .collect();
             latest.state = Some(state);
+            // Numbered, serialized and sent under the write lock: publications reach the channel in sequence
+            // order, and a snapshot taken under the read lock names the state it holds.
+            let seq = self.inner.seq.load(Ordering::Relaxed) + 1;
+            self.inner.seq.store(seq, Ordering::Relaxed);
+            let frame = match &delta {
+                Some(delta) => delta_frame(seq, delta),
+                None => snapshot_frame(seq, &latest),
+            };
+            match frame {
+                // An error only means nobody is listening right now.
+                Some(frame) => {
+                    let _ = self
+                        .inner
+                        .updates
+                        .send(Arc::new(Publication { seq, frame, delta }));
+                }
+                None => tracing::error!(seq, "cannot serialize a state update"),
+            }
             (events, warnings)
         };
-        // An error only means nobody is listening right now.
-        let _ = self.inner.updates.send(Utf8Bytes::from(json));
         for (event, driver) in &events {
             log_event(event, driver.as_deref());
         }
@@ -332,20 +399,36 @@ impl Hub {
 
     /// The snapshot message for a client that is (re)starting: the latest state and the whole lap history.
     pub fn snapshot_json(&self) -> Option<Utf8Bytes> {
+        self.snapshot().map(|(_, frame)| frame)
+    }
+
+    /// The latest snapshot and its sequence number, serialized once per sequence number.
+    pub fn snapshot(&self) -> Option<(u64, Utf8Bytes)> {
         let latest = self.read();
-        let state = latest.state.clone()?;
-        let message = ServerMessage::Snapshot {
-            state,
-            history: latest.twins.records().to_vec(),
-        };
-        drop(latest);
-        match serde_json::to_string(&message) {
-            Ok(json) => Some(Utf8Bytes::from(json)),
-            Err(e) => {
-                tracing::error!("cannot serialize a snapshot: {e}");
-                None
-            }
+        let seq = self.inner.seq.load(Ordering::Relaxed);
+        let mut cache = self
+            .inner
+            .snapshot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some((cached, frame)) = cache.as_ref()
+            && *cached == seq
+        {
+            return Some((seq, frame.clone()));
         }
+        let frame = snapshot_frame(seq, &latest)?;
+        *cache = Some((seq, frame.clone()));
+        Some((seq, frame))
+    }
+
+    /// The newest sequence number published.
+    pub fn seq(&self) -> u64 {
+        self.inner.seq.load(Ordering::Relaxed)
+    }
+
+    /// The WebSocket fan-out's counters.
+    pub fn ws_stats(&self) -> &WsStats {
+        &self.inner.ws
     }
 
     /// The latest state, if any.
@@ -433,7 +516,7 @@ impl Hub {
     }
 
     /// A receiver of every update published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Utf8Bytes> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Publication>> {
         self.inner.updates.subscribe()
     }
 
@@ -446,6 +529,37 @@ impl Hub {
     /// Number of connected WebSocket clients.
     pub fn client_count(&self) -> usize {
         self.inner.clients.load(Ordering::Relaxed)
+    }
+}
+
+/// A snapshot frame of `latest` numbered `seq` (`None` without a state).
+fn snapshot_frame(seq: u64, latest: &Latest) -> Option<Utf8Bytes> {
+    let message = ServerMessage::Snapshot {
+        seq,
+        state: latest.state.clone()?,
+        history: latest.twins.records().to_vec(),
+    };
+    match serde_json::to_string(&message) {
+        Ok(json) => Some(Utf8Bytes::from(json)),
+        Err(e) => {
+            tracing::error!("cannot serialize a snapshot: {e}");
+            None
+        }
+    }
+}
+
+/// A delta frame numbered `seq`.
+fn delta_frame(seq: u64, delta: &StateDelta) -> Option<Utf8Bytes> {
+    let message = ServerMessage::Delta {
+        seq,
+        delta: delta.clone(),
+    };
+    match serde_json::to_string(&message) {
+        Ok(json) => Some(Utf8Bytes::from(json)),
+        Err(e) => {
+            tracing::error!("cannot serialize a delta: {e}");
+            None
+        }
     }
 }
 
@@ -576,7 +690,7 @@ mod tests {
         let hub = Hub::new();
         restore(&hub);
         // Served before any source: the snapshot carries the state and the whole history.
-        let ServerMessage::Snapshot { state, history } =
+        let ServerMessage::Snapshot { state, history, .. } =
             serde_json::from_str(hub.snapshot_json().unwrap().as_str()).unwrap()
         else {
             panic!("a snapshot")

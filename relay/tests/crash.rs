@@ -348,7 +348,7 @@ async fn sigterm_stops_intake_flushes_the_recording_saves_the_latest_state_and_e
             .await
             .unwrap()
             .0;
-        let boxbox_engine::protocol::ServerMessage::Snapshot { state, history } =
+        let boxbox_engine::protocol::ServerMessage::Snapshot { state, history, .. } =
             common::next_message(&mut ws).await
         else {
             panic!("a snapshot first")

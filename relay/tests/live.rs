@@ -6,9 +6,10 @@
 
 mod common;
 
+use boxbox_engine::protocol::Replica;
 use boxbox_engine::protocol::ServerMessage;
 use boxbox_relay::source::SourceSpec;
-use common::{Relay, next_message};
+use common::{Relay, next_message, next_state};
 
 async fn start(speed: f64) -> Relay {
     let spec = SourceSpec::Simulator {
@@ -28,6 +29,8 @@ async fn ws_sends_a_snapshot_then_advancing_updates() {
     let mut ws = relay.ws().await;
 
     let first = next_message(&mut ws).await;
+    let mut replica = Replica::new();
+    replica.receive(&first).unwrap();
     let ServerMessage::Snapshot { state, .. } = first else {
         panic!("first message must be a snapshot: {first:?}")
     };
@@ -37,10 +40,8 @@ async fn ws_sends_a_snapshot_then_advancing_updates() {
     let mut max_lap = 0;
     // At 50x, 2.5 s of simulated time per 20 Hz tick: the leader completes a lap within about 2 real seconds.
     for _ in 0..120 {
-        let msg = next_message(&mut ws).await;
-        let ServerMessage::Update { state } = msg else {
-            panic!("then updates: {msg:?}")
-        };
+        // Then deltas, each following the last.
+        let state = next_state(&mut ws, &mut replica).await;
         assert!(
             state.session_time_s > last_t,
             "time advances: {} after {last_t}",

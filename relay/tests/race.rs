@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use boxbox_engine::wire::{DataSource, RaceState, SessionPhase};
 use boxbox_relay::source::SourceSpec;
-use common::{Relay, next_message, wait_for};
+use common::{Relay, wait_for};
 use serde_json::json;
 
 const SOURCE: &str = "/api/v1/source";
@@ -31,10 +31,11 @@ async fn a_real_race_plays_to_its_classification() {
     let mut ws = relay.ws().await;
     let mut seen = 0;
     let mut last: Option<RaceState> = None;
+    let mut replica = boxbox_engine::protocol::Replica::new();
     // Canada 2019 is 5,347 s of racing: under 3 s at 2,000×.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while tokio::time::Instant::now() < deadline {
-        let state = next_message(&mut ws).await.state().clone();
+        let state = common::next_state(&mut ws, &mut replica).await;
         assert_eq!(state.source, DataSource::Replay);
         assert!(state.session.timing_only);
         assert_eq!(state.cars.len(), 20);

@@ -68,6 +68,7 @@ async fn wait_state(
     let mut ws = relay.ws().await;
     let deadline = tokio::time::Instant::now() + within;
     let mut last = None;
+    let mut replica = boxbox_engine::protocol::Replica::new();
     loop {
         let Ok(message) = tokio::time::timeout_at(deadline, ws.next()).await else {
             let seen = last.as_ref().map(|s: &RaceState| {
@@ -84,8 +85,12 @@ async fn wait_state(
             _ => continue,
         };
         let message: ServerMessage = serde_json::from_str(&text).expect("a server message");
-        let state = match message {
-            ServerMessage::Snapshot { state, .. } | ServerMessage::Update { state } => state,
+        let Some(state) = replica
+            .receive(&message)
+            .expect("deltas follow in sequence")
+            .cloned()
+        else {
+            continue;
         };
         if done(&state) {
             return state;

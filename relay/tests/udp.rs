@@ -262,10 +262,9 @@ async fn a_simulated_session_over_udp_is_the_live_state_is_forwarded_and_replays
     // The /ws stream followed the race to the flag.
     let mut updates = 0;
     let mut last_lap = 0;
+    let mut replica = boxbox_engine::protocol::Replica::new();
     loop {
-        let state = match next_message(&mut ws).await {
-            ServerMessage::Snapshot { state, .. } | ServerMessage::Update { state } => state,
-        };
+        let state = common::next_state(&mut ws, &mut replica).await;
         updates += 1;
         assert!(state.session.leader_lap >= last_lap, "laps never go back");
         last_lap = state.session.leader_lap;

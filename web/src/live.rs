@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
-use boxbox_engine::protocol::ServerMessage;
+use boxbox_engine::protocol::{ClientMessage, Replica, ServerMessage};
 use boxbox_engine::twin::{TwinParams, TwinReport, Twins};
 use boxbox_engine::wire::{LapRecord, RaceState};
-use futures::StreamExt;
 use futures::future::AbortHandle;
+use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::Message;
 use gloo_net::websocket::futures::WebSocket;
 use leptos::prelude::*;
@@ -53,6 +53,8 @@ pub struct LiveFeed {
     schedule: StoredValue<ReportSchedule>,
     /// Times the twins restarted (a snapshot, a new session, a replay's seek).
     epoch: StoredValue<u64>,
+    /// The relay's state rebuilt from its snapshot and deltas.
+    replica: StoredValue<Replica>,
 }
 
 impl LiveFeed {
@@ -65,38 +67,42 @@ impl LiveFeed {
             twins: StoredValue::new(Twins::new(TwinParams::PIT_WALL)),
             schedule: StoredValue::new(ReportSchedule::new()),
             epoch: StoredValue::new(0),
+            replica: StoredValue::new(Replica::new()),
         }
     }
 
-    /// Applies one message from the relay.
-    pub fn apply(&self, message: ServerMessage) {
-        match message {
-            ServerMessage::Snapshot { state, history } => self.start(state, history),
-            ServerMessage::Update { state } => self.update(state),
-        }
-    }
-
-    /// A state with the session's lap history so far: the twins restart from that history (the relay's snapshot,
-    /// or an offline replay after a seek).
-    pub fn start(&self, state: RaceState, history: Vec<LapRecord>) {
-        self.restart(Twins::with_history(TwinParams::PIT_WALL, history));
-        self.observe(state);
-    }
-
-    /// The session's next state (the relay's update, or an offline replay's tick).
-    pub fn update(&self, state: RaceState) {
-        // A source switch starts a new session without a new snapshot: forget the old one's laps.
-        let new_session = self.state.with_untracked(|prev| {
-            prev.as_ref()
-                .is_some_and(|prev| view_model::new_session(prev, &state))
-        });
-        if new_session {
-            self.restart(Twins::new(TwinParams::PIT_WALL));
-        }
-        self.observe(state);
-    }
-
-    fn observe(&self, state: RaceState) {
+    /// Applies one message from the relay: a snapshot restarts the twins, a delta is applied to the last state.
+    /// Returns false when a delta did not follow the last state (a sequence gap): the caller asks for a snapshot,
+    /// and deltas are dropped until it comes.
+    pub fn apply(&self, message: ServerMessage) -> bool {
+        let received = self
+            .replica
+            .try_update_value(|r| r.receive(&message).map(|s| s.cloned()));
+        let state = match received {
+            Some(Ok(Some(state))) => state,
+            Some(Ok(None)) | None => return true,
+            Some(Err(e)) => {
+                leptos::logging::warn!("{e}: asking the relay for a snapshot");
+                return false;
+            }
+        };
+        let state = match message {
+            ServerMessage::Snapshot { history, .. } => {
+                self.restart(Twins::with_history(TwinParams::PIT_WALL, history));
+                state
+            }
+            _ => {
+                // A source switch starts a new session without a new snapshot: forget the old one's laps.
+                let new_session = self.state.with_untracked(|prev| {
+                    prev.as_ref()
+                        .is_some_and(|prev| view_model::new_session(prev, &state))
+                });
+                if new_session {
+                    self.restart(Twins::new(TwinParams::PIT_WALL));
+                }
+                state
+            }
+        };
         let changed = self.twins.try_update_value(|twins| {
             let laps = twins.records().len();
             let events = twins.observe(&state);
@@ -108,6 +114,7 @@ impl LiveFeed {
             .schedule
             .try_update_value(|s| s.on_state(changed.unwrap_or(true), now));
         self.follow(refresh.unwrap_or(Refresh::Now));
+        true
     }
 
     /// Reads the twins' lap history (every car's completed laps this session), without tracking.
@@ -191,7 +198,7 @@ pub fn connect(feed: LiveFeed, url: String) -> AbortHandle {
         loop {
             match WebSocket::open(&url) {
                 Ok(ws) => {
-                    let (_tx, mut rx) = ws.split();
+                    let (mut tx, mut rx) = ws.split();
                     while let Some(frame) = rx.next().await {
                         let Ok(Message::Text(text)) = frame else {
                             break;
@@ -200,7 +207,13 @@ pub fn connect(feed: LiveFeed, url: String) -> AbortHandle {
                             Ok(message) => {
                                 attempt = 0;
                                 feed.connection.set(Connection::Live);
-                                feed.apply(message);
+                                if !feed.apply(message) {
+                                    let resync = serde_json::to_string(&ClientMessage::Resync)
+                                        .unwrap_or_default();
+                                    if tx.send(Message::Text(resync)).await.is_err() {
+                                        break;
+                                    }
+                                }
                             }
                             Err(e) => {
                                 leptos::logging::warn!("ignoring a message from the relay: {e}");

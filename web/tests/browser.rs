@@ -65,6 +65,7 @@ async fn pit_wall_renders_the_field_and_the_selected_cars_twin() {
         let state = sim.state();
         let message = if first {
             ServerMessage::Snapshot {
+                seq: 0,
                 state,
                 history: Vec::new(),
             }

@@ -6,7 +6,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use boxbox_engine::protocol::ServerMessage;
+use boxbox_engine::protocol::{Replica, ServerMessage};
+use boxbox_engine::wire::RaceState;
 use boxbox_relay::ServeConfig;
 use boxbox_relay::source::{SourceConfig, SourceSpec};
 use futures_util::StreamExt;
@@ -120,6 +121,20 @@ pub async fn next_message(ws: &mut Ws) -> ServerMessage {
             Message::Text(text) => return serde_json::from_str(&text).expect("a server message"),
             Message::Close(_) => panic!("closed"),
             _ => continue,
+        }
+    }
+}
+
+/// The next state on `/ws` (within 10 s), rebuilt by `replica` from the snapshot and the deltas that follow it.
+/// A delta that does not follow is a test failure.
+pub async fn next_state(ws: &mut Ws, replica: &mut Replica) -> RaceState {
+    loop {
+        let message = next_message(ws).await;
+        if let Some(state) = replica
+            .receive(&message)
+            .expect("deltas follow in sequence")
+        {
+            return state.clone();
         }
     }
 }
