@@ -86,23 +86,34 @@ impl LiveFeed {
                 return false;
             }
         };
-        let state = match message {
-            ServerMessage::Snapshot { history, .. } => {
-                self.restart(Twins::with_history(TwinParams::PIT_WALL, history));
-                state
-            }
-            _ => {
-                // A source switch starts a new session without a new snapshot: forget the old one's laps.
-                let new_session = self.state.with_untracked(|prev| {
-                    prev.as_ref()
-                        .is_some_and(|prev| view_model::new_session(prev, &state))
-                });
-                if new_session {
-                    self.restart(Twins::new(TwinParams::PIT_WALL));
-                }
-                state
-            }
-        };
+        match message {
+            ServerMessage::Snapshot { history, .. } => self.start(state, history),
+            _ => self.update(state),
+        }
+        true
+    }
+
+    /// A state with the session's lap history so far: the twins restart from that history (the relay's snapshot,
+    /// or an offline replay after a seek).
+    pub fn start(&self, state: RaceState, history: Vec<LapRecord>) {
+        self.restart(Twins::with_history(TwinParams::PIT_WALL, history));
+        self.observe(state);
+    }
+
+    /// The session's next state (the relay's update, or an offline replay's tick).
+    pub fn update(&self, state: RaceState) {
+        // A source switch starts a new session without a new snapshot: forget the old one's laps.
+        let new_session = self.state.with_untracked(|prev| {
+            prev.as_ref()
+                .is_some_and(|prev| view_model::new_session(prev, &state))
+        });
+        if new_session {
+            self.restart(Twins::new(TwinParams::PIT_WALL));
+        }
+        self.observe(state);
+    }
+
+    fn observe(&self, state: RaceState) {
         let changed = self.twins.try_update_value(|twins| {
             let laps = twins.records().len();
             let events = twins.observe(&state);
@@ -114,7 +125,6 @@ impl LiveFeed {
             .schedule
             .try_update_value(|s| s.on_state(changed.unwrap_or(true), now));
         self.follow(refresh.unwrap_or(Refresh::Now));
-        true
     }
 
     /// Reads the twins' lap history (every car's completed laps this session), without tracking.

@@ -8,7 +8,6 @@
 //! one state, as the relay publishes at most 10 states a second. A seek rebuilds the race at the target from the
 //! timeline's checkpoints and restarts the twins with the laps completed by then, like a relay snapshot.
 
-use boxbox_engine::protocol::ServerMessage;
 use futures::future::AbortHandle;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -171,15 +170,11 @@ impl ReplayDeck {
         };
         self.position_s.set(position_s);
         let Some(state) = state else { return };
-        self.feed.apply(if snapshot {
-            ServerMessage::Snapshot {
-                seq: 0,
-                state,
-                history,
-            }
+        if snapshot {
+            self.feed.start(state, history);
         } else {
-            ServerMessage::Update { state }
-        });
+            self.feed.update(state);
+        }
     }
 
     /// One tick of the page's clock.
