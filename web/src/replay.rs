@@ -350,7 +350,8 @@ pub fn ReplayBar(
                         .iter()
                         .map(|&s| {
                             view! {
-                                <option value=s.to_string() selected=move || deck.speed.get() == s>
+                                // Only this control sets the speed: the DOM keeps the choice, no reactive attribute needed.
+                                <option value=s.to_string() selected=s == vm::DEFAULT_SPEED>
                                     {vm::speed_label(s)}
                                 </option>
                             }
