@@ -727,13 +727,18 @@ impl<'p> Runner<'p> {
             self.cand[c] = self.time[c] + t;
         }
         if status == SC {
-            // The safety car sets the leader's pace.
-            if let Some(&leader) = self.order.first() {
-                let leader = leader as usize;
-                let floor = self.time[leader] + p.base_lap_s * p.sc_factor;
-                if self.cand[leader] < floor {
-                    self.lap_time[leader] += floor - self.cand[leader];
-                    self.cand[leader] = floor;
+            // The safety car, a SC lap after the leader's last crossing, sets the pace of the first car on track:
+            // the leader, or the car behind it when the leader is in the pit lane (which `interact` rejoins behind
+            // the train).
+            if let (Some(&leader), Some(&head)) = (
+                self.order.first(),
+                self.order.iter().find(|&&c| !self.pitting[c as usize]),
+            ) {
+                let head = head as usize;
+                let floor = self.time[leader as usize] + p.base_lap_s * p.sc_factor;
+                if self.cand[head] < floor {
+                    self.lap_time[head] += floor - self.cand[head];
+                    self.cand[head] = floor;
                 }
             }
         }
