@@ -64,8 +64,10 @@
 //!   a lap late); see [`real_plans`].
 //! - **Unknowns**: top speed [`TOP_SPEED_KMH`] for every car (not in the files; with equal speeds the overtaking
 //!   threshold's speed term vanishes); no team orders; interaction as TUMFTM's 2019 files: minimum gap 0.5 s
-//!   (0.8 s behind the SC), duel loss 0.3 s, the overtaken car another 0.3 s, overtaking threshold 1.5 s, DRS
-//!   within 1.0 s for −0.4 s from lap 3 and two laps after a neutralisation.
+//!   (0.8 s behind the SC), duel loss 0.3 s, the overtaken car another 0.3 s, DRS within 1.0 s for −0.4 s
+//!   from lap 3 and two laps after a neutralisation.
+//! - **Overtaking threshold**: fitted so that noisy replays of the laps so far pass on track as often as the race
+//!   did ([`fit_overtake_threshold`]); 1.5 s before five green laps after the first.
 //! - **Random events and reliability**: from `pars_mcs.ini` when given (accident probability by driver name,
 //!   failure probability and pit-stop Fisk by team, start performance by name, SC/VSC distributions), the race's
 //!   season or the latest one before it; a driver or team missing from a table takes the season's median (the Fisk
@@ -77,12 +79,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::lapsim::{CarStart, RaceStart};
+use super::lapsim::{CarStart, Prepared, RaceStart, Runner};
 use super::model::{
     CompoundDeg, Degradation, DriverModel, Drs, FcyKind, FcyPhase, Fisk, FixedEvents, FuelModel,
     Interaction, PitLosses, Plan, PlannedStop, RaceModel, RandomEvents, Retirement, TrackTiming,
     TyreModel,
 };
+use super::rng::Stream;
 use super::tumftm::McsPars;
 use crate::race::{RealDriver, RealLap, RealRace};
 use crate::twin::pace::{median, robust_sigma};
@@ -141,6 +144,22 @@ pub const DEFAULT_VSC_LAP_RATIO: f64 = 1.35;
 pub const TOP_SPEED_KMH: f64 = 320.0;
 
 /// TUMFTM's all-season SC/VSC statistics (`pars_mcs.ini`, `[ALL_SEASONS] p_fcy_phases`).
+/// The overtaking threshold when the race has too few green laps to fit one ([`MIN_PASS_FIT_LAPS`]), seconds.
+pub const DEFAULT_OVERTAKE_THRESHOLD_S: f64 = 1.5;
+
+/// The overtaking thresholds [`fit_overtake_threshold`] tries, seconds: `(first, step, count)`, 1.0 to 4.0 in
+/// quarter seconds.
+const OVERTAKE_THRESHOLD_GRID_S: (f64, f64, usize) = (1.0, 0.25, 13);
+
+/// Noisy replays of the laps so far per threshold [`fit_overtake_threshold`] tries.
+const PASS_FIT_RUNS: u64 = 24;
+
+/// The seed of [`fit_overtake_threshold`]'s replays.
+const PASS_FIT_SEED: u64 = 0x0c7a_2019;
+
+/// Green laps after the first the race must have shown before a threshold is fitted.
+pub const MIN_PASS_FIT_LAPS: u32 = 5;
+
 const DEFAULT_SC_COUNT: [f64; 4] = [0.455, 0.413, 0.099, 0.033];
 const DEFAULT_SC_START: [f64; 6] = [0.364, 0.136, 0.136, 0.08, 0.193, 0.091];
 const DEFAULT_SC_LAPS: [f64; 10] = [
@@ -336,7 +355,7 @@ pub fn from_real_race_until(
         },
     };
 
-    Ok(RaceModel {
+    let mut model = RaceModel {
         track: race.track().to_owned(),
         season: season(race),
         total_laps: total,
@@ -358,7 +377,7 @@ pub fn from_real_race_until(
             min_gap_sc_s: 0.8,
             duel_loss_s: 0.3,
             overtaken_loss_s: 0.3,
-            overtake_threshold_s: 1.5,
+            overtake_threshold_s: DEFAULT_OVERTAKE_THRESHOLD_S,
             overtake_threshold_per_kmh_s: 0.0,
             drs: Some(Drs {
                 window_s: 1.0,
@@ -371,7 +390,108 @@ pub fn from_real_race_until(
         random: reliability.random.clone(),
         fixed,
         dry_compounds: dry,
-    })
+    };
+    model.interaction.overtake_threshold_s =
+        fit_overtake_threshold(race, &model, &plans, &statuses, window);
+    Ok(model)
+}
+
+/// The overtaking threshold under which noisy replays of laps `..=window` (the real stops, neutralisations and
+/// retirements so far) pass on track as often as the race did ([`real_passes`]): the track's and the field's
+/// overtaking difficulty, measured rather than assumed. The closest of [`OVERTAKE_THRESHOLD_GRID_S`] on the mean of
+/// [`PASS_FIT_RUNS`] replays with a fixed seed; [`DEFAULT_OVERTAKE_THRESHOLD_S`] before [`MIN_PASS_FIT_LAPS`] green
+/// laps.
+fn fit_overtake_threshold(
+    race: &RealRace,
+    model: &RaceModel,
+    plans: &[Plan],
+    statuses: &[Option<FcyKind>],
+    window: u32,
+) -> f64 {
+    let green_laps = statuses.iter().skip(2).filter(|s| s.is_none()).count();
+    if green_laps < MIN_PASS_FIT_LAPS as usize {
+        return DEFAULT_OVERTAKE_THRESHOLD_S;
+    }
+    let real = f64::from(real_passes(race, statuses, window));
+    let mut replay = model.clone();
+    replay.total_laps = window;
+    let plans: Vec<Plan> = plans
+        .iter()
+        .map(|p| Plan {
+            stops: p.stops.iter().filter(|s| s.lap < window).copied().collect(),
+            ..p.clone()
+        })
+        .collect();
+    replay.fixed = FixedEvents {
+        fcy: Some(phases(statuses)),
+        retirements: Some(
+            race.drivers()
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.retirement.is_some() && d.laps.len() < window as usize)
+                .map(|(i, d)| Retirement {
+                    driver: i,
+                    at: d.laps.len() as f64,
+                })
+                .collect(),
+        ),
+    };
+    let (first, step, count) = OVERTAKE_THRESHOLD_GRID_S;
+    let mut best = (f64::INFINITY, DEFAULT_OVERTAKE_THRESHOLD_S);
+    for k in 0..count {
+        let threshold = first + step * k as f64;
+        replay.interaction.overtake_threshold_s = threshold;
+        let Ok(prepared) = Prepared::new(&replay, &plans, None) else {
+            return DEFAULT_OVERTAKE_THRESHOLD_S;
+        };
+        let mut runner = Runner::new(&prepared);
+        let mut rng = Stream::for_chunk(PASS_FIT_SEED, 0);
+        let passes: u64 = (0..PASS_FIT_RUNS)
+            .map(|_| u64::from(runner.run(Some(&mut rng)).passes))
+            .sum();
+        let miss = (passes as f64 / PASS_FIT_RUNS as f64 - real).abs();
+        if miss < best.0 {
+            best = (miss, threshold);
+        }
+    }
+    best.1
+}
+
+/// Overtakes on track in laps 2..=`window` of `race` as the simulation counts them ([`Outcome::passes`]): pairs of
+/// cars whose order flipped over a green lap (the leader's, [`track_statuses`]) on which neither pitted.
+///
+/// [`Outcome::passes`]: super::lapsim::Outcome::passes
+fn real_passes(race: &RealRace, statuses: &[Option<FcyKind>], window: u32) -> u32 {
+    fn row(d: &RealDriver, lap: u32) -> Option<&RealLap> {
+        let at = d.laps.get(lap as usize - 1).filter(|r| r.lap == lap);
+        at.or_else(|| d.laps.iter().find(|r| r.lap == lap))
+    }
+    let mut passes = 0;
+    for lap in 2..=window {
+        if statuses.get(lap as usize).copied().flatten().is_some() {
+            continue;
+        }
+        // Each car's position before and after the lap, unless it pitted on it.
+        let moves: Vec<(u8, u8)> = race
+            .drivers()
+            .iter()
+            .filter_map(|d| {
+                let (before, now) = (row(d, lap - 1)?, row(d, lap)?);
+                if now.pit_in_s.is_some() || now.pit_out_s.is_some() {
+                    return None;
+                }
+                Some((before.position?, now.position?))
+            })
+            .collect();
+        for (i, a) in moves.iter().enumerate() {
+            for b in &moves[i + 1..] {
+                if (a.0 < b.0) != (a.1 < b.1) {
+                    passes += 1;
+                }
+            }
+        }
+    }
+    passes
 }
 
 /// The real state at the end of leader lap `lap`, in the model's driver order: each car's race time is the end of

@@ -438,6 +438,8 @@ pub struct Outcome {
     pub sc_laps: u32,
     /// Laps under a VSC.
     pub vsc_laps: u32,
+    /// Overtakes on track under green after lap 1 (neither car in the pit lane).
+    pub passes: u32,
 }
 
 /// Runs races of one [`Prepared`] model, reusing buffers.
@@ -492,6 +494,7 @@ impl<'p> Runner<'p> {
                 dnf: vec![false; n],
                 sc_laps: 0,
                 vsc_laps: 0,
+                passes: 0,
             },
         }
     }
@@ -524,7 +527,7 @@ impl<'p> Runner<'p> {
                     self.lap_times::<false>(lap, status, last_neutral, &mut unused);
                 }
             }
-            self.interact(status);
+            self.interact(status, lap);
             self.finish_lap(status);
             if status != GREEN {
                 last_neutral = lap;
@@ -555,6 +558,7 @@ impl<'p> Runner<'p> {
         self.order.retain(|&c| !p.start_retired[c as usize]);
         self.outcome.sc_laps = 0;
         self.outcome.vsc_laps = 0;
+        self.outcome.passes = 0;
     }
 
     /// Fixed events, then (with a stream) random SCs with their accidents, failures and the VSCs they bring.
@@ -765,7 +769,7 @@ impl<'p> Runner<'p> {
 
     /// Cars meet at the line: held behind within the minimum gap unless far enough ahead to pass; under a SC they
     /// close up into a train; pitting cars are in the lane and pass or are passed freely.
-    fn interact(&mut self, status: u8) {
+    fn interact(&mut self, status: u8, lap: u32) {
         let p = self.p;
         let min_gap = p.min_gap[status as usize];
         // The cars that meet at the line, in order. Behind the safety car that is the train, without the cars in
@@ -799,6 +803,7 @@ impl<'p> Runner<'p> {
                 self.cand[c] += p.duel_s;
                 self.cand[a] += p.duel_s + p.overtaken_s;
                 self.racing.swap(k - 1, k);
+                self.outcome.passes += u32::from(lap > 1);
                 k = if k > 1 { k - 1 } else { k + 1 };
             } else {
                 self.cand[c] = self.cand[a] + min_gap;
