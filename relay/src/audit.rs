@@ -72,6 +72,12 @@ pub enum AuditKind {
     Recovery,
     /// The relay shut down gracefully.
     Shutdown,
+    /// A strategy option was locked for a car (`PUT /api/v1/strategy/lock`).
+    StrategyLock,
+    /// A car's strategy lock was removed (`DELETE /api/v1/strategy/lock/{car}`).
+    StrategyUnlock,
+    /// The engineer issued a share link or a strategist token (`POST /api/v1/share`).
+    TokenIssued,
 }
 
 /// One line of the audit log.
@@ -81,8 +87,8 @@ pub struct AuditEntry {
     pub at_unix_ms: u64,
     /// What happened.
     pub kind: AuditKind,
-    /// Who made it happen: `race` for what the data shows, `relay` for the relay itself, the client's address for
-    /// a control action (until access control names users).
+    /// Who made it happen: `race` for what the data shows, `relay` for the relay itself, `role:token id` for a
+    /// control action (e.g. `engineer:control`, `strategist:3f9a0c1b2d4e`; never the token).
     pub actor: String,
     /// Session time, in seconds, where there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -264,6 +264,39 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_persist: bool,
 
+    /// The engineer's token, needed to switch the source, ingest, issue share links and lock strategies (at least
+    /// 16 characters). Without one a token is generated and printed at start.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "BOXBOX_CONTROL_TOKEN",
+        hide_env_values = true
+    )]
+    pub control_token: Option<String>,
+
+    /// Reads (`/api/v1/…` and `/ws`) need a token too: the control token or an issued one. Health, readiness and
+    /// the OpenAPI document stay open.
+    #[arg(long)]
+    pub require_token_for_reads: bool,
+
+    /// Allow this origin (e.g. `https://wall.example`) to call the API from a browser. Repeatable. Without it
+    /// CORS is closed.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+
+    /// Largest request body, in bytes [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+
+    /// Largest `POST /api/v1/ingest` body, in bytes [default: 16777216].
+    #[arg(long, value_name = "BYTES")]
+    pub max_ingest_bytes: Option<usize>,
+
+    /// Requests per second allowed per client IP on `/api` and `/ws`, with bursts of 4 seconds' worth; 0 turns
+    /// rate limiting off [default: 50].
+    #[arg(long, value_name = "N")]
+    pub rate_limit_per_s: Option<f64>,
+
     /// Source: listen for EA F1 23/24/25 UDP telemetry here (e.g. `0.0.0.0:20777`).
     #[arg(long, env = "BOXBOX_UDP", group = "source")]
     pub udp: Option<SocketAddr>,
@@ -346,6 +379,18 @@ pub struct FileConfig {
     pub persist: Option<bool>,
     /// The source, as in `PUT /api/v1/source`.
     pub source: Option<SourceConfig>,
+    /// As `--control-token`.
+    pub control_token: Option<String>,
+    /// As `--require-token-for-reads`.
+    pub require_token_for_reads: Option<bool>,
+    /// As `--cors-origin`, a list.
+    pub cors_origins: Option<Vec<String>>,
+    /// As `--max-body-bytes`.
+    pub max_body_bytes: Option<usize>,
+    /// As `--max-ingest-bytes`.
+    pub max_ingest_bytes: Option<usize>,
+    /// As `--rate-limit-per-s`.
+    pub rate_limit_per_s: Option<f64>,
 }
 
 impl FileConfig {
@@ -366,6 +411,15 @@ impl ServeArgs {
     /// # Errors
     /// If a value is out of range or the source is inconsistent.
     pub fn resolve(self, file: FileConfig) -> anyhow::Result<crate::ServeConfig> {
+        // The signing secret of issued tokens lives in the state directory, when there is one.
+        let secret_file = (!self.no_persist && file.persist.unwrap_or(true)).then(|| {
+            self.state_dir
+                .clone()
+                .or_else(|| file.state_dir.clone())
+                .unwrap_or_else(|| PathBuf::from("boxbox-state"))
+                .join(crate::access::SECRET_FILE)
+        });
+        let access = self.access(&file, secret_file)?;
         let flag_source = if let Some(bind) = self.udp {
             Some(SourceSpec::Udp {
                 bind,
@@ -434,6 +488,7 @@ impl ServeArgs {
         parse_persist_interval(&persist_interval_s.to_string())
             .map_err(|e| anyhow::anyhow!("persist_interval_s: {e}"))?;
         Ok(crate::ServeConfig {
+            access,
             http: self
                 .http
                 .or(file.http)
@@ -454,6 +509,60 @@ impl ServeArgs {
                 interval: std::time::Duration::from_secs_f64(persist_interval_s),
             }),
         })
+    }
+}
+
+impl ServeArgs {
+    /// The access settings: flags over the file over [`crate::access::AccessConfig::pit_wall`].
+    fn access(
+        &self,
+        file: &FileConfig,
+        secret_file: Option<PathBuf>,
+    ) -> anyhow::Result<crate::access::AccessConfig> {
+        let mut access = crate::access::AccessConfig::pit_wall(
+            self.control_token
+                .clone()
+                .or_else(|| file.control_token.clone()),
+        );
+        if access.control_token.as_ref().is_some_and(|t| t.len() < 16) {
+            anyhow::bail!("the control token must be at least 16 characters");
+        }
+        access.secret_file = secret_file;
+        access.require_token_for_reads =
+            self.require_token_for_reads || file.require_token_for_reads.unwrap_or(false);
+        access.cors_origins = if self.cors_origins.is_empty() {
+            file.cors_origins.clone().unwrap_or_default()
+        } else {
+            self.cors_origins.clone()
+        };
+        for origin in &access.cors_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || axum::http::HeaderValue::from_str(origin).is_err()
+            {
+                anyhow::bail!(
+                    "--cors-origin {origin:?}: must be an origin like https://wall.example"
+                );
+            }
+        }
+        if let Some(n) = self.max_body_bytes.or(file.max_body_bytes) {
+            access.max_body_bytes = n;
+        }
+        if let Some(n) = self.max_ingest_bytes.or(file.max_ingest_bytes) {
+            access.max_ingest_bytes = n;
+        }
+        match self.rate_limit_per_s.or(file.rate_limit_per_s) {
+            Some(0.0) => access.rate_limit = None,
+            Some(r) if r.is_finite() && r > 0.0 => {
+                access.rate_limit = Some(crate::access::RateLimit {
+                    per_s: r,
+                    // Four seconds' worth: a page load's burst of requests passes.
+                    burst: (r * 4.0).ceil().clamp(1.0, f64::from(u32::MAX)) as u32,
+                });
+            }
+            Some(r) => anyhow::bail!("rate_limit_per_s {r}: must be ≥ 0"),
+            None => {}
+        }
+        Ok(access)
     }
 }
 

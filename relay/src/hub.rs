@@ -18,6 +18,7 @@
 //! ([`Hub::restore`]) is served at once; the first source to begin a session ([`Hub::begin_session`]) continues
 //! it when it names the same session, else replaces it.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
@@ -32,6 +33,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use crate::audit::{Audit, AuditEntry, AuditKind};
+use crate::locks::StrategyLock;
 
 /// Updates a client may fall behind before it is resynchronised with a snapshot.
 pub const UPDATE_BUFFER: usize = 64;
@@ -74,6 +76,8 @@ pub struct PersistView {
     pub history: Vec<LapRecord>,
     /// The twins' strategy status.
     pub strategy: StrategyStatus,
+    /// The strategy locks, by car.
+    pub locks: Vec<StrategyLock>,
 }
 
 /// A session read back from disk, for [`Hub::restore`].
@@ -85,6 +89,8 @@ pub struct RestoredSession {
     pub state: RaceState,
     /// The lap history saved.
     pub history: Vec<LapRecord>,
+    /// The strategy locks saved.
+    pub locks: Vec<StrategyLock>,
 }
 
 /// Shared handle to the relay's live data. Cheap to clone.
@@ -110,6 +116,8 @@ struct Inner {
     reporting: tokio::sync::Mutex<()>,
     /// Where events and warnings are written down, if anywhere.
     audit: Option<Audit>,
+    /// When the hub was made (ms since the Unix epoch): with the session number it names a session uniquely.
+    boot_unix_ms: u64,
 }
 
 #[derive(Debug)]
@@ -124,6 +132,10 @@ struct Latest {
     key: Option<String>,
     /// The session was restored from disk and no source has taken it up yet.
     restored: bool,
+    /// The strategy options locked, by car.
+    locks: BTreeMap<u8, StrategyLock>,
+    /// When the latest state was published in this session (not set by a restore).
+    published_at: Option<Instant>,
 }
 
 /// Identifies the data a report was computed from.
@@ -135,6 +147,8 @@ struct Version {
     published: u64,
     /// Publishes in this session that completed a lap, raised an event or a consistency warning.
     changes: u64,
+    /// Strategy locks set or removed in this session.
+    edits: u64,
 }
 
 #[derive(Debug)]
@@ -156,6 +170,8 @@ impl Latest {
             report: None,
             key: None,
             restored: false,
+            locks: BTreeMap::new(),
+            published_at: None,
         }
     }
 
@@ -234,6 +250,7 @@ impl Hub {
                 ws: WsStats::default(),
                 reporting: tokio::sync::Mutex::new(()),
                 audit,
+                boot_unix_ms: crate::persist::unix_ms_now(),
             }),
         }
     }
@@ -285,6 +302,7 @@ impl Hub {
         latest.state = Some(session.state);
         latest.key = session.key;
         latest.restored = true;
+        latest.locks = session.locks.into_iter().map(|l| (l.car_idx, l)).collect();
         // Clients connected before the restore start again from it.
         let seq = self.inner.seq.load(Ordering::Relaxed) + 1;
         self.inner.seq.store(seq, Ordering::Relaxed);
@@ -297,11 +315,50 @@ impl Hub {
         }
     }
 
-    /// Identifies the data: the session number and the states published in it. It changes whenever there is
-    /// something new to save.
-    pub fn stamp(&self) -> (u64, u64) {
+    /// Identifies the data: the session number, the states published in it and the strategy locks set or removed.
+    /// It changes whenever there is something new to save.
+    pub fn stamp(&self) -> (u64, u64, u64) {
         let latest = self.read();
-        (latest.version.session, latest.version.published)
+        (
+            latest.version.session,
+            latest.version.published,
+            latest.version.edits,
+        )
+    }
+
+    /// The live session's id, `live-<hub start, hex ms>-<session number>`: unique to this run of the relay, so a
+    /// share link scoped to it never opens another session.
+    pub fn session_id(&self) -> String {
+        let number = self.read().version.session;
+        format!("live-{:x}-{number}", self.inner.boot_unix_ms)
+    }
+
+    /// How long ago the latest state was published in this session (`None` before the first publish; a session
+    /// restored from disk counts as not yet published).
+    pub fn last_publish_age(&self) -> Option<Duration> {
+        self.read().published_at.map(|t| t.elapsed())
+    }
+
+    /// The strategy locks of this session, by car.
+    pub fn strategy_locks(&self) -> Vec<StrategyLock> {
+        self.read().locks.values().cloned().collect()
+    }
+
+    /// Locks a strategy option for its car, replacing any lock it had; returns the one replaced.
+    pub fn lock_strategy(&self, lock: StrategyLock) -> Option<StrategyLock> {
+        let mut latest = self.write();
+        latest.version.edits += 1;
+        latest.locks.insert(lock.car_idx, lock)
+    }
+
+    /// Removes a car's strategy lock; returns it, if there was one.
+    pub fn unlock_strategy(&self, car_idx: u8) -> Option<StrategyLock> {
+        let mut latest = self.write();
+        let removed = latest.locks.remove(&car_idx);
+        if removed.is_some() {
+            latest.version.edits += 1;
+        }
+        removed
     }
 
     /// A copy of what the persister saves (`None` before the first state).
@@ -312,6 +369,7 @@ impl Hub {
             state: latest.state.clone()?,
             history: latest.twins.records().to_vec(),
             strategy: latest.twins.strategy().clone(),
+            locks: latest.locks.values().cloned().collect(),
         })
     }
 
@@ -353,6 +411,7 @@ impl Hub {
                 })
                 .collect();
             latest.state = Some(state);
+            latest.published_at = Some(Instant::now());
             // Numbered, serialized and sent under the write lock: publications reach the channel in sequence
             // order, and a snapshot taken under the read lock names the state it holds.
             let seq = self.inner.seq.load(Ordering::Relaxed) + 1;
@@ -685,6 +744,7 @@ mod tests {
                 key: Some("simulator seed 3 laps 20".into()),
                 state: view.state.clone(),
                 history: view.history.clone(),
+                locks: Vec::new(),
             });
         };
         let hub = Hub::new();
@@ -733,5 +793,44 @@ mod tests {
         assert_eq!(twin.car_idx, car);
         assert_eq!(twin.rival.map(|r| r.car_idx), Some(rival));
         assert!(hub.car_twin(200, rival).await.unwrap().is_none());
+    }
+
+    #[test]
+    fn strategy_locks_belong_to_the_session_and_are_restored() {
+        let (hub, sim) = hub_at(300.0);
+        let car = sim.state().cars[0].car_idx;
+        let lock = StrategyLock {
+            car_idx: car,
+            driver: "VER".into(),
+            plan: "M-H L23".into(),
+            comment: "cover".into(),
+            by: "engineer:control".into(),
+            at_unix_ms: 1,
+            session_time_s: 300.0,
+            lap: 3,
+        };
+        let stamp = hub.stamp();
+        assert!(hub.lock_strategy(lock.clone()).is_none());
+        assert_ne!(hub.stamp(), stamp, "a lock is something to save");
+        let view = hub.persist_view().unwrap();
+        assert_eq!(view.locks, vec![lock.clone()]);
+        let id = hub.session_id();
+        assert!(id.starts_with("live-"), "{id}");
+        hub.reset();
+        assert!(hub.strategy_locks().is_empty());
+        assert_ne!(hub.session_id(), id, "a new session has a new id");
+        // Restored with the state, and kept when the source goes on with the session.
+        let restored = Hub::new();
+        restored.restore(RestoredSession {
+            key: Some("k".into()),
+            state: view.state,
+            history: view.history,
+            locks: view.locks,
+        });
+        assert_eq!(restored.strategy_locks(), vec![lock.clone()]);
+        assert!(restored.begin_session(Some("k".into())).is_some());
+        assert_eq!(restored.strategy_locks(), vec![lock]);
+        assert_eq!(restored.unlock_strategy(car).map(|l| l.car_idx), Some(car));
+        assert!(restored.unlock_strategy(car).is_none());
     }
 }

@@ -2,6 +2,8 @@
 //! WebSocket.
 //!
 //! # Layout
+//! - [`access`]: access control: the control token, roles (engineer, strategist, analyst), signed share links
+//!   scoped to a session, per-IP rate limits, body limits and CORS.
 //! - [`audit`]: the audit log, JSON lines of every state change of note (pit stops, SC/VSC, retirements,
 //!   consistency warnings, source switches and who made them, recoveries, shutdowns), rotated by size.
 //! - [`backtest`]: `boxbox backtest`, the twins scored on real races.
@@ -9,6 +11,7 @@
 //! - [`decode`]: `boxbox decode`, packets of captures as JSON lines.
 //! - [`desk`]: the strategy desk, `GET /api/v1/strategy`: the strategy search on the live session, re-run when the
 //!   twins mark the strategy stale or a lap is completed.
+//! - [`locks`]: strategy locks, a strategy option locked for a car with a comment and who locked it.
 //! - [`hub`]: the latest state, the twins watching it (lap history, events, the cached twin report) and the
 //!   broadcast channel every WebSocket client reads from.
 //! - [`persist`]: the state on disk: two generations written atomically with a checksum, the newest valid one
@@ -16,6 +19,8 @@
 //! - [`source`]: the sources (simulator, UDP with forwarding, pcap replay, JSON WebSocket feed, HTTP ingest), their
 //!   status, runtime switching and the simulator fallback.
 //! - [`recorder`]: every UDP session recorded to a libpcap file.
+//! - [`sessions`]: the live session and the recordings: listing, pcap download, exports (laps, stints, pit
+//!   stops) as JSON and CSV.
 //! - [`report`]: `boxbox report`, a self-contained post-race HTML report of a real race (charts from
 //!   `boxbox_charts`).
 //! - [`simulate`]: `boxbox simulate`, the simulator as a stand-in for the game (UDP datagrams or a pcap file).
@@ -33,16 +38,19 @@
 //! shutdown entry; only then closes the sockets (WebSocket clients get a close frame, axum drains HTTP).
 #![cfg(not(target_arch = "wasm32"))]
 
+pub mod access;
 pub mod audit;
 pub mod backtest;
 pub mod cli;
 pub mod decode;
 pub mod desk;
 pub mod hub;
+pub mod locks;
 pub mod persist;
 pub mod recorder;
 pub mod report;
 pub mod server;
+pub mod sessions;
 pub mod simulate;
 pub mod source;
 pub mod strategy;
@@ -81,6 +89,8 @@ pub struct ServeConfig {
     pub source: source::SourceConfig,
     /// Where the state is saved and recovered from, and the audit log kept; `None` keeps nothing on disk.
     pub persist: Option<PersistConfig>,
+    /// Tokens, roles, rate and body limits, CORS.
+    pub access: access::AccessConfig,
 }
 
 /// Where and how often the state is saved.
@@ -173,12 +183,20 @@ pub async fn run(
     };
     let desk = desk::Desk::new();
     desk.spawn_refresher(hub.clone(), stop_rx.clone());
+    let (access, generated) =
+        access::Access::new(config.access.clone()).context("cannot set up access control")?;
+    if let Some(token) = generated {
+        // `boxbox serve` passes a token it printed itself; a library caller that gave none finds it here.
+        tracing::warn!(%token, "no control token was given: generated one for this run");
+    }
     let app = server::app(
         server::AppState {
             hub: hub.clone(),
             stop: stop_rx,
             sources: sources.clone(),
             desk,
+            access,
+            sessions: sessions::Sessions::new(config.record_dir.clone()),
         },
         &config.web_dir,
     );
@@ -278,6 +296,7 @@ fn recover(hub: &hub::Hub, recovery: &mut persist::Recovery, audit: Option<&Audi
                 key: saved.session.key,
                 state: saved.state,
                 history: saved.history,
+                locks: saved.locks,
             });
         }
         None => {

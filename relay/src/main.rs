@@ -144,12 +144,21 @@ fn strategy(args: &boxbox_relay::cli::StrategyArgs) -> anyhow::Result<()> {
 #[cfg(not(target_arch = "wasm32"))]
 fn serve(args: boxbox_relay::cli::ServeArgs) -> anyhow::Result<()> {
     use anyhow::Context;
+    use std::io::Write;
 
     let file = match &args.config {
         Some(path) => boxbox_relay::cli::FileConfig::load(path)?,
         None => boxbox_relay::cli::FileConfig::default(),
     };
-    let config = args.resolve(file)?;
+    let mut config = args.resolve(file)?;
+    let generated = match config.access.control_token {
+        Some(_) => None,
+        None => {
+            let token = boxbox_relay::access::generate_token()?;
+            config.access.control_token = Some(token.clone());
+            Some(token)
+        }
+    };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.http)
@@ -162,6 +171,15 @@ fn serve(args: boxbox_relay::cli::ServeArgs) -> anyhow::Result<()> {
             format!("http://{addr}/")
         };
         println!("boxbox is running: open {shown}");
+        // After the address (scripts read the first line for it, and may close the pipe then: a failed write is
+        // not an error). Printed, not logged: it opens every control action.
+        if let Some(token) = generated {
+            let _ = writeln!(
+                std::io::stdout(),
+                "control token (engineer): {token}\n  pass it as `Authorization: Bearer <token>`; give one with \
+                 --control-token or BOXBOX_CONTROL_TOKEN to keep it across restarts"
+            );
+        }
         let listeners = boxbox_relay::Listeners {
             http: listener,
             udp: None,

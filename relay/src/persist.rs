@@ -75,6 +75,9 @@ pub struct Saved {
     pub strategy: StrategyStatus,
     /// The source at the save.
     pub source: SavedSource,
+    /// The strategy locks, by car (absent in files of older builds: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<crate::locks::StrategyLock>,
 }
 
 /// Which session a [`Saved`] state belongs to.
@@ -353,7 +356,7 @@ pub struct Persister {
     next_slot: usize,
     sequence: u64,
     /// The hub's [`Hub::stamp`] at the last save (or the recovery): unchanged means nothing to write.
-    saved_stamp: Option<(u64, u64)>,
+    saved_stamp: Option<(u64, u64, u64)>,
     stats: Arc<PersistStats>,
 }
 
@@ -446,6 +449,7 @@ impl Persister {
             history: view.history,
             twins,
             strategy: view.strategy,
+            locks: view.locks,
             source: SavedSource {
                 mode: status.mode.to_owned(),
                 simulated: status.simulated,
@@ -557,6 +561,7 @@ mod tests {
                 config: SourceConfig::simulator(),
                 received: 0,
             },
+            locks: Vec::new(),
         }
     }
 

@@ -50,6 +50,8 @@ fn serve(state_dir: &Path, log: &Path, args: &[&str]) -> Served {
         .arg(state_dir)
         .args(args)
         .env("RUST_LOG", "info")
+        // The token `common::http` sends with every request.
+        .env("BOXBOX_CONTROL_TOKEN", common::CONTROL_TOKEN)
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -103,6 +105,10 @@ fn check_state_dir(dir: &Path) -> (Option<Saved>, bool) {
             temp = true;
         } else if name == LOCK_FILE {
             // Held by a running relay; the OS released it when the process died.
+        } else if name == boxbox_relay::access::SECRET_FILE {
+            // The signing secret of issued tokens, written once (atomically) at the first start.
+            let secret = std::fs::read_to_string(dir.join(&name)).unwrap();
+            assert_eq!(secret.trim().len(), 64, "{secret:?}");
         } else if name.starts_with("audit") && name.ends_with(".jsonl") {
             audit::read(&dir.join(&name)).unwrap();
         } else {

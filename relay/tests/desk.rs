@@ -33,6 +33,14 @@ async fn router(hub: Hub, desk: Desk) -> axum::Router {
             stop,
             sources,
             desk,
+            access: boxbox_relay::access::Access::new(
+                boxbox_relay::access::AccessConfig::pit_wall(Some(
+                    "test-control-token-0123456789".into(),
+                )),
+            )
+            .unwrap()
+            .0,
+            sessions: boxbox_relay::sessions::Sessions::new(None),
         },
         std::path::Path::new("/nonexistent"),
     )

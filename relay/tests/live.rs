@@ -105,6 +105,14 @@ mod router {
                 stop,
                 sources,
                 desk: Desk::new(),
+                access: boxbox_relay::access::Access::new(
+                    boxbox_relay::access::AccessConfig::pit_wall(Some(
+                        "test-control-token-0123456789".into(),
+                    )),
+                )
+                .unwrap()
+                .0,
+                sessions: boxbox_relay::sessions::Sessions::new(None),
             },
             web_dir,
         )

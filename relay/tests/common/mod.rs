@@ -70,6 +70,16 @@ impl Relay {
 pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The control token of the tests' relays; [`http`] sends it with every request.
+pub const CONTROL_TOKEN: &str = "test-control-token-0123456789";
+
+/// Access for tests: [`CONTROL_TOKEN`], reads open, no rate limit (tests poll).
+pub fn test_access() -> boxbox_relay::access::AccessConfig {
+    let mut access = boxbox_relay::access::AccessConfig::pit_wall(Some(CONTROL_TOKEN.into()));
+    access.rate_limit = None;
+    access
+}
+
 /// A config for tests: fast publishing, no web app, recordings in `record_dir` (or none), nothing persisted.
 pub fn config(spec: SourceSpec, record_dir: Option<std::path::PathBuf>) -> ServeConfig {
     ServeConfig {
@@ -82,10 +92,12 @@ pub fn config(spec: SourceSpec, record_dir: Option<std::path::PathBuf>) -> Serve
             fallback_after: None,
         },
         persist: None,
+        access: test_access(),
     }
 }
 
-/// A minimal HTTP/1.1 request over a raw socket (keeps the tests' dependencies down to what the relay has).
+/// A minimal HTTP/1.1 request over a raw socket (keeps the tests' dependencies down to what the relay has), with
+/// the control token.
 pub async fn http(
     addr: SocketAddr,
     method: &str,
@@ -97,7 +109,7 @@ pub async fn http(
     let body = body.unwrap_or("");
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
+         Authorization: Bearer {CONTROL_TOKEN}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
