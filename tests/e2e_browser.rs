@@ -92,6 +92,8 @@ async fn start_relay(port: u16, seed: u64, speed: f64) -> anyhow::Result<(Child,
         ])
         .arg("--web-dir")
         .arg(&web_dir)
+        // Each relay starts its own race: a state directory left by an earlier run would carry it on.
+        .arg("--no-persist")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
