@@ -464,6 +464,8 @@ impl Hub {
     /// The latest snapshot and its sequence number, serialized once per sequence number.
     pub fn snapshot(&self) -> Option<(u64, Utf8Bytes)> {
         let latest = self.read();
+        // No state (a new session has not published yet): nothing to send, whatever is cached.
+        latest.state.as_ref()?;
         let seq = self.inner.seq.load(Ordering::Relaxed);
         let mut cache = self
             .inner
