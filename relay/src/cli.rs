@@ -16,9 +16,22 @@ use crate::source::{SourceConfig, SourceSpec};
 #[derive(Debug, Parser)]
 #[command(name = "boxbox", version, about)]
 pub struct Cli {
+    /// How log lines are written to stderr: `text` for people, `json` (one object per line, with the span's
+    /// fields) for log collectors. The level is set with `RUST_LOG` (default `info`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "BOXBOX_LOG_FORMAT")]
+    pub log_format: LogFormat,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The format of log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The subcommands.
@@ -763,6 +776,21 @@ mod tests {
             ])
             .is_ok()
         );
+    }
+
+    #[test]
+    fn the_log_format_is_text_unless_json_is_asked_for_anywhere_on_the_line() {
+        let format = |argv: &[&str]| Cli::try_parse_from(argv).map(|c| c.log_format);
+        assert_eq!(format(&["boxbox", "serve"]).unwrap(), LogFormat::Text);
+        assert_eq!(
+            format(&["boxbox", "--log-format", "json", "serve"]).unwrap(),
+            LogFormat::Json
+        );
+        assert_eq!(
+            format(&["boxbox", "serve", "--log-format", "json"]).unwrap(),
+            LogFormat::Json
+        );
+        assert!(format(&["boxbox", "serve", "--log-format", "xml"]).is_err());
     }
 
     #[test]

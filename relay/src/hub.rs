@@ -111,6 +111,8 @@ struct Inner {
     snapshot: std::sync::Mutex<Option<(u64, Utf8Bytes)>>,
     /// What the WebSocket clients were sent and dropped.
     ws: WsStats,
+    /// HTTP latencies and the persister's figures, for `/metrics`.
+    metrics: crate::metrics::Metrics,
     /// Held while a report is computed, so concurrent requests wait for one computation instead of each running
     /// their own.
     reporting: tokio::sync::Mutex<()>,
@@ -248,6 +250,7 @@ impl Hub {
                 seq: AtomicU64::new(0),
                 snapshot: std::sync::Mutex::new(None),
                 ws: WsStats::default(),
+                metrics: crate::metrics::Metrics::new(),
                 reporting: tokio::sync::Mutex::new(()),
                 audit,
                 boot_unix_ms: crate::persist::unix_ms_now(),
@@ -490,6 +493,11 @@ impl Hub {
     /// The WebSocket fan-out's counters.
     pub fn ws_stats(&self) -> &WsStats {
         &self.inner.ws
+    }
+
+    /// What `/metrics` reports besides the hub's and the source's counters.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
     }
 
     /// The latest state, if any.

@@ -14,6 +14,7 @@
 //! - [`locks`]: strategy locks, a strategy option locked for a car with a comment and who locked it.
 //! - [`hub`]: the latest state, the twins watching it (lap history, events, the cached twin report) and the
 //!   broadcast channel every WebSocket client reads from.
+//! - [`metrics`]: `GET /metrics` in Prometheus' text format, and the middleware that times every request.
 //! - [`persist`]: the state on disk: two generations written atomically with a checksum, the newest valid one
 //!   recovered at start.
 //! - [`source`]: the sources (simulator, UDP with forwarding, pcap replay, JSON WebSocket feed, HTTP ingest), their
@@ -46,6 +47,7 @@ pub mod decode;
 pub mod desk;
 pub mod hub;
 pub mod locks;
+pub mod metrics;
 pub mod persist;
 pub mod recorder;
 pub mod report;
@@ -160,6 +162,9 @@ pub async fn run(
         persister.mark_saved(&hub);
     }
     let persister = persister.map(|(p, _)| p);
+    if let Some(persister) = &persister {
+        hub.metrics().set_persist(persister.stats());
+    }
     // `stop_tx` going to `true` tells every task to finish; WebSocket handlers watch it so that upgraded
     // connections, which axum's graceful shutdown does not wait for, close promptly too.
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -6,13 +6,16 @@ fn main() -> anyhow::Result<()> {
     use clap::Parser;
 
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        boxbox_relay::cli::LogFormat::Text => logs.init(),
+        boxbox_relay::cli::LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Replay(args) => replay(args),

@@ -137,10 +137,16 @@ pub fn app(state: AppState, web_dir: &Path) -> Router {
     let web = ServeDir::new(web_dir).fallback(ServeFile::new(web_dir.join("index.html")));
     let router = api
         .route("/ws", get(crate::ws::upgrade))
+        .route("/metrics", get(crate::metrics::handler))
         .fallback_service(web)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::access::middleware,
+        ))
+        // Times every request, refused ones included; route patterns are known here, after routing.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
         ))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(Extension(Arc::new(doc)));
