@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Latency: each game frame's datagrams share a session time, which the relay's next state carries; a viewer's
-//! delta with session time T is timed against the send of the first datagram of frame T. One line of JSON on
+//! first delta with session time T is timed against the send of the first datagram of frame T (the frame's later
+//! datagrams may wait for the relay's `--rate-hz` and go out in a later delta with the same time, not timed). One line of JSON on
 //! stdout: clients connected, frames, deltas, resync snapshots, gaps, latency p50/p99/max in ms, and the relay's
 //! CPU and memory when `--relay-pid` is given (read from `/proc`). Loopback only; bounded by `--seconds`.
 
@@ -104,6 +105,7 @@ async fn viewer(args: Arc<Args>, sent: SendTimes, until: Instant) -> Option<Seen
     }
     let mut seen = Seen::default();
     let mut last: Option<u64> = None;
+    let mut last_timed = None;
     while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(until, ws.next()).await {
         let Message::Text(text) = frame else { continue };
         let received = Instant::now();
@@ -118,9 +120,13 @@ async fn viewer(args: Arc<Args>, sent: SendTimes, until: Instant) -> Option<Seen
             if last.is_some_and(|l| seq != l + 1) {
                 seen.gaps += 1;
             }
+            // Only the first delta of a game frame's session time is its datagrams' way out: later ones (the
+            // rest of the frame's datagrams, held back by the relay's rate limit) carry the same time.
             if let Some(t) = number_after(&text, "\"session_time_s\":")
+                && last_timed != Some(t.to_bits())
                 && let Some(at) = sent.lock().unwrap().get(&t.to_bits())
             {
+                last_timed = Some(t.to_bits());
                 seen.latencies_us
                     .push(u64::try_from(received.duration_since(*at).as_micros()).unwrap_or(0));
             }
