@@ -5,7 +5,8 @@
 //! as a header ([`pcap_file_header`]) followed by one record per datagram ([`pcap_record`]), so a writer can append
 //! and flush each datagram as it arrives and a crash loses at most the last one. [`read_pcap`] accepts Ethernet,
 //! raw-IP and loopback captures (tcpdump and Wireshark recordings too), keeps the UDP/IPv4 datagrams and says what
-//! it skipped; a truncated last record (a crash mid-write) is reported, not fatal.
+//! it skipped; a truncated last record (a crash mid-write) is reported, not fatal. [`PcapReader`] does the same a
+//! record at a time, for a caller that holds only a window of a large file.
 
 use std::borrow::Cow;
 use std::net::SocketAddrV4;
@@ -101,10 +102,84 @@ fn ethernet_frame(d: &Datagram) -> Vec<u8> {
 /// [`RecordingError`] if the file is not pcap or its link type cannot be unwrapped; damaged records after a valid
 /// header are not errors (see [`Recording`]).
 pub fn read_pcap(bytes: &[u8]) -> Result<Recording, RecordingError> {
-    let (mut rest, parser) =
-        PcapParser::new(bytes).map_err(|e| RecordingError::NotPcap(e.to_string()))?;
-    let link = parser.header().datalink;
-    let unwrap: fn(&[u8]) -> Option<SlicedPacket<'_>> = match link {
+    let (reader, header_len) = PcapReader::new(bytes)?;
+    let mut rest = &bytes[header_len..];
+    let mut out = Recording::default();
+    while !rest.is_empty() {
+        match reader.next(rest) {
+            PcapStep::Record { consumed, datagram } => {
+                rest = &rest[consumed..];
+                match datagram {
+                    Some(datagram) => out.datagrams.push(datagram),
+                    None => out.skipped_frames += 1,
+                }
+            }
+            PcapStep::NeedMore | PcapStep::Damaged => {
+                out.truncated_tail = true;
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a libpcap file one record at a time from whatever part of it the caller holds, so a file larger than
+/// memory can be read through a window: bytes in, datagrams out, no IO.
+#[derive(Debug)]
+pub struct PcapReader {
+    parser: PcapParser,
+    unwrap: Unwrap,
+}
+
+/// Gets from a frame of the file's link type to its IP packet.
+type Unwrap = fn(&[u8]) -> Option<SlicedPacket<'_>>;
+
+/// What [`PcapReader::next`] found at the start of the bytes it was given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PcapStep {
+    /// A whole record, `consumed` bytes long: its UDP/IPv4 datagram, or `None` for a frame that is not one.
+    Record {
+        /// Bytes the record took, header included.
+        consumed: usize,
+        /// The datagram, if the frame held one.
+        datagram: Option<Datagram>,
+    },
+    /// The bytes end inside a record: give more (or, at the end of the file, the last record is torn).
+    NeedMore,
+    /// The record cannot be read (a damaged header): nothing after it can be trusted.
+    Damaged,
+}
+
+impl PcapReader {
+    /// Reads the file header at the start of `bytes`; returns the reader and the header's length.
+    ///
+    /// # Errors
+    /// [`RecordingError`] if the bytes are not a pcap header or the link type cannot be unwrapped.
+    pub fn new(bytes: &[u8]) -> Result<(PcapReader, usize), RecordingError> {
+        let (rest, parser) =
+            PcapParser::new(bytes).map_err(|e| RecordingError::NotPcap(e.to_string()))?;
+        let header_len = bytes.len() - rest.len();
+        let unwrap = unwrap_fn(parser.header().datalink)?;
+        Ok((PcapReader { parser, unwrap }, header_len))
+    }
+
+    /// The record at the start of `bytes`.
+    pub fn next(&self, bytes: &[u8]) -> PcapStep {
+        match self.parser.next_packet(bytes) {
+            Ok((rest, packet)) => PcapStep::Record {
+                consumed: bytes.len() - rest.len(),
+                datagram: (self.unwrap)(&packet.data)
+                    .and_then(|sliced| udp_datagram(packet.timestamp, &sliced)),
+            },
+            Err(pcap_file::PcapError::IncompleteBuffer) => PcapStep::NeedMore,
+            Err(_) => PcapStep::Damaged,
+        }
+    }
+}
+
+/// How to get from a frame of link type `link` to its IP packet.
+fn unwrap_fn(link: DataLink) -> Result<Unwrap, RecordingError> {
+    let unwrap: Unwrap = match link {
         DataLink::ETHERNET => |f| SlicedPacket::from_ethernet(f).ok(),
         DataLink::RAW | DataLink::IPV4 => |f| SlicedPacket::from_ip(f).ok(),
         // BSD loopback (tcpdump on `lo` on macOS): a 4-byte address family, then IP.
@@ -115,19 +190,7 @@ pub fn read_pcap(bytes: &[u8]) -> Result<Recording, RecordingError> {
         DataLink::LINUX_SLL => |f| f.get(16..).and_then(|ip| SlicedPacket::from_ip(ip).ok()),
         other => return Err(RecordingError::UnsupportedLinkType(u32::from(other))),
     };
-    let mut out = Recording::default();
-    while !rest.is_empty() {
-        let Ok((next, packet)) = parser.next_packet(rest) else {
-            out.truncated_tail = true;
-            break;
-        };
-        rest = next;
-        match unwrap(&packet.data).and_then(|sliced| udp_datagram(packet.timestamp, &sliced)) {
-            Some(datagram) => out.datagrams.push(datagram),
-            None => out.skipped_frames += 1,
-        }
-    }
-    Ok(out)
+    Ok(unwrap)
 }
 
 fn udp_datagram(received: Duration, sliced: &SlicedPacket<'_>) -> Option<Datagram> {
@@ -157,6 +220,44 @@ mod tests {
             dst: "192.168.1.10:20777".parse().unwrap(),
             payload: (0..=i).collect(),
         }
+    }
+
+    #[test]
+    fn the_reader_reads_through_any_window_as_the_whole_file_does() {
+        let mut file = pcap_file_header();
+        let sent: Vec<Datagram> = (0..40).map(datagram).collect();
+        for d in &sent {
+            file.extend(pcap_record(d));
+        }
+        let (reader, header_len) = PcapReader::new(&file).unwrap();
+        assert_eq!(header_len, 24);
+        // Fed through a window of 37 bytes: every datagram, in order, and `NeedMore` in between.
+        let mut got = Vec::new();
+        let (mut held, mut at) = (Vec::new(), header_len);
+        loop {
+            match reader.next(&held) {
+                PcapStep::Record { consumed, datagram } => {
+                    got.push(datagram.unwrap());
+                    held.drain(..consumed);
+                }
+                PcapStep::NeedMore if at < file.len() => {
+                    let end = (at + 37).min(file.len());
+                    held.extend_from_slice(&file[at..end]);
+                    at = end;
+                }
+                PcapStep::NeedMore => break,
+                PcapStep::Damaged => panic!("damaged"),
+            }
+        }
+        assert_eq!((got, held.len()), (sent, 0));
+        // A torn last record needs more, for ever.
+        let torn = &file[header_len..file.len() - 3];
+        let mut rest = torn;
+        while let PcapStep::Record { consumed, .. } = reader.next(rest) {
+            rest = &rest[consumed..];
+        }
+        assert_eq!(reader.next(rest), PcapStep::NeedMore);
+        assert!(PcapReader::new(b"not a pcap file at all!!").is_err());
     }
 
     #[test]

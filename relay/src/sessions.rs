@@ -9,7 +9,8 @@
 //! **Exports.** The live session's come from the hub's lap history and latest state. A recording's are computed
 //! by playing it through the engine (decode → normalize → lap records, the same code as a replay, states sampled
 //! every [`SAMPLE_EVERY_S`] of session time) on a blocking thread, one at a time, for files up to
-//! [`MAX_EXPORT_BYTES`]; the last one is cached while the file does not change.
+//! [`MAX_EXPORT_BYTES`]; the last one is cached while the file does not change. The file is read through a window
+//! of [`READ_CHUNK_BYTES`] ([`boxbox_engine::recording::PcapReader`]), so memory does not grow with the recording.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,7 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use boxbox_engine::history::LapRecorder;
-use boxbox_engine::recording::read_pcap;
+use boxbox_engine::recording::{PcapReader, PcapStep};
 use boxbox_engine::telemetry::{self, normalize::Normalizer};
 use boxbox_engine::wire::{LapRecord, RaceState, SCHEMA_VERSION};
 use serde::Serialize;
@@ -36,8 +37,12 @@ use crate::server::{ApiError, AppState, ErrorBody, json_response, twins_error};
 /// Session time between two states sampled from a recording for its export, in seconds.
 pub const SAMPLE_EVERY_S: f64 = 0.2;
 
-/// The largest recording exported (a whole race at 60 Hz is well under this).
-pub const MAX_EXPORT_BYTES: u64 = 1 << 30;
+/// The largest recording exported: it bounds the time an export takes (a simulated 57-lap race at 20 Hz is
+/// 777 MB and takes 4–10 s in a debug build), not the memory (24 MB at the peak for that race).
+pub const MAX_EXPORT_BYTES: u64 = 4 << 30;
+
+/// How much of a recording is read at a time for an export.
+pub const READ_CHUNK_BYTES: usize = 1 << 20;
 
 /// The longest session id.
 const MAX_ID_LEN: usize = 128;
@@ -404,20 +409,48 @@ pub fn export(
     }
 }
 
-/// Plays a recording through the engine and exports it.
+/// Plays a recording through the engine and exports it, reading it [`READ_CHUNK_BYTES`] at a time. A torn or
+/// damaged tail ends the export with what came before it, as a replay does.
 ///
 /// # Errors
 /// If the file cannot be read or is not a libpcap file.
 pub fn export_pcap(id: &str, path: &Path) -> anyhow::Result<SessionExport> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let recording = read_pcap(&bytes).with_context(|| format!("cannot read {}", path.display()))?;
-    drop(bytes);
+    use std::io::Read;
+    let context = || format!("cannot read {}", path.display());
+    let mut file = std::fs::File::open(path).with_context(context)?;
+    // Appends up to a chunk to `buf`; 0 at the end of the file.
+    let mut read_more = |buf: &mut Vec<u8>| -> std::io::Result<usize> {
+        let old = buf.len();
+        buf.resize(old + READ_CHUNK_BYTES, 0);
+        let n = file.read(&mut buf[old..])?;
+        buf.truncate(old + n);
+        Ok(n)
+    };
+    let mut buf = Vec::with_capacity(2 * READ_CHUNK_BYTES);
+    while buf.len() < 24 && read_more(&mut buf).with_context(context)? > 0 {}
+    let (reader, mut pos) = PcapReader::new(&buf).with_context(context)?;
     let mut normalizer = Normalizer::new();
     let mut laps = LapRecorder::new();
     let mut sampled_at: Option<f64> = None;
-    for d in &recording.datagrams {
-        // Malformed datagrams are skipped, as the live source does.
-        let Ok(packet) = telemetry::decode(&d.payload) else {
+    loop {
+        let datagram = match reader.next(&buf[pos..]) {
+            PcapStep::Record { consumed, datagram } => {
+                pos += consumed;
+                datagram
+            }
+            PcapStep::NeedMore => {
+                // Keep the partial record, read on; a partial record at the end of the file is a torn tail.
+                buf.drain(..pos);
+                pos = 0;
+                if read_more(&mut buf).with_context(context)? == 0 {
+                    break;
+                }
+                continue;
+            }
+            PcapStep::Damaged => break,
+        };
+        // Frames that are not UDP and malformed datagrams are skipped, as the live source does.
+        let Some(packet) = datagram.and_then(|d| telemetry::decode(&d.payload).ok()) else {
             continue;
         };
         let t = f64::from(packet.header.session_time);
