@@ -24,7 +24,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use boxbox_engine::protocol::{ServerMessage, StateDelta};
+use boxbox_engine::protocol::{ServerMessage, StateDelta, Subscription};
 use boxbox_engine::twin::consistency::ConsistencyWarning;
 use boxbox_engine::twin::session::{EventKind, StrategyStatus, TwinEvent};
 use boxbox_engine::twin::{CarTwin, TwinParams, TwinReport, Twins};
@@ -197,6 +197,42 @@ pub struct Publication {
     pub frame: Utf8Bytes,
     /// The delta, for clients that filter it; `None` when `frame` is a snapshot.
     pub delta: Option<StateDelta>,
+    /// Frames of the delta filtered for subscriptions, each made by the first client that asked: thousands of
+    /// tablets on a few subscriptions serialize a few frames, not thousands.
+    filtered: std::sync::Mutex<Vec<(Subscription, Utf8Bytes)>>,
+}
+
+/// Distinct subscriptions whose filtered frames a publication keeps; more are serialized per client.
+const FILTERED_FRAMES: usize = 32;
+
+impl Publication {
+    fn new(seq: u64, frame: Utf8Bytes, delta: Option<StateDelta>) -> Self {
+        Publication {
+            seq,
+            frame,
+            delta,
+            filtered: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The frame a client with `subscription` is sent: the shared one, or the delta filtered for it.
+    pub fn frame_for(&self, subscription: &Subscription) -> Option<Utf8Bytes> {
+        let Some(delta) = &self.delta else {
+            return Some(self.frame.clone());
+        };
+        if subscription.is_all() {
+            return Some(self.frame.clone());
+        }
+        let mut cache = self.filtered.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, frame)) = cache.iter().find(|(s, _)| s == subscription) {
+            return Some(frame.clone());
+        }
+        let frame = delta_frame(self.seq, &delta.filtered(subscription))?;
+        if cache.len() < FILTERED_FRAMES {
+            cache.push((subscription.clone(), frame.clone()));
+        }
+        Some(frame)
+    }
 }
 
 /// Counters of the WebSocket fan-out, for `/metrics`.
@@ -310,11 +346,10 @@ impl Hub {
         let seq = self.inner.seq.load(Ordering::Relaxed) + 1;
         self.inner.seq.store(seq, Ordering::Relaxed);
         if let Some(frame) = snapshot_frame(seq, &latest) {
-            let _ = self.inner.updates.send(Arc::new(Publication {
-                seq,
-                frame,
-                delta: None,
-            }));
+            let _ = self
+                .inner
+                .updates
+                .send(Arc::new(Publication::new(seq, frame, None)));
         }
     }
 
@@ -429,7 +464,7 @@ impl Hub {
                     let _ = self
                         .inner
                         .updates
-                        .send(Arc::new(Publication { seq, frame, delta }));
+                        .send(Arc::new(Publication::new(seq, frame, delta)));
                 }
                 None => tracing::error!(seq, "cannot serialize a state update"),
             }
@@ -792,6 +827,31 @@ mod tests {
             assert_eq!(hub.begin_session(key), None);
             assert!(hub.latest_state().is_none() && hub.persist_view().is_none());
         }
+    }
+
+    #[test]
+    fn a_filtered_frame_is_made_once_per_subscription() {
+        use boxbox_engine::protocol::{Cars, Topic};
+        let (hub, mut sim) = hub_at(300.0);
+        let mut updates = hub.subscribe();
+        sim.advance_to(301.0);
+        hub.publish(sim.state());
+        let p = updates.try_recv().unwrap();
+        let sub = Subscription {
+            cars: Cars::Only([1].into()),
+            topics: [Topic::Timing].into(),
+        };
+        let a = p.frame_for(&sub).unwrap();
+        let b = p.frame_for(&sub.clone()).unwrap();
+        assert_eq!(a.as_str().as_ptr(), b.as_str().as_ptr(), "shared");
+        assert!(
+            a.len() * 10 < p.frame.len(),
+            "{} of {}",
+            a.len(),
+            p.frame.len()
+        );
+        let all = p.frame_for(&Subscription::all()).unwrap();
+        assert_eq!(all.as_str().as_ptr(), p.frame.as_str().as_ptr());
     }
 
     #[tokio::test]
