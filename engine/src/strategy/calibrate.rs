@@ -67,7 +67,8 @@
 //!   (0.8 s behind the SC), duel loss 0.3 s, the overtaken car another 0.3 s, DRS within 1.0 s for −0.4 s
 //!   from lap 3 and two laps after a neutralisation.
 //! - **Overtaking threshold**: fitted so that noisy replays of the laps so far pass on track as often as the race
-//!   did ([`fit_overtake_threshold`]); 1.5 s before five green laps after the first.
+//!   did (pairs whose order flipped over a green lap neither pitted on); [`DEFAULT_OVERTAKE_THRESHOLD_S`] before
+//!   [`MIN_PASS_FIT_LAPS`] green laps after the first.
 //! - **Random events and reliability**: from `pars_mcs.ini` when given (accident probability by driver name,
 //!   failure probability and pit-stop Fisk by team, start performance by name, SC/VSC distributions), the race's
 //!   season or the latest one before it; a driver or team missing from a table takes the season's median (the Fisk
