@@ -27,8 +27,10 @@ use crate::hub::{Hub, WsStats};
 use crate::server::AppState;
 
 /// Frames a client may have waiting (to be sent, or held back by its delay) before its backlog is dropped for a
-/// fresh snapshot. At 10 Hz that is a 51-second delay; a longer delay at that rate is served in snapshots.
-pub const QUEUE_FRAMES: usize = 512;
+/// fresh snapshot: enough for the longest delay ([`MAX_DELAY_S`]) at the highest `--rate-hz` (60). Frames are
+/// shared, so delayed clients hold references to the same few seconds of frames, not copies; a client whose
+/// socket does not drain stops taking publications while its send blocks, and the hub's ring catches that.
+pub const QUEUE_FRAMES: usize = 8 * 1024;
 
 /// How long one frame may take to go out before the client is disconnected.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
