@@ -355,16 +355,23 @@ fn pinned_inputs() -> anyhow::Result<boxbox_web::view_model::strategy::DeskInput
     })
 }
 
-/// The baseline Monte Carlo's digest computed here, on one thread, with the worker's own function.
+/// The baseline Monte Carlo's digest computed here, on one thread, with the worker's own functions (one block,
+/// then the merge the page asks a worker for).
 fn native_digest(inputs: &boxbox_web::view_model::strategy::DeskInputs) -> anyhow::Result<String> {
+    use boxbox_web::view_model::strategy::{PageInputs, baseline_jobs, baseline_report_job};
     use boxbox_web::worker_protocol::{self, Answer};
-    let jobs = boxbox_web::view_model::strategy::baseline_jobs(inputs, 1);
+    let page = PageInputs::new(inputs).map_err(anyhow::Error::msg)?;
+    let jobs = baseline_jobs(&page, 1);
     let [job] = jobs.as_slice() else {
         bail!("one worker, {} jobs", jobs.len())
     };
-    match worker_protocol::run(job) {
-        Ok(Answer::Tally(t)) => Ok(worker_protocol::tally_digest(&t)),
+    let tally = match worker_protocol::run(job) {
+        Ok(Answer::Tally(t)) => t,
         other => bail!("no tally: {other:?}"),
+    };
+    match worker_protocol::run(&baseline_report_job(&page, vec![tally])) {
+        Ok(Answer::Baseline { digest, .. }) => Ok(digest),
+        other => bail!("no baseline: {other:?}"),
     }
 }
 

@@ -7,8 +7,9 @@
 //! one in the pool. The logic and the formatting are in [`crate::view_model::strategy`]; this is the wiring.
 //!
 //! Inputs come from the engine's live calibration, run in a worker too ([`vm::inputs_job`]), on the live state and the twins' lap history, or from inputs pinned from
-//! JavaScript ([`pin_strategy_inputs`], `window.wasmBindings.pin_strategy_inputs(json)`), which the end-to-end
-//! test uses to run the desk on a fixed race.
+//! JavaScript ([`pin_strategy_inputs`], `window.wasmBindings.pin_strategy_inputs(json)`, read in a worker too:
+//! [`vm::pinned_job`]), which the end-to-end test uses to run the desk on a fixed race. Either way the page keeps
+//! them as [`PageInputs`]: it never decodes the race model.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -24,25 +25,24 @@ use crate::live::LiveFeed;
 use crate::pool::{self, Done, PoolError};
 use crate::schedule::Refresh;
 use crate::view_model::strategy::{
-    self as vm, BASELINE_RUNS, DeskInputs, DeskStatus, HistBar, PlanRow, RerunGate, RunKey, SEED,
-    WhatIfControls,
+    self as vm, DeskStatus, HistBar, PageInputs, PlanRow, RerunGate, RunKey, WhatIfControls,
 };
-use crate::worker_protocol::{self, Answer};
+use crate::worker_protocol::{Answer, Opaque};
 
 thread_local! {
-    /// Inputs pinned from JavaScript, with a serial that changes on every pin.
-    static PINNED: RefCell<(u64, Option<DeskInputs>)> = const { RefCell::new((0, None)) };
+    /// Inputs pinned from JavaScript (JSON a worker reads), with a serial that changes on every pin.
+    static PINNED: RefCell<(u64, Option<Opaque>)> = const { RefCell::new((0, None)) };
 }
 
-/// Pins the desk's inputs (a [`DeskInputs`] as JSON) instead of the live session's, until the page reloads: a
-/// fixed race for tests and demonstrations. The desk picks them up within a second.
+/// Pins the desk's inputs (a [`crate::view_model::strategy::DeskInputs`] as JSON) instead of the live session's,
+/// until the page reloads: a fixed race for tests and demonstrations. The desk picks them up within a second; a
+/// worker reads them, and the desk's status line says so when they are not inputs.
 ///
 /// # Errors
-/// The JSON error, as a JS string.
+/// The JSON error, as a JS string, when `json` is not JSON at all.
 #[wasm_bindgen]
 pub fn pin_strategy_inputs(json: &str) -> Result<(), JsValue> {
-    let inputs: DeskInputs =
-        serde_json::from_str(json).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let inputs = Opaque::from_json(json).map_err(|e| JsValue::from_str(&e))?;
     PINNED.with(|p| {
         let mut p = p.borrow_mut();
         p.0 += 1;
@@ -51,8 +51,8 @@ pub fn pin_strategy_inputs(json: &str) -> Result<(), JsValue> {
     Ok(())
 }
 
-fn pinned() -> (u64, Option<DeskInputs>) {
-    PINNED.with(|p| p.borrow().clone())
+fn pinned() -> Option<Opaque> {
+    PINNED.with(|p| p.borrow().1.clone())
 }
 
 fn pin_serial() -> u64 {
@@ -73,7 +73,7 @@ struct Desk {
     car: Memo<Option<u8>>,
     status: RwSignal<DeskStatus>,
     /// Inputs and driver index of the latest run.
-    run: RwSignal<Option<(Arc<DeskInputs>, usize)>>,
+    run: RwSignal<Option<(Arc<PageInputs>, usize)>>,
     search: RwSignal<Option<Arc<SearchReport>>>,
     baseline: RwSignal<Option<(Arc<McReport>, String)>>,
     undercut: RwSignal<Option<Result<UndercutReport, String>>>,
@@ -136,9 +136,9 @@ impl Desk {
                 return;
             }
         };
-        // Pinned inputs, or the job that calibrates the live session in a worker.
-        let source = match pinned().1 {
-            Some(pinned) => Ok(pinned),
+        // The job that reads pinned inputs, or the one that calibrates the live session, in a worker.
+        let job = match pinned() {
+            Some(pinned) => vm::pinned_job(pinned),
             None => {
                 let job = self.feed.state.with_untracked(|s| {
                     let s = s.as_ref()?;
@@ -150,7 +150,7 @@ impl Desk {
                         .set(DeskStatus::Waiting("no race state yet".into()));
                     return;
                 };
-                Err(job)
+                job
             }
         };
         self.gate.update_value(|g| g.started(key, now));
@@ -162,16 +162,13 @@ impl Desk {
         let current = move || self.generation.get_value() == generation;
         spawn_local(async move {
             let t0 = now_ms();
-            let inputs = match source {
-                Ok(pinned) => Ok(pinned),
-                Err(job) => match pool.run(generation, &job).await {
-                    Ok(Done {
-                        answer: Answer::Inputs(inputs),
-                        ..
-                    }) => Ok(*inputs),
-                    Ok(_) => Err("the worker answered something else".to_owned()),
-                    Err(e) => Err(e.to_string()),
-                },
+            let inputs = match pool.run(generation, &job).await {
+                Ok(Done {
+                    answer: Answer::Inputs(inputs),
+                    ..
+                }) => Ok(*inputs),
+                Ok(_) => Err("the worker answered something else".to_owned()),
+                Err(e) => Err(e.to_string()),
             };
             let car = self.car.get_untracked();
             let ready = inputs.and_then(|i| {
@@ -202,11 +199,20 @@ impl Desk {
                 let done = pool
                     .monte_carlo(generation, &vm::baseline_jobs(&inputs, workers))
                     .await?;
-                if current() {
-                    let report =
-                        worker_protocol::report(&inputs.model, &done.tally, BASELINE_RUNS, SEED);
-                    let digest = worker_protocol::tally_digest(&done.tally);
-                    self.baseline.set(Some((Arc::new(report), digest)));
+                // A worker merges the blocks' tallies (the page never decodes them).
+                let merged = pool
+                    .run(generation, &vm::baseline_report_job(&inputs, done.tallies))
+                    .await?;
+                match (current(), merged.answer) {
+                    (true, Answer::Baseline { report, digest }) => {
+                        self.baseline.set(Some((Arc::new(report), digest)));
+                    }
+                    (true, _) => {
+                        return Err(PoolError::Job(
+                            "the baseline's merge answered something else".into(),
+                        ));
+                    }
+                    (false, _) => {}
                 }
                 Ok::<(), PoolError>(())
             };
@@ -319,10 +325,8 @@ pub fn StrategyDesk(
     let digest = move || desk.baseline.with(|b| b.as_ref().map(|(_, d)| d.clone()));
     let driver = move || desk.run.with(|r| r.as_ref().map(|(_, d)| *d));
     let code = move || {
-        desk.run.with(|r| {
-            r.as_ref()
-                .and_then(|(i, d)| i.model.drivers.get(*d).map(|m| m.code.clone()))
-        })
+        desk.run
+            .with(|r| r.as_ref().and_then(|(i, d)| i.codes.get(*d).cloned()))
     };
     let baseline = Memo::new(move |_| {
         let d = driver()?;

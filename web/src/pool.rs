@@ -1,8 +1,8 @@
 //! The pool of strategy Web Workers: N workers (the strategy worker built by Trunk from `web/worker`), a queue of
 //! jobs, and a future per job that resolves with its answer.
 //!
-//! **Invariant:** the UI thread never runs the Monte Carlo. It only encodes jobs, posts them, decodes answers and
-//! merges tallies; every race is simulated in a worker.
+//! **Invariant:** the UI thread never runs the Monte Carlo. It only encodes jobs, posts them and decodes answers;
+//! every race is simulated in a worker, and the blocks' tallies are merged in one (they cross the page undecoded).
 //!
 //! Each job carries the desk's generation. [`WorkerPool::supersede`] raises the pool's generation: queued jobs of
 //! older generations are dropped (their futures resolve with [`PoolError::Obsolete`]) and answers of older
@@ -18,13 +18,12 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::rc::{Rc, Weak};
 
-use boxbox_engine::strategy::monte_carlo::Tally;
 use futures::channel::oneshot;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::{Closure, JsValue};
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-use crate::worker_protocol::{self, Answer, Job, READY, Request, Response};
+use crate::worker_protocol::{self, Answer, Job, Opaque, READY, Request, Response};
 
 /// Where Trunk puts the worker's loader (`data-loader-shim`; worker files are never hashed).
 pub const WORKER_URL: &str = "/strategy-worker_loader.js";
@@ -59,11 +58,11 @@ pub struct Done {
     pub elapsed_ms: f64,
 }
 
-/// A Monte Carlo's merged tally.
+/// A Monte Carlo's blocks' tallies, for a worker to merge (`Job::Report`).
 #[derive(Debug)]
 pub struct McDone {
-    /// The tally, the same as one thread's.
-    pub tally: Tally,
+    /// Each block's tally, in block order: merged, the same as one thread's.
+    pub tallies: Vec<Opaque>,
     /// Time summed over the workers, milliseconds.
     pub worker_ms: f64,
 }
@@ -192,7 +191,7 @@ impl WorkerPool {
     }
 
     /// Runs a Monte Carlo's blocks (`Job::MonteCarlo` each, e.g. from
-    /// [`crate::view_model::strategy::baseline_jobs`]) on the workers and merges their tallies in block order.
+    /// [`crate::view_model::strategy::baseline_jobs`]) on the workers and collects their tallies in block order.
     ///
     /// # Errors
     /// The first block's error, or [`PoolError::Job`] if a block did not answer with a tally.
@@ -213,10 +212,7 @@ impl WorkerPool {
                 }
             }
         }
-        Ok(McDone {
-            tally: worker_protocol::merge_tallies(&tallies),
-            worker_ms,
-        })
+        Ok(McDone { tallies, worker_ms })
     }
 }
 

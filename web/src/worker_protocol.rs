@@ -6,20 +6,27 @@
 //! worker. [`handle`] is the whole worker side (text in, text out), so it is tested natively; the worker binary
 //! only moves text between `postMessage` and this function.
 //!
+//! **Invariant:** the page never decodes a race model or a tally. The desk's inputs ([`DeskInputs`]) and the
+//! tallies travel through the page as [`Opaque`] JSON that only workers read; the page keeps [`PageInputs`], the
+//! few facts its controls need. This keeps the model's serde code out of the app's bundle (issue 7's size budget).
+//!
 //! A Monte Carlo is split by chunk ([`split_chunks`]: contiguous blocks of `monte_carlo::chunks`) and the blocks'
-//! tallies are merged in block order ([`merge_tallies`]): the merged [`Tally`] is then the one `run_all` gives on
-//! one thread, bit for bit, whatever the number of workers.
+//! tallies are merged in block order ([`merge_tallies`], in a worker: [`Job::Report`]): the merged [`Tally`] is
+//! then the one `run_all` gives on one thread, bit for bit, whatever the number of workers.
 
 use boxbox_engine::digest::Fnv1a;
 use boxbox_engine::strategy::lapsim::{Prepared, RaceStart};
 use boxbox_engine::strategy::live;
 use boxbox_engine::strategy::model::{Plan, RaceModel};
-use boxbox_engine::strategy::monte_carlo::{self, McConfig, Tally};
+use boxbox_engine::strategy::monte_carlo::{self, McConfig, McReport, Tally};
 use boxbox_engine::strategy::search::{
     self, SearchConfig, SearchReport, UndercutReport, WhatIf, WhatIfReport,
 };
+use boxbox_engine::wire::Compound;
 use boxbox_engine::wire::{LapRecord, RaceState};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// What a worker posts once its WASM is loaded and its message handler is set: messages posted to it before that
 /// are lost, so the pool sends nothing until it has seen this.
@@ -43,6 +50,53 @@ pub struct Request {
     pub job: Job,
 }
 
+/// JSON that the page carries from one worker to another without reading it: the desk's inputs and Monte Carlo
+/// tallies. Only workers decode it ([`Opaque::decode`]), so their types' `Deserialize` code is not in the app.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Opaque(Box<RawValue>);
+
+impl Opaque {
+    /// `value` as JSON.
+    ///
+    /// # Errors
+    /// serde_json's error, as text (a non-finite number).
+    pub fn encode<T: Serialize>(value: &T) -> Result<Self, String> {
+        serde_json::value::to_raw_value(value)
+            .map(Opaque)
+            .map_err(|e| format!("cannot encode: {e}"))
+    }
+
+    /// JSON text from outside (checked to be JSON, not what it holds).
+    ///
+    /// # Errors
+    /// serde_json's error, as text.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        RawValue::from_string(text.to_owned())
+            .map(Opaque)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The value it holds (in a worker).
+    ///
+    /// # Errors
+    /// serde_json's error, as text.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_str(self.0.get()).map_err(|e| format!("cannot read the inputs: {e}"))
+    }
+
+    /// The JSON text.
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for Opaque {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
+}
+
 /// The work a worker can do: the engine's strategy functions, on inputs that travel as JSON.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -55,27 +109,32 @@ pub enum Job {
         /// The lap history (`Twins::records`).
         records: Vec<LapRecord>,
     },
+    /// Inputs pinned from outside (a [`DeskInputs`] as JSON), read and checked → [`Answer::Inputs`].
+    Pinned(Opaque),
     /// Some chunks of a Monte Carlo over the whole field → [`Answer::Tally`].
     MonteCarlo(McChunks),
+    /// Merges the blocks' tallies of a Monte Carlo (in block order) into its report → [`Answer::Baseline`].
+    Report {
+        /// The [`DeskInputs`].
+        inputs: Opaque,
+        /// Each block's [`Tally`], in block order.
+        tallies: Vec<Opaque>,
+        /// Races in the Monte Carlo.
+        runs: u32,
+        /// Its seed.
+        seed: u64,
+    },
     /// A strategy search for one car → [`Answer::Search`].
     Search {
-        /// The race.
-        model: RaceModel,
-        /// Every driver's plan, in the model's order.
-        plans: Vec<Plan>,
-        /// The live race to start from (`None`: the grid).
-        start: Option<RaceStart>,
+        /// The [`DeskInputs`] (the search starts from their live race).
+        inputs: Opaque,
         /// The search's settings (the car is in it).
         config: SearchConfig,
     },
     /// A what-if against the base case on the same seed → [`Answer::WhatIf`].
     WhatIf {
-        /// The race.
-        model: RaceModel,
-        /// Every driver's plan.
-        plans: Vec<Plan>,
-        /// The live race to start from.
-        start: Option<RaceStart>,
+        /// The [`DeskInputs`].
+        inputs: Opaque,
         /// What changes.
         what_if: WhatIf,
         /// Runs and seed.
@@ -83,12 +142,8 @@ pub enum Job {
     },
     /// Undercut chance on the car ahead and cover chance on the car behind → [`Answer::Undercut`].
     Undercut {
-        /// The race.
-        model: RaceModel,
-        /// Every driver's plan.
-        plans: Vec<Plan>,
-        /// The live race (an undercut needs one).
-        start: RaceStart,
+        /// The [`DeskInputs`].
+        inputs: Opaque,
         /// Index of the car in the model.
         car: usize,
         /// Runs and seed.
@@ -100,12 +155,8 @@ pub enum Job {
 /// tally as the whole.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct McChunks {
-    /// The race.
-    pub model: RaceModel,
-    /// Every driver's plan.
-    pub plans: Vec<Plan>,
-    /// The live race to start from (`None`: the grid).
-    pub start: Option<RaceStart>,
+    /// The [`DeskInputs`] (the Monte Carlo starts from their live race).
+    pub inputs: Opaque,
     /// Seed of every chunk's stream.
     pub seed: u64,
     /// `(chunk index, runs in it)`, as `monte_carlo::chunks` lists them.
@@ -129,10 +180,17 @@ pub struct Response {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
-    /// The live session's inputs.
-    Inputs(Box<DeskInputs>),
-    /// The chunks' tally.
-    Tally(Tally),
+    /// The live session's inputs, as the page keeps them.
+    Inputs(Box<PageInputs>),
+    /// The chunks' [`Tally`], for a [`Job::Report`].
+    Tally(Opaque),
+    /// A Monte Carlo's merged report.
+    Baseline {
+        /// The report of the merged tally.
+        report: McReport,
+        /// The merged tally's digest ([`tally_digest`]).
+        digest: String,
+    },
     /// The search's report.
     Search(SearchReport),
     /// Base case and what-if.
@@ -147,44 +205,66 @@ pub enum Answer {
 /// The engine's error, as text, when the inputs cannot be simulated.
 pub fn run(job: &Job) -> Result<Answer, String> {
     match job {
-        Job::Inputs { state, records } => {
-            live_inputs(state, records).map(|i| Answer::Inputs(Box::new(i)))
-        }
+        Job::Inputs { state, records } => live_inputs(state, records)
+            .and_then(|i| PageInputs::new(&i))
+            .map(|i| Answer::Inputs(Box::new(i))),
+        Job::Pinned(inputs) => inputs
+            .decode::<DeskInputs>()
+            .and_then(|i| PageInputs::new(&i))
+            .map(|i| Answer::Inputs(Box::new(i))),
         Job::MonteCarlo(mc) => {
-            let prepared = Prepared::new(&mc.model, &mc.plans, mc.start.as_ref())
+            let inputs: DeskInputs = mc.inputs.decode()?;
+            let prepared = Prepared::new(&inputs.model, &inputs.plans, Some(&inputs.start))
                 .map_err(|e| e.to_string())?;
             let mut tally = Tally::new(prepared.drivers());
             for &(chunk, runs) in &mc.chunks {
                 tally.merge(&monte_carlo::run_chunk(&prepared, mc.seed, chunk, runs));
             }
-            Ok(Answer::Tally(tally))
+            Opaque::encode(&tally).map(Answer::Tally)
         }
-        Job::Search {
-            model,
-            plans,
-            start,
-            config,
-        } => search::search(model, plans, start.as_ref(), config)
-            .map(Answer::Search)
-            .map_err(|e| e.to_string()),
+        Job::Report {
+            inputs,
+            tallies,
+            runs,
+            seed,
+        } => {
+            let inputs: DeskInputs = inputs.decode()?;
+            let tallies = tallies
+                .iter()
+                .map(Opaque::decode)
+                .collect::<Result<Vec<Tally>, String>>()?;
+            let merged = merge_tallies(&tallies);
+            Ok(Answer::Baseline {
+                report: report(&inputs.model, &merged, *runs, *seed),
+                digest: tally_digest(&merged),
+            })
+        }
+        Job::Search { inputs, config } => {
+            let i: DeskInputs = inputs.decode()?;
+            search::search(&i.model, &i.plans, Some(&i.start), config)
+                .map(Answer::Search)
+                .map_err(|e| e.to_string())
+        }
         Job::WhatIf {
-            model,
-            plans,
-            start,
+            inputs,
             what_if,
             config,
-        } => search::what_if(model, plans, start.as_ref(), what_if, config)
-            .map(Answer::WhatIf)
-            .map_err(|e| e.to_string()),
+        } => {
+            let i: DeskInputs = inputs.decode()?;
+            search::what_if(&i.model, &i.plans, Some(&i.start), what_if, config)
+                .map(Answer::WhatIf)
+                .map_err(|e| e.to_string())
+        }
         Job::Undercut {
-            model,
-            plans,
-            start,
+            inputs,
             car,
             config,
-        } => search::undercut(model, plans, start, *car, config)
-            .map(Answer::Undercut)
-            .map_err(|e| e.to_string()),
+        } => {
+            let i: DeskInputs = inputs.decode()?;
+            search::undercut(&i.model, &i.plans, &i.start, *car, config)
+                .map(Answer::Undercut)
+                .map_err(|e| e.to_string())
+        }
     }
 }
 
@@ -203,6 +283,57 @@ pub struct DeskInputs {
 }
 
 impl DeskInputs {
+    /// The model's driver index of car `car_idx`.
+    pub fn driver_of(&self, car_idx: u8) -> Option<usize> {
+        self.car_idx.iter().position(|c| *c == car_idx)
+    }
+}
+
+/// The desk's inputs as the page keeps them: the [`DeskInputs`] as [`Opaque`] JSON, which every job carries back to
+/// a worker, and the few facts the page's controls and labels need.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PageInputs {
+    /// The [`DeskInputs`].
+    pub inputs: Opaque,
+    /// Model driver `i` is the car with `car_idx[i]`.
+    pub car_idx: Vec<u8>,
+    /// Each model driver's code, in the model's order.
+    pub codes: Vec<String>,
+    /// Laps in the race.
+    pub total_laps: u32,
+    /// The race's dry compounds.
+    pub dry_compounds: Vec<Compound>,
+    /// Laps completed at the start state.
+    pub completed_laps: u32,
+    /// Every driver's plan, in the model's order.
+    pub plans: Vec<Plan>,
+    /// Each driver's compound at the start state, in the model's order.
+    pub fitted: Vec<Compound>,
+}
+
+impl PageInputs {
+    /// What the page keeps of `inputs`.
+    ///
+    /// # Errors
+    /// When the inputs cannot be encoded (a non-finite number).
+    pub fn new(inputs: &DeskInputs) -> Result<Self, String> {
+        Ok(PageInputs {
+            inputs: Opaque::encode(inputs)?,
+            car_idx: inputs.car_idx.clone(),
+            codes: inputs
+                .model
+                .drivers
+                .iter()
+                .map(|d| d.code.clone())
+                .collect(),
+            total_laps: inputs.model.total_laps,
+            dry_compounds: inputs.model.dry_compounds.clone(),
+            completed_laps: inputs.start.completed_laps,
+            plans: inputs.plans.clone(),
+            fitted: inputs.start.cars.iter().map(|c| c.compound).collect(),
+        })
+    }
+
     /// The model's driver index of car `car_idx`.
     pub fn driver_of(&self, car_idx: u8) -> Option<usize> {
         self.car_idx.iter().position(|c| *c == car_idx)
@@ -328,6 +459,7 @@ pub fn pool_size(query: &str, hardware_concurrency: Option<f64>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use boxbox_engine::strategy::lapsim::CarStart;
     use boxbox_engine::strategy::monte_carlo::chunks;
     use boxbox_engine::strategy::tumftm;
 
@@ -341,8 +473,37 @@ mod tests {
         model
     }
 
-    fn plans(model: &RaceModel) -> Vec<Plan> {
-        model.drivers.iter().map(|d| d.plan.clone()).collect()
+    /// Canada with every car on its planned start compound at the end of lap 10, a second apart.
+    fn inputs() -> DeskInputs {
+        let model = canada();
+        let plans = model.drivers.iter().map(|d| d.plan.clone()).collect();
+        let start = RaceStart {
+            completed_laps: 10,
+            cars: model
+                .drivers
+                .iter()
+                .enumerate()
+                .map(|(i, d)| CarStart {
+                    race_time_s: 10.0 * 80.0 + i as f64,
+                    laps: 10,
+                    compound: d.plan.start.unwrap_or(Compound::Medium),
+                    tyre_age_laps: 10.0,
+                    fuel_kg: 80.0,
+                    retired: false,
+                })
+                .collect(),
+        };
+        let car_idx = (0..model.drivers.len() as u8).collect();
+        DeskInputs {
+            model,
+            plans,
+            start,
+            car_idx,
+        }
+    }
+
+    fn opaque(inputs: &DeskInputs) -> Opaque {
+        Opaque::encode(inputs).expect("encodes")
     }
 
     /// Runs a request through the worker's side, as text both ways.
@@ -358,11 +519,10 @@ mod tests {
 
     #[test]
     fn any_split_over_workers_gives_the_one_thread_tally() {
-        let model = canada();
-        let plans = plans(&model);
+        let inputs = inputs();
         let runs = 1_100; // four full chunks and a short one
         let whole = monte_carlo::run_all(
-            &Prepared::new(&model, &plans, None).expect("prepares"),
+            &Prepared::new(&inputs.model, &inputs.plans, Some(&inputs.start)).expect("prepares"),
             &McConfig {
                 runs,
                 seed: 9,
@@ -372,7 +532,7 @@ mod tests {
         for workers in [1, 2, 3, 4, 7] {
             let blocks = split_chunks(&chunks(runs), workers);
             assert!(blocks.len() <= workers);
-            let tallies: Vec<Tally> = blocks
+            let tallies: Vec<Opaque> = blocks
                 .into_iter()
                 .enumerate()
                 .map(|(i, block)| {
@@ -380,9 +540,7 @@ mod tests {
                         id: i as u64 + 1,
                         generation: 3,
                         job: Job::MonteCarlo(McChunks {
-                            model: model.clone(),
-                            plans: plans.clone(),
-                            start: None,
+                            inputs: opaque(&inputs),
                             seed: 9,
                             chunks: block,
                         }),
@@ -395,9 +553,31 @@ mod tests {
                     }
                 })
                 .collect();
-            let merged = merge_tallies(&tallies);
+            let decoded: Vec<Tally> = tallies
+                .iter()
+                .map(|t| t.decode().expect("a tally"))
+                .collect();
+            let merged = merge_tallies(&decoded);
             assert_eq!(merged, whole, "{workers} workers");
-            assert_eq!(tally_digest(&merged), tally_digest(&whole));
+            // The page has a worker merge them: the same report and digest as one thread's tally.
+            let response = round_trip(&Request {
+                id: 99,
+                generation: 3,
+                job: Job::Report {
+                    inputs: opaque(&inputs),
+                    tallies,
+                    runs,
+                    seed: 9,
+                },
+            });
+            assert_eq!(
+                response.result,
+                Ok(Answer::Baseline {
+                    report: report(&inputs.model, &whole, runs, 9),
+                    digest: tally_digest(&whole),
+                }),
+                "{workers} workers"
+            );
         }
     }
 
@@ -415,8 +595,8 @@ mod tests {
 
     #[test]
     fn search_what_if_and_undercut_travel_as_json() {
-        let model = canada();
-        let plans = plans(&model);
+        let inputs = inputs();
+        let (model, plans, start) = (&inputs.model, &inputs.plans, &inputs.start);
         let car = model.driver("HAM").expect("HAM races");
         let config = SearchConfig {
             runs_per_plan: 40,
@@ -424,14 +604,12 @@ mod tests {
             finalists_per_stop_count: 2,
             ..SearchConfig::for_car(car, 4)
         };
-        let direct = search::search(&model, &plans, None, &config).expect("searches");
+        let direct = search::search(model, plans, Some(start), &config).expect("searches");
         let response = round_trip(&Request {
             id: 7,
             generation: 1,
             job: Job::Search {
-                model: model.clone(),
-                plans: plans.clone(),
-                start: None,
+                inputs: opaque(&inputs),
                 config,
             },
         });
@@ -450,48 +628,24 @@ mod tests {
                 kind: boxbox_engine::strategy::model::FcyKind::Sc,
             }],
         };
-        let direct = search::what_if(&model, &plans, None, &what_if, &mc).expect("runs");
+        let direct = search::what_if(model, plans, Some(start), &what_if, &mc).expect("runs");
         let response = round_trip(&Request {
             id: 8,
             generation: 1,
             job: Job::WhatIf {
-                model: model.clone(),
-                plans: plans.clone(),
-                start: None,
+                inputs: opaque(&inputs),
                 what_if,
                 config: mc,
             },
         });
         assert_eq!(response.result, Ok(Answer::WhatIf(direct)));
 
-        // An undercut needs a live start: the grid as a start state.
-        let start = RaceStart {
-            completed_laps: 10,
-            cars: model
-                .drivers
-                .iter()
-                .enumerate()
-                .map(|(i, d)| boxbox_engine::strategy::lapsim::CarStart {
-                    race_time_s: 10.0 * 80.0 + i as f64,
-                    laps: 10,
-                    compound: d
-                        .plan
-                        .start
-                        .unwrap_or(boxbox_engine::wire::Compound::Medium),
-                    tyre_age_laps: 10.0,
-                    fuel_kg: 80.0,
-                    retired: false,
-                })
-                .collect(),
-        };
-        let direct = search::undercut(&model, &plans, &start, car, &mc);
+        let direct = search::undercut(model, plans, start, car, &mc);
         let response = round_trip(&Request {
             id: 9,
             generation: 2,
             job: Job::Undercut {
-                model,
-                plans,
-                start,
+                inputs: opaque(&inputs),
                 car,
                 config: mc,
             },
@@ -503,15 +657,46 @@ mod tests {
     }
 
     #[test]
+    fn pinned_inputs_come_back_as_the_page_keeps_them() {
+        let inputs = inputs();
+        let page = PageInputs::new(&inputs).expect("encodes");
+        assert_eq!(page.codes.len(), inputs.model.drivers.len());
+        assert_eq!(page.codes[0], inputs.model.drivers[0].code);
+        assert_eq!(
+            (page.total_laps, page.completed_laps),
+            (inputs.model.total_laps, 10)
+        );
+        assert_eq!(page.fitted.len(), page.plans.len());
+        assert_eq!(page.driver_of(3), inputs.driver_of(3));
+        assert_eq!(page.inputs.decode::<DeskInputs>(), Ok(inputs.clone()));
+        let text = serde_json::to_string(&inputs).expect("encodes");
+        let response = round_trip(&Request {
+            id: 1,
+            generation: 1,
+            job: Job::Pinned(Opaque::from_json(&text).expect("JSON")),
+        });
+        assert_eq!(response.result, Ok(Answer::Inputs(Box::new(page))));
+        // JSON that is not inputs: the worker says so.
+        let response = round_trip(&Request {
+            id: 2,
+            generation: 1,
+            job: Job::Pinned(Opaque::from_json(r#"{"model": 1}"#).expect("JSON")),
+        });
+        assert!(matches!(response.result, Err(m) if m.starts_with("cannot read the inputs")));
+        assert!(Opaque::from_json("{not json").is_err());
+    }
+
+    #[test]
     fn errors_come_back_as_messages_with_the_request_id() {
-        let model = canada();
+        let no_plans = DeskInputs {
+            plans: Vec::new(),
+            ..inputs()
+        };
         let response = round_trip(&Request {
             id: 11,
             generation: 4,
             job: Job::MonteCarlo(McChunks {
-                plans: Vec::new(),
-                model,
-                start: None,
+                inputs: opaque(&no_plans),
                 seed: 1,
                 chunks: vec![(0, 10)],
             }),
@@ -565,7 +750,9 @@ mod tests {
         assert_eq!(direct.start.completed_laps, 10);
         assert_eq!(
             round_trip(&request(&state, &recorder)).result,
-            Ok(Answer::Inputs(Box::new(direct)))
+            Ok(Answer::Inputs(Box::new(
+                PageInputs::new(&direct).expect("encodes")
+            )))
         );
     }
 

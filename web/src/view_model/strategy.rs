@@ -15,8 +15,8 @@ use boxbox_engine::wire::Compound;
 
 use super::{chance, compound_class};
 use crate::schedule::Refresh;
-pub use crate::worker_protocol::DeskInputs;
-use crate::worker_protocol::{Job, McChunks, split_chunks};
+pub use crate::worker_protocol::{DeskInputs, PageInputs};
+use crate::worker_protocol::{Job, McChunks, Opaque, split_chunks};
 
 /// Seed of every desk job: the same seed on every refresh (common random numbers), so a change in the answer is
 /// a change in the race, not in the dice.
@@ -52,15 +52,18 @@ pub fn inputs_job(
     }
 }
 
+/// The job that reads and checks inputs pinned from outside (a [`DeskInputs`] as JSON), in a worker.
+pub fn pinned_job(inputs: Opaque) -> Job {
+    Job::Pinned(inputs)
+}
+
 /// The baseline Monte Carlo's jobs: [`BASELINE_RUNS`] races of the current plans, in at most `workers` blocks.
-pub fn baseline_jobs(inputs: &DeskInputs, workers: usize) -> Vec<Job> {
+pub fn baseline_jobs(inputs: &PageInputs, workers: usize) -> Vec<Job> {
     split_chunks(&monte_carlo::chunks(BASELINE_RUNS), workers)
         .into_iter()
         .map(|chunks| {
             Job::MonteCarlo(McChunks {
-                model: inputs.model.clone(),
-                plans: inputs.plans.clone(),
-                start: Some(inputs.start.clone()),
+                inputs: inputs.inputs.clone(),
                 seed: SEED,
                 chunks,
             })
@@ -68,12 +71,20 @@ pub fn baseline_jobs(inputs: &DeskInputs, workers: usize) -> Vec<Job> {
         .collect()
 }
 
+/// The job that merges the baseline blocks' tallies (in block order) into its report and digest.
+pub fn baseline_report_job(inputs: &PageInputs, tallies: Vec<Opaque>) -> Job {
+    Job::Report {
+        inputs: inputs.inputs.clone(),
+        tallies,
+        runs: BASELINE_RUNS,
+        seed: SEED,
+    }
+}
+
 /// The strategy search for `driver`.
-pub fn search_job(inputs: &DeskInputs, driver: usize) -> Job {
+pub fn search_job(inputs: &PageInputs, driver: usize) -> Job {
     Job::Search {
-        model: inputs.model.clone(),
-        plans: inputs.plans.clone(),
-        start: Some(inputs.start.clone()),
+        inputs: inputs.inputs.clone(),
         config: SearchConfig {
             runs_per_plan: SEARCH_RUNS_PER_PLAN,
             ..SearchConfig::for_car(driver, SEED)
@@ -82,22 +93,18 @@ pub fn search_job(inputs: &DeskInputs, driver: usize) -> Job {
 }
 
 /// Undercut on the car ahead and cover on the car behind, for `driver`.
-pub fn undercut_job(inputs: &DeskInputs, driver: usize) -> Job {
+pub fn undercut_job(inputs: &PageInputs, driver: usize) -> Job {
     Job::Undercut {
-        model: inputs.model.clone(),
-        plans: inputs.plans.clone(),
-        start: inputs.start.clone(),
+        inputs: inputs.inputs.clone(),
         car: driver,
         config: mc_config(UNDERCUT_RUNS),
     }
 }
 
 /// The what-if the controls describe, for `driver`.
-pub fn what_if_job(inputs: &DeskInputs, driver: usize, controls: &WhatIfControls) -> Job {
+pub fn what_if_job(inputs: &PageInputs, driver: usize, controls: &WhatIfControls) -> Job {
     Job::WhatIf {
-        model: inputs.model.clone(),
-        plans: inputs.plans.clone(),
-        start: Some(inputs.start.clone()),
+        inputs: inputs.inputs.clone(),
         what_if: what_if(inputs, driver, controls),
         config: mc_config(WHAT_IF_RUNS),
     }
@@ -139,23 +146,23 @@ pub struct ControlRange {
 
 /// The controls' range for `driver`, or `None` when no lap is left to pit on.
 pub fn control_range(
-    inputs: &DeskInputs,
+    inputs: &PageInputs,
     driver: usize,
     window: Option<&PitWindow>,
 ) -> Option<ControlRange> {
-    let first_lap = inputs.start.completed_laps + 1;
-    let last_lap = inputs.model.total_laps.checked_sub(1)?;
+    let first_lap = inputs.completed_laps + 1;
+    let last_lap = inputs.total_laps.checked_sub(1)?;
     if first_lap > last_lap {
         return None;
     }
-    let compounds = inputs.model.dry_compounds.clone();
+    let compounds = inputs.dry_compounds.clone();
     let next_stop = inputs.plans.get(driver).and_then(|p| {
         p.stops
             .iter()
-            .find(|s| s.lap > inputs.start.completed_laps)
+            .find(|s| s.lap > inputs.completed_laps)
             .copied()
     });
-    let fitted = inputs.start.cars.get(driver).map(|c| c.compound);
+    let fitted = inputs.fitted.get(driver).copied();
     let (lap, compound) = match (window, next_stop) {
         (Some(w), _) => (w.best_lap, w.compound),
         (None, Some(s)) => (s.lap, s.compound),
@@ -210,7 +217,7 @@ pub fn plan_with_stop(plan: &Plan, completed_laps: u32, lap: u32, compound: Comp
 
 /// The engine's what-if for the controls: the car's plan with the stop moved, and a SC from the start of lap
 /// `sc_lap` for [`WHAT_IF_SC_LAPS`] laps.
-pub fn what_if(inputs: &DeskInputs, driver: usize, controls: &WhatIfControls) -> WhatIf {
+pub fn what_if(inputs: &PageInputs, driver: usize, controls: &WhatIfControls) -> WhatIf {
     let plans = inputs
         .plans
         .get(driver)
@@ -219,7 +226,7 @@ pub fn what_if(inputs: &DeskInputs, driver: usize, controls: &WhatIfControls) ->
                 driver,
                 plan_with_stop(
                     p,
-                    inputs.start.completed_laps,
+                    inputs.completed_laps,
                     controls.pit_lap,
                     controls.compound,
                 ),
@@ -233,7 +240,7 @@ pub fn what_if(inputs: &DeskInputs, driver: usize, controls: &WhatIfControls) ->
             let start = f64::from(lap.saturating_sub(1));
             FcyPhase {
                 start,
-                end: (start + WHAT_IF_SC_LAPS).min(f64::from(inputs.model.total_laps)),
+                end: (start + WHAT_IF_SC_LAPS).min(f64::from(inputs.total_laps)),
                 kind: FcyKind::Sc,
             }
         })
@@ -669,7 +676,7 @@ mod tests {
         }
     }
 
-    fn inputs() -> DeskInputs {
+    fn desk_inputs() -> DeskInputs {
         let mut model = boxbox_engine::strategy::tumftm::read(
             include_str!(
                 "../../../../shared/data/races/2019_07_canada/tumftm_pars_Montreal_2019.ini"
@@ -704,6 +711,10 @@ mod tests {
         }
     }
 
+    fn inputs() -> PageInputs {
+        PageInputs::new(&desk_inputs()).expect("encodes")
+    }
+
     #[test]
     fn inputs_map_cars_to_drivers() {
         let i = inputs();
@@ -727,6 +738,14 @@ mod tests {
                 .collect();
             assert_eq!(chunks, monte_carlo::chunks(BASELINE_RUNS));
         }
+        assert!(matches!(
+            baseline_report_job(&i, Vec::new()),
+            Job::Report {
+                runs: BASELINE_RUNS,
+                seed: SEED,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -782,9 +801,9 @@ mod tests {
     fn control_range_starts_at_the_next_lap() {
         let i = inputs();
         let r = control_range(&i, 0, None).expect("laps left");
-        assert_eq!((r.first_lap, r.last_lap), (13, i.model.total_laps - 1));
+        assert_eq!((r.first_lap, r.last_lap), (13, i.total_laps - 1));
         assert!((r.first_lap..=r.last_lap).contains(&r.initial.pit_lap));
-        assert_eq!(r.compounds, i.model.dry_compounds);
+        assert_eq!(r.compounds, i.dry_compounds);
         let w = PitWindow {
             earliest_lap: 20,
             latest_lap: 26,
@@ -798,7 +817,7 @@ mod tests {
             (23, Compound::Hard)
         );
         let mut late = i.clone();
-        late.start.completed_laps = late.model.total_laps - 1;
+        late.completed_laps = late.total_laps - 1;
         assert_eq!(control_range(&late, 0, None), None);
     }
 
