@@ -389,3 +389,97 @@ fn seq_of(text: &str) -> Option<u64> {
         .collect();
     digits.parse().ok()
 }
+
+/// A delay longer than the queue would hold at a small bound: on virtual time, 70 s of states at 10 Hz to a client
+/// delayed by 60 s, driven through `serve_client` with channels (the client answers pings with pongs).
+#[tokio::test(start_paused = true)]
+async fn a_long_delay_is_served_in_order_without_resyncs() {
+    use axum::extract::ws::Message as AxumMessage;
+    let hub = Hub::new();
+    let mut race = sim(8);
+    race.advance_to(100.0);
+    hub.publish(race.state());
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<AxumMessage>(16 * 1024);
+    let sink = Box::pin(futures_util::sink::unfold(
+        out_tx,
+        |tx, message: AxumMessage| async move {
+            tx.send(message)
+                .await
+                .map_err(|_| axum::Error::new("closed"))?;
+            Ok::<_, axum::Error>(tx)
+        },
+    ));
+    let delay = AxumMessage::Text(r#"{"type":"delay","seconds":60}"#.into());
+    let incoming = futures_util::stream::once(async move { Ok(delay) }).chain(
+        futures_util::stream::unfold((), |()| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Some((Ok(AxumMessage::Pong(Default::default())), ()))
+        }),
+    );
+    let (_stop_tx, stop) = watch::channel(false);
+    let client = tokio::spawn(boxbox_relay::ws::serve_client(
+        sink,
+        Box::pin(incoming),
+        hub.clone(),
+        stop,
+    ));
+    let started = Instant::now();
+    for i in 0..700u32 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        race.advance_to(100.0 + f64::from(i) * 0.1);
+        hub.publish(race.state());
+    }
+    let mut received = Vec::new();
+    while let Ok(message) = out_rx.try_recv() {
+        if let AxumMessage::Text(text) = message {
+            received.push(serde_json::from_str::<ServerMessage>(text.as_str()).unwrap());
+        }
+    }
+    assert!(started.elapsed() >= Duration::from_secs(70));
+    // The first snapshot, the ack, then 60 s later the snapshot of when the delay was asked, then deltas.
+    let kinds: Vec<&str> = received
+        .iter()
+        .map(|m| match m {
+            ServerMessage::Snapshot { .. } => "snapshot",
+            ServerMessage::Delayed { .. } => "delayed",
+            ServerMessage::Delta { .. } => "delta",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        &kinds[..3],
+        ["snapshot", "delayed", "snapshot"],
+        "{kinds:?}"
+    );
+    let ServerMessage::Snapshot { seq: first, .. } = received[2] else {
+        unreachable!()
+    };
+    assert!(
+        first <= 2,
+        "the snapshot of when the delay was asked: {first}"
+    );
+    let deltas: Vec<u64> = received[3..]
+        .iter()
+        .map(|m| match m {
+            ServerMessage::Delta { seq, .. } => *seq,
+            other => panic!("only deltas after the delayed snapshot: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        deltas,
+        ((first + 1)..=first + deltas.len() as u64).collect::<Vec<_>>()
+    );
+    // 70 s of states, the first 60 s of them out: about 100 deltas.
+    assert!(
+        (80..=110).contains(&deltas.len()),
+        "{} deltas",
+        deltas.len()
+    );
+    assert_eq!(
+        hub.ws_stats()
+            .queue_drops
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    client.abort();
+}
