@@ -302,9 +302,11 @@ async fn send<W: Sink<Message> + Unpin>(sink: &mut W, message: Message, hub: &Hu
     }
 }
 
-/// Sleeps until `at`, or forever when there is nothing to wait for.
+/// Sleeps until `at`, or forever when there is nothing to wait for. A frame already due goes at once: a timer
+/// would round up to the timer wheel's next millisecond, which every undelayed frame would wait for.
 async fn sleep_until_some(at: Option<Instant>) {
     match at {
+        Some(at) if at <= Instant::now() => {}
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
