@@ -9,6 +9,7 @@
 //!   time (normalizer checkpoints, the lap history so far). Pure.
 //! - [`worker_protocol`]: the strategy workers' requests and responses (JSON text), and the worker's side of it.
 //!   Pure; the worker binary (`web/worker`) is a thin shell around [`worker_protocol::handle`].
+//! - [`relay_message`]: the relay's `/ws` messages read without serde's buffering (a smaller bundle). Pure.
 //! - `live` (wasm only): the WebSocket feed with reconnect and backoff, as signals.
 //! - `live` also runs the twins on the stream and recomputes their report on [`schedule`]'s cue.
 //! - `pool` (wasm only): the pool of strategy Web Workers: a queue, futures for answers, a Monte Carlo split by
@@ -18,6 +19,7 @@
 //! - `desk` (wasm only): the strategy desk component, fed by the pool.
 //! - `app` (wasm only): the components: session bar, timing tower, car panel, Field panel, the tabs.
 
+pub mod relay_message;
 pub mod schedule;
 pub mod timeline;
 pub mod view_model;

@@ -213,7 +213,7 @@ pub fn connect(feed: LiveFeed, url: String) -> AbortHandle {
                         let Ok(Message::Text(text)) = frame else {
                             break;
                         };
-                        match serde_json::from_str::<ServerMessage>(&text) {
+                        match crate::relay_message::decode(&text) {
                             Ok(message) => {
                                 attempt = 0;
                                 feed.connection.set(Connection::Live);
