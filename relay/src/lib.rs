@@ -209,6 +209,13 @@ pub async fn run(
     // The shutdown protocol (see the module docs): intake, then the last save, then the sockets.
     let shutdown_sources = sources.clone();
     let shutdown_hub = hub.clone();
+    // No Nagle: a WebSocket frame must not wait for the ACK of the previous one (with Linux's delayed ACKs, up
+    // to 40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
