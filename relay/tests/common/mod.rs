@@ -93,6 +93,7 @@ pub fn config(spec: SourceSpec, record_dir: Option<std::path::PathBuf>) -> Serve
         },
         persist: None,
         access: test_access(),
+        nats: None,
     }
 }
 
@@ -178,4 +179,23 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// The address a `boxbox serve` child prints on its first line (`boxbox is running: open http://…/`), read from its
+/// piped stdout.
+pub fn served_addr(child: &mut std::process::Child) -> SocketAddr {
+    use std::io::{BufRead, BufReader};
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    url.trim_start_matches("http://")
+        .trim_end_matches('/')
+        .replace("localhost", "127.0.0.1")
+        .parse()
+        .unwrap()
 }
