@@ -16,9 +16,6 @@ use boxbox_engine::sim::{RaceSim, SimConfig};
 use boxbox_relay::access::{Access, AccessConfig, RateLimit, Role};
 use boxbox_relay::desk::Desk;
 use boxbox_relay::hub::Hub;
-use boxbox_relay::server::{AppState, app};
-use boxbox_relay::sessions::Sessions;
-use boxbox_relay::source::{SourceConfig, SourceContext, SourceSpec, Sources};
 use common::CONTROL_TOKEN;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -32,34 +29,19 @@ struct Api {
 }
 
 async fn api(access: AccessConfig, record_dir: Option<PathBuf>, audit_dir: Option<&Path>) -> Api {
-    let (_tx, stop) = tokio::sync::watch::channel(false);
     let audit = audit_dir.map(|d| {
         boxbox_relay::audit::Audit::open(boxbox_relay::audit::AuditSettings::in_dir(d)).unwrap()
     });
     let hub = Hub::with_audit(audit);
-    let context = SourceContext {
-        rate_hz: 10.0,
-        record_dir: None,
-    };
-    let config = SourceConfig {
-        spec: SourceSpec::Ingest,
-        fallback_after: None,
-    };
-    let sources = Sources::start(hub.clone(), context, config, None)
-        .await
-        .unwrap();
     let (access, _) = Access::new(access).unwrap();
-    let router = app(
-        AppState {
-            hub: hub.clone(),
-            stop,
-            sources,
-            desk: Desk::new(),
-            access: access.clone(),
-            sessions: Sessions::new(record_dir),
-        },
+    let router = common::ingest_router(
+        hub.clone(),
+        Desk::new(),
+        access.clone(),
+        record_dir,
         Path::new("/nonexistent"),
-    );
+    )
+    .await;
     Api {
         router,
         hub,

@@ -2,6 +2,8 @@
 //! lap is done, and re-run in the background when the race moves on, without a request.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use axum::body::Body;
@@ -9,41 +11,18 @@ use axum::http::{Request, StatusCode};
 use boxbox_engine::sim::{RaceSim, SimConfig};
 use boxbox_relay::desk::Desk;
 use boxbox_relay::hub::Hub;
-use boxbox_relay::server::{AppState, app};
-use boxbox_relay::source::{SourceConfig, SourceContext, SourceSpec, Sources};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 async fn router(hub: Hub, desk: Desk) -> axum::Router {
-    let (_tx, stop) = tokio::sync::watch::channel(false);
-    let context = SourceContext {
-        rate_hz: 10.0,
-        record_dir: None,
-    };
-    let config = SourceConfig {
-        spec: SourceSpec::Ingest,
-        fallback_after: None,
-    };
-    let sources = Sources::start(hub.clone(), context, config, None)
-        .await
-        .unwrap();
-    app(
-        AppState {
-            hub,
-            stop,
-            sources,
-            desk,
-            access: boxbox_relay::access::Access::new(
-                boxbox_relay::access::AccessConfig::pit_wall(Some(
-                    "test-control-token-0123456789".into(),
-                )),
-            )
-            .unwrap()
-            .0,
-            sessions: boxbox_relay::sessions::Sessions::new(None),
-        },
+    common::ingest_router(
+        hub,
+        desk,
+        common::pit_wall_access(),
+        None,
         std::path::Path::new("/nonexistent"),
     )
+    .await
 }
 
 async fn get(router: &axum::Router, uri: &str) -> (StatusCode, serde_json::Value) {

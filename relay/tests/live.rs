@@ -79,43 +79,20 @@ mod router {
     use axum::http::{Request, StatusCode};
     use boxbox_relay::desk::Desk;
     use boxbox_relay::hub::Hub;
-    use boxbox_relay::server::{AppState, app};
-    use boxbox_relay::source::{SourceConfig, SourceContext, SourceSpec, Sources};
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
+    use crate::common;
+
     async fn router(web_dir: &std::path::Path) -> axum::Router {
-        let (_tx, stop) = tokio::sync::watch::channel(false);
-        let hub = Hub::new();
-        // Ingest runs no task: the router answers without a race running.
-        let context = SourceContext {
-            rate_hz: 10.0,
-            record_dir: None,
-        };
-        let config = SourceConfig {
-            spec: SourceSpec::Ingest,
-            fallback_after: None,
-        };
-        let sources = Sources::start(hub.clone(), context, config, None)
-            .await
-            .unwrap();
-        app(
-            AppState {
-                hub,
-                stop,
-                sources,
-                desk: Desk::new(),
-                access: boxbox_relay::access::Access::new(
-                    boxbox_relay::access::AccessConfig::pit_wall(Some(
-                        "test-control-token-0123456789".into(),
-                    )),
-                )
-                .unwrap()
-                .0,
-                sessions: boxbox_relay::sessions::Sessions::new(None),
-            },
+        common::ingest_router(
+            Hub::new(),
+            Desk::new(),
+            common::pit_wall_access(),
+            None,
             web_dir,
         )
+        .await
     }
 
     async fn get(router: axum::Router, uri: &str) -> (StatusCode, String) {

@@ -199,3 +199,47 @@ pub fn served_addr(child: &mut std::process::Child) -> SocketAddr {
         .parse()
         .unwrap()
 }
+
+/// The relay's router over `hub` for `oneshot` tests, with an ingest source (it runs no task, so the router answers
+/// without a race running), `access`, the recordings in `record_dir` and the web app in `web_dir`.
+pub async fn ingest_router(
+    hub: boxbox_relay::hub::Hub,
+    desk: boxbox_relay::desk::Desk,
+    access: boxbox_relay::access::Access,
+    record_dir: Option<std::path::PathBuf>,
+    web_dir: &std::path::Path,
+) -> axum::Router {
+    use boxbox_relay::source::{SourceContext, Sources};
+    let (_tx, stop) = tokio::sync::watch::channel(false);
+    let context = SourceContext {
+        rate_hz: 10.0,
+        record_dir: None,
+    };
+    let config = SourceConfig {
+        spec: SourceSpec::Ingest,
+        fallback_after: None,
+    };
+    let sources = Sources::start(hub.clone(), context, config, None)
+        .await
+        .unwrap();
+    boxbox_relay::server::app(
+        boxbox_relay::server::AppState {
+            hub,
+            stop,
+            sources,
+            desk,
+            access,
+            sessions: boxbox_relay::sessions::Sessions::new(record_dir),
+        },
+        web_dir,
+    )
+}
+
+/// The pit wall's access with [`CONTROL_TOKEN`] (reads open, the default rate limit).
+pub fn pit_wall_access() -> boxbox_relay::access::Access {
+    boxbox_relay::access::Access::new(boxbox_relay::access::AccessConfig::pit_wall(Some(
+        CONTROL_TOKEN.into(),
+    )))
+    .unwrap()
+    .0
+}
