@@ -550,6 +550,17 @@ async fn desk(client: &Client, url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The what-if's answer once it is shown (a run takes up to 90 s on a loaded machine).
+async fn what_if_result(client: &Client) -> anyhow::Result<String> {
+    Ok(client
+        .wait()
+        .at_most(Duration::from_secs(90))
+        .for_element(Locator::Css("[data-testid=whatif-result]"))
+        .await?
+        .text()
+        .await?)
+}
+
 /// A what-if on the pinned race: a SC and another pit lap, answered by a worker, shown against the baseline.
 async fn what_if(client: &Client) -> anyhow::Result<()> {
     client
@@ -582,13 +593,7 @@ async fn what_if(client: &Client) -> anyhow::Result<()> {
         .await?
         .click()
         .await?;
-    let result = client
-        .wait()
-        .at_most(Duration::from_secs(90))
-        .for_element(Locator::Css("[data-testid=whatif-result]"))
-        .await?
-        .text()
-        .await?;
+    let result = what_if_result(client).await?;
     ensure!(
         result.contains('→') && !result.starts_with("what-if:"),
         "no what-if against the baseline: {result}"
@@ -967,13 +972,7 @@ async fn replay(client: &Client, url: &str) -> anyhow::Result<()> {
         .await?
         .click()
         .await?;
-    let result = client
-        .wait()
-        .at_most(Duration::from_secs(90))
-        .for_element(Locator::Css("[data-testid=whatif-result]"))
-        .await?
-        .text()
-        .await?;
+    let result = what_if_result(client).await?;
     ensure!(
         result.contains('→') && !result.starts_with("what-if:"),
         "no what-if from the replay's moment: {result}"
