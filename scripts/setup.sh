@@ -37,6 +37,13 @@ if ! command -v tshark >/dev/null; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tshark >/dev/null
 fi
 
+# 2c. nats-server: relay/tests/nats.rs starts a real one (`--nats` scale-out). Debian puts it in /usr/sbin.
+if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+    log "installing nats-server (apt)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+fi
+
 # 3. wasm-opt from npm binaryen (never Debian's), in a tools dir outside the repo.
 if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ] \
     || ! "$TOOLS_DIR/node_modules/.bin/wasm-opt" --version | grep -q "version_${BINARYEN_VERSION%%.*}"; then

@@ -310,6 +310,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     pub rate_limit_per_s: Option<f64>,
 
+    /// Publish the live feed (snapshots and deltas, as on `/ws`) to this NATS server, e.g. `nats://127.0.0.1:4222`,
+    /// on `boxbox.<session>.snapshot` and `boxbox.<session>.delta` (see README).
+    #[arg(long, value_name = "URL", env = "BOXBOX_NATS")]
+    pub nats: Option<String>,
+
     /// Source: listen for EA F1 23/24/25 UDP telemetry here (e.g. `0.0.0.0:20777`).
     #[arg(long, env = "BOXBOX_UDP", group = "source")]
     pub udp: Option<SocketAddr>,
@@ -404,6 +409,8 @@ pub struct FileConfig {
     pub max_ingest_bytes: Option<usize>,
     /// As `--rate-limit-per-s`.
     pub rate_limit_per_s: Option<f64>,
+    /// As `--nats`.
+    pub nats: Option<String>,
 }
 
 impl FileConfig {
@@ -500,8 +507,14 @@ impl ServeArgs {
             .unwrap_or(5.0);
         parse_persist_interval(&persist_interval_s.to_string())
             .map_err(|e| anyhow::anyhow!("persist_interval_s: {e}"))?;
+        let nats = self.nats.or(file.nats);
+        if let Some(url) = &nats {
+            url.parse::<async_nats::ServerAddr>()
+                .map_err(|e| anyhow::anyhow!("--nats {url:?}: not a NATS server address ({e})"))?;
+        }
         Ok(crate::ServeConfig {
             access,
+            nats,
             http: self
                 .http
                 .or(file.http)
@@ -651,6 +664,11 @@ mod tests {
         let persist = c.persist.unwrap();
         assert_eq!(persist.state_dir, PathBuf::from("boxbox-state"));
         assert_eq!(persist.interval, std::time::Duration::from_secs(5));
+        assert_eq!(c.nats, None);
+        let c = serve(&["--nats", "nats://127.0.0.1:4222"]).unwrap();
+        assert_eq!(c.nats.as_deref(), Some("nats://127.0.0.1:4222"));
+        let e = serve(&["--nats", "http://127.0.0.1:4222"]).unwrap_err();
+        assert!(e.to_string().contains("not a NATS server address"), "{e}");
         let c = serve(&["--state-dir", "/var/boxbox", "--persist-interval-s", "1.5"]).unwrap();
         let persist = c.persist.unwrap();
         assert_eq!(persist.state_dir, PathBuf::from("/var/boxbox"));
@@ -802,6 +820,7 @@ mod tests {
             record = false
             state_dir = "/srv/boxbox"
             persist_interval_s = 2
+            nats = "nats://10.0.0.7:4222"
             [source]
             mode = "udp"
             bind = "0.0.0.0:20777"
@@ -818,6 +837,7 @@ mod tests {
         };
         let c = args.resolve(file).unwrap();
         assert_eq!((c.http.port(), c.rate_hz, c.record_dir), (8081, 5.0, None));
+        assert_eq!(c.nats.as_deref(), Some("nats://10.0.0.7:4222"));
         let persist = c.persist.unwrap();
         assert_eq!(
             (persist.state_dir, persist.interval),

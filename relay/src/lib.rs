@@ -15,6 +15,7 @@
 //! - [`hub`]: the latest state, the twins watching it (lap history, events, the cached twin report) and the
 //!   broadcast channel every WebSocket client reads from.
 //! - [`metrics`]: `GET /metrics` in Prometheus' text format, and the middleware that times every request.
+//! - [`nats`]: `--nats`, the live feed published to NATS subjects per session, for a NATS cluster to fan out.
 //! - [`persist`]: the state on disk: two generations written atomically with a checksum, the newest valid one
 //!   recovered at start.
 //! - [`source`]: the sources (simulator, UDP with forwarding, pcap replay, JSON WebSocket feed, HTTP ingest), their
@@ -48,6 +49,7 @@ pub mod desk;
 pub mod hub;
 pub mod locks;
 pub mod metrics;
+pub mod nats;
 pub mod persist;
 pub mod recorder;
 pub mod report;
@@ -93,6 +95,8 @@ pub struct ServeConfig {
     pub persist: Option<PersistConfig>,
     /// Tokens, roles, rate and body limits, CORS.
     pub access: access::AccessConfig,
+    /// A NATS server (`nats://HOST:PORT`) to publish the live feed to; `None` publishes nowhere.
+    pub nats: Option<String>,
 }
 
 /// Where and how often the state is saved.
@@ -186,6 +190,10 @@ pub async fn run(
         ))),
         _ => None,
     };
+    let nats = match &config.nats {
+        Some(url) => Some(nats::spawn(hub.clone(), url, stop_rx.clone()).await?),
+        None => None,
+    };
     let desk = desk::Desk::new();
     desk.spawn_refresher(hub.clone(), stop_rx.clone());
     let (access, generated) =
@@ -244,6 +252,14 @@ pub async fn run(
     .await;
     // After an error the shutdown sequence may not have run: the source is stopped either way.
     sources.stop().await;
+    // The stop signal has gone out (or its sender is gone): the publisher flushes what it has and ends.
+    if let Some(nats) = nats
+        && tokio::time::timeout(Duration::from_secs(2), nats)
+            .await
+            .is_err()
+    {
+        tracing::warn!("the nats publisher did not flush within 2 s");
+    }
     served.context("http server failed")
 }
 

@@ -37,6 +37,8 @@ struct MetricsInner {
     http: Mutex<BTreeMap<(String, String, u16), Histogram>>,
     /// The persister's counters, once it runs.
     persist: OnceLock<Arc<PersistStats>>,
+    /// The NATS publisher's counters, with `--nats`.
+    nats: OnceLock<Arc<crate::nats::NatsStats>>,
 }
 
 /// A cumulative histogram.
@@ -69,6 +71,11 @@ impl Metrics {
     /// Reports the persister's figures from now on (the first call wins).
     pub fn set_persist(&self, stats: Arc<PersistStats>) {
         let _ = self.inner.persist.set(stats);
+    }
+
+    /// Reports the NATS publisher's counters from now on (the first call wins).
+    pub fn set_nats(&self, stats: Arc<crate::nats::NatsStats>) {
+        let _ = self.inner.nats.set(stats);
     }
 
     /// Records one request's latency.
@@ -235,6 +242,34 @@ pub fn render(state: &AppState) -> String {
             "State saves that failed.",
         );
         let _ = writeln!(out, "boxbox_persist_failures_total {}", f.failures);
+    }
+    if let Some(nats) = metrics.nats.get() {
+        for (name, help, value) in [
+            (
+                "boxbox_nats_published_total",
+                "Messages published to NATS (snapshots, deltas, snapshot request replies).",
+                &nats.published,
+            ),
+            (
+                "boxbox_nats_dropped_total",
+                "Publications not sent to NATS: it was unreachable or the publisher fell behind.",
+                &nats.dropped,
+            ),
+        ] {
+            family(&mut out, name, "counter", help);
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
+        family(
+            &mut out,
+            "boxbox_nats_connected",
+            "gauge",
+            "1 while the relay is connected to a NATS server.",
+        );
+        let _ = writeln!(
+            out,
+            "boxbox_nats_connected {}",
+            u8::from(nats.is_connected.load(Ordering::Relaxed))
+        );
     }
     family(
         &mut out,
