@@ -107,6 +107,32 @@ fn seq_of(frame: &ServerMessage) -> u64 {
     }
 }
 
+/// Waits for a snapshot newer than `after`, then for `n` deltas in sequence after it; returns the last `seq`.
+async fn resumes_after(sub: &mut async_nats::Subscriber, after: Option<u64>, n: usize) -> u64 {
+    let snapshot = loop {
+        let frame = next_frame(sub).await;
+        if matches!(frame, ServerMessage::Snapshot { .. })
+            && after.is_none_or(|a| seq_of(&frame) > a)
+        {
+            break frame;
+        }
+    };
+    let mut replica = Replica::new();
+    replica.receive(&snapshot).unwrap();
+    let mut last = seq_of(&snapshot);
+    let mut deltas = 0;
+    while deltas < n {
+        let frame = next_frame(sub).await;
+        if matches!(frame, ServerMessage::Delta { .. }) {
+            assert_eq!(seq_of(&frame), last + 1, "deltas on nats are contiguous");
+            deltas += 1;
+        }
+        replica.receive(&frame).expect("deltas follow in sequence");
+        last = seq_of(&frame);
+    }
+    last
+}
+
 /// A metric's value in `/metrics`.
 async fn metric(relay: &Relay, name: &str) -> f64 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -265,31 +291,42 @@ async fn nats_subscribers_rebuild_the_race_and_publishing_survives_a_server_rest
     // NATS comes back on the same port: both clients reconnect, and publishing resumes with a snapshot newer
     // than anything before, then deltas in sequence.
     let _nats = NatsServer::start(port).await;
-    let resumed = loop {
-        let frame = next_frame(&mut sub).await;
-        if matches!(frame, ServerMessage::Snapshot { .. }) && seq_of(&frame) > after {
-            break frame;
-        }
-    };
-    let mut replica = Replica::new();
-    replica.receive(&resumed).unwrap();
-    let mut last = seq_of(&resumed);
-    let mut deltas = 0;
-    while deltas < 10 {
-        let frame = next_frame(&mut sub).await;
-        if matches!(frame, ServerMessage::Delta { .. }) {
-            assert_eq!(
-                seq_of(&frame),
-                last + 1,
-                "deltas after the restart are contiguous"
-            );
-            deltas += 1;
-        }
-        replica.receive(&frame).expect("deltas follow in sequence");
-        last = seq_of(&frame);
-    }
+    resumes_after(&mut sub, Some(after), 10).await;
     assert_eq!(metric(&relay, "boxbox_nats_connected").await, 1.0);
 
     ws_task.abort();
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_relay_started_before_nats_serves_at_once_and_publishes_once_nats_is_up() {
+    let port = free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let spec = SourceSpec::Simulator {
+        seed: 12,
+        speed: 20.0,
+        laps: 60,
+        restart_after_s: None,
+    };
+    let mut config = common::config(spec, None);
+    config.rate_hz = 20.0;
+    config.nats = Some(url.clone());
+    let relay = Relay::start(config, None).await;
+
+    // No NATS server yet: the relay serves anyway.
+    let mut ws = relay.ws().await;
+    let mut replica = Replica::new();
+    common::next_state(&mut ws, &mut replica).await;
+    let (status, _) = relay.http("GET", "/api/v1/health", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(metric(&relay, "boxbox_nats_connected").await, 0.0);
+
+    let _nats = NatsServer::start(port).await;
+    let subscriber = async_nats::connect(&url).await.unwrap();
+    let mut sub = subscriber.subscribe("boxbox.*.>").await.unwrap();
+    subscriber.flush().await.unwrap();
+    resumes_after(&mut sub, None, 10).await;
+    assert_eq!(metric(&relay, "boxbox_nats_connected").await, 1.0);
+
     relay.stop().await;
 }
