@@ -106,6 +106,7 @@ pub async fn spawn(
         stats,
         synced: None,
         session: String::new(),
+        warned_max_payload: false,
     };
     Ok(tokio::spawn(publisher.run(stop)))
 }
@@ -119,6 +120,8 @@ struct Publisher {
     synced: Option<u64>,
     /// The subject token of the session the last frame was published on.
     session: String,
+    /// A frame over the server's `max_payload` has been reported.
+    warned_max_payload: bool,
 }
 
 impl Publisher {
@@ -237,7 +240,18 @@ impl Publisher {
             }
             Err(e) => {
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!("cannot publish to nats: {e}");
+                // A snapshot over the server's `max_payload` would be refused on every try: say so once, loudly.
+                if e.kind() == async_nats::client::PublishErrorKind::MaxPayloadExceeded {
+                    if !self.warned_max_payload {
+                        self.warned_max_payload = true;
+                        tracing::warn!(
+                            bytes = frame.len(),
+                            "a frame is over the nats server's max_payload and is not published: raise it ({e})"
+                        );
+                    }
+                } else {
+                    tracing::debug!("cannot publish to nats: {e}");
+                }
                 false
             }
         }
