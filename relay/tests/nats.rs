@@ -152,6 +152,20 @@ async fn metric(relay: &Relay, name: &str) -> f64 {
         .unwrap()
 }
 
+/// A relay config: the simulator with `seed` at 20x, publishing 20 states a second, to NATS at `url`.
+fn simulated_with_nats(seed: u64, url: &str) -> boxbox_relay::ServeConfig {
+    let spec = SourceSpec::Simulator {
+        seed,
+        speed: 20.0,
+        laps: 60,
+        restart_after_s: None,
+    };
+    let mut config = common::config(spec, None);
+    config.rate_hz = 20.0;
+    config.nats = Some(url.to_owned());
+    config
+}
+
 #[tokio::test]
 async fn nats_subscribers_rebuild_the_race_and_publishing_survives_a_server_restart() {
     let port = free_port();
@@ -161,16 +175,7 @@ async fn nats_subscribers_rebuild_the_race_and_publishing_survives_a_server_rest
     let mut sub = subscriber.subscribe("boxbox.*.>").await.unwrap();
     subscriber.flush().await.unwrap();
 
-    let spec = SourceSpec::Simulator {
-        seed: 11,
-        speed: 20.0,
-        laps: 60,
-        restart_after_s: None,
-    };
-    let mut config = common::config(spec, None);
-    config.rate_hz = 20.0;
-    config.nats = Some(url.clone());
-    let relay = Relay::start(config, None).await;
+    let relay = Relay::start(simulated_with_nats(11, &url), None).await;
 
     // A `/ws` client beside the NATS subscriber: the states it rebuilds, by sequence number.
     let ws_states = Arc::new(Mutex::new(BTreeMap::<u64, serde_json::Value>::new()));
@@ -302,16 +307,7 @@ async fn nats_subscribers_rebuild_the_race_and_publishing_survives_a_server_rest
 async fn a_relay_started_before_nats_serves_at_once_and_publishes_once_nats_is_up() {
     let port = free_port();
     let url = format!("nats://127.0.0.1:{port}");
-    let spec = SourceSpec::Simulator {
-        seed: 12,
-        speed: 20.0,
-        laps: 60,
-        restart_after_s: None,
-    };
-    let mut config = common::config(spec, None);
-    config.rate_hz = 20.0;
-    config.nats = Some(url.clone());
-    let relay = Relay::start(config, None).await;
+    let relay = Relay::start(simulated_with_nats(12, &url), None).await;
 
     // No NATS server yet: the relay serves anyway.
     let mut ws = relay.ws().await;

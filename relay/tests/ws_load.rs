@@ -45,16 +45,6 @@ fn rss_mib(pid: u32) -> u64 {
     kib / 1024
 }
 
-/// `"seq":N` from the head of a frame.
-fn seq_of(text: &str) -> Option<u64> {
-    let at = text.find("\"seq\":")? + 6;
-    let digits: String = text[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
 /// What one viewer saw: deltas in sequence, resync snapshots, and sequence gaps (which must not happen).
 #[derive(Debug, Default)]
 struct Seen {
@@ -74,7 +64,7 @@ async fn viewer(addr: SocketAddr, until: Instant) -> Seen {
         let Message::Text(text) = frame.expect("no ws error") else {
             continue;
         };
-        let seq = seq_of(&text).expect("a numbered frame");
+        let seq = common::frame_seq(&text).expect("a numbered frame");
         let snapshot = text.starts_with(r#"{"type":"snapshot""#);
         match last {
             None => seen.snapshot_first = snapshot,

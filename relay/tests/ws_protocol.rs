@@ -5,6 +5,8 @@
 // Test helpers outside #[test] functions may panic too: a panic is a test failure here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -341,7 +343,9 @@ async fn a_client_that_never_reads_does_not_hold_up_the_others() {
                 };
                 // The sequence number, from the frame's head (parsing 17 KB per frame in a debug build for 20
                 // clients would be the bottleneck here, not the relay).
-                let Some(seq) = seq_of(&text) else { continue };
+                let Some(seq) = common::frame_seq(&text) else {
+                    continue;
+                };
                 if let Some(last) = last_seq {
                     assert_eq!(seq, last + 1, "no gap for a client that reads");
                 }
@@ -378,16 +382,6 @@ async fn a_client_that_never_reads_does_not_hold_up_the_others() {
     let grown_mib = rss_kib().saturating_sub(rss_before) / 1024;
     assert!(grown_mib < 100, "memory grew by {grown_mib} MiB");
     drop(stalled);
-}
-
-/// `"seq":N` from the start of a frame.
-fn seq_of(text: &str) -> Option<u64> {
-    let at = text.find("\"seq\":")? + 6;
-    let digits: String = text[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
 }
 
 /// A delay longer than the queue would hold at a small bound: on virtual time, 70 s of states at 10 Hz to a client

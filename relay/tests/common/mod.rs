@@ -243,3 +243,13 @@ pub fn pit_wall_access() -> boxbox_relay::access::Access {
     .unwrap()
     .0
 }
+
+/// `"seq":N` from the head of a `/ws` frame's text, without decoding the frame.
+pub fn frame_seq(text: &str) -> Option<u64> {
+    let at = text.find("\"seq\":")? + 6;
+    let digits: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
