@@ -99,6 +99,8 @@ pub struct Actor {
     pub token_id: String,
     /// The session an issued token is scoped to; `None` for the control token.
     pub scope: Option<String>,
+    /// When an issued token stops working, in seconds since the Unix epoch; `None` for the control token.
+    pub expires_unix_s: Option<u64>,
 }
 
 impl Actor {
@@ -270,6 +272,7 @@ impl Access {
                 role: Role::Engineer,
                 token_id: "control".into(),
                 scope: None,
+                expires_unix_s: None,
             });
         }
         let Some((signed, mac_hex)) = token.rsplit_once('.') else {
@@ -298,6 +301,7 @@ impl Access {
             role,
             token_id: id.to_owned(),
             scope: Some(session),
+            expires_unix_s: Some(expires),
         })
     }
 
@@ -610,10 +614,7 @@ pub(crate) async fn share(
             issued.token
         )
     };
-    let expires_at = i64::try_from(expires)
-        .ok()
-        .and_then(|s| jiff::Timestamp::from_second(s).ok())
-        .map_or_else(String::new, |t| t.to_string());
+    let expires_at = rfc3339(expires);
     if let Some(audit) = state.hub.audit() {
         let mut entry = crate::audit::AuditEntry::new(
             crate::audit::AuditKind::TokenIssued,
@@ -642,6 +643,58 @@ pub(crate) async fn share(
             expires_at_unix_s: expires,
         }),
     ))
+}
+
+/// Body of `GET /api/v1/whoami`.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct WhoAmI {
+    /// Version of the API's JSON shapes.
+    pub schema_version: u32,
+    /// What the request's token may do; `null` without a token (only answered while reads are open).
+    pub role: Option<Role>,
+    /// The token's id, as the audit log names it (`control` for the control token); `null` without a token.
+    pub token_id: Option<String>,
+    /// The one session an issued token opens; `null` for the control token (every session) and without a token.
+    pub session: Option<String>,
+    /// When an issued token stops working, RFC 3339 UTC; `null` for the control token and without a token.
+    pub expires_at: Option<String>,
+    /// The same, in seconds since the Unix epoch.
+    pub expires_at_unix_s: Option<u64>,
+    /// Whether this relay needs a token for reads (`--require-token-for-reads`).
+    pub reads_need_token: bool,
+}
+
+/// Who the request's token is: its role, session and expiry, so that a page can offer only what the relay would
+/// accept from it (the web app hides the engineer's controls from a share link). Never the token itself. Goes
+/// through the access middleware like any read: without a token while reads are closed it is `401
+/// unauthorized` (what the web app shows as "needs a token"), a scoped token of another session `403
+/// wrong_session`.
+#[utoipa::path(get, path = "/whoami", tag = "access",
+    responses(
+        (status = OK, body = WhoAmI),
+        (status = UNAUTHORIZED, body = crate::server::ErrorBody,
+            description = "unauthorized (reads need a token), invalid_token, token_expired"),
+        (status = FORBIDDEN, body = crate::server::ErrorBody, description = "wrong_session")))]
+pub(crate) async fn whoami(State(state): State<AppState>, caller: Caller) -> axum::Json<WhoAmI> {
+    let actor = caller.0;
+    let expires = actor.as_ref().and_then(|a| a.expires_unix_s);
+    axum::Json(WhoAmI {
+        schema_version: boxbox_engine::wire::SCHEMA_VERSION,
+        role: actor.as_ref().map(|a| a.role),
+        token_id: actor.as_ref().map(|a| a.token_id.clone()),
+        session: actor.as_ref().and_then(|a| a.scope.clone()),
+        expires_at: expires.map(rfc3339),
+        expires_at_unix_s: expires,
+        reads_need_token: state.access.config().require_token_for_reads,
+    })
+}
+
+/// Seconds since the Unix epoch as RFC 3339 UTC; empty if out of range.
+fn rfc3339(unix_s: u64) -> String {
+    i64::try_from(unix_s)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map_or_else(String::new, |t| t.to_string())
 }
 
 /// Per-IP token buckets: each IP may make `burst` requests at once and `per_s` a second after that; one more is

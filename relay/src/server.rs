@@ -1,9 +1,10 @@
 //! The HTTP router: `GET /api/v1/health` and `ready`, `GET`/`PUT /api/v1/source`, `POST /api/v1/ingest`, the
 //! latest state (`telemetry`, `environment`), the twins (`GET /api/v1/twins`, `/api/v1/car-twin`,
 //! `/api/v1/car-twin/{car}`, `/api/v1/field-twin`), the strategy desk (`GET /api/v1/strategy`) and its locks
-//! ([`crate::locks`]), sessions, recordings and exports ([`crate::sessions`]), share links ([`crate::access`]),
-//! the OpenAPI document (`/api/v1/openapi.json`), the `/ws` live feed (handled in [`crate::ws`]), and the web app
-//! (with an `index.html` fallback for client-side routes). Errors are JSON: `{"error": {"code", "message"}}`.
+//! ([`crate::locks`]), sessions, recordings and exports ([`crate::sessions`]), share links and `whoami`
+//! ([`crate::access`]), the OpenAPI document (`/api/v1/openapi.json`), the `/ws` live feed (handled in
+//! [`crate::ws`]), and the web app (with an `index.html` fallback for client-side routes). Errors are JSON:
+//! `{"error": {"code", "message"}}`.
 //!
 //! Every `/api/v1` route is registered with utoipa-axum's `routes!`, which adds the handler's `#[utoipa::path]`
 //! to the OpenAPI document in the same call: a route cannot be served without being documented, nor documented
@@ -117,6 +118,7 @@ fn api_routes(max_ingest_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(crate::sessions::export_json))
         .routes(routes!(crate::sessions::export_csv))
         .routes(routes!(crate::access::share))
+        .routes(routes!(crate::access::whoami))
         .fallback(api_not_found)
 }
 

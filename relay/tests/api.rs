@@ -178,6 +178,7 @@ async fn the_openapi_document_and_the_router_list_the_same_endpoints() {
         "GET /api/v1/sessions/{id}/export.json",
         "GET /api/v1/sessions/{id}/export.csv",
         "POST /api/v1/share",
+        "GET /api/v1/whoami",
     ];
     expected.sort_unstable();
     assert_eq!(documented, expected);
@@ -524,6 +525,76 @@ async fn share_links_are_read_only_scoped_and_expire() {
             .status,
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn whoami_tells_a_page_its_role_session_and_expiry() {
+    // Reads open: a page without a token is told so, with no role.
+    let open = api(open_access(), None, None).await;
+    let anonymous = open.get("/api/v1/whoami").await;
+    assert_eq!(anonymous.status, StatusCode::OK);
+    assert_eq!(
+        anonymous.json(),
+        json!({"schema_version": 1, "role": null, "token_id": null, "session": null, "expires_at": null,
+               "expires_at_unix_s": null, "reads_need_token": false})
+    );
+
+    // Reads closed: no token is the "needs a token" answer; the control token is the engineer on every session.
+    let mut config = open_access();
+    config.require_token_for_reads = true;
+    let api = api(config, None, None).await;
+    race(&api.hub, 1);
+    api.get("/api/v1/whoami")
+        .await
+        .error(StatusCode::UNAUTHORIZED, "unauthorized");
+    let engineer = api
+        .call(Method::GET, "/api/v1/whoami", Some(CONTROL_TOKEN), None)
+        .await
+        .json();
+    assert_eq!(engineer["role"], "engineer", "{engineer}");
+    assert_eq!(engineer["token_id"], "control");
+    assert_eq!(engineer["session"], Value::Null);
+    assert_eq!(engineer["expires_at"], Value::Null);
+    assert_eq!(engineer["reads_need_token"], true);
+    assert!(!engineer.to_string().contains(CONTROL_TOKEN), "{engineer}");
+
+    // A share link: read-only, its session and expiry, by header or by query (as a page passes it).
+    let shared = api
+        .call(Method::POST, "/api/v1/share", Some(CONTROL_TOKEN), None)
+        .await
+        .json();
+    let token = shared["token"].as_str().unwrap();
+    for answer in [
+        api.call(Method::GET, "/api/v1/whoami", Some(token), None)
+            .await,
+        api.get(&format!("/api/v1/whoami?token={token}")).await,
+    ] {
+        assert_eq!(answer.status, StatusCode::OK);
+        let me = answer.json();
+        assert_eq!(me["role"], "analyst", "{me}");
+        assert_eq!(me["token_id"], shared["token_id"]);
+        assert_eq!(me["session"], json!(api.hub.session_id()));
+        assert_eq!(me["expires_at"], shared["expires_at"]);
+        assert_eq!(me["expires_at_unix_s"], shared["expires_at_unix_s"]);
+        assert!(!me.to_string().contains(token), "{me}");
+    }
+
+    // Expired, damaged, and a link to a session that has ended: each its own error for the page to explain.
+    let expired = api
+        .access
+        .issue(Role::Analyst, &api.hub.session_id(), 1)
+        .unwrap();
+    api.call(Method::GET, "/api/v1/whoami", Some(&expired.token), None)
+        .await
+        .error(StatusCode::UNAUTHORIZED, "token_expired");
+    api.call(Method::GET, "/api/v1/whoami", Some("not-a-token"), None)
+        .await
+        .error(StatusCode::UNAUTHORIZED, "invalid_token");
+    api.hub.reset();
+    race(&api.hub, 1);
+    api.call(Method::GET, "/api/v1/whoami", Some(token), None)
+        .await
+        .error(StatusCode::FORBIDDEN, "wrong_session");
 }
 
 #[tokio::test]
