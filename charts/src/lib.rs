@@ -30,6 +30,7 @@ use plotters::style::RGBColor;
 
 /// An sRGB colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Colour {
     /// Red, `0..=255`.
     pub r: u8,

@@ -10,6 +10,7 @@ use crate::{ChartError, Colour, LegendEntry, Marker, theme};
 
 /// One driver's line: a value per lap.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Series {
     /// Legend label, e.g. the driver's code.
     pub label: String,
@@ -23,6 +24,7 @@ pub struct Series {
 
 /// Lap times per driver.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LapTimeChart {
     /// Title above the chart.
     pub title: String,
@@ -32,6 +34,7 @@ pub struct LapTimeChart {
 
 /// The race trace: each driver's gap to the leader at the end of every lap.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RaceTraceChart {
     /// Title above the chart.
     pub title: String,

@@ -12,6 +12,7 @@ use crate::{ChartError, Colour, LegendEntry, Marker, theme};
 
 /// One driver's distribution.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PositionRow {
     /// Label on the y axis, e.g. the driver's code.
     pub label: String,
@@ -24,6 +25,7 @@ pub struct PositionRow {
 
 /// Finishing-position distributions of several drivers.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PositionChart {
     /// Title above the chart.
     pub title: String,

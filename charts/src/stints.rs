@@ -1,5 +1,5 @@
 //! The tyre stint timeline ([`draw_stints`]): one bar per driver across the race, a segment per stint coloured by
-//! compound, a dark notch at every in-lap and "out" after a car that retired.
+//! compound (faded for a predicted one), a dark notch at every in-lap and "out" after a car that retired.
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{IntoSegmentedCoord, SegmentValue};
@@ -12,6 +12,7 @@ use crate::{ChartError, Colour, LegendEntry, Marker, theme};
 
 /// A tyre compound as the charts colour it (Pirelli's sidewall colours).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Tyre {
     /// Soft (red).
     Soft,
@@ -55,6 +56,7 @@ impl Tyre {
 
 /// One stint: laps `first_lap..=last_lap` on one set.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Stint {
     /// First lap of the stint, 1-based.
     pub first_lap: u32,
@@ -62,10 +64,14 @@ pub struct Stint {
     pub last_lap: u32,
     /// The set's compound.
     pub tyre: Tyre,
+    /// A forecast (e.g. the current set up to the predicted stop), not laps run: drawn faded.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub predicted: bool,
 }
 
 /// One driver's bar.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StintRow {
     /// Label on the y axis, e.g. the driver's code.
     pub label: String,
@@ -79,6 +85,7 @@ pub struct StintRow {
 
 /// The stint timeline of a race.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StintChart {
     /// Title above the chart.
     pub title: String,
@@ -122,6 +129,17 @@ pub fn draw_stints<DB: DrawingBackend>(
         colour: theme::DIM,
         marker: Marker::Outline,
     });
+    if chart
+        .rows
+        .iter()
+        .any(|r| r.stints.iter().any(|s| s.predicted))
+    {
+        entries.push(LegendEntry {
+            label: "predicted".to_owned(),
+            colour: faded(theme::DIM),
+            marker: Marker::Box,
+        });
+    }
     let plot = crate::with_legend(&body, &entries)?;
     let last_lap = chart
         .rows
@@ -168,9 +186,14 @@ pub fn draw_stints<DB: DrawingBackend>(
         for stint in &row.stints {
             let x0 = f64::from(stint.first_lap.saturating_sub(1));
             let x1 = f64::from(stint.last_lap.max(stint.first_lap));
+            let colour = if stint.predicted {
+                faded(stint.tyre.colour())
+            } else {
+                stint.tyre.colour()
+            };
             grid.draw_series(std::iter::once(Rectangle::new(
                 [(x0, bottom.clone()), (x1, top.clone())],
-                theme::rgb(stint.tyre.colour()).filled(),
+                theme::rgb(colour).filled(),
             )))?;
         }
         for &lap in &row.pit_laps {
@@ -201,6 +224,11 @@ pub fn draw_stints<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A predicted stint's colour: the compound's, most of the way to the background.
+fn faded(colour: Colour) -> Colour {
+    colour.mix(theme::BACKGROUND, 0.6)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +252,7 @@ mod tests {
             first_lap,
             last_lap,
             tyre,
+            predicted: false,
         };
         StintChart {
             title: "Tyre stints".to_owned(),
@@ -282,6 +311,23 @@ mod tests {
     }
 
     #[test]
+    fn a_predicted_stint_is_drawn_faded_with_its_legend_entry() {
+        let mut chart = chart();
+        chart.rows[0].stints[1].last_lap = 40;
+        chart.rows[0].stints.push(Stint {
+            first_lap: 41,
+            last_lap: 52,
+            tyre: Tyre::Hard,
+            predicted: true,
+        });
+        let svg = svg(&chart);
+        assert!(texts(&svg).contains(&"predicted".to_owned()), "{svg}");
+        let faded_hard = format!("fill=\"{}\"", faded(Tyre::Hard.colour()).to_hex());
+        assert_eq!(count(&svg, &faded_hard), 1, "{svg}");
+        assert!(!texts(&self::svg(&self::chart())).contains(&"predicted".to_owned()));
+    }
+
+    #[test]
     fn the_same_input_gives_the_same_bytes_and_empty_input_an_empty_state() {
         assert_eq!(svg(&chart()), svg(&chart()));
         let empty = StintChart {
@@ -306,6 +352,7 @@ mod tests {
                         first_lap: 5,
                         last_lap: 2,
                         tyre: Tyre::Unknown,
+                        predicted: false,
                     }],
                     pit_laps: Vec::new(),
                     retired_after_lap: None,

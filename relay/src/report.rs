@@ -483,6 +483,7 @@ fn stints(race: &RealRace, order: &[&RealDriver]) -> StintChart {
                         first_lap: lap.lap,
                         last_lap: lap.lap,
                         tyre: tyre(lap.compound),
+                        predicted: false,
                     }),
                 }
                 current = Some(lap.stint);
