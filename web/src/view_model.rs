@@ -1,9 +1,11 @@
 //! What the screen shows, as pure functions of engine types: time and gap formatting, timing-tower rows, tyre and
 //! status colours, and (in [`car`] and [`field`]) the car panel and the Field panel built from the twins' report,
-//! and (in [`strategy`]) the strategy desk, and (in [`replay`]) the offline replay's controls.
+//! and (in [`strategy`]) the strategy desk, and (in [`replay`]) the offline replay's controls, and (in [`charts`])
+//! the Charts view's inputs.
 //! Kept free of Leptos so it is tested natively.
 
 pub mod car;
+pub mod charts;
 pub mod field;
 pub mod replay;
 pub mod strategy;

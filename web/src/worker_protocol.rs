@@ -1,7 +1,8 @@
 //! The strategy workers' protocol: what the page posts to a Web Worker and what the worker answers, as JSON text.
 //!
 //! A [`Request`] carries an id, the desk's generation (a newer generation makes older work obsolete) and one
-//! [`Job`]: the live session's inputs, Monte Carlo chunks, a strategy search, a what-if or undercut chances. The worker answers each with a
+//! [`Job`]: the live session's inputs, Monte Carlo chunks, a strategy search, a what-if or undercut chances, or a
+//! chart to draw as SVG (plotters lives in the worker, not in the app's bundle). The worker answers each with a
 //! [`Response`]: the same id and generation, the [`Answer`] or an error message, and how long the job took in the
 //! worker. [`handle`] is the whole worker side (text in, text out), so it is tested natively; the worker binary
 //! only moves text between `postMessage` and this function.
@@ -27,6 +28,8 @@ use boxbox_engine::wire::{LapRecord, RaceState};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+use crate::view_model::charts::ChartJob;
 
 /// What a worker posts once its WASM is loaded and its message handler is set: messages posted to it before that
 /// are lost, so the pool sends nothing until it has seen this.
@@ -140,6 +143,8 @@ pub enum Job {
         /// Runs and seed.
         config: McConfig,
     },
+    /// A chart of the Charts view drawn as SVG → [`Answer::Svg`]. Sent at [`CHART_GENERATION`].
+    Chart(ChartJob),
     /// Undercut chance on the car ahead and cover chance on the car behind → [`Answer::Undercut`].
     Undercut {
         /// The [`DeskInputs`].
@@ -197,7 +202,13 @@ pub enum Answer {
     WhatIf(WhatIfReport),
     /// Undercut and cover chances.
     Undercut(UndercutReport),
+    /// A chart as an SVG document (its texts escaped by plotters' SVG backend).
+    Svg(String),
 }
+
+/// The generation chart jobs are sent at: they belong to no strategy run, so the desk's
+/// `WorkerPool::supersede` never makes them obsolete.
+pub const CHART_GENERATION: u64 = u64::MAX;
 
 /// Runs one job on this thread (in a worker: never on the page's UI thread).
 ///
@@ -265,6 +276,7 @@ pub fn run(job: &Job) -> Result<Answer, String> {
                 .map(Answer::Undercut)
                 .map_err(|e| e.to_string())
         }
+        Job::Chart(chart) => chart.render().map(Answer::Svg),
     }
 }
 
@@ -754,6 +766,51 @@ mod tests {
                 PageInputs::new(&direct).expect("encodes")
             )))
         );
+    }
+
+    #[test]
+    fn charts_are_drawn_in_the_worker_as_svg() {
+        use crate::view_model::charts::Chart;
+        use boxbox_charts::{Colour, LapTimeChart, Series};
+        let job = ChartJob {
+            width_px: 640,
+            height_px: 320,
+            chart: Chart::LapTimes(LapTimeChart {
+                title: "Lap times".to_owned(),
+                series: vec![Series {
+                    label: "H<M".to_owned(),
+                    colour: Colour::rgb(0, 210, 190),
+                    dashed: false,
+                    points: vec![(1, 91.0), (2, 90.5), (3, 90.4)],
+                }],
+            }),
+        };
+        let direct = job.render().expect("draws");
+        let response = round_trip(&Request {
+            id: 5,
+            generation: CHART_GENERATION,
+            job: Job::Chart(job.clone()),
+        });
+        assert_eq!((response.id, response.generation), (5, CHART_GENERATION));
+        assert_eq!(response.result, Ok(Answer::Svg(direct.clone())));
+        assert!(
+            direct.starts_with("<svg width=\"640\" height=\"320\""),
+            "{direct}"
+        );
+        assert!(
+            direct.contains("H&lt;M") && !direct.contains("H<M"),
+            "{direct}"
+        );
+        // Too small to draw: the chart's error comes back.
+        let tiny = round_trip(&Request {
+            id: 6,
+            generation: CHART_GENERATION,
+            job: Job::Chart(ChartJob {
+                width_px: 10,
+                ..job
+            }),
+        });
+        assert!(matches!(tiny.result, Err(m) if m.contains("too small")));
     }
 
     #[test]
