@@ -315,6 +315,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", env = "BOXBOX_NATS")]
     pub nats: Option<String>,
 
+    /// Serve HTTPS and WSS with this PEM certificate chain (the server's certificate first, then intermediates);
+    /// needs `--tls-key`. Without both, plain HTTP.
+    #[arg(long, value_name = "FILE.pem", env = "BOXBOX_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of `--tls-cert`, PEM: PKCS#8, RSA (PKCS#1) or EC (SEC1), not encrypted.
+    #[arg(long, value_name = "FILE.pem", env = "BOXBOX_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
     /// Source: listen for EA F1 23/24/25 UDP telemetry here (e.g. `0.0.0.0:20777`).
     #[arg(long, env = "BOXBOX_UDP", group = "source")]
     pub udp: Option<SocketAddr>,
@@ -411,6 +420,10 @@ pub struct FileConfig {
     pub rate_limit_per_s: Option<f64>,
     /// As `--nats`.
     pub nats: Option<String>,
+    /// As `--tls-cert`.
+    pub tls_cert: Option<PathBuf>,
+    /// As `--tls-key`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -429,7 +442,8 @@ impl ServeArgs {
     /// Merges the flags (and environment) over `file` over the defaults.
     ///
     /// # Errors
-    /// If a value is out of range or the source is inconsistent.
+    /// If a value is out of range, the source is inconsistent, or the TLS certificate or key (read here, so that a
+    /// bad file stops the relay before it starts) cannot be used.
     pub fn resolve(self, file: FileConfig) -> anyhow::Result<crate::ServeConfig> {
         // The signing secret of issued tokens lives in the state directory, when there is one.
         let secret_file = (!self.no_persist && file.persist.unwrap_or(true)).then(|| {
@@ -512,9 +526,23 @@ impl ServeArgs {
             url.parse::<async_nats::ServerAddr>()
                 .map_err(|e| anyhow::anyhow!("--nats {url:?}: not a NATS server address ({e})"))?;
         }
+        let tls = match (
+            self.tls_cert.or(file.tls_cert),
+            self.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(crate::tls::Tls::load(&cert, &key)?),
+            (None, None) => None,
+            (Some(_), None) => {
+                anyhow::bail!("--tls-cert needs --tls-key (give both for HTTPS, neither for HTTP)")
+            }
+            (None, Some(_)) => {
+                anyhow::bail!("--tls-key needs --tls-cert (give both for HTTPS, neither for HTTP)")
+            }
+        };
         Ok(crate::ServeConfig {
             access,
             nats,
+            tls,
             http: self
                 .http
                 .or(file.http)
@@ -665,6 +693,7 @@ mod tests {
         assert_eq!(persist.state_dir, PathBuf::from("boxbox-state"));
         assert_eq!(persist.interval, std::time::Duration::from_secs(5));
         assert_eq!(c.nats, None);
+        assert_eq!(c.tls, None);
         let c = serve(&["--nats", "nats://127.0.0.1:4222"]).unwrap();
         assert_eq!(c.nats.as_deref(), Some("nats://127.0.0.1:4222"));
         let e = serve(&["--nats", "http://127.0.0.1:4222"]).unwrap_err();
@@ -794,6 +823,37 @@ mod tests {
             ])
             .is_ok()
         );
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_a_missing_one_is_named() {
+        let e = serve(&["--tls-cert", "cert.pem"]).unwrap_err();
+        assert!(e.to_string().contains("--tls-cert needs --tls-key"), "{e}");
+        let e = serve(&["--tls-key", "key.pem"]).unwrap_err();
+        assert!(e.to_string().contains("--tls-key needs --tls-cert"), "{e}");
+        let missing = std::env::temp_dir().join("boxbox-no-such-dir/cert.pem");
+        let e = serve(&[
+            "--tls-cert",
+            missing.to_str().unwrap(),
+            "--tls-key",
+            "key.pem",
+        ])
+        .unwrap_err();
+        assert!(
+            format!("{e:#}").contains(&format!("(--tls-cert) {}: ", missing.display())),
+            "{e:#}"
+        );
+        // One from the file, the other from a flag.
+        let file: FileConfig = toml::from_str("tls_cert = \"/nonexistent/cert.pem\"\n").unwrap();
+        let Command::Serve(args) =
+            Cli::try_parse_from(["boxbox", "serve", "--tls-key", "/nonexistent/key.pem"])
+                .unwrap()
+                .command
+        else {
+            panic!("serve")
+        };
+        let e = args.resolve(file).unwrap_err();
+        assert!(format!("{e:#}").contains("/nonexistent/cert.pem"), "{e:#}");
     }
 
     #[test]

@@ -29,6 +29,7 @@
 //! - [`strategy`]: `boxbox montecarlo` and `boxbox strategy`, the engine's Monte Carlo race simulator and
 //!   strategy search on a TUMFTM parameter file.
 //! - [`server`]: the HTTP router: REST under `/api/v1`, `/ws`, and the static web app.
+//! - [`tls`]: `--tls-cert`/`--tls-key`, the same router over HTTPS and WSS (rustls, axum-server).
 //! - [`ws`]: the `/ws` live feed, one task per client.
 //!
 //! The entry point is [`run`]: it takes its listener and its shutdown signal as arguments, so tests bind port 0
@@ -58,6 +59,7 @@ pub mod sessions;
 pub mod simulate;
 pub mod source;
 pub mod strategy;
+pub mod tls;
 pub mod ws;
 
 use std::future::Future;
@@ -97,6 +99,8 @@ pub struct ServeConfig {
     pub access: access::AccessConfig,
     /// A NATS server (`nats://HOST:PORT`) to publish the live feed to; `None` publishes nowhere.
     pub nats: Option<String>,
+    /// The certificate to serve HTTPS and WSS with; `None` serves plain HTTP.
+    pub tls: Option<tls::Tls>,
 }
 
 /// Where and how often the state is saved.
@@ -213,22 +217,16 @@ pub async fn run(
         },
         &config.web_dir,
     );
-    tracing::info!(%addr, source = config.source.spec.mode(), "relay listening");
+    tracing::info!(
+        %addr,
+        source = config.source.spec.mode(),
+        tls = config.tls.is_some(),
+        "relay listening"
+    );
     // The shutdown protocol (see the module docs): intake, then the last save, then the sockets.
     let shutdown_sources = sources.clone();
     let shutdown_hub = hub.clone();
-    // No Nagle: a WebSocket frame must not wait for the ACK of the previous one (with Linux's delayed ACKs, up
-    // to 40 ms).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let sequence = async move {
         shutdown.await;
         shutdown_sources.stop().await;
         // The source can publish no more: end the persister's loop and make the last save.
@@ -248,8 +246,25 @@ pub async fn run(
             }
         }
         let _ = stop_tx.send(true);
-    })
-    .await;
+    };
+    let served = match &config.tls {
+        Some(tls) => tls::serve(listener, tls, app, sequence).await,
+        None => {
+            // No Nagle: a WebSocket frame must not wait for the ACK of the previous one (with Linux's delayed
+            // ACKs, up to 40 ms).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!("cannot set TCP_NODELAY: {e}");
+                }
+            });
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(sequence)
+            .await
+        }
+    };
     // After an error the shutdown sequence may not have run: the source is stopped either way.
     sources.stop().await;
     // The stop signal has gone out (or its sender is gone): the publisher flushes what it has and ends.

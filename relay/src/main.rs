@@ -168,10 +168,11 @@ fn serve(args: boxbox_relay::cli::ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.http))?;
         let addr = listener.local_addr()?;
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
         let shown = if addr.ip().is_unspecified() {
-            format!("http://localhost:{}/", addr.port())
+            format!("{scheme}://localhost:{}/", addr.port())
         } else {
-            format!("http://{addr}/")
+            format!("{scheme}://{addr}/")
         };
         println!("boxbox is running: open {shown}");
         // After the address (scripts read the first line for it, and may close the pipe then: a failed write is

@@ -94,6 +94,7 @@ pub fn config(spec: SourceSpec, record_dir: Option<std::path::PathBuf>) -> Serve
         persist: None,
         access: test_access(),
         nats: None,
+        tls: None,
     }
 }
 
