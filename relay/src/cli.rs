@@ -244,7 +244,8 @@ pub struct ServeArgs {
     #[arg(long, env = "BOXBOX_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// Address to serve HTTP and WebSocket on [default: 127.0.0.1:8080]. `0.0.0.0:8080` opens it to the LAN.
+    /// Address to serve HTTP and WebSocket on (HTTPS and WSS with `--tls-cert`) [default: 127.0.0.1:8080].
+    /// `0.0.0.0:8080` opens it to the LAN.
     #[arg(long, env = "BOXBOX_HTTP")]
     pub http: Option<SocketAddr>,
 
