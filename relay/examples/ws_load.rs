@@ -28,6 +28,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
+#[path = "support/proc_stats.rs"]
+mod proc_stats;
+
 /// Command-line settings.
 #[derive(Debug)]
 struct Args {
@@ -164,30 +167,6 @@ async fn game(args: Arc<Args>, sent: SendTimes, until: Instant) -> u64 {
     n
 }
 
-/// `(utime + stime)` clock ticks and resident memory in KiB of `pid`.
-fn proc_figures(pid: u32) -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some((ticks, rss))
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i] as f64 / 1000.0
-}
-
 #[tokio::main]
 async fn main() {
     let args = Arc::new(args());
@@ -204,26 +183,7 @@ async fn main() {
         }
     }
     // The relay's CPU from 2 s in (all viewers connected) to the end.
-    let cpu_from = args.relay_pid.and_then(|pid| {
-        std::thread::sleep(Duration::from_secs(2));
-        proc_figures(pid).map(|f| (f.0, Instant::now()))
-    });
-    let mut max_rss = 0;
-    if let Some(pid) = args.relay_pid {
-        while Instant::now() < until {
-            if let Some((_, rss)) = proc_figures(pid) {
-                max_rss = max_rss.max(rss);
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-    let cpu = match (args.relay_pid, cpu_from) {
-        (Some(pid), Some((ticks0, t0))) => proc_figures(pid).map(|(ticks, _)| {
-            // Linux's USER_HZ is 100.
-            (ticks - ticks0) as f64 / 100.0 / t0.elapsed().as_secs_f64()
-        }),
-        _ => None,
-    };
+    let (cpu, max_rss_mib) = proc_stats::watch(args.relay_pid, Duration::from_secs(2), until).await;
     let datagrams = game.await.unwrap();
     let mut connected = 0;
     let mut all = Seen::default();
@@ -259,12 +219,12 @@ async fn main() {
             "gaps": all.gaps,
             "timed": all.latencies_us.len(),
             "latency_ms": {
-                "p50": percentile(&all.latencies_us, 0.5),
-                "p99": percentile(&all.latencies_us, 0.99),
-                "max": percentile(&all.latencies_us, 1.0),
+                "p50": proc_stats::percentile(&all.latencies_us, 0.5),
+                "p99": proc_stats::percentile(&all.latencies_us, 0.99),
+                "max": proc_stats::percentile(&all.latencies_us, 1.0),
             },
             "relay_cpu_cores": cpu,
-            "relay_max_rss_mib": (max_rss > 0).then(|| max_rss as f64 / 1024.0),
+            "relay_max_rss_mib": max_rss_mib,
         })
     );
 }

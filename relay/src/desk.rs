@@ -6,7 +6,8 @@
 //! An answer is cached under what it was computed from: the session, the twins' strategy generation (bumped by a
 //! SC/VSC, a stop or a retirement: the twins mark the strategy stale) and the leader's completed laps. A background
 //! task re-runs the search for the car last asked about as soon as that changes, so the desk's answer follows the
-//! race without anyone asking; a request for another car computes it then (one computation at a time).
+//! race without anyone asking, and a request for that car is answered from the cache at once, never waiting for a
+//! re-run; a request for another car computes it then (one computation at a time).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,6 +107,9 @@ impl Key {
 #[derive(Clone, Debug, Default)]
 pub struct Desk {
     cached: Arc<Mutex<Cached>>,
+    /// Held for the length of a computation: one at a time, and never while `cached` is locked, so a request that
+    /// can be answered from the cache never waits for a search.
+    computing: Arc<Mutex<()>>,
 }
 
 impl Desk {
@@ -114,8 +118,11 @@ impl Desk {
         Desk::default()
     }
 
-    /// The strategy for `car_idx` (the leader when `None`) on the latest state: the cached answer while it is
-    /// current, else computed now. The car becomes the one the background task follows.
+    /// The strategy for `car_idx` (the leader when `None`) on the latest state. The car becomes the one the
+    /// background task follows. An answer for this car in this session is returned at once, even when the race has
+    /// moved on since (its `completed_laps` and `strategy.generation` say when it was computed): the background
+    /// task is re-running it, and a request does not wait seconds for a search a lap newer. Without one, it is
+    /// computed now.
     ///
     /// # Errors
     /// [`DeskError`]: no state, no such car, a session that cannot be simulated now, or a failed search.
@@ -124,7 +131,6 @@ impl Desk {
         hub: &Hub,
         car_idx: Option<u8>,
     ) -> Result<Arc<LiveStrategy>, DeskError> {
-        let mut cached = self.cached.lock().await;
         let inputs = hub.strategy_inputs().ok_or(DeskError::NoState)?;
         let car_idx = match car_idx {
             Some(c) => c,
@@ -133,17 +139,38 @@ impl Desk {
         if inputs.state.car(car_idx).is_none() {
             return Err(DeskError::UnknownCar(car_idx));
         }
-        cached.focus = Some(car_idx);
         let key = Key::of(&inputs, car_idx);
-        if let Some((k, answer)) = &cached.answer
+        {
+            let mut cached = self.cached.lock().await;
+            cached.focus = Some(car_idx);
+            if let Some((k, answer)) = &cached.answer
+                && k.car_idx == car_idx
+                && k.session == key.session
+            {
+                return Ok(Arc::clone(answer));
+            }
+        }
+        self.compute(inputs, key).await
+    }
+
+    /// Computes the answer for `key` from `inputs` (one computation at a time) and caches it; a computation that
+    /// finished for the same key while this one waited its turn is reused.
+    async fn compute(
+        &self,
+        inputs: StrategyInputs,
+        key: Key,
+    ) -> Result<Arc<LiveStrategy>, DeskError> {
+        let _one = self.computing.lock().await;
+        if let Some((k, answer)) = &self.cached.lock().await.answer
             && *k == key
         {
             return Ok(Arc::clone(answer));
         }
-        let computed = tokio::task::spawn_blocking(move || compute(&inputs, car_idx))
+        let computed = tokio::task::spawn_blocking(move || compute(&inputs, key.car_idx))
             .await
             .map_err(|e| DeskError::Failed(e.to_string()))
             .and_then(|r| r);
+        let mut cached = self.cached.lock().await;
         match computed {
             Ok(answer) => {
                 let answer = Arc::new(answer);
@@ -196,7 +223,15 @@ impl Desk {
                 if done.contains(&Some(now)) {
                     continue;
                 }
-                match desk.strategy(&hub, Some(car)).await {
+                // Copied only now that it is needed (the race may have moved on again since the version).
+                let Some(inputs) = hub.strategy_inputs() else {
+                    continue;
+                };
+                if inputs.state.car(car).is_none() {
+                    continue;
+                }
+                let key = Key::of(&inputs, car);
+                match desk.compute(inputs, key).await {
                     Ok(answer) => tracing::debug!(
                         car,
                         lap = answer.completed_laps,
@@ -254,4 +289,53 @@ fn compute(inputs: &StrategyInputs, car_idx: u8) -> Result<LiveStrategy, DeskErr
         car_idx_of: live.car_idx,
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use boxbox_engine::sim::{RaceSim, SimConfig};
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_for_the_followed_car_never_waits_for_a_re_run() {
+        let hub = Hub::new();
+        let desk = Desk::new();
+        let mut sim = RaceSim::new(&SimConfig {
+            seed: 4,
+            total_laps: 25,
+        });
+        let mut race_to = |lap: u32| {
+            while sim.state().cars.first().map_or(0, |c| c.lap) < lap {
+                hub.publish(sim.state());
+                sim.advance_to(sim.now_s() + 0.5);
+            }
+            hub.publish(sim.state());
+            sim.state()
+        };
+        let state = race_to(8);
+        let (car, other) = (state.cars[2].car_idx, state.cars[5].car_idx);
+        let first = desk.strategy(&hub, Some(car)).await.unwrap();
+        assert_eq!(first.completed_laps, 7);
+        race_to(10);
+
+        // A re-run is under way (it holds the computation's lock): the followed car is answered from the cache,
+        // a lap behind and saying so. A hang here would be the request waiting for the search.
+        let running = desk.computing.lock().await;
+        let answer = tokio::time::timeout(Duration::from_secs(60), desk.strategy(&hub, Some(car)))
+            .await
+            .expect("the request waited for the re-run")
+            .unwrap();
+        assert_eq!(answer.completed_laps, 7);
+        // A car with no answer yet waits its turn: it cannot finish while the lock is held.
+        let waiting =
+            tokio::time::timeout(Duration::from_millis(300), desk.strategy(&hub, Some(other)))
+                .await;
+        assert!(waiting.is_err(), "computed beside another computation");
+        drop(running);
+        let answer = desk.strategy(&hub, Some(other)).await.unwrap();
+        assert_eq!((answer.car_idx, answer.completed_laps), (other, 9));
+    }
 }
