@@ -12,22 +12,34 @@ use boxbox_engine::wire::DataSource;
 use crate::desk::StrategyDesk;
 use crate::live::{self, Connection, LiveFeed};
 use crate::replay::{self, OpenRecording, ReplayBar, ReplayDeck};
+use crate::share::{self as share, PageAccess, ShareButton};
 use crate::view_model::car::{self as car_vm, AlertCard, CornerTile, StintChip, TwinView};
 use crate::view_model::field::{self as field_vm, FieldRow};
+use crate::view_model::share::{Access, PageQuery, with_token};
 use crate::view_model::{self as vm, TowerRow};
 
 /// The whole app: connects to the relay that served the page and shows the pit wall, or, with `?replay=URL`,
-/// replays that recording offline and never contacts the relay.
+/// replays that recording offline and never contacts the relay. `?token=` is passed on every relay call;
+/// `?view=` and `?car=` open a view and a car (what a share link carries).
 #[component]
 pub fn App() -> impl IntoView {
     let feed = LiveFeed::new();
     let deck = ReplayDeck::new(feed);
+    let query = share::page_query();
+    let access = PageAccess::new(query.token.clone());
     match (replay::query(), live::default_ws_url()) {
-        (Some(query), _) => deck.open_url(query),
-        (None, Some(url)) => deck.hold_live(live::connect(feed, url)),
+        (Some(replay), _) => deck.open_url(replay),
+        (None, Some(url)) => {
+            deck.hold_live(live::connect(
+                feed,
+                with_token(&url, query.token.as_deref()),
+            ));
+            access.watch(feed, deck);
+            crate::wake_lock::keep_awake_while_live(feed);
+        }
         (None, None) => leptos::logging::error!("no page location: cannot find the relay"),
     }
-    view! { <PitWall feed=feed deck=deck /> }
+    view! { <PitWall feed=feed deck=deck access=access start=query /> }
 }
 
 /// The pit wall for a feed: session bar, timing tower and the selected car's panel.
@@ -38,25 +50,61 @@ pub fn PitWall(
     /// The offline replay that can drive `feed` (none: live only, no replay controls).
     #[prop(optional)]
     deck: Option<ReplayDeck>,
+    /// The page's token and what the relay lets it do (none: no Share button, no access checks).
+    #[prop(optional)]
+    access: Option<PageAccess>,
+    /// The view and car to open with (`?view=`, `?car=`).
+    #[prop(optional)]
+    start: PageQuery,
 ) -> impl IntoView {
     // The replay bar is built once a recording is being opened, not rebuilt on each status change.
     let replaying = Memo::new(move |_| deck.is_some_and(|d| d.is_active()));
-    let picked = RwSignal::new(None::<u8>);
-    let pane = RwSignal::new(Pane::Car);
+    let picked = RwSignal::new(start.car);
+    let pane = RwSignal::new(
+        start
+            .view
+            .as_deref()
+            .and_then(Pane::from_name)
+            .unwrap_or(Pane::Car),
+    );
     // A click on the open tab sets the same pane: the memo keeps that from rebuilding it.
     let shown = Memo::new(move |_| pane.get());
-    // Until the user picks a car, follow the leader.
+    // Until the user picks a car (or one the session has), follow the leader.
     let selected = Memo::new(move |_| {
-        picked.get().or_else(|| {
-            feed.state
-                .with(|s| s.as_ref().and_then(|s| s.cars.first()).map(|c| c.car_idx))
+        feed.state.with(|s| {
+            let cars = s.as_ref().map(|s| s.cars.as_slice()).unwrap_or_default();
+            picked
+                .get()
+                .filter(|idx| cars.iter().any(|c| c.car_idx == *idx))
+                .or_else(|| cars.first().map(|c| c.car_idx))
         })
+    });
+    // A relay that refuses the page: say why instead of an empty pit wall (a replay opened since still plays).
+    let denied = Memo::new(move |_| {
+        let refused = access.and_then(|a| {
+            a.status.with(|s| match s {
+                Access::Denied(why) => Some(why.message()),
+                _ => None,
+            })
+        });
+        refused.filter(|_| !replaying.get())
+    });
+    let share = access.map(|access| ShareContext {
+        access,
+        view: Signal::derive(move || Some(shown.get().name())),
+        car: picked.into(),
     });
     view! {
         <div class="pitwall">
-            <SessionBar feed=feed deck=deck />
+            <SessionBar feed=feed deck=deck share=share />
             {move || replaying.get().then(|| deck.map(|deck| view! { <ReplayBar deck=deck /> }))}
-            <main class="panes">
+            {move || denied.get().map(|(title, text)| view! {
+                <section class="access-denied" role="alert" data-testid="access-denied">
+                    <h1>{title}</h1>
+                    <p>{text}</p>
+                </section>
+            })}
+            <main class="panes" hidden=move || denied.with(Option::is_some)>
                 <TimingTower feed=feed selected=selected on_pick=move |idx| picked.set(Some(idx)) />
                 <div class="side">
                     <nav class="tabs" role="tablist" aria-label="Views">
@@ -110,6 +158,32 @@ enum Pane {
     Strategy,
 }
 
+impl Pane {
+    /// The pane's name in a link (`?view=`).
+    fn name(self) -> &'static str {
+        match self {
+            Pane::Car => "car",
+            Pane::Field => "field",
+            Pane::Strategy => "strategy",
+        }
+    }
+
+    /// The pane a link names; `None` for a name the app does not know.
+    fn from_name(name: &str) -> Option<Pane> {
+        [Pane::Car, Pane::Field, Pane::Strategy]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+}
+
+/// What the session bar's Share button needs: the page's access, and the view and car a link opens.
+#[derive(Clone, Copy, Debug)]
+struct ShareContext {
+    access: PageAccess,
+    view: Signal<Option<&'static str>>,
+    car: Signal<Option<u8>>,
+}
+
 /// Track, lap counter, flags, weather and the connection.
 #[component]
 fn SessionBar(
@@ -117,6 +191,8 @@ fn SessionBar(
     feed: LiveFeed,
     /// The offline replay, whose "Open recording" button sits here.
     deck: Option<ReplayDeck>,
+    /// The Share button's context (none: no Share button).
+    share: Option<ShareContext>,
 ) -> impl IntoView {
     let session = Memo::new(move |_| {
         feed.state
@@ -147,7 +223,9 @@ fn SessionBar(
         Connection::Live => ("LIVE", "conn conn-live"),
         Connection::Reconnecting { .. } => ("RECONNECTING", "conn conn-lost"),
         Connection::Offline => ("OFFLINE", "conn conn-off"),
+        Connection::Denied => ("NO ACCESS", "conn conn-denied"),
     };
+    let badge = move || share.and_then(|s| s.access.status.with(Access::badge));
     view! {
         <header class="session-bar">
             <div class="brand">"box" <b>"box"</b></div>
@@ -156,6 +234,10 @@ fn SessionBar(
             <div class=move || format!("flag {}", flag().map_or("", |f| f.1))>{move || flag().map(|f| f.0)}</div>
             <div class="weather">{weather}</div>
             {deck.map(|deck| view! { <OpenRecording deck=deck /> })}
+            {share.map(|s| view! { <ShareButton access=s.access deck=deck view=s.view car=s.car /> })}
+            {move || badge().map(|(label, title)| view! {
+                <div class="badge-role" title=title data-testid="role">{label}</div>
+            })}
             <Show when=simulated>
                 <div class="badge-sim" title="Data from boxbox's race simulator, not a real session">"SIMULATION"</div>
             </Show>

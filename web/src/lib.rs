@@ -17,6 +17,9 @@
 //! - `replay` (wasm only): the offline replay: a recording from a file or `?replay=URL` decoded into a
 //!   [`timeline`] and played into the live view's signals, with its controls; the relay's WebSocket stays closed.
 //! - `desk` (wasm only): the strategy desk component, fed by the pool.
+//! - `share` (wasm only): the page's token on every relay call, what the relay lets the page do
+//!   (`GET /api/v1/whoami`), and the Share button.
+//! - `wake_lock` (wasm only): the screen kept on while the feed is live.
 //! - `app` (wasm only): the components: session bar, timing tower, car panel, Field panel, the tabs.
 
 pub mod relay_message;
@@ -36,6 +39,10 @@ pub mod live;
 pub mod pool;
 #[cfg(target_arch = "wasm32")]
 pub mod replay;
+#[cfg(target_arch = "wasm32")]
+pub mod share;
+#[cfg(target_arch = "wasm32")]
+mod wake_lock;
 
 #[cfg(target_arch = "wasm32")]
 pub use app::{App, PitWall};

@@ -36,6 +36,9 @@ pub enum Connection {
     },
     /// No relay: an offline replay feeds the signals, and the relay's WebSocket stays closed.
     Offline,
+    /// The relay refuses this page (no token where reads need one, an expired or foreign token): the WebSocket is
+    /// closed for good and the page says why ([`crate::share::PageAccess`]).
+    Denied,
 }
 
 /// The live data as signals. `Copy`: hand it to any component.
@@ -187,7 +190,8 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-/// The relay's `/ws` URL for the page's own origin.
+/// The relay's `/ws` URL for the page's own origin (without a token: see
+/// [`crate::view_model::share::with_token`]).
 pub fn default_ws_url() -> Option<String> {
     let location = web_sys::window()?.location();
     let host = location.host().ok()?;
@@ -231,7 +235,11 @@ pub fn connect(feed: LiveFeed, url: String) -> AbortHandle {
                         }
                     }
                 }
-                Err(e) => leptos::logging::warn!("cannot open {url}: {e}"),
+                // The URL may carry the page's token: the log gets it without its query.
+                Err(e) => leptos::logging::warn!(
+                    "cannot open {}: {e}",
+                    crate::view_model::share::without_query(&url)
+                ),
             }
             attempt += 1;
             let wait_s = boxbox_engine::backoff::backoff_s(attempt, js_sys::Math::random());

@@ -42,6 +42,9 @@ pub struct ReplayDeck {
     pub status: RwSignal<ReplayStatus>,
     /// The recording's name (file name or URL).
     pub name: RwSignal<String>,
+    /// The recording's URL when it was opened from one (`?replay=`), which a share link can point to; `None` for
+    /// a file picked from disk.
+    pub url: RwSignal<Option<String>>,
     /// The play head, in seconds of recording time.
     pub position_s: RwSignal<f64>,
     /// The recording's length, in seconds.
@@ -66,6 +69,7 @@ impl ReplayDeck {
             feed,
             status: RwSignal::new(ReplayStatus::Idle),
             name: RwSignal::new(String::new()),
+            url: RwSignal::new(None),
             position_s: RwSignal::new(0.0),
             duration_s: RwSignal::new(0.0),
             playing: RwSignal::new(false),
@@ -88,17 +92,23 @@ impl ReplayDeck {
         self.live.set_value(Some(handle));
     }
 
-    /// Leaves the live view for good: closes the relay's WebSocket and stops reconnecting.
-    fn go_offline(&self) {
+    /// Closes the relay's WebSocket and stops reconnecting, for good.
+    pub fn close_live(&self) {
         if let Some(live) = self.live.try_update_value(Option::take).flatten() {
             live.abort();
         }
+    }
+
+    /// Leaves the live view for good: closes the relay's WebSocket and stops reconnecting.
+    fn go_offline(&self) {
+        self.close_live();
         self.feed.connection.set(Connection::Offline);
     }
 
     /// Fetches and opens the recording the query names.
     pub fn open_url(self, query: ReplayQuery) {
         self.go_offline();
+        self.url.set(Some(query.url.clone()));
         self.status
             .set(ReplayStatus::Loading(format!("fetching {}", query.url)));
         spawn_local(async move {
@@ -112,6 +122,7 @@ impl ReplayDeck {
     /// Reads and opens a file the user picked.
     pub fn open_file(self, file: web_sys::File) {
         self.go_offline();
+        self.url.set(None);
         let name = file.name();
         self.status
             .set(ReplayStatus::Loading(format!("reading {name}")));

@@ -1,13 +1,14 @@
 //! What the screen shows, as pure functions of engine types: time and gap formatting, timing-tower rows, tyre and
 //! status colours, and (in [`car`] and [`field`]) the car panel and the Field panel built from the twins' report,
 //! and (in [`strategy`]) the strategy desk, and (in [`replay`]) the offline replay's controls, and (in [`charts`])
-//! the Charts view's inputs.
+//! the Charts view's inputs, and (in [`share`]) share links and what the page's token may do.
 //! Kept free of Leptos so it is tested natively.
 
 pub mod car;
 pub mod charts;
 pub mod field;
 pub mod replay;
+pub mod share;
 pub mod strategy;
 
 use boxbox_engine::twin::{PitWindowStatus, Rate};
