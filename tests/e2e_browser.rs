@@ -6,6 +6,10 @@
 //! the same Monte Carlo digest with one worker, the default pool and three workers as natively. A third replays a
 //! recording offline (a plain static server, no relay): play, pause, speed, seek, the strategy desk on the replay's
 //! moment, then the app opened from the service worker's cache with the server down and a file picked from disk.
+//! A fourth starts the relay with reads closed: the engineer's page makes a share link, which opens the same live
+//! session read-only in a fresh browser context, and the app opened without a token says it needs one; its
+//! screenshots include a portrait tablet (768×1024). Every browser's viewport is the size its screenshots are named
+//! after.
 //!
 //! Needs the relay binary (`cargo build -p boxbox-relay`), the web app (`trunk build --release`) and chromedriver;
 //! `scripts/test.sh` provides all three.
@@ -66,6 +70,16 @@ async fn start_chromedriver() -> anyhow::Result<(Child, u16)> {
 
 /// Starts `boxbox serve` on `port` (0: any free port) and returns it with the URL it printed.
 async fn start_relay(port: u16, seed: u64, speed: f64) -> anyhow::Result<(Child, String)> {
+    start_relay_with(port, seed, speed, &[]).await
+}
+
+/// [`start_relay`] with more flags for `boxbox serve` (access control, say).
+async fn start_relay_with(
+    port: u16,
+    seed: u64,
+    speed: f64,
+    flags: &[&str],
+) -> anyhow::Result<(Child, String)> {
     let bin = std::env::var_os("BOXBOX_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir().join("debug/boxbox"));
@@ -94,6 +108,7 @@ async fn start_relay(port: u16, seed: u64, speed: f64) -> anyhow::Result<(Child,
         .arg(&web_dir)
         // Each relay starts its own race: a state directory left by an earlier run would carry it on.
         .arg("--no-persist")
+        .args(flags)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -113,22 +128,49 @@ async fn start_relay(port: u16, seed: u64, speed: f64) -> anyhow::Result<(Child,
 }
 
 async fn browser(driver_port: u16) -> anyhow::Result<Client> {
-    let profile = std::env::temp_dir().join(format!("boxbox-e2e-chrome-{}", std::process::id()));
+    browser_as(driver_port, "main", (1280, 800)).await
+}
+
+/// A WebDriver session with its own Chromium profile `name` (a fresh browser context: no cookies, storage or
+/// service worker from another session) and a window of `width` × `height`.
+async fn browser_as(
+    driver_port: u16,
+    name: &str,
+    (width, height): (u32, u32),
+) -> anyhow::Result<Client> {
+    let profile =
+        std::env::temp_dir().join(format!("boxbox-e2e-chrome-{}-{name}", std::process::id()));
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".to_owned(),
         serde_json::json!({ "args": [
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--window-size=1280,800", format!("--user-data-dir={}", profile.display()),
+            format!("--window-size={width},{height}"), format!("--user-data-dir={}", profile.display()),
         ]}),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    ClientBuilder::new(connector)
+    let client = ClientBuilder::new(connector)
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{driver_port}"))
         .await
-        .context("cannot open a WebDriver session")
+        .context("cannot open a WebDriver session")?;
+    set_viewport(&client, width, height).await?;
+    Ok(client)
+}
+
+/// Makes the page's viewport (what a screenshot shows) `width` × `height`: a window's size includes the browser's
+/// own bars, even headless (a 1280×800 window shows a 1280×657 page).
+async fn set_viewport(client: &Client, width: u32, height: u32) -> anyhow::Result<()> {
+    let bars = client
+        .execute(
+            "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];",
+            Vec::new(),
+        )
+        .await?;
+    let [dw, dh]: [u32; 2] = serde_json::from_value(bars)?;
+    client.set_window_size(width + dw, height + dh).await?;
+    Ok(())
 }
 
 /// The driver codes in the tower, top to bottom, read in one script so that the page cannot re-render between two
@@ -1036,5 +1078,211 @@ async fn offline_shell(
         replay_clock_s(client).await? > before,
         "the replay from a file does not play"
     );
+    Ok(())
+}
+
+/// The engineer's control token of the share test's relay (16 characters or more).
+const SHARE_CONTROL_TOKEN: &str = "e2e-share-control-token-0123";
+
+/// A share link made by the engineer's page opens the same live session read-only in a fresh browser context (its
+/// own WebDriver session and profile), on the view and car the engineer had; the app opened with no token on a
+/// relay whose reads are closed says it needs one. Saves screenshots at 1280×800 and 768×1024 (portrait tablet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_link_opens_the_same_session_read_only() -> anyhow::Result<()> {
+    let _one = ONE_BROWSER.lock().await;
+    let (_driver, driver_port) = start_chromedriver().await?;
+    let (_relay, url) = start_relay_with(
+        0,
+        3,
+        20.0,
+        &[
+            "--require-token-for-reads",
+            "--control-token",
+            SHARE_CONTROL_TOKEN,
+        ],
+    )
+    .await?;
+    let engineer = browser_as(driver_port, "engineer", (1280, 800)).await?;
+    let analyst = browser_as(driver_port, "analyst", (768, 1024)).await?;
+    let outcome = share(&engineer, &analyst, &url).await;
+    engineer.close().await?;
+    analyst.close().await?;
+    outcome
+}
+
+/// The value of the input at `css`, `None` while there is none.
+async fn input_value(client: &Client, css: &str) -> anyhow::Result<Option<String>> {
+    let value = client
+        .execute(
+            "return document.querySelector(arguments[0])?.value ?? null;",
+            vec![serde_json::json!(css)],
+        )
+        .await?;
+    Ok(serde_json::from_value(value)?)
+}
+
+async fn share(engineer: &Client, analyst: &Client, url: &str) -> anyhow::Result<()> {
+    let dir = target_dir().join("e2e");
+    std::fs::create_dir_all(&dir)?;
+
+    // The engineer: the control token in the URL opens the live race (reads are closed to anyone without one).
+    engineer
+        .goto(&format!("{url}?token={SHARE_CONTROL_TOKEN}"))
+        .await?;
+    full_tower(engineer).await?;
+    wait_for_text(engineer, "[data-testid=connection]", "LIVE").await?;
+    wait_for_text(engineer, "[data-testid=role]", "ENGINEER").await?;
+    let label = attr(engineer, "[data-testid=share]", "aria-label").await?;
+    ensure!(
+        label.is_some_and(|l| !l.is_empty()),
+        "the Share button has no accessible name"
+    );
+
+    // The Field view and the car in third place, then Share.
+    engineer
+        .find(Locator::Css("[data-testid=tab-field]"))
+        .await?
+        .click()
+        .await?;
+    let rows = engineer
+        .find_all(Locator::Css("[data-testid=tower-row]"))
+        .await?;
+    rows[2].click().await?;
+    let picked = text_of(engineer, "[data-testid=tower-row].selected .code").await?;
+    engineer
+        .find(Locator::Css("[data-testid=share]"))
+        .await?
+        .click()
+        .await?;
+    let mut link = None;
+    for _ in 0..50 {
+        link = input_value(engineer, "[data-testid=share-url]").await?;
+        if link.as_ref().is_some_and(|l| !l.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = text_of(engineer, "[data-testid=share-status]").await?;
+    let Some(link) = link.filter(|l| !l.is_empty()) else {
+        bail!("no share link in the visible field; the panel says {status:?}")
+    };
+    println!("share link: {link}\nshare status: {status}");
+    ensure!(
+        link.starts_with(url) && link.contains("token=bb1.analyst."),
+        "not a read-only link to this relay: {link}"
+    );
+    ensure!(
+        link.contains("view=field") && link.contains("&car="),
+        "the link does not carry the view and the car: {link}"
+    );
+    ensure!(
+        !link.contains(SHARE_CONTROL_TOKEN),
+        "the link gives the control token away: {link}"
+    );
+    std::fs::write(
+        dir.join("share-engineer-1280x800.png"),
+        engineer.screenshot().await?,
+    )?;
+
+    // The analyst, in a browser context of its own, opens the link: the same session, read-only.
+    analyst.goto(&link).await?;
+    full_tower(analyst).await?;
+    wait_for_text(analyst, "[data-testid=connection]", "LIVE").await?;
+    wait_for_text(analyst, "[data-testid=role]", "READ-ONLY").await?;
+    ensure!(
+        analyst
+            .find_all(Locator::Css("[data-testid=share]"))
+            .await?
+            .is_empty(),
+        "a read-only page offers the engineer's Share button"
+    );
+    ensure!(
+        attr(analyst, "[data-testid=tab-field]", "aria-selected").await? == Some("true".into()),
+        "the link did not open the Field view"
+    );
+    let selected = text_of(analyst, "[data-testid=tower-row].selected .code").await?;
+    ensure!(
+        selected == picked,
+        "the link selects {selected}, the engineer picked {picked}"
+    );
+    ensure!(
+        text_of(analyst, "[data-testid=track]").await?
+            == text_of(engineer, "[data-testid=track]").await?,
+        "another track on the analyst's page"
+    );
+    // The same race: both towers show the same order at the same moment (read again while an overtake or a stop
+    // is between the two reads).
+    let mut orders = (Vec::new(), Vec::new());
+    for _ in 0..30 {
+        orders = (tower_order(engineer).await?, tower_order(analyst).await?);
+        if orders.0 == orders.1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ensure!(
+        orders.0.len() == 20 && orders.0 == orders.1,
+        "the two pages show different races: {orders:?}"
+    );
+    let laps = (
+        text_of(engineer, "[data-testid=lap]").await?,
+        text_of(analyst, "[data-testid=lap]").await?,
+    );
+    println!("same session: {} / {}, {:?}", laps.0, laps.1, orders.0);
+    std::fs::write(
+        dir.join("share-analyst-768x1024.png"),
+        analyst.screenshot().await?,
+    )?;
+    set_viewport(analyst, 1280, 800).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(
+        dir.join("share-analyst-1280x800.png"),
+        analyst.screenshot().await?,
+    )?;
+
+    // The engineer's pit wall on a portrait tablet.
+    engineer
+        .find(Locator::Css("[data-testid=share-panel] button"))
+        .await?
+        .click()
+        .await?;
+    engineer
+        .find(Locator::Css("[data-testid=tab-car]"))
+        .await?
+        .click()
+        .await?;
+    set_viewport(engineer, 768, 1024).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(
+        dir.join("pit-wall-768x1024.png"),
+        engineer.screenshot().await?,
+    )?;
+
+    // No token: a clear "needs a token" state, not an empty pit wall that keeps reconnecting.
+    analyst.goto(url).await?;
+    let mut denied = String::new();
+    for _ in 0..50 {
+        if let Ok(e) = analyst
+            .find(Locator::Css("[data-testid=access-denied]"))
+            .await
+        {
+            denied = e.text().await?;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ensure!(
+        denied.contains("needs a token") && denied.contains("?token="),
+        "no clear state for a page without a token: {denied:?}"
+    );
+    wait_for_text(analyst, "[data-testid=connection]", "NO ACCESS").await?;
+    ensure!(
+        tower_order(analyst).await?.is_empty(),
+        "a page without a token shows cars"
+    );
+    std::fs::write(
+        dir.join("no-token-1280x800.png"),
+        analyst.screenshot().await?,
+    )?;
     Ok(())
 }

@@ -12,17 +12,21 @@
 //! - [`stints`]: [`draw_stints`], the tyre stint timeline.
 //! - [`positions`]: [`draw_position_distribution`], each driver's finishing-position probabilities as a grid.
 //! - [`theme`]: the dark palette and fonts shared by the charts.
+//! - [`svg`]: [`SvgBackend`], plotters' SVG backend measuring text without a font or a DOM (so it also draws in a
+//!   Web Worker).
 //!
 //! [`render_svg`] draws one chart into an SVG string (text as SVG `<text>`, no system fonts needed).
 
 pub mod lines;
 pub mod positions;
 pub mod stints;
+pub mod svg;
 pub mod theme;
 
 pub use lines::{LapTimeChart, RaceTraceChart, Series, draw_lap_times, draw_race_trace};
 pub use positions::{PositionChart, PositionRow, draw_position_distribution};
 pub use stints::{Stint, StintChart, StintRow, Tyre, draw_stints};
+pub use svg::SvgBackend;
 
 use plotters::coord::Shift;
 use plotters::prelude::{DrawingArea, DrawingAreaErrorKind, DrawingBackend, IntoDrawingArea};
@@ -110,7 +114,8 @@ impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for Chart
 /// The smallest area a chart draws in, in pixels (width, height).
 pub const MIN_SIZE: (u32, u32) = (240, 160);
 
-/// Draws one chart into an SVG document of `width` × `height` pixels.
+/// Draws one chart into an SVG document of `width` × `height` pixels, natively or in wasm32 (a page or a Web
+/// Worker: [`SvgBackend`] needs no DOM).
 ///
 /// ```
 /// use boxbox_charts::{Colour, LapTimeChart, Series, draw_lap_times, render_svg};
@@ -133,18 +138,25 @@ pub const MIN_SIZE: (u32, u32) = (240, 160);
 pub fn render_svg(
     width: u32,
     height: u32,
-    draw: impl for<'a> FnOnce(
-        &DrawingArea<plotters::backend::SVGBackend<'a>, Shift>,
-    ) -> Result<(), ChartError>,
+    draw: impl for<'a> FnOnce(&DrawingArea<SvgBackend<'a>, Shift>) -> Result<(), ChartError>,
 ) -> Result<String, ChartError> {
     let mut svg = String::new();
     {
-        let area = plotters::backend::SVGBackend::with_string(&mut svg, (width, height))
-            .into_drawing_area();
+        let area = SvgBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         draw(&area)?;
         area.present()?;
     }
     Ok(svg)
+}
+
+/// A lap axis' tick label: the lap number, and nothing between laps (with a few laps, plotters puts ticks at
+/// halves, which rounded would read `1 2 2 3`).
+fn lap_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-6 {
+        format!("{x:.0}")
+    } else {
+        String::new()
+    }
 }
 
 /// Checks the area's size and fills it with the background.
@@ -316,6 +328,30 @@ mod tests {
         assert_eq!(a.mix(b, 0.5), Colour::rgb(100, 50, 25));
         assert_eq!(a.mix(b, 2.0), b);
         assert_eq!(a.mix(b, f64::NAN), a);
+    }
+
+    #[test]
+    fn lap_ticks_between_laps_have_no_label() {
+        assert_eq!(lap_label(&3.0), "3");
+        assert_eq!(lap_label(&2.5), "");
+        let chart = LapTimeChart {
+            title: "t".to_owned(),
+            series: vec![Series {
+                label: "A".to_owned(),
+                colour: Colour::rgb(1, 2, 3),
+                dashed: false,
+                points: vec![(1, 90.0), (2, 89.0), (3, 89.5)],
+            }],
+        };
+        let svg = render_svg(600, 300, |a| draw_lap_times(a, &chart)).unwrap();
+        let texts = test_util::texts(&svg);
+        for lap in ["1", "2", "3"] {
+            assert_eq!(
+                texts.iter().filter(|t| *t == lap).count(),
+                1,
+                "{lap}: {texts:?}"
+            );
+        }
     }
 
     #[test]

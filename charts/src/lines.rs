@@ -197,7 +197,7 @@ fn draw_lines<DB: DrawingBackend>(
         .x_label_area_size(40)
         .y_label_area_size(64)
         .build_cartesian_2d(x0..x1, y0..y1)?;
-    let x_label = |x: &f64| format!("{x:.0}");
+    let x_label = crate::lap_label;
     let y_label = |y: &f64| (lines.y_label)(*y);
     chart
         .configure_mesh()
