@@ -8,9 +8,10 @@
 //! target/release/examples/rest_load --relay 127.0.0.1:8080 --relay-pid $! --clients 200 --seconds 20
 //! ```
 //!
-//! Open loop: client `i` sends its `k`-th request at `start + offset_i + k / rate`, and a request's latency runs
-//! from that planned time to the last byte of its body, so a response that holds up the next request on the same
-//! connection counts against both (no coordinated omission). One line of JSON on stdout: per phase the requests,
+//! Open loop: client `i` sends its `k`-th request at `start + offset_i + k / rate`. A request's latency runs from
+//! its send to the last byte of its body; `from_planned_time_ms` runs from its planned time instead, so a response
+//! that held up the next request on the same connection counts against both (no coordinated omission), and so
+//! does the load generator's own timer (tokio's wheel is 1 ms coarse). One line of JSON on stdout: per phase the requests,
 //! non-2xx answers by path and status, connection errors, latency p50/p99/max in ms overall and per path, mean body bytes, and the
 //! relay's CPU and memory when `--relay-pid` is given (read from `/proc`). Loopback only; bounded by `--seconds`.
 
@@ -83,7 +84,11 @@ fn args() -> Args {
 /// What one client saw, per path.
 #[derive(Debug, Default)]
 struct Seen {
+    /// From the request's send to its body's last byte, by path.
     latencies_us: BTreeMap<String, Vec<u64>>,
+    /// From the request's planned time to its body's last byte (all paths): with the time it waited for the
+    /// previous answer on its connection and for the load generator's timer (tokio's is 1 ms coarse).
+    scheduled_us: Vec<u64>,
     bytes: BTreeMap<String, u64>,
     /// Answers that were not 2xx, by path and status.
     not_ok: BTreeMap<String, u64>,
@@ -115,6 +120,7 @@ async fn client(args: Arc<Args>, index: usize, start: Instant, until: Instant) -
             break;
         }
         tokio::time::sleep_until(planned).await;
+        let sent = Instant::now();
         let path = &args.paths[(index + k as usize) % args.paths.len()];
         k += 1;
         let request = hyper::Request::get(path.as_str())
@@ -130,7 +136,7 @@ async fn client(args: Arc<Args>, index: usize, start: Instant, until: Instant) -
             seen.errors += 1;
             break;
         };
-        let took = planned.elapsed();
+        let (took, scheduled) = (sent.elapsed(), planned.elapsed());
         if !status.is_success() {
             *seen
                 .not_ok
@@ -138,10 +144,12 @@ async fn client(args: Arc<Args>, index: usize, start: Instant, until: Instant) -
                 .or_default() += 1;
         }
         *seen.bytes.entry(path.clone()).or_default() += body.to_bytes().len() as u64;
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         seen.latencies_us
             .entry(path.clone())
             .or_default()
-            .push(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+            .push(micros(took));
+        seen.scheduled_us.push(micros(scheduled));
     }
     seen
 }
@@ -165,6 +173,7 @@ async fn phase(args: &Arc<Args>, clients: usize, seconds: f64) -> serde_json::Va
         for (path, mut l) in seen.latencies_us {
             all.latencies_us.entry(path).or_default().append(&mut l);
         }
+        all.scheduled_us.extend(seen.scheduled_us);
         for (path, b) in seen.bytes {
             *all.bytes.entry(path).or_default() += b;
         }
@@ -186,6 +195,7 @@ async fn phase(args: &Arc<Args>, clients: usize, seconds: f64) -> serde_json::Va
         );
     }
     overall.sort_unstable();
+    all.scheduled_us.sort_unstable();
     serde_json::json!({
         "clients": clients,
         "seconds": seconds,
@@ -197,6 +207,11 @@ async fn phase(args: &Arc<Args>, clients: usize, seconds: f64) -> serde_json::Va
             "p50": proc_stats::percentile(&overall, 0.5),
             "p99": proc_stats::percentile(&overall, 0.99),
             "max": proc_stats::percentile(&overall, 1.0),
+        },
+        "from_planned_time_ms": {
+            "p50": proc_stats::percentile(&all.scheduled_us, 0.5),
+            "p99": proc_stats::percentile(&all.scheduled_us, 0.99),
+            "max": proc_stats::percentile(&all.scheduled_us, 1.0),
         },
         "per_path_ms": per_path,
         "relay_cpu_cores": cpu,
