@@ -354,11 +354,71 @@ async fn drive(client: &Client, url: &str) -> anyhow::Result<()> {
         "the hidden car panel is still built"
     );
     std::fs::write(dir.join("field-1280x800.png"), client.screenshot().await?)?;
+    charts(client, &picked, &changed).await?;
+    std::fs::write(dir.join("charts-1280x800.png"), client.screenshot().await?)?;
     client
         .find(Locator::Css("[data-testid=tab-car]"))
         .await?
         .click()
         .await?;
+    Ok(())
+}
+
+/// Each chart of the Charts view as (test id, its SVG's text), read in one script; empty text while not drawn.
+async fn chart_texts(client: &Client) -> anyhow::Result<Vec<(String, String)>> {
+    let charts = client
+        .execute(
+            "return Array.from(document.querySelectorAll('[data-testid=charts-panel] figure'), \
+             f => [f.dataset.testid, f.querySelector('svg')?.textContent ?? '']);",
+            Vec::new(),
+        )
+        .await?;
+    Ok(serde_json::from_value(charts)?)
+}
+
+/// The Charts tab: a worker draws lap times (the picked car highlighted, so named in the title), the race trace
+/// and every car's stints as SVG, with the drivers' codes.
+async fn charts(client: &Client, picked: &str, codes: &[String]) -> anyhow::Result<()> {
+    client
+        .find(Locator::Css("[data-testid=tab-charts]"))
+        .await?
+        .click()
+        .await?;
+    let mut charts = Vec::new();
+    for _ in 0..60 {
+        charts = chart_texts(client).await?;
+        if charts.len() == 3 && charts.iter().all(|(_, text)| !text.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let text = |id: &str| {
+        charts
+            .iter()
+            .find(|(i, _)| i == id)
+            .map_or("", |(_, t)| t.as_str())
+    };
+    let panel = text_of(client, "[data-testid=charts-panel]").await?;
+    ensure!(
+        text("chart-lap-times").contains(&format!("Lap times · {picked}")),
+        "no lap-time chart for {picked}: {charts:?}; the panel says {panel:?}"
+    );
+    ensure!(
+        text("chart-race-trace").contains("Gap to the leader"),
+        "no race trace: {charts:?}"
+    );
+    let stints = text("chart-stints");
+    ensure!(
+        codes.iter().all(|c| stints.contains(c.as_str())),
+        "the stint chart misses drivers of {codes:?}: {stints}"
+    );
+    ensure!(
+        client
+            .find_all(Locator::Css("[data-testid=field-panel]"))
+            .await?
+            .is_empty(),
+        "the hidden Field panel is still built"
+    );
     Ok(())
 }
 
@@ -542,6 +602,23 @@ async fn desk(client: &Client, url: &str) -> anyhow::Result<()> {
     );
     let baseline = text_of(client, "[data-testid=desk-baseline]").await?;
     ensure!(baseline.contains("5–95 %"), "no baseline: {baseline}");
+    // The Charts tab draws the desk's Monte Carlo as a finishing-position grid.
+    client
+        .find(Locator::Css("[data-testid=tab-charts]"))
+        .await?
+        .click()
+        .await?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("[data-testid=chart-positions] svg"))
+        .await?;
+    let charts = chart_texts(client).await?;
+    ensure!(
+        charts.iter().any(|(id, text)| id == "chart-positions"
+            && text.contains("Finishing positions · Monte Carlo from lap")),
+        "no finishing positions: {charts:?}"
+    );
 
     // The pinned race: the Monte Carlo digest is the native one with the default pool, one worker and three.
     let inputs = pinned_inputs()?;

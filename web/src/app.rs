@@ -9,6 +9,7 @@ use leptos::prelude::*;
 
 use boxbox_engine::wire::DataSource;
 
+use crate::charts::{ChartsView, LatestBaseline};
 use crate::desk::StrategyDesk;
 use crate::live::{self, Connection, LiveFeed};
 use crate::replay::{self, OpenRecording, ReplayBar, ReplayDeck};
@@ -57,6 +58,8 @@ pub fn PitWall(
     #[prop(optional)]
     start: PageQuery,
 ) -> impl IntoView {
+    // The desk's latest Monte Carlo, which the Charts view also shows.
+    provide_context(LatestBaseline::new());
     // The replay bar is built once a recording is being opened, not rebuilt on each status change.
     let replaying = Memo::new(move |_| deck.is_some_and(|d| d.is_active()));
     let picked = RwSignal::new(start.car);
@@ -132,6 +135,14 @@ pub fn PitWall(
                         >
                             "Strategy"
                         </button>
+                        <button
+                            role="tab"
+                            data-testid="tab-charts"
+                            aria-selected=move || (pane.get() == Pane::Charts).to_string()
+                            on:click=move |_| pane.set(Pane::Charts)
+                        >
+                            "Charts"
+                        </button>
                     </nav>
                     {move || match shown.get() {
                         Pane::Car => view! { <CarPanel feed=feed car=selected /> }.into_any(),
@@ -140,6 +151,7 @@ pub fn PitWall(
                         }
                         .into_any(),
                         Pane::Strategy => view! { <StrategyDesk feed=feed car=selected /> }.into_any(),
+                        Pane::Charts => view! { <ChartsView feed=feed car=selected /> }.into_any(),
                     }}
                 </div>
             </main>
@@ -156,6 +168,8 @@ enum Pane {
     Field,
     /// The selected car's strategy, from the workers.
     Strategy,
+    /// Lap times, race trace, stints and finishing positions, drawn by the workers.
+    Charts,
 }
 
 impl Pane {
@@ -165,12 +179,13 @@ impl Pane {
             Pane::Car => "car",
             Pane::Field => "field",
             Pane::Strategy => "strategy",
+            Pane::Charts => "charts",
         }
     }
 
     /// The pane a link names; `None` for a name the app does not know.
     fn from_name(name: &str) -> Option<Pane> {
-        [Pane::Car, Pane::Field, Pane::Strategy]
+        [Pane::Car, Pane::Field, Pane::Strategy, Pane::Charts]
             .into_iter()
             .find(|p| p.name() == name)
     }

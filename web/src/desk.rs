@@ -21,6 +21,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::prelude::{JsValue, wasm_bindgen};
 
+use crate::charts::LatestBaseline;
 use crate::live::LiveFeed;
 use crate::pool::{self, Done, PoolError};
 use crate::schedule::Refresh;
@@ -81,6 +82,8 @@ struct Desk {
     what_if_busy: RwSignal<bool>,
     gate: StoredValue<RerunGate>,
     generation: StoredValue<u64>,
+    /// Where the Charts view finds the latest baseline (none outside the pit wall).
+    shared_baseline: Option<LatestBaseline>,
 }
 
 impl Desk {
@@ -205,7 +208,13 @@ impl Desk {
                     .await?;
                 match (current(), merged.answer) {
                     (true, Answer::Baseline { report, digest }) => {
-                        self.baseline.set(Some((Arc::new(report), digest)));
+                        let report = Arc::new(report);
+                        if let Some(shared) = self.shared_baseline {
+                            let _ = shared
+                                .0
+                                .try_set(Some((report.clone(), inputs.completed_laps)));
+                        }
+                        self.baseline.set(Some((report, digest)));
                     }
                     (true, _) => {
                         return Err(PoolError::Job(
@@ -312,6 +321,7 @@ pub fn StrategyDesk(
         what_if_busy: RwSignal::new(false),
         gate: StoredValue::new(RerunGate::new()),
         generation: StoredValue::new(0),
+        shared_baseline: use_context::<LatestBaseline>(),
     };
     // Reaching outside the graph (the workers): poll the gate whenever the report or the car changes. The report
     // changes about once a second while the race runs, which is also when pinned inputs are noticed.

@@ -17,6 +17,8 @@
 //! - `replay` (wasm only): the offline replay: a recording from a file or `?replay=URL` decoded into a
 //!   [`timeline`] and played into the live view's signals, with its controls; the relay's WebSocket stays closed.
 //! - `desk` (wasm only): the strategy desk component, fed by the pool.
+//! - `charts` (wasm only): the Charts view: lap times, race trace, stints and finishing positions, drawn as SVG by
+//!   the pool's workers from [`view_model::charts`]' inputs (plotters is not in the app's bundle).
 //! - `share` (wasm only): the page's token on every relay call, what the relay lets the page do
 //!   (`GET /api/v1/whoami`), and the Share button.
 //! - `wake_lock` (wasm only): the screen kept on while the feed is live.
@@ -31,6 +33,8 @@ pub mod worker_protocol;
 // --- browser only ------------------------------------------------------------------------------------------------
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
+mod charts;
 #[cfg(target_arch = "wasm32")]
 mod desk;
 #[cfg(target_arch = "wasm32")]

@@ -1,0 +1,232 @@
+//! The Charts view: lap times (the selected car and its rival over a faint field), the race trace, every car's tyre
+//! stints (past and predicted) and the strategy desk's latest finishing-position distribution, drawn as SVG by the
+//! strategy workers ([`crate::pool`]) and put into the page.
+//!
+//! The page maps the twins' lap history to the charts' inputs ([`crate::view_model::charts`]) and never draws:
+//! plotters runs in a worker, so it is not in the app's bundle. The charts are redrawn when the leader completes a
+//! lap, another car is picked, the container's width changes or the desk has a new Monte Carlo; never on every
+//! state. Each chart has at most one job in flight: what changes meanwhile waits, and only its latest version is
+//! drawn. The view is built only while its tab is shown, so a hidden Charts view asks the workers for nothing.
+
+use std::sync::Arc;
+
+use boxbox_engine::strategy::monte_carlo::McReport;
+use leptos::html::Div;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::live::LiveFeed;
+use crate::pool::{self, Done, PoolError};
+use crate::view_model::charts::{self as vm, Baseline, ChartJob};
+use crate::worker_protocol::{Answer, CHART_GENERATION, Job};
+
+/// The strategy desk's latest baseline Monte Carlo and the laps completed when it started, shared with the Charts
+/// view (provided by the pit wall as context; the desk sets it).
+#[derive(Clone, Copy, Debug)]
+pub struct LatestBaseline(pub RwSignal<Option<(Arc<McReport>, u32)>>);
+
+impl LatestBaseline {
+    /// No Monte Carlo yet.
+    pub fn new() -> Self {
+        LatestBaseline(RwSignal::new(None))
+    }
+}
+
+impl Default for LatestBaseline {
+    fn default() -> Self {
+        LatestBaseline::new()
+    }
+}
+
+/// One chart on the page: its SVG (or why there is none) and the job that is drawing it.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    /// The latest drawing: the SVG, or the error.
+    svg: RwSignal<Option<Result<String, String>>>,
+    /// The job last sent: an equal job is not sent again.
+    sent: StoredValue<Option<ChartJob>>,
+    /// A job is in a worker.
+    busy: StoredValue<bool>,
+    /// The job to send when the one in flight is done (only the latest is kept).
+    next: StoredValue<Option<ChartJob>>,
+}
+
+impl Slot {
+    fn new() -> Self {
+        Slot {
+            svg: RwSignal::new(None),
+            sent: StoredValue::new(None),
+            busy: StoredValue::new(false),
+            next: StoredValue::new(None),
+        }
+    }
+
+    /// Asks for `job` to be drawn, unless it is what was last sent.
+    fn submit(self, job: ChartJob) {
+        if self
+            .sent
+            .try_with_value(|sent| sent.as_ref() == Some(&job))
+            .unwrap_or(true)
+        {
+            return;
+        }
+        if self.busy.try_get_value().unwrap_or(true) {
+            self.next.set_value(Some(job));
+            return;
+        }
+        self.send(job);
+    }
+
+    fn send(self, job: ChartJob) {
+        let pool = match pool::shared() {
+            Ok(pool) => pool,
+            Err(e) => {
+                self.svg.set(Some(Err(e.to_string())));
+                return;
+            }
+        };
+        self.sent.set_value(Some(job.clone()));
+        self.busy.set_value(true);
+        spawn_local(async move {
+            let result = pool.run(CHART_GENERATION, &Job::Chart(job)).await;
+            let drawn = match result {
+                Ok(Done {
+                    answer: Answer::Svg(svg),
+                    ..
+                }) => Ok(svg),
+                Ok(_) => Err("the worker answered something else".to_owned()),
+                Err(PoolError::Obsolete) => Err(PoolError::Obsolete.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if drawn.is_err() {
+                // Let the same job be asked for again.
+                let _ = self.sent.try_set_value(None);
+            }
+            // The view may be gone (its tab closed): then nothing is left to update or send.
+            if self.svg.try_set(Some(drawn)).is_some() {
+                return;
+            }
+            let _ = self.busy.try_set_value(false);
+            if let Some(Some(next)) = self.next.try_update_value(Option::take) {
+                self.submit(next);
+            }
+        });
+    }
+}
+
+/// The Charts view for the selected car.
+#[component]
+pub fn ChartsView(
+    /// Where the data comes from.
+    feed: LiveFeed,
+    /// The selected car (highlighted in the lap-time chart, with the car ahead of it).
+    car: Memo<Option<u8>>,
+) -> impl IntoView {
+    let baseline = use_context::<LatestBaseline>();
+    let body = NodeRef::<Div>::new();
+    let width = RwSignal::new(0u32);
+    let measure = move || {
+        if let Some(el) = body.get_untracked() {
+            width.set(u32::try_from(el.client_width()).unwrap_or(0));
+        }
+    };
+    // Reaching outside the graph: the container's width, once mounted and on every window resize.
+    Effect::new(move |_| {
+        if body.get().is_some() {
+            measure();
+        }
+    });
+    let resize = window_event_listener(leptos::ev::resize, move |_| measure());
+    on_cleanup(move || resize.remove());
+
+    // Once per lap of the leader (or a restart of the twins), not per state.
+    let lap = Memo::new(move |_| {
+        let lap = feed
+            .state
+            .with(|s| s.as_ref().map(|s| s.session.leader_lap));
+        (feed.epoch(), lap)
+    });
+    let slots = [Slot::new(), Slot::new(), Slot::new(), Slot::new()];
+    let [laps, trace, stints, positions] = slots;
+    Effect::new(move |_| {
+        lap.track();
+        let car = car.get();
+        let width = width.get();
+        let mc = baseline.and_then(|b| b.0.get());
+        if width == 0 {
+            return;
+        }
+        let jobs = feed.state.with_untracked(|state| {
+            let state = state.as_ref()?;
+            feed.report.with_untracked(|report| {
+                feed.with_records(|records| {
+                    vm::chart_jobs(
+                        state,
+                        records,
+                        report.as_deref().map(|r| &r.field),
+                        car,
+                        mc.as_ref().map(|(report, from_lap)| Baseline {
+                            report,
+                            from_lap: *from_lap,
+                        }),
+                        width,
+                    )
+                })
+            })
+        });
+        let Some(jobs) = jobs else {
+            return;
+        };
+        laps.submit(jobs.lap_times);
+        trace.submit(jobs.race_trace);
+        stints.submit(jobs.stints);
+        if let Some(job) = jobs.positions {
+            positions.submit(job);
+        }
+    });
+    let has_baseline = move || baseline.is_some_and(|b| b.0.with(Option::is_some));
+
+    view! {
+        <section class="charts-panel" aria-label="Charts" data-testid="charts-panel">
+            <div class="twin-note">"Drawn in a Web Worker from this session's laps · redrawn once a lap"</div>
+            <div class="charts-body" node_ref=body>
+                {chart_figure(laps, "chart-lap-times", "Lap times per driver")}
+                {chart_figure(trace, "chart-race-trace", "Gap to the leader per lap")}
+                {chart_figure(stints, "chart-stints", "Tyre stints of every car, past and predicted")}
+                <Show
+                    when=has_baseline
+                    fallback=|| view! {
+                        <p class="waiting" data-testid="chart-positions-waiting">
+                            "Finishing positions: the Strategy tab's Monte Carlo shows here once it has run."
+                        </p>
+                    }
+                >
+                    {chart_figure(positions, "chart-positions", "Finishing-position distribution")}
+                </Show>
+            </div>
+        </section>
+    }
+}
+
+/// A chart's figure: the worker's SVG, or a line saying it is on its way or why it is missing.
+fn chart_figure(slot: Slot, test_id: &'static str, label: &'static str) -> impl IntoView {
+    // The SVG is our own charts' output from numbers and escaped labels (see `view_model::charts`).
+    let svg = move || {
+        slot.svg
+            .with(|s| s.as_ref().and_then(|s| s.as_ref().ok()).cloned())
+            .unwrap_or_default()
+    };
+    let note = move || {
+        slot.svg.with(|s| match s {
+            None => Some("drawing…".to_owned()),
+            Some(Err(e)) => Some(format!("cannot draw this chart: {e}")),
+            Some(Ok(_)) => None,
+        })
+    };
+    view! {
+        <figure class="chart" data-testid=test_id role="img" aria-label=label>
+            <div class="chart-svg" inner_html=svg></div>
+            <figcaption class="dim">{note}</figcaption>
+        </figure>
+    }
+}
