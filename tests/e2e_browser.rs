@@ -9,10 +9,11 @@
 //! A fourth starts the relay with reads closed: the engineer's page makes a share link, which opens the same live
 //! session read-only in a fresh browser context, and the app opened without a token says it needs one; its
 //! screenshots include a portrait tablet (768×1024). Every browser's viewport is the size its screenshots are named
-//! after.
+//! after. A fifth reads the race through a real `nats-server`'s WebSocket listener (`?nats=`) from a relay run with
+//! `--nats`, and checks with the relay's metrics that the page never used `/ws`.
 //!
-//! Needs the relay binary (`cargo build -p boxbox-relay`), the web app (`trunk build --release`) and chromedriver;
-//! `scripts/test.sh` provides all three.
+//! Needs the relay binary (`cargo build -p boxbox-relay`), the web app (`trunk build --release`), chromedriver and
+//! nats-server; `scripts/test.sh` provides them all.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::{Path, PathBuf};
@@ -1361,5 +1362,130 @@ async fn share(engineer: &Client, analyst: &Client, url: &str) -> anyhow::Result
         dir.join("no-token-1280x800.png"),
         analyst.screenshot().await?,
     )?;
+    Ok(())
+}
+
+/// A `nats-server` (the Debian package) with its WebSocket listener for browsers, killed when dropped.
+struct NatsServer {
+    _child: Child,
+    /// `nats://…` for the relay.
+    client_url: String,
+    /// `ws://…` for the page.
+    websocket_url: String,
+}
+
+/// Starts `nats-server` on free ports (clients and WebSocket, no TLS on loopback) and waits until both listen.
+async fn start_nats_server() -> anyhow::Result<NatsServer> {
+    let (port, ws_port) = (free_port()?, free_port()?);
+    let config = std::env::temp_dir().join(format!("boxbox-e2e-nats-{}.conf", std::process::id()));
+    // A snapshot carries the session's lap history: allow more than the default 1 MiB.
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\nmax_payload: 8MB\nwebsocket {{\n  listen: \"127.0.0.1:{ws_port}\"\n  no_tls: true\n}}\n"
+        ),
+    )?;
+    let binary = ["/usr/sbin/nats-server", "/usr/local/bin/nats-server"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .unwrap_or("nats-server");
+    let child = Command::new(binary)
+        .arg("-c")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| {
+            format!("cannot start {binary} (apt-get install nats-server; scripts/setup.sh does)")
+        })?;
+    for p in [port, ws_port] {
+        let mut up = false;
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", p))
+                .await
+                .is_ok()
+            {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        ensure!(up, "nats-server did not listen on port {p} within 10 s");
+    }
+    Ok(NatsServer {
+        _child: child,
+        client_url: format!("nats://127.0.0.1:{port}"),
+        websocket_url: format!("ws://127.0.0.1:{ws_port}"),
+    })
+}
+
+/// The page reads the race through NATS WebSocket (`?nats=`) from a relay publishing to NATS: the tower fills and
+/// keeps changing, and the relay's `/ws` never sends a snapshot to anyone (its metrics say so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_race_through_nats_websocket() -> anyhow::Result<()> {
+    let _one = ONE_BROWSER.lock().await;
+    let nats = start_nats_server().await?;
+    let (_driver, driver_port) = start_chromedriver().await?;
+    let (_relay, url) = start_relay_with(0, 9, 40.0, &["--nats", &nats.client_url]).await?;
+    let client = browser(driver_port).await?;
+    let outcome = through_nats(&client, &url, &nats.websocket_url).await;
+    client.close().await?;
+    outcome
+}
+
+async fn through_nats(client: &Client, url: &str, nats_ws: &str) -> anyhow::Result<()> {
+    client.goto(&format!("{url}?nats={nats_ws}")).await?;
+    let mut first = Vec::new();
+    for _ in 0..150 {
+        first = tower_order(client).await?;
+        if first.len() == 20 && first.iter().all(|c| c.len() == 3) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ensure!(
+        first.len() == 20,
+        "through NATS the tower shows {} cars: {first:?}",
+        first.len()
+    );
+    wait_for_text(client, "[data-testid=connection]", "LIVE").await?;
+    let mut changed = false;
+    for _ in 0..120 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = tower_order(client).await?;
+        if now.len() == 20 && now != first {
+            changed = true;
+            break;
+        }
+    }
+    ensure!(
+        changed,
+        "through NATS the tower order never changed from {first:?}"
+    );
+    let metrics = client
+        .execute_async(
+            "const done = arguments[0]; fetch('/metrics').then(r => r.text()).then(done, e => done(String(e)));",
+            Vec::new(),
+        )
+        .await?;
+    let metrics = metrics.as_str().unwrap_or_default();
+    let value = |name: &str| {
+        metrics.lines().find_map(|l| {
+            l.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    ensure!(
+        value("boxbox_ws_snapshots_sent_total") == Some(0.0),
+        "the relay's /ws sent snapshots: the page did not read through NATS\n{metrics}"
+    );
+    ensure!(
+        value("boxbox_nats_published_total").is_some_and(|n| n > 0.0),
+        "the relay published nothing to NATS\n{metrics}"
+    );
     Ok(())
 }

@@ -20,27 +20,41 @@ use crate::view_model::share::{Access, PageQuery, with_token};
 use crate::view_model::{self as vm, TowerRow};
 
 /// The whole app: connects to the relay that served the page and shows the pit wall, or, with `?replay=URL`,
-/// replays that recording offline and never contacts the relay. `?token=` is passed on every relay call;
-/// `?view=` and `?car=` open a view and a car (what a share link carries).
+/// replays that recording offline and never contacts the relay, or, with `?nats=ws://…`, reads the race through a
+/// NATS server's WebSocket listener (no Share button then). `?token=` is passed on every relay call; `?view=` and
+/// `?car=` open a view and a car (what a share link carries).
 #[component]
 pub fn App() -> impl IntoView {
     let feed = LiveFeed::new();
     let deck = ReplayDeck::new(feed);
     let query = share::page_query();
-    let access = PageAccess::new(query.token.clone());
-    match (replay::query(), live::default_ws_url()) {
-        (Some(replay), _) => deck.open_url(replay),
-        (None, Some(url)) => {
+    let mut access = Some(PageAccess::new(query.token.clone()));
+    match (replay::query(), query.nats.clone(), live::default_ws_url()) {
+        (Some(replay), _, _) => deck.open_url(replay),
+        // Through NATS: the relay's tokens and share links do not apply (NATS's own authorization does).
+        (None, Some(nats), _) => {
+            access = None;
+            deck.hold_live(crate::nats_feed::connect(feed, nats));
+            crate::wake_lock::keep_awake_while_live(feed);
+        }
+        (None, None, Some(url)) => {
             deck.hold_live(live::connect(
                 feed,
                 with_token(&url, query.token.as_deref()),
             ));
-            access.watch(feed, deck);
+            if let Some(access) = access {
+                access.watch(feed, deck);
+            }
             crate::wake_lock::keep_awake_while_live(feed);
         }
-        (None, None) => leptos::logging::error!("no page location: cannot find the relay"),
+        (None, None, None) => leptos::logging::error!("no page location: cannot find the relay"),
     }
-    view! { <PitWall feed=feed deck=deck access=access start=query /> }
+    match access {
+        Some(access) => {
+            view! { <PitWall feed=feed deck=deck access=access start=query /> }.into_any()
+        }
+        None => view! { <PitWall feed=feed deck=deck start=query /> }.into_any(),
+    }
 }
 
 /// The pit wall for a feed: session bar, timing tower and the selected car's panel.

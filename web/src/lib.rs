@@ -9,9 +9,11 @@
 //!   time (normalizer checkpoints, the lap history so far). Pure.
 //! - [`worker_protocol`]: the strategy workers' requests and responses (JSON text), and the worker's side of it.
 //!   Pure; the worker binary (`web/worker`) is a thin shell around [`worker_protocol::handle`].
+//! - [`nats_protocol`]: the NATS client protocol the page speaks to a NATS server's WebSocket listener. Pure.
 //! - [`relay_message`]: the relay's `/ws` messages read without serde's buffering (a smaller bundle). Pure.
 //! - `live` (wasm only): the WebSocket feed with reconnect and backoff, as signals.
 //! - `live` also runs the twins on the stream and recomputes their report on [`schedule`]'s cue.
+//! - `nats_feed` (wasm only): the same feed through NATS WebSocket (`?nats=`), from a relay run with `--nats`.
 //! - `pool` (wasm only): the pool of strategy Web Workers: a queue, futures for answers, a Monte Carlo split by
 //!   chunk over the workers and merged, obsolete generations dropped.
 //! - `replay` (wasm only): the offline replay: a recording from a file or `?replay=URL` decoded into a
@@ -24,6 +26,7 @@
 //! - `wake_lock` (wasm only): the screen kept on while the feed is live.
 //! - `app` (wasm only): the components: session bar, timing tower, car panel, Field panel, the tabs.
 
+pub mod nats_protocol;
 pub mod relay_message;
 pub mod schedule;
 pub mod timeline;
@@ -39,6 +42,8 @@ mod charts;
 mod desk;
 #[cfg(target_arch = "wasm32")]
 pub mod live;
+#[cfg(target_arch = "wasm32")]
+mod nats_feed;
 #[cfg(target_arch = "wasm32")]
 pub mod pool;
 #[cfg(target_arch = "wasm32")]

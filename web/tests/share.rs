@@ -50,6 +50,7 @@ async fn a_share_link_opens_its_view_and_car_read_only() {
         token: None,
         view: Some("field".into()),
         car: Some(car),
+        nats: None,
     };
     let _mounted = leptos::mount::mount_to(root.clone().unchecked_into(), move || {
         leptos::view! { <boxbox_web::PitWall feed=feed access=access start=start /> }

@@ -1,4 +1,4 @@
-//! Share links and the page's access, as data: the page's query (`?token=`, `?view=`, `?car=`), the relay URLs
+//! Share links and the page's access, as data: the page's query (`?token=`, `?view=`, `?car=`, `?nats=`), the relay URLs
 //! that carry the token, the link the Share button makes (a live session read-only, or a replay at a moment), and
 //! what the relay's `GET /api/v1/whoami` says the page may do. Pure, tested natively; `share` (wasm only) does the
 //! fetching, the clipboard and the buttons.
@@ -19,10 +19,13 @@ pub struct PageQuery {
     pub view: Option<String>,
     /// The car to select, by `car_idx` (`?car=`); `None` when absent or not a number from 0 to 255.
     pub car: Option<u8>,
+    /// A NATS server's WebSocket listener to read the race from instead of the relay's `/ws` (`?nats=ws://…` or
+    /// `wss://…`; anything else is ignored).
+    pub nats: Option<String>,
 }
 
 impl PageQuery {
-    /// Reads `token`, `view` and `car` from a query string (`location.search`, with or without the `?`). Unknown
+    /// Reads `token`, `view`, `car` and `nats` from a query string (`location.search`, with or without the `?`). Unknown
     /// keys are ignored; the last of a repeated key wins.
     pub fn parse(search: &str) -> PageQuery {
         let mut query = PageQuery::default();
@@ -34,6 +37,10 @@ impl PageQuery {
                 "token" => query.token = (!value.is_empty()).then(|| value.to_owned()),
                 "view" => query.view = (!value.is_empty()).then(|| value.to_ascii_lowercase()),
                 "car" => query.car = value.parse().ok(),
+                "nats" => {
+                    query.nats = (value.starts_with("ws://") || value.starts_with("wss://"))
+                        .then(|| value.to_owned());
+                }
                 _ => {}
             }
         }
@@ -348,9 +355,17 @@ mod tests {
                 token: Some("bb1.analyst.6c.99.ab.cd".into()),
                 view: Some("field".into()),
                 car: Some(7),
+                nats: None,
             }
         );
         assert_eq!(PageQuery::parse(""), PageQuery::default());
+        assert_eq!(
+            PageQuery::parse("nats=ws%3A%2F%2F10.0.0.2%3A8443")
+                .nats
+                .as_deref(),
+            Some("ws://10.0.0.2:8443")
+        );
+        assert_eq!(PageQuery::parse("nats=http://x:8443").nats, None);
         assert_eq!(
             PageQuery::parse("token=&view=&car=300"),
             PageQuery::default()
