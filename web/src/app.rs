@@ -16,6 +16,7 @@ use crate::replay::{self, OpenRecording, ReplayBar, ReplayDeck};
 use crate::share::{self as share, PageAccess, ShareButton};
 use crate::view_model::car::{self as car_vm, AlertCard, CornerTile, StintChip, TwinView};
 use crate::view_model::field::{self as field_vm, FieldRow};
+use crate::view_model::sectors as sectors_vm;
 use crate::view_model::share::{Access, PageQuery, with_token};
 use crate::view_model::{self as vm, TowerRow};
 
@@ -291,6 +292,12 @@ fn TimingTower(
     on_pick: impl Fn(u8) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let n_cars = Memo::new(move |_| feed.state.with(|s| s.as_ref().map_or(0, |s| s.cars.len())));
+    // Once per state for the whole tower; a row re-renders only if its own cells change.
+    let bests = Memo::new(move |_| {
+        feed.state
+            .with(|s| s.as_ref().map(|s| sectors_vm::session_bests_ms(&s.cars)))
+            .unwrap_or_default()
+    });
     view! {
         <section class="tower" aria-label="Timing tower">
             <table>
@@ -301,6 +308,9 @@ fn TimingTower(
                         <th>"Gap"</th>
                         <th>"Int"</th>
                         <th>"Last lap"</th>
+                        <th class="sector" title="sector 1 of the last lap">"S1"</th>
+                        <th class="sector" title="sector 2 of the last lap">"S2"</th>
+                        <th class="sector" title="sector 3 of the last lap">"S3"</th>
                         <th>"Tyre"</th>
                         <th>"Stops"</th>
                         <th></th>
@@ -308,7 +318,7 @@ fn TimingTower(
                 </thead>
                 <tbody>
                     <For each=move || 0..n_cars.get() key=|pos| *pos let:pos>
-                        <TowerRowView feed=feed pos=pos selected=selected on_pick=on_pick />
+                        <TowerRowView feed=feed pos=pos bests=bests selected=selected on_pick=on_pick />
                     </For>
                 </tbody>
             </table>
@@ -323,14 +333,21 @@ fn TowerRowView(
     feed: LiveFeed,
     /// 0-based position this row shows.
     pos: usize,
+    /// The session's best of each sector, in milliseconds.
+    bests: Memo<[Option<u64>; 3]>,
     /// The selected car.
     selected: Memo<Option<u8>>,
     /// Called with the car index on click.
     on_pick: impl Fn(u8) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let row = Memo::new(move |_| {
-        feed.state
-            .with(|s| s.as_ref().and_then(|s| s.cars.get(pos)).map(TowerRow::new))
+        bests.with(|bests| {
+            feed.state.with(|s| {
+                s.as_ref()
+                    .and_then(|s| s.cars.get(pos))
+                    .map(|car| TowerRow::new(car, bests))
+            })
+        })
     });
     let field = move |f: fn(&TowerRow) -> String| {
         move || row.with(|r| r.as_ref().map(f).unwrap_or_default())
@@ -362,6 +379,7 @@ fn TowerRowView(
             <td class="num">{field(|r| r.gap.clone())}</td>
             <td class="num dim">{field(|r| r.interval.clone())}</td>
             <td class="num">{field(|r| r.last_lap.clone())}</td>
+            {(0..3).map(|k| sector_cell(row, k)).collect_view()}
             <td class="tyre">
                 <span class=move || format!("tyre-badge {}", row.with(|r| r.as_ref().map_or("", |r| r.compound_class)))>
                     {field(|r| r.compound.to_string())}
@@ -371,6 +389,25 @@ fn TowerRowView(
             <td class="num">{field(|r| r.stops.to_string())}</td>
             <td class="status">{field(|r| r.status.to_owned())}</td>
         </tr>
+    }
+}
+
+/// Sector `k` of a tower row: the time, coloured and named when it is a personal or the overall best.
+fn sector_cell(row: Memo<Option<TowerRow>>, k: usize) -> impl IntoView {
+    let cell = Memo::new(move |_| row.with(|r| r.as_ref().map(|r| r.sectors[k].clone())));
+    let mark = move || cell.with(|c| c.as_ref().map(|c| c.mark));
+    view! {
+        <td
+            class=move || format!("num sector {}", mark().map_or("", |m| m.class()))
+            title=move || mark().map(|m| m.label()).filter(|l| !l.is_empty())
+            data-testid="sector"
+        >
+            {move || cell.with(|c| c.as_ref().map(|c| c.time.clone()))}
+            {move || {
+                let label = mark().map_or("", |m| m.label());
+                (!label.is_empty()).then(|| view! { <span class="visually-hidden">{format!(", {label}")}</span> })
+            }}
+        </td>
     }
 }
 

@@ -1,13 +1,15 @@
 //! What the screen shows, as pure functions of engine types: time and gap formatting, timing-tower rows, tyre and
 //! status colours, and (in [`car`] and [`field`]) the car panel and the Field panel built from the twins' report,
 //! and (in [`strategy`]) the strategy desk, and (in [`replay`]) the offline replay's controls, and (in [`charts`])
-//! the Charts view's inputs, and (in [`share`]) share links and what the page's token may do.
+//! the Charts view's inputs, and (in [`share`]) share links and what the page's token may do, and (in [`sectors`])
+//! the tower's sector colours.
 //! Kept free of Leptos so it is tested natively.
 
 pub mod car;
 pub mod charts;
 pub mod field;
 pub mod replay;
+pub mod sectors;
 pub mod share;
 pub mod strategy;
 
@@ -15,6 +17,8 @@ use boxbox_engine::twin::{PitWindowStatus, Rate};
 use boxbox_engine::wire::{
     CarState, Compound, DriverStatus, PitStatus, RaceState, ResultStatus, TrackStatus,
 };
+
+use self::sectors::SectorCell;
 
 /// A lap or sector time as `m:ss.sss` (or `ss.sss` under a minute); `—` when unknown.
 pub fn lap_time(s: Option<f64>) -> String {
@@ -117,6 +121,8 @@ pub struct TowerRow {
     pub interval: String,
     /// Last lap, formatted.
     pub last_lap: String,
+    /// The last lap's sectors, marked against the session's bests.
+    pub sectors: [SectorCell; 3],
     /// Compound letter.
     pub compound: char,
     /// CSS class of the compound.
@@ -130,8 +136,8 @@ pub struct TowerRow {
 }
 
 impl TowerRow {
-    /// The row for one car.
-    pub fn new(car: &CarState) -> Self {
+    /// The row for one car, its sectors marked against the session's bests ([`sectors::session_bests_ms`]).
+    pub fn new(car: &CarState, session_bests_ms: &[Option<u64>; 3]) -> Self {
         let leader = car.position == 1;
         TowerRow {
             car_idx: car.car_idx,
@@ -149,6 +155,7 @@ impl TowerRow {
                 gap(car.interval_s, 0)
             },
             last_lap: lap_time(car.last_lap_s),
+            sectors: sectors::sector_cells(car, session_bests_ms),
             compound: car.tyres.compound.letter(),
             compound_class: compound_class(car.tyres.compound),
             tyre_age: car.tyres.age_laps,
@@ -316,7 +323,12 @@ mod tests {
         });
         sim.advance_to(250.0);
         let state = sim.state();
-        let rows: Vec<TowerRow> = state.cars.iter().map(TowerRow::new).collect();
+        let bests = sectors::session_bests_ms(&state.cars);
+        let rows: Vec<TowerRow> = state
+            .cars
+            .iter()
+            .map(|c| TowerRow::new(c, &bests))
+            .collect();
         assert_eq!(rows.len(), 20);
         assert_eq!(rows[0].gap, "LEADER");
         assert!(rows[1].gap.starts_with('+'), "{:?}", rows[1]);
@@ -327,6 +339,19 @@ mod tests {
         assert_eq!(
             rows.iter().map(|r| r.position).collect::<Vec<_>>(),
             (1..=20).collect::<Vec<_>>()
+        );
+        // Two laps in, every car that completed a lap shows its sectors, and some are somebody's best.
+        for (row, car) in rows.iter().zip(&state.cars) {
+            let shown = car.last_lap_s.is_some();
+            assert!(
+                row.sectors.iter().all(|c| (c.time != "—") == shown),
+                "{row:?}"
+            );
+        }
+        assert!(
+            rows.iter()
+                .flat_map(|r| &r.sectors)
+                .any(|c| c.mark != sectors::SectorMark::Plain)
         );
     }
 }
