@@ -1,6 +1,7 @@
 //! End to end: `boxbox serve` (the real binary) with a fixed seed at high speed, the built web app, and headless
 //! Chromium driven through chromedriver (WebDriver). Asserts the timing tower shows 20 cars whose order changes as
-//! the race runs, that the Car Twin computed in the browser learns wear rates, that the page reconnects by itself
+//! the race runs, that the Car Twin computed in the browser learns wear rates, that sectors are marked as bests and
+//! race control lists fastest laps and pit stops, that the page reconnects by itself
 //! when the relay restarts, and saves a screenshot under `target/e2e/`. A second test drives the strategy desk: ranked
 //! plans from the Web Workers on the live race while the tower keeps updating, a what-if against the baseline, and
 //! the same Monte Carlo digest with one worker, the default pool and three workers as natively. A third replays a
@@ -362,6 +363,51 @@ async fn drive(client: &Client, url: &str) -> anyhow::Result<()> {
         .await?
         .click()
         .await?;
+    race_control(client).await?;
+    std::fs::write(
+        dir.join("race-control-1280x800.png"),
+        client.screenshot().await?,
+    )?;
+    Ok(())
+}
+
+/// Sector cells marked as someone's best, by class and by name; the race control feed with fastest laps and, once
+/// the race has run a while, a pit stop; hidden, its list is not built.
+async fn race_control(client: &Client) -> anyhow::Result<()> {
+    let marked = client
+        .find_all(Locator::Css(
+            "td.sector-ob[title='overall best'], td.sector-pb[title='personal best']",
+        ))
+        .await?;
+    ensure!(!marked.is_empty(), "no sector is marked as a best");
+    let mut entries = Vec::new();
+    for _ in 0..120 {
+        entries = texts(client, "[data-testid=rc-entry].rc-pit").await?;
+        if !entries.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    ensure!(
+        entries.iter().any(|e| e.contains(" pits")),
+        "no pit stop in race control: {entries:?}"
+    );
+    let fastest = texts(client, "[data-testid=rc-entry].rc-fastest").await?;
+    ensure!(
+        fastest.iter().any(|e| e.contains("Fastest lap: ")),
+        "no fastest lap in race control: {fastest:?}"
+    );
+    let toggle = client.find(Locator::Css(".rc-toggle")).await?;
+    toggle.click().await?;
+    let hidden = client
+        .find_all(Locator::Css("[data-testid=rc-entry]"))
+        .await?
+        .len();
+    toggle.click().await?;
+    ensure!(
+        hidden == 0,
+        "a hidden race control still lists {hidden} entries"
+    );
     Ok(())
 }
 

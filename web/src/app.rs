@@ -12,6 +12,7 @@ use boxbox_engine::wire::DataSource;
 use crate::charts::{ChartsView, LatestBaseline};
 use crate::desk::StrategyDesk;
 use crate::live::{self, Connection, LiveFeed};
+use crate::race_control::RaceControl;
 use crate::replay::{self, OpenRecording, ReplayBar, ReplayDeck};
 use crate::share::{self as share, PageAccess, ShareButton};
 use crate::view_model::car::{self as car_vm, AlertCard, CornerTile, StintChip, TwinView};
@@ -125,6 +126,7 @@ pub fn PitWall(
             <main class="panes" hidden=move || denied.with(Option::is_some)>
                 <TimingTower feed=feed selected=selected on_pick=move |idx| picked.set(Some(idx)) />
                 <div class="side">
+                    <RaceControl feed=feed />
                     <nav class="tabs" role="tablist" aria-label="Views">
                         <button
                             role="tab"

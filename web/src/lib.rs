@@ -18,6 +18,8 @@
 //!   chunk over the workers and merged, obsolete generations dropped.
 //! - `replay` (wasm only): the offline replay: a recording from a file or `?replay=URL` decoded into a
 //!   [`timeline`] and played into the live view's signals, with its controls; the relay's WebSocket stays closed.
+//! - `race_control` (wasm only): the race control feed (SC/VSC, stops, retirements, fastest laps) from
+//!   [`view_model::race_control`], built only while it is open.
 //! - `desk` (wasm only): the strategy desk component, fed by the pool.
 //! - `charts` (wasm only): the Charts view: lap times, race trace, stints and finishing positions, drawn as SVG by
 //!   the pool's workers from [`view_model::charts`]' inputs (plotters is not in the app's bundle).
@@ -46,6 +48,8 @@ pub mod live;
 mod nats_feed;
 #[cfg(target_arch = "wasm32")]
 pub mod pool;
+#[cfg(target_arch = "wasm32")]
+mod race_control;
 #[cfg(target_arch = "wasm32")]
 pub mod replay;
 #[cfg(target_arch = "wasm32")]

@@ -2,12 +2,13 @@
 //! status colours, and (in [`car`] and [`field`]) the car panel and the Field panel built from the twins' report,
 //! and (in [`strategy`]) the strategy desk, and (in [`replay`]) the offline replay's controls, and (in [`charts`])
 //! the Charts view's inputs, and (in [`share`]) share links and what the page's token may do, and (in [`sectors`])
-//! the tower's sector colours.
+//! the tower's sector colours, and (in [`race_control`]) the race control feed.
 //! Kept free of Leptos so it is tested natively.
 
 pub mod car;
 pub mod charts;
 pub mod field;
+pub mod race_control;
 pub mod replay;
 pub mod sectors;
 pub mod share;
