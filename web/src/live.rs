@@ -203,36 +203,55 @@ pub fn default_ws_url() -> Option<String> {
     Some(format!("{scheme}://{host}/ws"))
 }
 
-/// Connects `feed` to `url` and keeps it connected for the life of the page, or until the returned handle is
-/// aborted (an offline replay takes over the feed): that drops the WebSocket, which closes it, and ends the
-/// reconnect loop.
+/// Connects `feed` to the relay's `/ws` at `url` and keeps it connected for the life of the page, or until the
+/// returned handle is aborted (an offline replay takes over the feed): that drops the WebSocket, which closes it,
+/// and ends the reconnect loop.
 pub fn connect(feed: LiveFeed, url: String) -> AbortHandle {
+    keep_connected(feed, url, move |ws| relay_session(feed, ws))
+}
+
+/// One `/ws` connection: messages into `feed` until it closes; after a sequence gap, asks for a snapshot. Returns
+/// whether any message came (which resets the backoff).
+async fn relay_session(feed: LiveFeed, ws: WebSocket) -> bool {
+    let mut received = false;
+    let (mut tx, mut rx) = ws.split();
+    while let Some(frame) = rx.next().await {
+        let Ok(Message::Text(text)) = frame else {
+            break;
+        };
+        match crate::relay_message::decode(&text) {
+            Ok(message) => {
+                received = true;
+                feed.connection.set(Connection::Live);
+                if !feed.apply(message) {
+                    let resync = serde_json::to_string(&ClientMessage::Resync).unwrap_or_default();
+                    if tx.send(Message::Text(resync)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            Err(e) => leptos::logging::warn!("ignoring a message from the relay: {e}"),
+        }
+    }
+    received
+}
+
+/// Opens a WebSocket to `url` and runs `session` on it until it ends, then waits a jittered, growing backoff
+/// (shown as [`Connection::Reconnecting`]) and opens it again, for the life of the page or until the returned
+/// handle is aborted. `session` returns whether the connection carried data, which starts the backoff over. The
+/// relay's `/ws` and a NATS server's WebSocket (`crate::nats_feed`) share this loop.
+pub(crate) fn keep_connected<S, F>(feed: LiveFeed, url: String, mut session: S) -> AbortHandle
+where
+    S: FnMut(WebSocket) -> F + 'static,
+    F: std::future::Future<Output = bool> + 'static,
+{
     let (connection, handle) = futures::future::abortable(async move {
         let mut attempt = 0u32;
         loop {
             match WebSocket::open(&url) {
                 Ok(ws) => {
-                    let (mut tx, mut rx) = ws.split();
-                    while let Some(frame) = rx.next().await {
-                        let Ok(Message::Text(text)) = frame else {
-                            break;
-                        };
-                        match crate::relay_message::decode(&text) {
-                            Ok(message) => {
-                                attempt = 0;
-                                feed.connection.set(Connection::Live);
-                                if !feed.apply(message) {
-                                    let resync = serde_json::to_string(&ClientMessage::Resync)
-                                        .unwrap_or_default();
-                                    if tx.send(Message::Text(resync)).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                            Err(e) => {
-                                leptos::logging::warn!("ignoring a message from the relay: {e}");
-                            }
-                        }
+                    if session(ws).await {
+                        attempt = 0;
                     }
                 }
                 // The URL may carry the page's token: the log gets it without its query.

@@ -1,6 +1,6 @@
 //! The live feed read through a NATS server's WebSocket listener instead of the relay's `/ws` (`?nats=ws://HOST:PORT`):
 //! the same snapshot and delta messages, published by a relay started with `--nats`, so a NATS cluster can serve
-//! more tablets than one relay. Reconnects with the same backoff as `/ws`.
+//! more tablets than one relay. Reconnects with the same loop and backoff as `/ws` (`live::keep_connected`).
 //!
 //! On connect the page subscribes to every session's snapshots and deltas and asks for the live snapshot
 //! ([`crate::nats_protocol::SNAPSHOT_REQUEST_SUBJECT`], answered on the page's inbox); after a sequence gap it asks again
@@ -13,9 +13,8 @@ use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::Message;
 use gloo_net::websocket::futures::WebSocket;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
-use crate::live::{Connection, LiveFeed};
+use crate::live::{Connection, LiveFeed, keep_connected};
 use crate::nats_protocol::{self as nats, NatsReader, ServerOp};
 
 /// Subscription ids.
@@ -29,35 +28,22 @@ const REQUEST_EVERY_MS: f64 = 1000.0;
 /// Connects `feed` to the NATS WebSocket at `url` and keeps it connected for the life of the page, or until the
 /// returned handle is aborted.
 pub fn connect(feed: LiveFeed, url: String) -> AbortHandle {
-    let (connection, handle) = futures::future::abortable(async move {
-        let mut attempt = 0u32;
-        loop {
-            match WebSocket::open(&url) {
-                Ok(ws) => {
-                    if let Err(e) = session(feed, ws, &mut attempt).await {
-                        leptos::logging::warn!("NATS feed {url}: {e}");
-                    }
-                }
-                Err(e) => leptos::logging::warn!("cannot open {url}: {e}"),
+    let label = url.clone();
+    keep_connected(feed, url, move |ws| {
+        let label = label.clone();
+        async move {
+            let mut received = false;
+            if let Err(e) = session(feed, ws, &mut received).await {
+                leptos::logging::warn!("NATS feed {label}: {e}");
             }
-            attempt += 1;
-            let wait_s = boxbox_engine::backoff::backoff_s(attempt, js_sys::Math::random());
-            feed.connection.set(Connection::Reconnecting {
-                in_s: wait_s,
-                attempt,
-            });
-            gloo_timers::future::TimeoutFuture::new((wait_s * 1000.0) as u32).await;
+            received
         }
-    });
-    spawn_local(async move {
-        // `Err(Aborted)` is the only way out of the loop.
-        let _ = connection.await;
-    });
-    handle
+    })
 }
 
-/// One connection: the handshake, then messages until the server closes it or breaks the protocol.
-async fn session(feed: LiveFeed, ws: WebSocket, attempt: &mut u32) -> Result<(), String> {
+/// One connection: the handshake, then messages until the server closes it or breaks the protocol; `received`
+/// turns true with the first message applied.
+async fn session(feed: LiveFeed, ws: WebSocket, received: &mut bool) -> Result<(), String> {
     let (mut tx, mut rx) = ws.split();
     let mut reader = NatsReader::new();
     let inbox = nats::inbox((js_sys::Math::random() * 2f64.powi(53)) as u64);
@@ -109,7 +95,7 @@ async fn session(feed: LiveFeed, ws: WebSocket, attempt: &mut u32) -> Result<(),
                     if !nats::admit(is_snapshot, seq, have) {
                         continue;
                     }
-                    *attempt = 0;
+                    *received = true;
                     feed.connection.set(Connection::Live);
                     if feed.apply(message) {
                         have = Some(seq);
