@@ -110,8 +110,8 @@ pub fn PitWall(
     });
     let share = access.map(|access| ShareContext {
         access,
-        view: Signal::derive(move || Some(shown.get().name())),
-        car: picked.into(),
+        pane: shown,
+        picked,
     });
     view! {
         <div class="pitwall">
@@ -212,8 +212,8 @@ impl Pane {
 #[derive(Clone, Copy, Debug)]
 struct ShareContext {
     access: PageAccess,
-    view: Signal<Option<&'static str>>,
-    car: Signal<Option<u8>>,
+    pane: Memo<Pane>,
+    picked: RwSignal<Option<u8>>,
 }
 
 /// Track, lap counter, flags, weather and the connection.
@@ -266,7 +266,11 @@ fn SessionBar(
             <div class=move || format!("flag {}", flag().map_or("", |f| f.1))>{move || flag().map(|f| f.0)}</div>
             <div class="weather">{weather}</div>
             {deck.map(|deck| view! { <OpenRecording deck=deck /> })}
-            {share.map(|s| view! { <ShareButton access=s.access deck=deck view=s.view car=s.car /> })}
+            {share.map(|s| view! { <ShareButton
+                access=s.access
+                deck=deck
+                link_view=move || (Some(s.pane.get_untracked().name()), s.picked.get_untracked())
+            /> })}
             {move || badge().map(|(label, title)| view! {
                 <div class="badge-role" title=title data-testid="role">{label}</div>
             })}

@@ -111,8 +111,9 @@ fn page_url() -> Option<String> {
     ))
 }
 
-/// A call to the relay that served the page, with the token as a bearer: its HTTP status and body.
-async fn call(
+/// A call to the relay that served the page (`GET`, `POST`, `PUT` or `DELETE`), with the token as a bearer: its
+/// HTTP status and body.
+pub(crate) async fn call(
     method: &str,
     path: &str,
     token: Option<&str>,
@@ -120,6 +121,8 @@ async fn call(
 ) -> Result<(u16, String), String> {
     let mut request = match method {
         "POST" => gloo_net::http::Request::post(path),
+        "PUT" => gloo_net::http::Request::put(path),
+        "DELETE" => gloo_net::http::Request::delete(path),
         _ => gloo_net::http::Request::get(path),
     };
     if let Some(token) = token {
@@ -184,23 +187,24 @@ pub fn ShareButton(
     access: PageAccess,
     /// The offline replay, shared by its recording's URL and moment.
     deck: Option<ReplayDeck>,
-    /// The open view's name, for the link.
-    view: Signal<Option<&'static str>>,
-    /// The car the user picked (none: the link follows the leader).
-    car: Signal<Option<u8>>,
+    /// The open view's name and the car the user picked (none: the link follows the leader), for the link.
+    link_view: impl Fn() -> (Option<&'static str>, Option<u8>) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let replaying = move || deck.is_some_and(|d| d.is_active());
     let recording_url = move || deck.and_then(|d| d.url.get());
-    let action = Memo::new(move |_| {
+    let action = move || {
         access
             .status
             .with(|a| share_action(a, replaying(), recording_url().as_deref()))
-    });
+    };
     let shared = RwSignal::new(None::<Shared>);
     let busy = RwSignal::new(false);
-    let field = NodeRef::<leptos::html::Input>::new();
     let select_field = move || {
-        if let Some(input) = field.get_untracked() {
+        let input = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.query_selector(".share-url").ok().flatten())
+            .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok());
+        if let Some(input) = input {
             let _ = input.focus();
             input.select();
         }
@@ -209,8 +213,8 @@ pub fn ShareButton(
         if busy.get_untracked() {
             return;
         }
-        let action = action.get_untracked();
-        let link_view = (view.get_untracked(), car.get_untracked());
+        let action = untrack(action);
+        let link_view = link_view();
         busy.set(true);
         spawn_local(async move {
             let outcome = make_link(access, deck, action, link_view).await;
@@ -248,52 +252,53 @@ pub fn ShareButton(
             }
         });
     };
-    let visible = move || !matches!(action.get(), ShareAction::Hidden);
+    let visible = Memo::new(move |_| !matches!(action(), ShareAction::Hidden));
+    let message = move || shared.with(|s| s.as_ref().map(|s| s.message.clone()));
+    let url = move || shared.with(|s| s.as_ref().and_then(|s| s.url.clone()));
     view! {
-        <Show when=visible>
-            <div class="share">
-                <button
-                    class="share-button"
-                    data-testid="share"
-                    aria-label="Share a link to this view"
-                    aria-haspopup="dialog"
-                    aria-expanded=move || shared.with(Option::is_some).to_string()
-                    title=move || match action.get() {
-                        ShareAction::IssueToken => "Make a read-only link to this live session and copy it",
-                        ShareAction::PlainLink => "Copy a link to this view (this relay's reads are open)",
-                        ShareAction::Replay { .. } => "Copy a link to this replay at this moment",
-                        ShareAction::Unavailable(why) => why,
-                        ShareAction::Hidden => "",
-                    }
-                    disabled=move || busy.get()
-                    on:click=on_click
+        {move || visible.get().then(|| view! {
+        <div class="share">
+            <button
+                class="share-button"
+                data-testid="share"
+                aria-label="Share a link to this view"
+                aria-haspopup="dialog"
+                disabled=move || busy.get()
+                on:click=on_click
+            >
+                "Share"
+            </button>
+            <section
+                class="share-panel"
+                role="dialog"
+                aria-label="Share link"
+                data-testid="share-panel"
+                hidden=move || shared.with(Option::is_none)
+            >
+                <p
+                    class="share-status"
+                    class:error=move || shared.with(|s| s.as_ref().is_some_and(|s| s.error))
+                    role="status"
+                    data-testid="share-status"
                 >
-                    {move || if busy.get() { "Sharing…" } else { "Share" }}
+                    {message}
+                </p>
+                <input
+                    class="share-url"
+                    type="text"
+                    readonly
+                    aria-label="Share link"
+                    data-testid="share-url"
+                    hidden=move || url().is_none()
+                    prop:value=move || url().unwrap_or_default()
+                    on:focus=move |_| select_field()
+                />
+                <button class="share-close" aria-label="Close the share panel" on:click=move |_| shared.set(None)>
+                    "Close"
                 </button>
-                {move || shared.get().map(|s| view! {
-                    <section class="share-panel" role="dialog" aria-label="Share link" data-testid="share-panel">
-                        <p class=if s.error { "share-status error" } else { "share-status" } role="status" data-testid="share-status">
-                            {s.message}
-                        </p>
-                        {s.url.map(|url| view! {
-                            <input
-                                class="share-url"
-                                type="text"
-                                readonly
-                                aria-label="Share link"
-                                data-testid="share-url"
-                                node_ref=field
-                                prop:value=url
-                                on:focus=move |_| select_field()
-                            />
-                        })}
-                        <button class="share-close" aria-label="Close the share panel" on:click=move |_| shared.set(None)>
-                            "Close"
-                        </button>
-                    </section>
-                })}
-            </div>
-        </Show>
+            </section>
+        </div>
+        })}
     }
 }
 
