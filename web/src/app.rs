@@ -32,7 +32,7 @@ pub fn App() -> impl IntoView {
     let query = share::page_query();
     let mut access = Some(PageAccess::new(query.token.clone()));
     match (replay::query(), query.nats.clone(), live::default_ws_url()) {
-        (Some(replay), _, _) => deck.open_url(replay),
+        (Some(replay), _, _) => deck.open_url(replay, query.token.clone()),
         // Through NATS: the relay's tokens and share links do not apply (NATS's own authorization does).
         (None, Some(nats), _) => {
             access = None;

@@ -105,14 +105,16 @@ impl ReplayDeck {
         self.feed.connection.set(Connection::Offline);
     }
 
-    /// Fetches and opens the recording the query names.
-    pub fn open_url(self, query: ReplayQuery) {
+    /// Fetches and opens the recording the query names; `token` is the page's, sent only to the relay that served
+    /// the page ([`crate::view_model::share::bearer_for`]).
+    pub fn open_url(self, query: ReplayQuery, token: Option<String>) {
         self.go_offline();
         self.url.set(Some(query.url.clone()));
         self.status
             .set(ReplayStatus::Loading(format!("fetching {}", query.url)));
         spawn_local(async move {
-            match fetch(&query.url).await {
+            let authorization = crate::view_model::share::bearer_for(&query.url, token.as_deref());
+            match fetch(&query.url, authorization.as_deref()).await {
                 Ok(bytes) => self.open_bytes(query.url, bytes, query.start_s).await,
                 Err(why) => self.status.set(ReplayStatus::Failed(why)),
             }
@@ -256,8 +258,12 @@ impl ReplayDeck {
 }
 
 /// The recording at `url`, as bytes.
-async fn fetch(url: &str) -> Result<Vec<u8>, String> {
-    let response = gloo_net::http::Request::get(url)
+async fn fetch(url: &str, authorization: Option<&str>) -> Result<Vec<u8>, String> {
+    let mut request = gloo_net::http::Request::get(url);
+    if let Some(authorization) = authorization {
+        request = request.header("Authorization", authorization);
+    }
+    let response = request
         .send()
         .await
         .map_err(|e| format!("cannot fetch {url}: {e}"))?;

@@ -83,6 +83,18 @@ pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// The `Authorization` header for fetching `url` (an offline replay's recording) with the page's token: only for
+/// the relay that served the page (a path on the same origin under `/api/`, e.g.
+/// `/api/v1/sessions/{id}/recording`) and only when the URL carries no token of its own (a recording's share link
+/// does, and the relay would read the header first). `None` otherwise: the token never goes to another server.
+pub fn bearer_for(url: &str, token: Option<&str>) -> Option<String> {
+    let token = token?;
+    let own_token = url
+        .split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|pair| pair.starts_with("token=")));
+    (url.starts_with("/api/") && !own_token).then(|| bearer(token))
+}
+
 /// Where a shared link opens: the view and the selected car, besides the session or the replay.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LinkView<'a> {
@@ -399,6 +411,29 @@ mod tests {
                     .as_deref(),
                 Some(token)
             );
+        }
+    }
+
+    #[test]
+    fn a_recording_is_fetched_with_the_token_only_from_the_relay() {
+        let token = Some("t");
+        assert_eq!(
+            bearer_for("/api/v1/sessions/live-1/recording", token).as_deref(),
+            Some("Bearer t")
+        );
+        assert_eq!(bearer_for("/api/v1/sessions/a/recording", None), None);
+        assert_eq!(
+            bearer_for("/api/v1/sessions/a/recording?token=bb1.x", token),
+            None,
+            "its own token"
+        );
+        for elsewhere in [
+            "/x.pcap",
+            "http://evil.example/api/x",
+            "//evil.example/api/x",
+            "recordings/a.pcap",
+        ] {
+            assert_eq!(bearer_for(elsewhere, token), None, "{elsewhere}");
         }
     }
 
