@@ -157,7 +157,11 @@ impl Desk {
             }
         };
         self.gate.update_value(|g| g.started(key, now));
-        self.generation.update_value(|g| *g += 1);
+        // Past the pool's newest generation too: a desk built again (the tab reopened) starts at 0, and the shared
+        // pool would take its runs for obsolete.
+        let pool_generation = pool.generation();
+        self.generation
+            .update_value(|g| *g = (*g).max(pool_generation) + 1);
         let generation = self.generation.get_value();
         pool.supersede(generation);
         let workers = pool.size();

@@ -137,6 +137,12 @@ impl WorkerPool {
         self.inner.borrow().slots.len()
     }
 
+    /// The newest generation [`WorkerPool::supersede`] was given: jobs older than it are obsolete. A desk that starts
+    /// again (its tab reopened) numbers its runs from here, or its first runs would be refused.
+    pub fn generation(&self) -> u64 {
+        self.inner.borrow().generation
+    }
+
     /// Makes every job of a generation older than `generation` obsolete.
     pub fn supersede(&self, generation: u64) {
         let mut inner = self.inner.borrow_mut();
