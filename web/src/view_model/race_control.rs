@@ -2,11 +2,13 @@
 //! retirements, disqualifications and each new fastest lap of the race.
 //!
 //! Everything comes from what the browser's twins already keep: their events (SC/VSC, stops, retirements; see
-//! `boxbox_engine::twin::session::TwinEvent`) and their lap history, in which every new overall fastest lap is found again
-//! on each call. Nothing has to watch the stream state by state, so the feed does no work while it is not shown and
-//! is complete when it is opened late (or after a reconnect, for the fastest laps: the relay's snapshot carries the
-//! lap history but not the events). The wire state carries no penalties; a disqualification is the one penalty it
-//! shows (a retirement whose car is now `disqualified`).
+//! `boxbox_engine::twin::session::TwinEvent`) and their lap history, in which every new overall fastest lap is found
+//! again on each call. Nothing has to watch the stream state by state, so the feed does no work while it is not
+//! shown and is complete when it is opened late. The twins' events only begin when the page joins (the relay's
+//! snapshot carries the lap history, not the events), so stops from before are found in the history too (a lap
+//! through the pit lane after one that was not), and cars already out in the state; SC/VSC periods from before are
+//! not listed. The wire state carries no penalties; a disqualification is the one penalty it shows (a car out of the
+//! race whose status is `disqualified`).
 
 use boxbox_engine::twin::session::{EventKind, TwinEvent};
 use boxbox_engine::wire::{LapRecord, RaceState, ResultStatus};
@@ -104,7 +106,8 @@ impl FeedEntry {
 
 /// The feed, newest first, at most [`MAX_ENTRIES`]: the twins' `events` (oldest first, as in
 /// `TwinReport::events`), every new overall fastest lap in the lap history `records` (in the order they were
-/// booked), with driver codes and classifications from the current `state`.
+/// booked) and the stops there that no event has, with driver codes and classifications from the current `state`
+/// (and its cars out of the race that no event has).
 pub fn feed(events: &[TwinEvent], records: &[LapRecord], state: &RaceState) -> Vec<FeedEntry> {
     let code = |car_idx: u8| {
         state
@@ -136,33 +139,50 @@ pub fn feed(events: &[TwinEvent], records: &[LapRecord], state: &RaceState) -> V
                 (EntryKind::GreenAgain, text.to_owned())
             }
             (EventKind::PitStop, Some(car)) => (EntryKind::PitStop, format!("{} pits", code(car))),
-            (EventKind::Retirement, Some(car)) => match state.car(car).map(|c| c.result_status) {
-                Some(ResultStatus::Disqualified) => (
-                    EntryKind::Disqualified,
-                    format!("{} disqualified", code(car)),
-                ),
-                Some(ResultStatus::Dnf) => {
-                    (EntryKind::Retirement, format!("{} out (DNF)", code(car)))
-                }
-                _ => (EntryKind::Retirement, format!("{} retired", code(car))),
-            },
+            (EventKind::Retirement, Some(car)) => out_of_the_race(
+                state
+                    .car(car)
+                    .map_or(ResultStatus::Retired, |c| c.result_status),
+                &code(car),
+            ),
             // A stop or a retirement without its car says nothing worth a line.
             (EventKind::PitStop | EventKind::Retirement, None) => continue,
         };
         entries.push(entry(kind, e.car_idx, e.lap, e.session_time_s, text));
     }
+    // The event of a stop is on its in-lap, give or take the line.
+    let stop_event = |car_idx: u8, lap: u32| {
+        events.iter().any(|e| {
+            e.kind == EventKind::PitStop && e.car_idx == Some(car_idx) && e.lap.abs_diff(lap) <= 1
+        })
+    };
     // Each car's laps summed give its line crossings; the first lap to beat every earlier one is a new fastest lap.
     let mut elapsed_s: Vec<f64> = Vec::new();
+    let mut in_pit_lane: Vec<bool> = Vec::new();
     let mut fastest_s = f64::INFINITY;
     for r in records {
         let slot = usize::from(r.car_idx);
         if elapsed_s.len() <= slot {
             elapsed_s.resize(slot + 1, 0.0);
+            in_pit_lane.resize(slot + 1, false);
         }
         if !(r.lap_time_s.is_finite() && r.lap_time_s > 0.0) {
             continue;
         }
         elapsed_s[slot] += r.lap_time_s;
+        // A stop's in-lap and out-lap both go through the pit lane: the first of them is the stop (at its line).
+        let stop = r.pit_lane && !in_pit_lane[slot];
+        in_pit_lane[slot] = r.pit_lane;
+        if stop && !stop_event(r.car_idx, r.lap) {
+            let text = format!("{} pits", code(r.car_idx));
+            entries.push(entry(
+                EntryKind::PitStop,
+                Some(r.car_idx),
+                r.lap,
+                elapsed_s[slot],
+                text,
+            ));
+        }
         if r.lap_time_s < fastest_s {
             fastest_s = r.lap_time_s;
             let text = format!(
@@ -178,6 +198,22 @@ pub fn feed(events: &[TwinEvent], records: &[LapRecord], state: &RaceState) -> V
                 text,
             ));
         }
+    }
+    // A car out before the events began: listed at its last line crossing.
+    for car in state.cars.iter().filter(|c| c.result_status.is_out()) {
+        // A car leaves the race once: any retirement event of it is this one.
+        if events
+            .iter()
+            .any(|e| e.kind == EventKind::Retirement && e.car_idx == Some(car.car_idx))
+        {
+            continue;
+        }
+        let (kind, text) = out_of_the_race(car.result_status, &car.driver.code);
+        let at_s = elapsed_s
+            .get(usize::from(car.car_idx))
+            .copied()
+            .unwrap_or(0.0);
+        entries.push(entry(kind, Some(car.car_idx), car.lap, at_s, text));
     }
     // Oldest first, stably (events before laps at the same second), then turned round.
     entries.sort_by(|a, b| a.session_time_s.total_cmp(&b.session_time_s));
@@ -206,6 +242,15 @@ pub fn clock(s: f64) -> String {
         format!("{m}:{sec:02}")
     } else {
         format!("{h}:{m:02}:{sec:02}")
+    }
+}
+
+/// The kind and text of a car out of the race with this status.
+fn out_of_the_race(status: ResultStatus, code: &str) -> (EntryKind, String) {
+    match status {
+        ResultStatus::Disqualified => (EntryKind::Disqualified, format!("{code} disqualified")),
+        ResultStatus::Dnf => (EntryKind::Retirement, format!("{code} out (DNF)")),
+        _ => (EntryKind::Retirement, format!("{code} retired")),
     }
 }
 
@@ -414,6 +459,60 @@ mod tests {
         assert_eq!(keys.len(), MAX_ENTRIES, "keys tell entries apart");
     }
 
+    /// A page that joins mid-race has no events from before: the stops come from the history (the in- and out-lap
+    /// through the pit lane are one stop), and a car already out from the state; an event is never doubled.
+    #[test]
+    fn a_late_page_finds_earlier_stops_in_the_history_and_cars_out_in_the_state() {
+        let mut s = state();
+        let (a, b) = (s.cars[0].car_idx, s.cars[1].car_idx);
+        let code_a = s.cars[0].driver.code.clone();
+        let code_b = s.cars[1].driver.code.clone();
+        s.cars[1].result_status = ResultStatus::Retired;
+        s.cars[1].lap = 3;
+        let through_pits = |car, n, t| LapRecord {
+            pit_lane: true,
+            ..lap(car, n, t)
+        };
+        let records = [
+            lap(a, 1, 100.0),
+            lap(b, 1, 101.0),
+            through_pits(a, 2, 120.0),
+            through_pits(a, 3, 115.0),
+            lap(b, 2, 99.0),
+            lap(a, 4, 98.0),
+        ];
+        let late = feed(&[], &records, &s);
+        let stops: Vec<&FeedEntry> = late
+            .iter()
+            .filter(|e| e.kind == EntryKind::PitStop)
+            .collect();
+        assert_eq!(stops.len(), 1, "{late:?}");
+        assert_eq!(stops[0].text, format!("{code_a} pits"));
+        assert_eq!((stops[0].lap, stops[0].session_time_s), (2, 220.0));
+        let out: Vec<&FeedEntry> = late
+            .iter()
+            .filter(|e| e.kind == EntryKind::Retirement)
+            .collect();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].text, format!("{code_b} retired"));
+        assert_eq!((out[0].lap, out[0].session_time_s), (3, 200.0));
+        // Seen live, the same stop and retirement are the events' (entry time, pit entry on the in-lap), once each.
+        let events = [
+            event(EventKind::PitStop, Some(a), 2, 210.0),
+            event(EventKind::Retirement, Some(b), 3, 230.0),
+        ];
+        let live = feed(&events, &records, &s);
+        let once: Vec<(EntryKind, f64)> = live
+            .iter()
+            .filter(|e| e.kind != EntryKind::FastestLap)
+            .map(|e| (e.kind, e.session_time_s))
+            .collect();
+        assert_eq!(
+            once,
+            [(EntryKind::Retirement, 230.0), (EntryKind::PitStop, 210.0)]
+        );
+    }
+
     #[test]
     fn clocks_read_like_a_race_clock() {
         assert_eq!(clock(7.9), "0:07");
@@ -480,6 +579,34 @@ mod tests {
             .iter()
             .filter_map(|c| c.best_lap_s)
             .fold(f64::INFINITY, f64::min);
+        // Every stop once, from the events; a page that had joined at the end lists the same stops from the history.
+        let stops = |entries: &[FeedEntry]| -> Vec<(u8, u32)> {
+            let mut stops: Vec<(u8, u32)> = entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::PitStop)
+                .map(|e| (e.car_idx.unwrap(), e.lap))
+                .collect();
+            stops.sort_unstable();
+            stops
+        };
+        let mut seen: Vec<(u8, u32)> = report
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::PitStop)
+            .map(|e| (e.car_idx.unwrap(), e.lap))
+            .collect();
+        seen.sort_unstable();
+        assert!(feed.len() < MAX_ENTRIES, "nothing cut: {}", feed.len());
+        assert_eq!(stops(&feed), seen);
+        let late = super::feed(&[], twins.records(), &last);
+        let found = stops(&late);
+        assert_eq!(found.len(), seen.len(), "{found:?} vs {seen:?}");
+        for ((car, lap), (seen_car, seen_lap)) in found.iter().zip(&seen) {
+            assert!(
+                car == seen_car && lap.abs_diff(*seen_lap) <= 1,
+                "{found:?} vs {seen:?}"
+            );
+        }
         let newest_fastest = feed
             .iter()
             .find(|e| e.kind == EntryKind::FastestLap)
