@@ -1405,6 +1405,7 @@ async fn share(engineer: &Client, analyst: &Client, url: &str) -> anyhow::Result
         dir.join("pit-wall-768x1024.png"),
         engineer.screenshot().await?,
     )?;
+    lock_and_read(engineer, analyst).await?;
 
     // No token: a clear "needs a token" state, not an empty pit wall that keeps reconnecting.
     analyst.goto(url).await?;
@@ -1433,6 +1434,87 @@ async fn share(engineer: &Client, analyst: &Client, url: &str) -> anyhow::Result
         analyst.screenshot().await?,
     )?;
     Ok(())
+}
+
+/// The engineer locks the desk's top plan with a comment; the analyst's desk shows that lock and offers no Lock or
+/// Unlock; the engineer unlocks it.
+async fn lock_and_read(engineer: &Client, analyst: &Client) -> anyhow::Result<()> {
+    for page in [engineer, analyst] {
+        page.find(Locator::Css("[data-testid=tab-strategy]"))
+            .await?
+            .click()
+            .await?;
+    }
+    let lock = engineer
+        .wait()
+        .at_most(Duration::from_secs(120))
+        .for_element(Locator::Css("[data-testid=lock-plan]"))
+        .await?;
+    let plan = lock
+        .attr("aria-label")
+        .await?
+        .and_then(|l| l.strip_prefix("Lock plan ").map(str::to_owned))
+        .unwrap_or_default();
+    lock.click().await?;
+    engineer
+        .find(Locator::Css("[data-testid=lock-comment-input]"))
+        .await?
+        .send_keys("cover the undercut")
+        .await?;
+    engineer
+        .find(Locator::Css("[data-testid=lock-confirm]"))
+        .await?
+        .click()
+        .await?;
+    // Each desk reads the locks when it opens, after a lock on that page, and every 10 s.
+    let mut shown = Vec::new();
+    for _ in 0..60 {
+        shown.clear();
+        for page in [engineer, analyst] {
+            if let (Ok(p), Ok(c)) = (
+                text_of(page, "[data-testid=lock-plan-label]").await,
+                text_of(page, "[data-testid=lock-comment]").await,
+            ) {
+                shown.push((p, c));
+            }
+        }
+        if shown.len() == 2 && shown.iter().all(|(p, _)| *p == plan) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let error = text_of(engineer, "[data-testid=lock-error]").await.ok();
+    println!("locked {plan:?}; engineer and analyst see {shown:?}");
+    let want = (plan.clone(), "cover the undercut".to_owned());
+    ensure!(
+        !plan.is_empty() && shown.len() == 2 && shown.iter().all(|s| *s == want),
+        "the lock on {plan:?} is not shown on both pages: {shown:?} (error {error:?})"
+    );
+    ensure!(
+        analyst
+            .find_all(Locator::Css(
+                "[data-testid=lock-plan], [data-testid=unlock], [data-testid=lock-form]"
+            ))
+            .await?
+            .is_empty(),
+        "a read-only page offers Lock or Unlock"
+    );
+    engineer
+        .find(Locator::Css("[data-testid=unlock]"))
+        .await?
+        .click()
+        .await?;
+    for _ in 0..40 {
+        if engineer
+            .find_all(Locator::Css("[data-testid=strategy-lock]"))
+            .await?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    bail!("the lock is still shown after Unlock")
 }
 
 /// A `nats-server` (the Debian package) with its WebSocket listener for browsers, killed when dropped.

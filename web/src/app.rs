@@ -12,6 +12,7 @@ use boxbox_engine::wire::DataSource;
 use crate::charts::{ChartsView, LatestBaseline};
 use crate::desk::StrategyDesk;
 use crate::live::{self, Connection, LiveFeed};
+use crate::locks::LockSource;
 use crate::race_control::RaceControl;
 use crate::replay::{self, OpenRecording, ReplayBar, ReplayDeck};
 use crate::share::{self as share, PageAccess, ShareButton};
@@ -167,7 +168,10 @@ pub fn PitWall(
                             <FieldPanel feed=feed selected=selected on_pick=move |idx| picked.set(Some(idx)) />
                         }
                         .into_any(),
-                        Pane::Strategy => view! { <StrategyDesk feed=feed car=selected /> }.into_any(),
+                        Pane::Strategy => {
+                            let locks = access.map(|access| LockSource { access, replaying });
+                            view! { <StrategyDesk feed=feed car=selected locks=locks /> }.into_any()
+                        }
                         Pane::Charts => view! { <ChartsView feed=feed car=selected /> }.into_any(),
                     }}
                 </div>

@@ -23,6 +23,7 @@ use wasm_bindgen::prelude::{JsValue, wasm_bindgen};
 
 use crate::charts::LatestBaseline;
 use crate::live::LiveFeed;
+use crate::locks::{DeskLocks, LockBar, LockSource, lock_button};
 use crate::pool::{self, Done, PoolError};
 use crate::schedule::Refresh;
 use crate::view_model::strategy::{
@@ -312,7 +313,10 @@ pub fn StrategyDesk(
     feed: LiveFeed,
     /// The selected car.
     car: Memo<Option<u8>>,
+    /// The live relay's strategy locks (none: no locks, as through NATS).
+    locks: Option<LockSource>,
 ) -> impl IntoView {
+    let locks = locks.map(|source| DeskLocks::new(source, car));
     let desk = Desk {
         feed,
         car,
@@ -413,6 +417,7 @@ pub fn StrategyDesk(
                     Err(e) => view! { <div class="duel dim">{format!("undercut: {e}")}</div> }.into_any(),
                 }}
             </div>
+            {locks.map(|locks| view! { <LockBar locks=locks /> })}
             <table class="desk-plans" data-testid="desk-plans">
                 <thead>
                     <tr>
@@ -424,9 +429,10 @@ pub fn StrategyDesk(
                         <th title="5–95 % band of the finishing position">"Risk"</th>
                         <th title="to the best plan">"Δ"</th>
                         <th class="left">"Positions"</th>
+                        <th></th>
                     </tr>
                 </thead>
-                <tbody>{move || rows.get().into_iter().map(plan_row).collect_view()}</tbody>
+                <tbody>{move || rows.get().into_iter().map(|r| plan_row(r, locks)).collect_view()}</tbody>
             </table>
             <WhatIfControlsView desk=desk />
             {move || what_if_view.get().map(|w| match w {
@@ -560,7 +566,8 @@ fn compound_from(text: &str) -> Option<Compound> {
     .find(|c| format!("{c:?}") == text)
 }
 
-fn plan_row(r: PlanRow) -> impl IntoView {
+fn plan_row(r: PlanRow, locks: Option<DeskLocks>) -> impl IntoView {
+    let lock = lock_button(locks, r.label.clone());
     view! {
         <tr class=if r.current { "plan-row current" } else { "plan-row" } data-testid="plan-row">
             <td class="left plan-label">{r.label}{r.current.then_some(" (current)")}</td>
@@ -571,6 +578,7 @@ fn plan_row(r: PlanRow) -> impl IntoView {
             <td class="num">{r.risk}</td>
             <td class="num dim">{r.delta}</td>
             <td class="left">{histogram(r.histogram)}</td>
+            <td>{lock}</td>
         </tr>
     }
 }

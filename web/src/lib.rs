@@ -21,6 +21,8 @@
 //! - `race_control` (wasm only): the race control feed (SC/VSC, stops, retirements, fastest laps) from
 //!   [`view_model::race_control`], built only while it is open.
 //! - `desk` (wasm only): the strategy desk component, fed by the pool.
+//! - `locks` (wasm only): the desk's strategy locks (the car's lock, Lock and Unlock where the relay permits) from
+//!   [`view_model::locks`].
 //! - `charts` (wasm only): the Charts view: lap times, race trace, stints and finishing positions, drawn as SVG by
 //!   the pool's workers from [`view_model::charts`]' inputs (plotters is not in the app's bundle).
 //! - `share` (wasm only): the page's token on every relay call, what the relay lets the page do
@@ -44,6 +46,8 @@ mod charts;
 mod desk;
 #[cfg(target_arch = "wasm32")]
 pub mod live;
+#[cfg(target_arch = "wasm32")]
+mod locks;
 #[cfg(target_arch = "wasm32")]
 mod nats_feed;
 #[cfg(target_arch = "wasm32")]

@@ -3,11 +3,13 @@
 //! and (in [`strategy`]) the strategy desk, and (in [`replay`]) the offline replay's controls, and (in [`charts`])
 //! the Charts view's inputs, and (in [`share`]) share links and what the page's token may do, and (in [`sectors`])
 //! the tower's sector colours, and (in [`race_control`]) the race control feed.
+//! [`locks`] has the strategy locks: who may lock, the requests and the relay's answers.
 //! Kept free of Leptos so it is tested natively.
 
 pub mod car;
 pub mod charts;
 pub mod field;
+pub mod locks;
 pub mod race_control;
 pub mod replay;
 pub mod sectors;

@@ -234,7 +234,7 @@ struct ErrorDetail {
 }
 
 /// The error code and message of a relay error body, if it is one.
-fn relay_error(body: &str) -> Option<(String, String)> {
+pub(crate) fn relay_error(body: &str) -> Option<(String, String)> {
     serde_json::from_str::<ErrorBody>(body)
         .ok()
         .map(|e| (e.error.code, e.error.message))
