@@ -348,6 +348,11 @@ async fn drive(client: &Client, url: &str) -> anyhow::Result<()> {
         stops.len() == 20 && stops.iter().any(|s| s.starts_with('L') && s.contains('±')),
         "the Field panel shows no predicted stops: {stops:?}"
     );
+    let rejoins = texts(client, "[data-testid=field-rejoin]").await?;
+    ensure!(
+        rejoins.len() == 20 && rejoins.iter().filter(|r| r.starts_with('P')).count() >= 15,
+        "the Field panel shows no rejoin positions if pitting now: {rejoins:?}"
+    );
     ensure!(
         client
             .find_all(Locator::Css("[data-testid=car-panel]"))

@@ -637,7 +637,7 @@ fn FieldPanel(
                             <th title="degradation, s/lap">"Deg"</th>
                             <th class="left">"Next laps"</th>
                             <th title="predicted next stop ±1σ">"Stop"</th>
-                            <th title="rejoin position if it pitted now">"Rejoin"</th>
+                            <th title="rejoin position if it pitted now (orange: in traffic)">"Pit now →"</th>
                             <th title="chance that an undercut on the car ahead works">"UC"</th>
                             <th title="chance that an overcut on the car ahead works">"OC"</th>
                         </tr>
@@ -692,7 +692,9 @@ fn field_row(
                 {r.stop}
                 <span class="basis">{r.stop_basis}</span>
             </td>
-            <td class=if r.traffic { "num traffic" } else { "num" }>{r.rejoin}</td>
+            <td class=if r.traffic { "num rejoin traffic" } else { "num rejoin" } title=r.rejoin_detail data-testid="field-rejoin">
+                {r.rejoin}
+            </td>
             <td class=format!("num {}", r.undercut_class)>{r.undercut}</td>
             <td class=format!("num {}", r.overcut_class)>{r.overcut}</td>
         </tr>

@@ -5,7 +5,7 @@
 use boxbox_engine::twin::TwinReport;
 use boxbox_engine::twin::explain::CALL_PROBABILITY;
 use boxbox_engine::twin::field::{Battle, RivalTwin};
-use boxbox_engine::twin::pit::{PitBasis, PitPrediction};
+use boxbox_engine::twin::pit::{PitBasis, PitPrediction, Rejoin};
 use boxbox_engine::wire::{PitStatus, RaceState, ResultStatus};
 
 use super::{chance, compound_class, lap_time, lap_time_to, signed};
@@ -46,6 +46,8 @@ pub struct FieldRow {
     pub rejoin: String,
     /// The rejoin is in traffic.
     pub traffic: bool,
+    /// The rejoin's neighbours, for a tooltip: `pit now: P7, 0.8 s behind HAM (traffic), 2.1 s ahead of ALB`.
+    pub rejoin_detail: String,
     /// Undercut chance on the car ahead: `34 %`, or empty for the leader.
     pub undercut: String,
     /// Overcut chance on the car ahead.
@@ -60,6 +62,14 @@ pub struct FieldRow {
 
 /// The Field panel's rows, in the report's running order. Team colours come from `state`.
 pub fn field_rows(report: &TwinReport, state: &RaceState) -> Vec<FieldRow> {
+    let code_of = |car_idx: u8| {
+        report
+            .field
+            .rivals
+            .iter()
+            .find(|r| r.car_idx == car_idx)
+            .map(|r| r.code.clone())
+    };
     report
         .field
         .rivals
@@ -70,12 +80,17 @@ pub fn field_rows(report: &TwinReport, state: &RaceState) -> Vec<FieldRow> {
                 .battles
                 .iter()
                 .find(|b| b.attacker == r.car_idx);
-            field_row(r, battle, state)
+            field_row(r, battle, state, &code_of)
         })
         .collect()
 }
 
-fn field_row(r: &RivalTwin, battle: Option<&Battle>, state: &RaceState) -> FieldRow {
+fn field_row(
+    r: &RivalTwin,
+    battle: Option<&Battle>,
+    state: &RaceState,
+    code_of: &dyn Fn(u8) -> Option<String>,
+) -> FieldRow {
     let live = state.car(r.car_idx);
     let out = r.result_status != ResultStatus::Active;
     let in_pit = live.is_some_and(|c| c.pit_status != PitStatus::None);
@@ -121,6 +136,10 @@ fn field_row(r: &RivalTwin, battle: Option<&Battle>, state: &RaceState) -> Field
             _ => "—".to_owned(),
         },
         traffic: !out && r.rejoin.as_ref().is_some_and(|j| j.traffic),
+        rejoin_detail: match (&r.rejoin, out) {
+            (Some(j), false) => rejoin_detail(j, code_of),
+            _ => String::new(),
+        },
         undercut,
         overcut,
         undercut_class,
@@ -132,6 +151,23 @@ fn field_row(r: &RivalTwin, battle: Option<&Battle>, state: &RaceState) -> Field
 /// A predicted stop: `L23 ±2` (the spread is one standard deviation, at least a lap).
 pub fn stop(p: &PitPrediction) -> String {
     format!("L{} ±{:.0}", p.lap, p.spread_laps.max(1.0))
+}
+
+/// Where a car pitting now rejoins, with its neighbours: `pit now: P7, 0.8 s behind HAM (traffic), 2.1 s ahead
+/// of ALB`. `code_of` names a car by index (`#idx` when it cannot).
+pub fn rejoin_detail(j: &Rejoin, code_of: &dyn Fn(u8) -> Option<String>) -> String {
+    let name = |idx: u8| code_of(idx).unwrap_or_else(|| format!("#{idx}"));
+    let mut out = format!("pit now: P{}", j.position);
+    if let (Some(idx), Some(gap)) = (j.car_ahead, j.gap_ahead_s) {
+        out.push_str(&format!(", {gap:.1} s behind {}", name(idx)));
+        if j.traffic {
+            out.push_str(" (traffic)");
+        }
+    }
+    if let (Some(idx), Some(gap)) = (j.car_behind, j.gap_behind_s) {
+        out.push_str(&format!(", {gap:.1} s ahead of {}", name(idx)));
+    }
+    out
 }
 
 /// What a prediction rests on, in a word.
@@ -208,6 +244,11 @@ mod tests {
             assert!(row.deg.starts_with(['+', '−', '0']), "{row:?}");
             assert_eq!(row.next_laps.len(), NEXT_LAPS, "{row:?}");
             assert!(row.rejoin.starts_with('P'), "{row:?}");
+            assert!(
+                row.rejoin_detail
+                    .starts_with(&format!("pit now: {}", row.rejoin)),
+                "{row:?}"
+            );
         }
         let predicted = rows
             .iter()
@@ -224,6 +265,50 @@ mod tests {
         }
         let first = &state.cars[0];
         assert_eq!(rows[0].team_colour, first.team.colour);
+    }
+
+    #[test]
+    fn a_rejoin_names_its_neighbours_and_flags_traffic() {
+        let code_of = |idx: u8| (idx == 4).then(|| "HAM".to_owned());
+        let j = Rejoin {
+            position: 7,
+            car_ahead: Some(4),
+            gap_ahead_s: Some(0.84),
+            car_behind: Some(9),
+            gap_behind_s: Some(2.06),
+            traffic: true,
+        };
+        assert_eq!(
+            rejoin_detail(&j, &code_of),
+            "pit now: P7, 0.8 s behind HAM (traffic), 2.1 s ahead of #9"
+        );
+        let leader = Rejoin {
+            position: 1,
+            car_ahead: None,
+            gap_ahead_s: None,
+            car_behind: Some(4),
+            gap_behind_s: Some(3.0),
+            traffic: false,
+        };
+        assert_eq!(
+            rejoin_detail(&leader, &code_of),
+            "pit now: P1, 3.0 s ahead of HAM"
+        );
+        // A row shows the position and flags traffic; an out car shows none.
+        let (state, mut report) = race(1200.0);
+        report.field.rivals[3].rejoin = Some(j);
+        let rows = field_rows(&report, &state);
+        assert_eq!((rows[3].rejoin.as_str(), rows[3].traffic), ("P7", true));
+        report.field.rivals[3].result_status = ResultStatus::Retired;
+        let rows = field_rows(&report, &state);
+        assert_eq!(
+            (
+                rows[3].rejoin.as_str(),
+                rows[3].traffic,
+                rows[3].rejoin_detail.as_str()
+            ),
+            ("—", false, "")
+        );
     }
 
     #[test]
