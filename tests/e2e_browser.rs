@@ -1504,6 +1504,15 @@ async fn lock_and_read(engineer: &Client, analyst: &Client) -> anyhow::Result<()
             .is_empty(),
         "a read-only page offers Lock or Unlock"
     );
+    let dir = target_dir().join("e2e");
+    std::fs::write(
+        dir.join("lock-engineer-768x1024.png"),
+        engineer.screenshot().await?,
+    )?;
+    std::fs::write(
+        dir.join("lock-analyst-1280x800.png"),
+        analyst.screenshot().await?,
+    )?;
     engineer
         .find(Locator::Css("[data-testid=unlock]"))
         .await?
