@@ -1,14 +1,16 @@
 //! End to end: `boxbox serve` (the real binary) with a fixed seed at high speed, the built web app, and headless
 //! Chromium driven through chromedriver (WebDriver). Asserts the timing tower shows 20 cars whose order changes as
 //! the race runs, that the Car Twin computed in the browser learns wear rates, that sectors are marked as bests and
-//! race control lists fastest laps and pit stops, that the page reconnects by itself
+//! race control lists fastest laps and pit stops, that the Field panel has every car's rejoin if it pitted now, that
+//! the page reconnects by itself
 //! when the relay restarts, and saves a screenshot under `target/e2e/`. A second test drives the strategy desk: ranked
 //! plans from the Web Workers on the live race while the tower keeps updating, a what-if against the baseline, and
 //! the same Monte Carlo digest with one worker, the default pool and three workers as natively. A third replays a
 //! recording offline (a plain static server, no relay): play, pause, speed, seek, the strategy desk on the replay's
 //! moment, then the app opened from the service worker's cache with the server down and a file picked from disk.
 //! A fourth starts the relay with reads closed: the engineer's page makes a share link, which opens the same live
-//! session read-only in a fresh browser context, and the app opened without a token says it needs one; its
+//! session read-only in a fresh browser context, the engineer locks a strategy option with a comment that the
+//! read-only page shows with nothing to press, and the app opened without a token says it needs one; its
 //! screenshots include a portrait tablet (768×1024). Every browser's viewport is the size its screenshots are named
 //! after. A fifth reads the race through a real `nats-server`'s WebSocket listener (`?nats=`) from a relay run with
 //! `--nats`, and checks with the relay's metrics that the page never used `/ws`.
