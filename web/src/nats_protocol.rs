@@ -57,10 +57,10 @@ pub enum ProtocolError {
     /// A control line that is not a known operation or has bad arguments.
     #[error("bad NATS control line {0:?}")]
     BadLine(String),
-    /// No line end within [`MAX_CONTROL_LINE`] bytes.
+    /// No line end within 64 KiB.
     #[error("a NATS control line longer than {MAX_CONTROL_LINE} bytes")]
     LineTooLong,
-    /// A payload over [`MAX_PAYLOAD`] bytes.
+    /// A payload over 64 MiB, more than this page accepts.
     #[error("a NATS message of {0} bytes, more than this page accepts")]
     PayloadTooLarge(usize),
     /// A payload not followed by a line end.
