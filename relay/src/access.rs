@@ -133,6 +133,8 @@ pub struct AccessConfig {
     pub max_ingest_bytes: usize,
     /// Requests per second and burst per client IP; `None` disables rate limiting.
     pub rate_limit: Option<RateLimit>,
+    /// The relay serves HTTPS (`--tls-cert`): the links it makes (share URLs) start with `https://`.
+    pub https: bool,
 }
 
 /// A token bucket's shape.
@@ -159,6 +161,7 @@ impl AccessConfig {
                 per_s: 50.0,
                 burst: 200,
             }),
+            https: false,
         }
     }
 }
@@ -606,11 +609,16 @@ pub(crate) async fn share(
         .and_then(|h| h.to_str().ok())
         .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
         .unwrap_or("localhost");
+    let scheme = if state.access.config().https {
+        "https"
+    } else {
+        "http"
+    };
     let url = if is_live {
-        format!("http://{host}/?token={}", issued.token)
+        format!("{scheme}://{host}/?token={}", issued.token)
     } else {
         format!(
-            "http://{host}/api/v1/sessions/{session}/recording?token={}",
+            "{scheme}://{host}/api/v1/sessions/{session}/recording?token={}",
             issued.token
         )
     };

@@ -540,6 +540,10 @@ impl ServeArgs {
                 anyhow::bail!("--tls-key needs --tls-cert (give both for HTTPS, neither for HTTP)")
             }
         };
+        let access = crate::access::AccessConfig {
+            https: tls.is_some(),
+            ..access
+        };
         Ok(crate::ServeConfig {
             access,
             nats,

@@ -157,7 +157,17 @@ pub fn app(state: AppState, web_dir: &Path) -> Router {
         Some(layer) => router.layer(layer),
         None => router,
     };
-    router.layer(TraceLayer::new_for_http()).with_state(state)
+    // Spans name the path, never the query: `?token=` (the only way a browser's WebSocket carries a token) must not
+    // reach the logs.
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
+        tracing::debug_span!(
+            "request",
+            method = %request.method(),
+            path = request.uri().path(),
+            version = ?request.version(),
+        )
+    });
+    router.layer(trace).with_state(state)
 }
 
 /// The CORS layer for `origins` (`None` when there are none that parse).

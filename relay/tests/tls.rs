@@ -156,8 +156,17 @@ async fn get(
     stream: &mut (impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin),
     path: &str,
 ) -> (u16, String) {
+    request(stream, "GET", path).await
+}
+
+/// `method path` with no body and the control token, `Connection: close`, over `stream`; the status and the body.
+async fn request(
+    stream: &mut (impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin),
+    method: &str,
+    path: &str,
+) -> (u16, String) {
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\nAuthorization: Bearer {}\r\n\r\n",
         common::CONTROL_TOKEN
     );
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -195,6 +204,21 @@ async fn https_and_wss_with_the_users_certificate_plain_http_refused_and_sigterm
         let health: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(health["status"], "ok", "{health}");
     }
+
+    // A share link made over HTTPS opens over HTTPS.
+    let mut https = tls_connect(&trusting, served.addr, "localhost")
+        .await
+        .unwrap();
+    let (status, body) = request(&mut https, "POST", "/api/v1/share").await;
+    assert_eq!(status, 201, "{body}");
+    let shared: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        shared["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://localhost/?token="),
+        "{shared}"
+    );
 
     // The live feed over WSS: the snapshot comes first.
     let stream = tls_connect(&trusting, served.addr, "localhost")
