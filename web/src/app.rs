@@ -18,7 +18,7 @@ use crate::replay::{self, OpenRecording, ReplayBar, ReplayDeck};
 use crate::share::{self as share, PageAccess, ShareButton};
 use crate::view_model::car::{self as car_vm, AlertCard, CornerTile, StintChip, TwinView};
 use crate::view_model::field::{self as field_vm, FieldRow};
-use crate::view_model::sectors as sectors_vm;
+use crate::view_model::sectors::{self as sectors_vm, SectorMark};
 use crate::view_model::share::{Access, PageQuery, with_token};
 use crate::view_model::{self as vm, TowerRow};
 
@@ -402,21 +402,19 @@ fn TowerRowView(
     }
 }
 
-/// Sector `k` of a tower row: the time, coloured and named when it is a personal or the overall best.
+/// Sector `k` of a tower row: the time, coloured and named when it is a personal or the overall best. It reads the
+/// row's memo (no memo of its own: each would add code for its type to the app's bundle).
 fn sector_cell(row: Memo<Option<TowerRow>>, k: usize) -> impl IntoView {
-    let cell = Memo::new(move |_| row.with(|r| r.as_ref().map(|r| r.sectors[k].clone())));
-    let mark = move || cell.with(|c| c.as_ref().map(|c| c.mark));
+    let mark = move || row.with(|r| r.as_ref().map_or(SectorMark::Plain, |r| r.sectors[k].mark));
     view! {
-        <td
-            class=move || format!("num sector {}", mark().map_or("", |m| m.class()))
-            title=move || mark().map(|m| m.label()).filter(|l| !l.is_empty())
-            data-testid="sector"
-        >
-            {move || cell.with(|c| c.as_ref().map(|c| c.time.clone()))}
-            {move || {
-                let label = mark().map_or("", |m| m.label());
-                (!label.is_empty()).then(|| view! { <span class="visually-hidden">{format!(", {label}")}</span> })
-            }}
+        <td class=move || format!("num sector {}", mark().class()) title=move || mark().label() data-testid="sector">
+            {move || row.with(|r| r.as_ref().map(|r| r.sectors[k].time.clone()))}
+            <span class="visually-hidden">
+                {move || match mark().label() {
+                    "" => String::new(),
+                    label => format!(", {label}"),
+                }}
+            </span>
         </td>
     }
 }

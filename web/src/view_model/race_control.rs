@@ -96,14 +96,6 @@ pub struct FeedEntry {
     pub text: String,
 }
 
-impl FeedEntry {
-    /// A key that stays the same for the same entry from one call to the next (for keyed rendering).
-    pub fn key(&self) -> (EntryKind, Option<u8>, u32, i64) {
-        let ms = (self.session_time_s * 1000.0).round() as i64;
-        (self.kind, self.car_idx, self.lap, ms)
-    }
-}
-
 /// The feed, newest first, at most [`MAX_ENTRIES`]: the twins' `events` (oldest first, as in
 /// `TwinReport::events`), every new overall fastest lap in the lap history `records` (in the order they were
 /// booked) and the stops there that no event has, with driver codes and classifications from the current `state`
@@ -215,11 +207,25 @@ pub fn feed(events: &[TwinEvent], records: &[LapRecord], state: &RaceState) -> V
             .unwrap_or(0.0);
         entries.push(entry(kind, Some(car.car_idx), car.lap, at_s, text));
     }
-    // Oldest first, stably (events before laps at the same second), then turned round.
-    entries.sort_by(|a, b| a.session_time_s.total_cmp(&b.session_time_s));
-    entries.reverse();
+    newest_first(&mut entries);
     entries.truncate(MAX_ENTRIES);
     entries
+}
+
+/// Sorts by time, newest first; at the same time, the later in `entries` first (events before laps).
+///
+/// By hand, an insertion sort: the feed has a few hundred entries at most, mostly in order already, and the standard
+/// library's sort would add its own code for `FeedEntry` to the app's bundle.
+fn newest_first(entries: &mut [FeedEntry]) {
+    // Each source is oldest first: turned round, the blocks are newest first, and the sort is stable.
+    entries.reverse();
+    for i in 1..entries.len() {
+        let mut j = i;
+        while j > 0 && entries[j - 1].session_time_s < entries[j].session_time_s {
+            entries.swap(j - 1, j);
+            j -= 1;
+        }
+    }
 }
 
 /// What a screen reader is told: the newest announced entry ([`EntryKind::announced`]), e.g.
@@ -455,8 +461,6 @@ mod tests {
         assert_eq!(feed.len(), MAX_ENTRIES);
         assert_eq!(feed[0].lap, 63, "the newest first");
         assert_eq!(feed[MAX_ENTRIES - 1].lap, 14, "the oldest dropped");
-        let keys: std::collections::HashSet<_> = feed.iter().map(FeedEntry::key).collect();
-        assert_eq!(keys.len(), MAX_ENTRIES, "keys tell entries apart");
     }
 
     /// A page that joins mid-race has no events from before: the stops come from the history (the in- and out-lap
