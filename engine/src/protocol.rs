@@ -443,8 +443,9 @@ impl Replica {
         self.latest.as_ref().map(|(seq, state)| (*seq, state))
     }
 
-    /// Takes a message: a snapshot or a whole state replaces the state, a delta that follows it applies; other
-    /// messages change nothing. Returns the new state, if the message made one.
+    /// Takes a message: a snapshot or a whole state replaces the state, a delta that follows it applies, a delta at
+    /// or before the state's sequence number is already in it and changes nothing; other messages change nothing.
+    /// Returns the new state, if the message made one.
     ///
     /// # Errors
     /// [`DeltaError`] for a delta that does not follow (a gap, or before any snapshot) or does not apply; the
@@ -462,6 +463,11 @@ impl Replica {
                 let Some((have, base)) = &self.latest else {
                     return Err(DeltaError::NoBase);
                 };
+                // Already in the state: a snapshot overtook it (NATS publishes a snapshot for late subscribers while
+                // the deltas it holds are still on their way).
+                if *seq <= *have {
+                    return Ok(None);
+                }
                 if *seq != have + 1 {
                     let have = *have;
                     self.latest = None;
@@ -630,7 +636,7 @@ mod tests {
     }
 
     #[test]
-    fn a_replica_follows_deltas_and_drops_them_after_a_gap() {
+    fn a_replica_follows_deltas_skips_stale_ones_and_drops_them_after_a_gap() {
         let states: Vec<RaceState> = (0..5).map(|i| state_at(6, 100.0 + f64::from(i))).collect();
         let mut replica = Replica::new();
         let delta = |seq: u64, i: usize| ServerMessage::Delta {
@@ -646,6 +652,10 @@ mod tests {
             })
             .unwrap();
         assert_eq!(replica.receive(&delta(11, 1)).unwrap(), Some(&states[1]));
+        // A delta the state already holds (a snapshot overtook it) changes nothing.
+        assert_eq!(replica.receive(&delta(11, 1)), Ok(None));
+        assert_eq!(replica.receive(&delta(9, 1)), Ok(None));
+        assert_eq!(replica.latest(), Some((11, &states[1])));
         assert_eq!(replica.receive(&delta(12, 2)).unwrap(), Some(&states[2]));
         assert_eq!(
             replica.receive(&delta(14, 4)),

@@ -5,7 +5,8 @@
 //! as it is (the `/ws` JSON, with its `seq`) to
 //! - `boxbox.<session>.snapshot`: a `snapshot` message, when a session begins, every [`SNAPSHOT_INTERVAL`] (so a
 //!   subscriber that starts late can begin), after the publisher fell behind or NATS came back;
-//! - `boxbox.<session>.delta`: every `delta` message, in sequence.
+//! - `boxbox.<session>.delta`: every `delta` message, in sequence (contiguous while the publisher keeps up; a
+//!   snapshot can be ahead of the deltas still to come, which its readers skip as stale).
 //!
 //! A request to `boxbox.<session>.snapshot.request` is answered with the current snapshot. Any `<session>` gets
 //! the live session's snapshot (an empty reply while the relay has no state), so a subscriber that knows no
@@ -205,9 +206,12 @@ impl Publisher {
             return;
         };
         let session = session_token(&self.hub.session_id());
-        if self.send(&session, "snapshot", frame.as_str()).await {
-            // Publications up to `seq` are in it; later ones follow it as deltas.
-            self.synced = Some(self.synced.map_or(seq, |s| s.max(seq)));
+        // Out of sync, the deltas go on from this snapshot (those it holds are skipped). In sync, it is one for late
+        // subscribers: the deltas stay contiguous, and those it already holds reach its readers as stale (a
+        // `Replica` skips them by `seq`). Moving on to its `seq` here would leave a gap for everyone reading the
+        // deltas alone, whenever the hub was a state ahead of this task.
+        if self.send(&session, "snapshot", frame.as_str()).await && self.synced.is_none() {
+            self.synced = Some(seq);
         }
     }
 
