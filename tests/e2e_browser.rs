@@ -247,19 +247,7 @@ async fn drive(client: &Client, url: &str) -> anyhow::Result<()> {
     client.goto(url).await?;
 
     // The tower fills with the whole field.
-    let mut first = Vec::new();
-    for _ in 0..150 {
-        first = tower_order(client).await?;
-        if first.len() == 20 && first.iter().all(|c| c.len() == 3) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    ensure!(
-        first.len() == 20,
-        "the tower shows {} cars: {first:?}",
-        first.len()
-    );
+    let first = full_tower(client).await?;
     ensure!(
         text_of(client, "[data-testid=connection]").await? == "LIVE",
         "the connection badge is not LIVE"
@@ -273,18 +261,7 @@ async fn drive(client: &Client, url: &str) -> anyhow::Result<()> {
     rows[2].click().await?;
 
     // The order changes as the race runs (overtakes, pit stops), and the browser's twin learns wear rates.
-    let mut changed = None;
-    for _ in 0..240 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = tower_order(client).await?;
-        if now.len() == 20 && now != first {
-            changed = Some(now);
-            break;
-        }
-    }
-    let Some(changed) = changed else {
-        bail!("the tower order never changed from {first:?}")
-    };
+    let changed = changed_tower(client, &first, 120).await?;
     ensure!(
         changed
             .iter()
@@ -559,12 +536,7 @@ async fn tower_text(client: &Client) -> anyhow::Result<String> {
 
 async fn open_desk(client: &Client, url: &str) -> anyhow::Result<()> {
     client.goto(url).await?;
-    for _ in 0..150 {
-        if tower_order(client).await?.len() == 20 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    full_tower(client).await?;
     client
         .find(Locator::Css("[data-testid=tab-strategy]"))
         .await?
@@ -1003,6 +975,22 @@ async fn full_tower(client: &Client) -> anyhow::Result<Vec<String>> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     bail!("the tower shows {} cars: {rows:?}", rows.len())
+}
+
+/// Waits up to `secs` seconds until the tower shows the whole field in another order than `first`.
+async fn changed_tower(
+    client: &Client,
+    first: &[String],
+    secs: u32,
+) -> anyhow::Result<Vec<String>> {
+    for _ in 0..secs * 2 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = tower_order(client).await?;
+        if now.len() == 20 && now != first {
+            return Ok(now);
+        }
+    }
+    bail!("the tower order never changed from {first:?} in {secs} s")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1604,33 +1592,9 @@ async fn live_race_through_nats_websocket() -> anyhow::Result<()> {
 
 async fn through_nats(client: &Client, url: &str, nats_ws: &str) -> anyhow::Result<()> {
     client.goto(&format!("{url}?nats={nats_ws}")).await?;
-    let mut first = Vec::new();
-    for _ in 0..150 {
-        first = tower_order(client).await?;
-        if first.len() == 20 && first.iter().all(|c| c.len() == 3) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    ensure!(
-        first.len() == 20,
-        "through NATS the tower shows {} cars: {first:?}",
-        first.len()
-    );
+    let first = full_tower(client).await?;
     wait_for_text(client, "[data-testid=connection]", "LIVE").await?;
-    let mut changed = false;
-    for _ in 0..120 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = tower_order(client).await?;
-        if now.len() == 20 && now != first {
-            changed = true;
-            break;
-        }
-    }
-    ensure!(
-        changed,
-        "through NATS the tower order never changed from {first:?}"
-    );
+    changed_tower(client, &first, 60).await?;
     let metrics = client
         .execute_async(
             "const done = arguments[0]; fetch('/metrics').then(r => r.text()).then(done, e => done(String(e)));",

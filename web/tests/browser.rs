@@ -41,14 +41,9 @@ fn twins_are_bit_identical_to_native() {
     assert_eq!(got, want);
 }
 
+/// Lets the browser run its event loop (timers, Leptos' effects) for `ms` milliseconds.
 async fn sleep_ms(ms: u32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        web_sys::window()
-            .unwrap()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32)
-            .unwrap();
-    });
-    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+    gloo_timers::future::TimeoutFuture::new(ms).await;
 }
 
 #[wasm_bindgen_test]
