@@ -129,38 +129,10 @@ pub fn PitWall(
                 <div class="side">
                     <RaceControl feed=feed />
                     <nav class="tabs" role="tablist" aria-label="Views">
-                        <button
-                            role="tab"
-                            data-testid="tab-car"
-                            aria-selected=move || (pane.get() == Pane::Car).to_string()
-                            on:click=move |_| pane.set(Pane::Car)
-                        >
-                            "Car"
-                        </button>
-                        <button
-                            role="tab"
-                            data-testid="tab-field"
-                            aria-selected=move || (pane.get() == Pane::Field).to_string()
-                            on:click=move |_| pane.set(Pane::Field)
-                        >
-                            "Field"
-                        </button>
-                        <button
-                            role="tab"
-                            data-testid="tab-strategy"
-                            aria-selected=move || (pane.get() == Pane::Strategy).to_string()
-                            on:click=move |_| pane.set(Pane::Strategy)
-                        >
-                            "Strategy"
-                        </button>
-                        <button
-                            role="tab"
-                            data-testid="tab-charts"
-                            aria-selected=move || (pane.get() == Pane::Charts).to_string()
-                            on:click=move |_| pane.set(Pane::Charts)
-                        >
-                            "Charts"
-                        </button>
+                        {tab(pane, Pane::Car, "tab-car", "Car")}
+                        {tab(pane, Pane::Field, "tab-field", "Field")}
+                        {tab(pane, Pane::Strategy, "tab-strategy", "Strategy")}
+                        {tab(pane, Pane::Charts, "tab-charts", "Charts")}
                     </nav>
                     {move || match shown.get() {
                         Pane::Car => view! { <CarPanel feed=feed car=selected /> }.into_any(),
@@ -177,6 +149,25 @@ pub fn PitWall(
                 </div>
             </main>
         </div>
+    }
+}
+
+/// The side pane's tab that opens `this`.
+fn tab(
+    pane: RwSignal<Pane>,
+    this: Pane,
+    testid: &'static str,
+    label: &'static str,
+) -> impl IntoView {
+    view! {
+        <button
+            role="tab"
+            data-testid=testid
+            aria-selected=move || (pane.get() == this).to_string()
+            on:click=move |_| pane.set(this)
+        >
+            {label}
+        </button>
     }
 }
 
