@@ -262,6 +262,7 @@ async fn drive(client: &Client, url: &str) -> anyhow::Result<()> {
 
     // The order changes as the race runs (overtakes, pit stops), and the browser's twin learns wear rates.
     let changed = changed_tower(client, &first, 120).await?;
+    print_render_timings(client).await?;
     ensure!(
         changed
             .iter()
@@ -975,6 +976,28 @@ async fn full_tower(client: &Client) -> anyhow::Result<Vec<String>> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     bail!("the tower shows {} cars: {rows:?}", rows.len())
+}
+
+/// Prints how long the page took to render each state and when the first was on screen (the app's own
+/// measurements, `window.wasmBindings.render_timings()`): figures for BENCHMARKS.md, not a pass mark.
+async fn print_render_timings(client: &Client) -> anyhow::Result<()> {
+    let json = client
+        .execute("return window.wasmBindings.render_timings();", Vec::new())
+        .await?;
+    let timings: serde_json::Value = serde_json::from_str(json.as_str().unwrap_or("{}"))?;
+    let mut updates: Vec<f64> = serde_json::from_value(timings["updates_ms"].clone())?;
+    ensure!(!updates.is_empty(), "no state render was timed: {timings}");
+    updates.sort_by(f64::total_cmp);
+    let at = |q: f64| updates[((updates.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "render: first state on screen at {:.0} ms after navigation; {} updates: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",
+        timings["first_render_ms"].as_f64().unwrap_or(f64::NAN),
+        updates.len(),
+        at(0.5),
+        at(0.95),
+        at(1.0),
+    );
+    Ok(())
 }
 
 /// Waits up to `secs` seconds until the tower shows the whole field in another order than `first`.

@@ -16,6 +16,8 @@
 //! - `nats_feed` (wasm only): the same feed through NATS WebSocket (`?nats=`), from a relay run with `--nats`.
 //! - `pool` (wasm only): the pool of strategy Web Workers: a queue, futures for answers, a Monte Carlo split by
 //!   chunk over the workers and merged, obsolete generations dropped.
+//! - `render_timing` (wasm only): how long each state takes to render, and when the first was on screen, for
+//!   `window.wasmBindings.render_timings()`.
 //! - `replay` (wasm only): the offline replay: a recording from a file or `?replay=URL` decoded into a
 //!   [`timeline`] and played into the live view's signals, with its controls; the relay's WebSocket stays closed.
 //! - `race_control` (wasm only): the race control feed (SC/VSC, stops, retirements, fastest laps) from
@@ -55,6 +57,8 @@ pub mod pool;
 #[cfg(target_arch = "wasm32")]
 mod race_control;
 #[cfg(target_arch = "wasm32")]
+mod render_timing;
+#[cfg(target_arch = "wasm32")]
 pub mod replay;
 #[cfg(target_arch = "wasm32")]
 pub mod share;
@@ -65,3 +69,5 @@ mod wake_lock;
 pub use app::{App, PitWall};
 #[cfg(target_arch = "wasm32")]
 pub use desk::pin_strategy_inputs;
+#[cfg(target_arch = "wasm32")]
+pub use render_timing::render_timings;

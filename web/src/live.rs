@@ -122,7 +122,7 @@ impl LiveFeed {
             let events = twins.observe(&state);
             twins.records().len() != laps || !events.is_empty()
         });
-        self.state.set(Some(state));
+        crate::render_timing::timed(|| self.state.set(Some(state)));
         let now = now_ms();
         let refresh = self
             .schedule

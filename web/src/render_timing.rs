@@ -1,0 +1,59 @@
+//! How long the page takes to put a state on screen: from [`crate::live::LiveFeed`] setting it to the end of the
+//! render effects it triggered (a task queued behind them on wasm-bindgen's executor, which runs Leptos' effects in
+//! order), and when the first state was on screen (milliseconds since navigation, `performance.now()`). This is
+//! the page's own work (view models, DOM updates), not the browser's layout and paint that follow. Read from
+//! JavaScript by the end-to-end test: `window.wasmBindings.render_timings()`.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// Updates kept, the newest.
+const KEPT: usize = 2_000;
+
+#[derive(Default)]
+struct Timings {
+    first_render_ms: Option<f64>,
+    updates_ms: VecDeque<f64>,
+}
+
+thread_local! {
+    static TIMINGS: RefCell<Timings> = RefCell::default();
+}
+
+fn now_ms() -> Option<f64> {
+    Some(web_sys::window()?.performance()?.now())
+}
+
+/// Runs `set` (a state into the feed's signal) and times the rendering it causes.
+pub fn timed(set: impl FnOnce()) {
+    let Some(start) = now_ms() else {
+        set();
+        return;
+    };
+    set();
+    leptos::task::spawn_local(async move {
+        let Some(end) = now_ms() else { return };
+        TIMINGS.with_borrow_mut(|t| {
+            t.first_render_ms.get_or_insert(end);
+            if t.updates_ms.len() == KEPT {
+                t.updates_ms.pop_front();
+            }
+            t.updates_ms.push_back(end - start);
+        });
+    });
+}
+
+/// `{"first_render_ms": …, "updates_ms": [...]}` as JSON: when the first state was on screen, and how long each
+/// of the last 2,000 states took to render.
+#[wasm_bindgen]
+pub fn render_timings() -> String {
+    TIMINGS.with_borrow(|t| {
+        serde_json::json!({
+            "first_render_ms": t.first_render_ms,
+            "updates_ms": t.updates_ms,
+        })
+        .to_string()
+    })
+}
