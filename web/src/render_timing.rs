@@ -33,7 +33,10 @@ pub fn timed(set: impl FnOnce()) {
         return;
     };
     set();
-    leptos::task::spawn_local(async move {
+    // wasm-bindgen's executor itself, which Leptos' effects run on once the app is mounted: this task is queued
+    // behind them. (Leptos' `spawn_local` refuses to run before an app initialised its executor, as in a test that
+    // feeds a `LiveFeed` before mounting.)
+    wasm_bindgen_futures::spawn_local(async move {
         let Some(end) = now_ms() else { return };
         TIMINGS.with_borrow_mut(|t| {
             t.first_render_ms.get_or_insert(end);
