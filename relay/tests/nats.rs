@@ -261,13 +261,16 @@ async fn nats_subscribers_rebuild_the_race_and_publishing_survives_a_server_rest
 
     // NATS goes away: `/ws` and HTTP go on, and the publications are counted as dropped.
     drop(nats);
-    let before = ws_states
-        .lock()
-        .unwrap()
-        .keys()
-        .next_back()
-        .copied()
-        .unwrap();
+    let newest_ws_state = || {
+        ws_states
+            .lock()
+            .unwrap()
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap()
+    };
+    let before = newest_ws_state();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let (status, _) = tokio::time::timeout(
@@ -288,13 +291,7 @@ async fn nats_subscribers_rebuild_the_race_and_publishing_survives_a_server_rest
     }
     assert_eq!(metric(&relay, "boxbox_nats_connected").await, 0.0);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = ws_states
-        .lock()
-        .unwrap()
-        .keys()
-        .next_back()
-        .copied()
-        .unwrap();
+    let after = newest_ws_state();
     assert!(
         after >= before + 5,
         "/ws clients kept getting states while nats was down ({before} -> {after})"
