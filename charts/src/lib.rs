@@ -10,6 +10,9 @@
 //! - [`lines`]: [`draw_lap_times`] (lap times per driver, outlier laps clipped out of the y range) and
 //!   [`draw_race_trace`] (gap to the leader per lap).
 //! - [`stints`]: [`draw_stints`], the tyre stint timeline.
+//! - [`degradation`]: [`draw_tyre_degradation`], lap time against tyre age per stint with its fitted line.
+//! - [`sectors`]: [`draw_sector_comparison`], two drivers' sector times lap by lap as deltas, a panel per sector.
+//! - [`trace`]: [`draw_lap_trace`], speed, throttle, brake and gear against distance with a second lap overlaid.
 //! - [`positions`]: [`draw_position_distribution`], each driver's finishing-position probabilities as a grid.
 //! - [`theme`]: the dark palette and fonts shared by the charts.
 //! - [`svg`]: [`SvgBackend`], plotters' SVG backend measuring text without a font or a DOM (so it also draws in a
@@ -17,20 +20,30 @@
 //!
 //! [`render_svg`] draws one chart into an SVG string (text as SVG `<text>`, no system fonts needed).
 
+pub mod degradation;
 pub mod lines;
 pub mod positions;
+pub mod sectors;
 pub mod stints;
 pub mod svg;
 pub mod theme;
+pub mod trace;
 
+pub use degradation::{DegradationChart, DegradationStint, LinearFit, draw_tyre_degradation};
 pub use lines::{LapTimeChart, RaceTraceChart, Series, draw_lap_times, draw_race_trace};
 pub use positions::{PositionChart, PositionRow, draw_position_distribution};
+pub use sectors::{SectorChart, SectorLaps, draw_sector_comparison};
 pub use stints::{Stint, StintChart, StintRow, Tyre, draw_stints};
 pub use svg::SvgBackend;
+pub use trace::{LapTraceChart, TraceSample, TraceSeries, draw_lap_trace};
 
+use plotters::chart::{ChartContext, MeshStyle};
 use plotters::coord::Shift;
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::{DrawingArea, DrawingAreaErrorKind, DrawingBackend, IntoDrawingArea};
-use plotters::style::RGBColor;
+use plotters::style::{RGBColor, ShapeStyle, TRANSPARENT};
 
 /// An sRGB colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -193,12 +206,113 @@ fn draw_empty<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Height of the label area under a plot (the x axis' tick labels and its description), in pixels.
+const X_LABEL_AREA: u32 = 40;
+
+/// A chart with numbers on both axes.
+type XyChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The mesh in the charts' style: grid lines at the labelled ticks only, dim axes and labels. Callers add the axis
+/// descriptions and label formats, then draw it.
+fn themed_mesh<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged + ValueFormatter<X::ValueType>,
+    Y: Ranged + ValueFormatter<Y::ValueType>,
+    DB: DrawingBackend,
+{
+    mesh.bold_line_style(theme::grid_style())
+        .light_line_style(TRANSPARENT)
+        .axis_style(theme::axis_style())
+        .label_style(theme::label_style())
+        .axis_desc_style(theme::axis_desc_style())
+}
+
+/// Splits `area` into panels stacked top to bottom over its whole width, for charts whose panels share the x
+/// axis: heights in proportion to `weights`, after [`X_LABEL_AREA`] is set aside for the bottom panel, the only
+/// one that labels the x axis (so every panel's plot gets its share).
+fn stacked_panels<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    weights: &[u32],
+) -> Vec<DrawingArea<DB, Shift>> {
+    let (_, height) = area.dim_in_pixel();
+    let shared = u64::from(height.saturating_sub(X_LABEL_AREA));
+    let total = weights.iter().map(|&w| u64::from(w)).sum::<u64>().max(1);
+    let mut above = 0;
+    let breaks: Vec<u32> = weights
+        .iter()
+        .take(weights.len().saturating_sub(1))
+        .map(|&w| {
+            above += u64::from(w);
+            u32::try_from(shared * above / total).unwrap_or(u32::MAX)
+        })
+        .collect();
+    area.split_by_breakpoints::<u32, u32, _, _>([], breaks)
+}
+
+/// Draws one run of points: a line (dashed when asked), or a dot when the run is a single point.
+fn draw_run<DB: DrawingBackend>(
+    chart: &mut XyChart<'_, DB>,
+    run: Vec<(f64, f64)>,
+    style: ShapeStyle,
+    dashed: bool,
+) -> Result<(), ChartError> {
+    use plotters::element::Circle;
+    use plotters::prelude::{DashedLineSeries, LineSeries};
+
+    match run.as_slice() {
+        [] => {}
+        [only] => {
+            chart.draw_series(std::iter::once(Circle::new(*only, 2, style.filled())))?;
+        }
+        _ if dashed => {
+            chart.draw_series(DashedLineSeries::new(run, 6, 4, style))?;
+        }
+        _ => {
+            chart.draw_series(LineSeries::new(run, style))?;
+        }
+    }
+    Ok(())
+}
+
+/// The `q` quantile of sorted `xs` (nearest rank); NaN when `xs` is empty.
+fn quantile(xs: &[f64], q: f64) -> f64 {
+    let rank = (q * xs.len() as f64).ceil() as usize;
+    let last = xs.len().saturating_sub(1);
+    xs.get(rank.saturating_sub(1).min(last))
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
+/// Tukey's far fence of sorted `xs`: the third quartile plus three interquartile ranges. Values beyond it
+/// are far outliers (a pit lap among racing laps).
+fn far_fence(xs: &[f64]) -> f64 {
+    let (q1, q3) = (quantile(xs, 0.25), quantile(xs, 0.75));
+    q3 + 3.0 * (q3 - q1)
+}
+
 /// One legend entry: a marker and a label.
 #[derive(Clone, Debug)]
 struct LegendEntry {
     label: String,
     colour: Colour,
     marker: Marker,
+}
+
+impl LegendEntry {
+    /// The entry of a line series: a solid or dashed stroke in its colour.
+    fn line(label: &str, colour: Colour, dashed: bool) -> LegendEntry {
+        LegendEntry {
+            label: label.to_owned(),
+            colour,
+            marker: if dashed {
+                Marker::DashedLine
+            } else {
+                Marker::Line
+            },
+        }
+    }
 }
 
 /// How a legend entry shows its series.

@@ -2,11 +2,10 @@
 //! leader ([`draw_race_trace`]).
 
 use plotters::coord::Shift;
-use plotters::element::Circle;
-use plotters::prelude::{ChartBuilder, DashedLineSeries, DrawingArea, DrawingBackend, LineSeries};
-use plotters::style::{ShapeStyle, TRANSPARENT};
+use plotters::prelude::{ChartBuilder, DrawingArea, DrawingBackend};
+use plotters::style::ShapeStyle;
 
-use crate::{ChartError, Colour, LegendEntry, Marker, theme};
+use crate::{ChartError, Colour, LegendEntry, theme};
 
 /// One driver's line: a value per lap.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,18 +101,19 @@ pub fn draw_race_trace<DB: DrawingBackend>(
 /// the median), padded a little; `None` without any finite, positive lap time. The fastest laps and a slow car's
 /// steady laps show; pit in- and out-laps, lap 1 and laps behind a safety car (20–60 % slower) fall outside.
 pub fn lap_time_range(series: &[Series]) -> Option<(f64, f64)> {
-    let mut laps: Vec<f64> = finite_values(series)
+    lap_time_range_of(finite_values(series))
+}
+
+/// [`lap_time_range`] of bare lap times in seconds (non-finite and non-positive ones are ignored).
+pub(crate) fn lap_time_range_of(laps: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
+    let mut laps: Vec<f64> = laps
         .into_iter()
-        .filter(|&t| t > 0.0)
+        .filter(|&t| t.is_finite() && t > 0.0)
         .collect();
-    if laps.is_empty() {
-        return None;
-    }
     laps.sort_by(f64::total_cmp);
-    let median = quantile(&laps, 0.5);
-    let lo = laps[0].max(median * 0.93);
-    let (q1, q3) = (quantile(&laps, 0.25), quantile(&laps, 0.75));
-    let fence = (q3 + 3.0 * (q3 - q1)).min(median * 1.07);
+    let (&fastest, median) = (laps.first()?, crate::quantile(&laps, 0.5));
+    let lo = fastest.max(median * 0.93);
+    let fence = crate::far_fence(&laps).min(median * 1.07);
     let slowest = laps
         .iter()
         .rev()
@@ -126,7 +126,7 @@ pub fn lap_time_range(series: &[Series]) -> Option<(f64, f64)> {
 }
 
 /// A lap time as `m:ss.s`.
-fn lap_time_label(s: f64) -> String {
+pub(crate) fn lap_time_label(s: f64) -> String {
     let tenths = (s.max(0.0) * 10.0).round() as u64;
     format!(
         "{}:{:02}.{}",
@@ -134,12 +134,6 @@ fn lap_time_label(s: f64) -> String {
         (tenths % 600) / 10,
         tenths % 10
     )
-}
-
-/// The `q` quantile of sorted, non-empty `xs` (nearest rank).
-fn quantile(xs: &[f64], q: f64) -> f64 {
-    let rank = ((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
-    xs[rank - 1]
 }
 
 fn finite_values(series: &[Series]) -> Vec<f64> {
@@ -170,15 +164,7 @@ fn draw_lines<DB: DrawingBackend>(
     let entries: Vec<LegendEntry> = lines
         .series
         .iter()
-        .map(|s| LegendEntry {
-            label: s.label.clone(),
-            colour: s.colour,
-            marker: if s.dashed {
-                Marker::DashedLine
-            } else {
-                Marker::Line
-            },
-        })
+        .map(|s| LegendEntry::line(&s.label, s.colour, s.dashed))
         .collect();
     let plot = crate::with_legend(&body, &entries)?;
     let laps = lines
@@ -194,18 +180,12 @@ fn draw_lines<DB: DrawingBackend>(
     let (y0, y1) = lines.y_range;
     let mut chart = ChartBuilder::on(&plot)
         .margin(8)
-        .x_label_area_size(40)
+        .x_label_area_size(crate::X_LABEL_AREA)
         .y_label_area_size(64)
         .build_cartesian_2d(x0..x1, y0..y1)?;
     let x_label = crate::lap_label;
     let y_label = |y: &f64| (lines.y_label)(*y);
-    chart
-        .configure_mesh()
-        .bold_line_style(theme::grid_style())
-        .light_line_style(TRANSPARENT)
-        .axis_style(theme::axis_style())
-        .label_style(theme::label_style())
-        .axis_desc_style(theme::axis_desc_style())
+    crate::themed_mesh(&mut chart.configure_mesh())
         .x_desc("lap")
         .y_desc(lines.y_desc)
         .x_label_formatter(&x_label)
@@ -215,13 +195,7 @@ fn draw_lines<DB: DrawingBackend>(
     for series in lines.series {
         let style = ShapeStyle::from(&theme::rgb(series.colour)).stroke_width(2);
         for segment in segments(&series.points, sign, (y0, y1)) {
-            if let [only] = segment.as_slice() {
-                chart.draw_series(std::iter::once(Circle::new(*only, 2, style.filled())))?;
-            } else if series.dashed {
-                chart.draw_series(DashedLineSeries::new(segment, 6, 4, style))?;
-            } else {
-                chart.draw_series(LineSeries::new(segment, style))?;
-            }
+            crate::draw_run(&mut chart, segment, style, series.dashed)?;
         }
     }
     Ok(())

@@ -79,7 +79,7 @@ pub fn draw_position_distribution<DB: DrawingBackend>(
     let columns_i32 = i32::try_from(columns).unwrap_or(i32::MAX);
     let mut grid = ChartBuilder::on(&plot)
         .margin(8)
-        .x_label_area_size(40)
+        .x_label_area_size(crate::X_LABEL_AREA)
         .y_label_area_size(56)
         // plotters' integer ranges include their end: `0..k - 1` is k segments.
         .build_cartesian_2d(

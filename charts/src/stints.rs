@@ -5,8 +5,8 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::{IntoSegmentedCoord, SegmentValue};
 use plotters::element::{PathElement, Rectangle, Text};
 use plotters::prelude::{ChartBuilder, DrawingArea, DrawingBackend};
+use plotters::style::Color;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::{Color, TRANSPARENT};
 
 use crate::{ChartError, Colour, LegendEntry, Marker, theme};
 
@@ -152,7 +152,7 @@ pub fn draw_stints<DB: DrawingBackend>(
     let mut builder = ChartBuilder::on(&plot);
     builder
         .margin(8)
-        .x_label_area_size(40)
+        .x_label_area_size(crate::X_LABEL_AREA)
         .y_label_area_size(56);
     // Row `r` (0 at the top) sits in the segment `n - 1 - r`.
     let mut grid =
@@ -166,13 +166,8 @@ pub fn draw_stints<DB: DrawingBackend>(
         _ => String::new(),
     };
     let x_label = crate::lap_label;
-    grid.configure_mesh()
+    crate::themed_mesh(&mut grid.configure_mesh())
         .disable_y_mesh()
-        .bold_line_style(theme::grid_style())
-        .light_line_style(TRANSPARENT)
-        .axis_style(theme::axis_style())
-        .label_style(theme::label_style())
-        .axis_desc_style(theme::axis_desc_style())
         .x_desc("lap")
         .y_labels(n)
         .y_label_formatter(&label_of)

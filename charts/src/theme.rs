@@ -34,6 +34,10 @@ pub(crate) fn empty_style() -> TextStyle<'static> {
         .pos(Pos::new(HPos::Center, VPos::Center))
 }
 
+pub(crate) fn caption_style() -> TextStyle<'static> {
+    (FONT, 14).into_font().color(&rgb(TEXT))
+}
+
 pub(crate) fn legend_style() -> TextStyle<'static> {
     (FONT, 13)
         .into_font()
