@@ -178,6 +178,16 @@ pub struct CarState {
     pub lap_distance_m: f64,
     /// Current speed, in km/h.
     pub speed_kph: f64,
+    /// Throttle pedal, percent (`0..=100`). Absent in older JSON, and `0` where the source has no car telemetry
+    /// (timing feeds).
+    #[serde(default)]
+    pub throttle_pct: f64,
+    /// Brake pedal, percent (`0..=100`). Absent in older JSON: `0`.
+    #[serde(default)]
+    pub brake_pct: f64,
+    /// Gear: `-1` reverse, `0` neutral, `1..=8`. Absent in older JSON: `0`.
+    #[serde(default)]
+    pub gear: i8,
     /// Time of the current lap so far, in seconds.
     pub current_lap_s: f64,
     /// Last completed lap time, in seconds.
@@ -535,6 +545,8 @@ impl RaceState {
             };
             range("fuel_kg", car.fuel_kg, 0.0, 200.0)?;
             range("ers_store_pct", car.ers_store_pct, 0.0, 100.0)?;
+            range("throttle_pct", car.throttle_pct, 0.0, 100.0)?;
+            range("brake_pct", car.brake_pct, 0.0, 100.0)?;
             range(
                 "lap_distance_m",
                 car.lap_distance_m,

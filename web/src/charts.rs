@@ -1,11 +1,12 @@
 //! The Charts view: lap times (the selected car and its rival over a faint field), the race trace, every car's tyre
-//! stints (past and predicted) and the strategy desk's latest finishing-position distribution, drawn as SVG by the
-//! strategy workers ([`crate::pool`]) and put into the page.
+//! stints (past and predicted), the selected car's tyre degradation by stint, its sectors and its last lap's
+//! telemetry (speed, throttle, brake, gear) against its rival's, and the strategy desk's latest finishing-position
+//! distribution, drawn as SVG by the strategy workers ([`crate::pool`]) and put into the page.
 //!
 //! The page maps the twins' lap history to the charts' inputs ([`crate::view_model::charts`]) and never draws:
 //! plotters runs in a worker, so it is not in the app's bundle. The charts are redrawn when the leader completes a
-//! lap, another car is picked, the container's width changes or the desk has a new Monte Carlo; never on every
-//! state. Each chart has at most one job in flight: what changes meanwhile waits, and only its latest version is
+//! lap, another car is picked, the container's width changes or the desk has a new Monte Carlo (the telemetry
+//! chart: when the selected car or its rival completes a lap); never on every state. Each chart has at most one job in flight: what changes meanwhile waits, and only its latest version is
 //! drawn. The view is built only while its tab is shown, so a hidden Charts view asks the workers for nothing.
 
 use std::sync::Arc;
@@ -146,8 +147,15 @@ pub fn ChartsView(
             .with(|s| s.as_ref().map(|s| s.session.leader_lap));
         (feed.epoch(), lap)
     });
-    let slots = [Slot::new(), Slot::new(), Slot::new(), Slot::new()];
-    let [laps, trace, stints, positions] = slots;
+    let [
+        laps,
+        trace,
+        stints,
+        degradation,
+        sectors,
+        telemetry,
+        positions,
+    ] = [(); 7].map(|()| Slot::new());
     Effect::new(move |_| {
         lap.track();
         let car = car.get();
@@ -180,8 +188,32 @@ pub fn ChartsView(
         laps.submit(jobs.lap_times);
         trace.submit(jobs.race_trace);
         stints.submit(jobs.stints);
+        degradation.submit(jobs.degradation);
+        sectors.submit(jobs.sectors);
         if let Some(job) = jobs.positions {
             positions.submit(job);
+        }
+    });
+    // The telemetry chart: when the selected car or its rival has a new complete lap.
+    let traced = Memo::new(move |_| {
+        let car = car.get();
+        feed.state.with(|state| {
+            let state = state.as_ref()?;
+            feed.with_traces(|traces| vm::lap_trace_key(state, traces, car))
+        })
+    });
+    Effect::new(move |_| {
+        traced.track();
+        let (car, width) = (car.get(), width.get());
+        if width == 0 {
+            return;
+        }
+        let job = feed.state.with_untracked(|state| {
+            let state = state.as_ref()?;
+            feed.with_traces(|traces| vm::lap_trace_job(state, traces, car, width))
+        });
+        if let Some(job) = job {
+            telemetry.submit(job);
         }
     });
     let has_baseline = move || baseline.is_some_and(|b| b.0.with(Option::is_some));
@@ -193,6 +225,17 @@ pub fn ChartsView(
                 {chart_figure(laps, "chart-lap-times", "Lap times per driver")}
                 {chart_figure(trace, "chart-race-trace", "Gap to the leader per lap")}
                 {chart_figure(stints, "chart-stints", "Tyre stints of every car, past and predicted")}
+                {chart_figure(
+                    degradation,
+                    "chart-degradation",
+                    "Tyre degradation by stint of the selected car",
+                )}
+                {chart_figure(sectors, "chart-sectors", "Sector times of the selected car against its rival")}
+                {chart_figure(
+                    telemetry,
+                    "chart-telemetry",
+                    "Speed, throttle, brake and gear over the last lap, selected car and rival",
+                )}
                 <Show
                     when=has_baseline
                     fallback=|| view! {

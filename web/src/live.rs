@@ -19,6 +19,7 @@ use leptos::task::spawn_local;
 
 use crate::schedule::{Refresh, ReportSchedule};
 use crate::view_model;
+use crate::view_model::traces::LapTraces;
 
 /// State of the connection to the relay.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -58,6 +59,8 @@ pub struct LiveFeed {
     epoch: StoredValue<u64>,
     /// The relay's state rebuilt from its snapshot and deltas.
     replica: StoredValue<Replica>,
+    /// Every car's telemetry along its lap, fed every state (not reactive: the Charts view reads it once a lap).
+    traces: StoredValue<LapTraces>,
 }
 
 impl LiveFeed {
@@ -71,6 +74,7 @@ impl LiveFeed {
             schedule: StoredValue::new(ReportSchedule::new()),
             epoch: StoredValue::new(0),
             replica: StoredValue::new(Replica::new()),
+            traces: StoredValue::new(LapTraces::new()),
         }
     }
 
@@ -122,12 +126,18 @@ impl LiveFeed {
             let events = twins.observe(&state);
             twins.records().len() != laps || !events.is_empty()
         });
+        self.traces.update_value(|traces| traces.observe(&state));
         crate::render_timing::timed(|| self.state.set(Some(state)));
         let now = now_ms();
         let refresh = self
             .schedule
             .try_update_value(|s| s.on_state(changed.unwrap_or(true), now));
         self.follow(refresh.unwrap_or(Refresh::Now));
+    }
+
+    /// Reads every car's recorded lap telemetry, without tracking.
+    pub fn with_traces<R>(&self, f: impl FnOnce(&LapTraces) -> R) -> Option<R> {
+        self.traces.try_with_value(f)
     }
 
     /// Reads the twins' lap history (every car's completed laps this session), without tracking.
@@ -144,6 +154,7 @@ impl LiveFeed {
     fn restart(&self, twins: Twins) {
         self.epoch.update_value(|e| *e += 1);
         self.twins.set_value(twins);
+        self.traces.update_value(LapTraces::clear);
         self.schedule.set_value(ReportSchedule::new());
     }
 

@@ -15,6 +15,7 @@ pub mod replay;
 pub mod sectors;
 pub mod share;
 pub mod strategy;
+pub mod traces;
 
 use boxbox_engine::twin::{PitWindowStatus, Rate};
 use boxbox_engine::wire::{

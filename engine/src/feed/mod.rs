@@ -622,6 +622,10 @@ impl FeedNormalizer {
             lap,
             lap_distance_m: 0.0,
             speed_kph: car.speed.unwrap_or(0.0),
+            // The feed's format carries no pedals or gear.
+            throttle_pct: 0.0,
+            brake_pct: 0.0,
+            gear: 0,
             current_lap_s: slot
                 .last_crossing
                 .map_or(0.0, |c| (self.last_timestamp - c).max(0.0)),

@@ -929,6 +929,12 @@ impl RaceSim {
         } else {
             0.0
         };
+        let (throttle_pct, brake_pct) = match pit_status {
+            _ if speed_kph < 1.0 => (0.0, 0.0),
+            // Holding the pit-lane speed limit.
+            PitStatus::PitLane | PitStatus::PitBox => (35.0, 0.0),
+            PitStatus::None => pedals(frac),
+        };
 
         // Consumables move linearly over the lap from their values at the line to the planned end values.
         let (s, e) = (&car.lap_start, &car.lap_end);
@@ -966,6 +972,9 @@ impl RaceSim {
             lap: cur.lap.min(t.total_laps),
             lap_distance_m: (frac * t.length_m).clamp(0.0, t.length_m),
             speed_kph,
+            throttle_pct,
+            brake_pct,
+            gear: gear_for(speed_kph),
             current_lap_s: if running { now - cur.start_s } else { 0.0 },
             last_lap_s: car.last_lap_s,
             best_lap_s: car.best_lap_s,
@@ -1070,6 +1079,33 @@ fn speed_shape(frac: f64) -> f64 {
     let i = (x.floor() as usize).min(SHAPE.len() - 1);
     let j = (i + 1) % SHAPE.len();
     SHAPE[i] + (SHAPE[j] - SHAPE[i]) * (x - i as f64)
+}
+
+/// Throttle and brake, percent, at `frac` of a lap on track: they follow [`speed_shape`]'s slope. Flat out where
+/// the speed rises, braking in proportion to the drop where it falls hard (a corner's entry), part throttle where
+/// it eases off (a fast sweep).
+fn pedals(frac: f64) -> (f64, f64) {
+    let step = 1e-3;
+    let slope =
+        (speed_shape((frac + step).min(1.0)) - speed_shape((frac - step).max(0.0))) / (2.0 * step);
+    // `slope` is in shape units per lap: the hardest stop of the shape (1.5 → 0.45 in 1/16 lap) is about -17.
+    if slope < -4.0 {
+        (0.0, (slope.abs() * 6.0).min(100.0))
+    } else if slope < 0.0 {
+        (40.0, 0.0)
+    } else {
+        (100.0, 0.0)
+    }
+}
+
+/// The gear a car runs at `speed_kph`: neutral when stopped, then a gear per 45 km/h up to eighth.
+fn gear_for(speed_kph: f64) -> i8 {
+    if speed_kph < 1.0 {
+        0
+    } else {
+        // In 1..=8 by the clamp.
+        (speed_kph / 45.0).ceil().clamp(1.0, 8.0) as i8
+    }
 }
 
 /// ERS store relative to its value at the line over a lap: deploy on the straights, harvest under braking.

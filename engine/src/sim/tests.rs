@@ -55,6 +55,63 @@ fn every_sample_keeps_the_state_invariants() {
 }
 
 #[test]
+fn pedals_and_gears_follow_the_speed_along_a_lap() {
+    let states = sample_race(
+        &SimConfig {
+            seed: 7,
+            total_laps: 5,
+        },
+        0.25,
+    );
+    let (mut braking, mut slowing, mut flat_out, mut checked) = (0, 0, 0, 0);
+    for pair in states.windows(2) {
+        for (a, b) in pair[0].cars.iter().zip(&pair[1].cars) {
+            if a.speed_kph < 1.0 {
+                // On the grid before the start, in the pit box, stopped after the flag: neutral, no pedals.
+                assert_eq!((a.gear, a.throttle_pct, a.brake_pct), (0, 0.0, 0.0));
+                continue;
+            }
+            if a.car_idx != b.car_idx || a.lap != b.lap || a.pit_status != PitStatus::None {
+                continue;
+            }
+            checked += 1;
+            assert!(
+                a.throttle_pct == 0.0 || a.brake_pct == 0.0,
+                "{}: throttle and brake both pressed",
+                a.driver.code
+            );
+            assert!(
+                (1..=8).contains(&a.gear),
+                "{} in gear {}",
+                a.driver.code,
+                a.gear
+            );
+            // A hard stop loses speed over the next sample (but at a corner's apex).
+            if a.brake_pct > 50.0 {
+                braking += 1;
+                slowing += usize::from(b.speed_kph < a.speed_kph);
+            }
+            if a.throttle_pct == 100.0 {
+                flat_out += 1;
+            }
+            let gear_for = |kph: f64| (kph / 45.0).ceil().clamp(1.0, 8.0) as i8;
+            assert_eq!(a.gear, gear_for(a.speed_kph));
+        }
+    }
+    assert!(checked > 10_000, "{checked} samples");
+    // About half a lap is spent accelerating, a few corners' entries braking.
+    assert!(flat_out * 3 > checked, "{flat_out} of {checked} flat out");
+    assert!(
+        braking * 40 > checked,
+        "{braking} of {checked} braking hard"
+    );
+    assert!(
+        slowing * 10 >= braking * 9,
+        "{slowing} of {braking} braking samples slowed"
+    );
+}
+
+#[test]
 fn same_seed_same_race_different_seed_different_race() {
     let config = SimConfig {
         seed: 42,

@@ -441,6 +441,10 @@ fn car_state(
         lap: l.lap.max(1),
         lap_distance_m: bounded(l.lap_distance_m, 0.0, track_length_m),
         speed_kph: t.map_or(0.0, |t| f64::from(t.speed)),
+        // The games send pedals as 0..1.
+        throttle_pct: t.map_or(0.0, |t| bounded(f64::from(t.throttle) * 100.0, 0.0, 100.0)),
+        brake_pct: t.map_or(0.0, |t| bounded(f64::from(t.brake) * 100.0, 0.0, 100.0)),
+        gear: t.map_or(0, |t| t.gear.clamp(-1, 8)),
         current_lap_s: l.current_lap_s,
         last_lap_s: l.last_lap_s,
         best_lap_s: slot.best_lap_s,
@@ -746,6 +750,14 @@ mod tests {
                 .filter(|c| c.result_status == ResultStatus::Active)
                 .all(|c| c.fuel_kg > 0.0)
         );
+        // Car telemetry: pedals as percent, a gear for every moving car, someone on the throttle.
+        let moving: Vec<&CarState> = state.cars.iter().filter(|c| c.speed_kph > 5.0).collect();
+        assert!(moving.len() >= 15, "{} cars moving", moving.len());
+        assert!(moving.iter().all(|c| (1..=8).contains(&c.gear)));
+        assert!(moving.iter().any(|c| c.throttle_pct > 50.0));
+        assert!(state.cars.iter().all(
+            |c| (0.0..=100.0).contains(&c.throttle_pct) && (0.0..=100.0).contains(&c.brake_pct)
+        ));
     }
 
     #[test]

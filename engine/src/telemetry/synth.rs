@@ -506,12 +506,9 @@ fn telemetry(state: &RaceState, n_cars: usize) -> CarTelemetryPacket {
         let speed = car.speed_kph.clamp(0.0, 400.0);
         data[usize::from(car.car_idx)] = CarTelemetryData {
             speed: speed.round() as u16,
-            throttle: (speed / 330.0).clamp(0.0, 1.0) as f32,
-            gear: if speed < 1.0 {
-                0
-            } else {
-                (speed / 45.0).ceil().clamp(1.0, 8.0) as i8
-            },
+            throttle: (car.throttle_pct / 100.0).clamp(0.0, 1.0) as f32,
+            brake: (car.brake_pct / 100.0).clamp(0.0, 1.0) as f32,
+            gear: car.gear.clamp(-1, 8),
             engine_rpm: (4000.0 + speed * 35.0).min(13_000.0) as u16,
             brakes_temperature: [450; 4],
             tyres_surface_temperature: ea.map(|w| w.surface_temp_c.round().clamp(0.0, 255.0) as u8),

@@ -397,11 +397,59 @@ pub fn stint_slope(
     field: &FieldPace,
     params: &PaceParams,
 ) -> Option<(f64, u32)> {
+    let fit = stint_degradation(laps, stint, field, params)?.fit?;
+    Some((fit.deg_s_per_lap, fit.laps))
+}
+
+/// One stint's clean laps as the degradation chart shows them, with the line the pace models fit through them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StintDegradation {
+    /// The compound of the stint.
+    pub compound: Compound,
+    /// `(tyre age at the end of the lap, fuel-corrected lap time in s)` of every clean lap, oldest first.
+    pub points: Vec<(u32, f64)>,
+    /// The fit, with three clean laps or more.
+    pub fit: Option<StintFit>,
+}
+
+/// A stint's lap-time line: `base_s + deg_s_per_lap × tyre age`, fuel-corrected.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StintFit {
+    /// Fuel-corrected lap time at tyre age 0, in seconds.
+    pub base_s: f64,
+    /// Degradation, in s per lap of tyre age.
+    pub deg_s_per_lap: f64,
+    /// Clean laps the fit kept (outliers left out).
+    pub laps: u32,
+}
+
+/// The clean laps of stint `stint` of a car and their fit (the fit [`stint_slope`] and the pace models use: own
+/// slope shrunk towards the field's, traffic laps rejected); `None` when the stint has no clean lap.
+pub fn stint_degradation(
+    laps: &CarLaps<'_>,
+    stint: usize,
+    field: &FieldPace,
+    params: &PaceParams,
+) -> Option<StintDegradation> {
     let compound = laps.laps.get(laps.clean_in_stint(stint).next()?)?.compound;
     let points = stint_points(laps, stint, &field.fuel);
-    if points.len() < 3 {
-        return None;
-    }
-    let (_, deg, _, used) = fit_stint(&points, field.deg(compound, params), params)?;
-    Some((deg, used))
+    let fit = if points.len() < 3 {
+        None
+    } else {
+        fit_stint(&points, field.deg(compound, params), params).map(|(base, deg, _, used)| {
+            StintFit {
+                base_s: base,
+                deg_s_per_lap: deg,
+                laps: used,
+            }
+        })
+    };
+    Some(StintDegradation {
+        compound,
+        points: points
+            .iter()
+            .map(|p| (p.age as u32, p.corrected_s))
+            .collect(),
+        fit,
+    })
 }

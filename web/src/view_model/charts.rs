@@ -1,6 +1,7 @@
 //! The Charts view as data: the live session's lap history mapped to `boxbox-charts`' inputs (lap times, the race
-//! trace, tyre stints, the finishing-position distribution), each chart's size from its container's width, and the
-//! job a strategy worker draws ([`ChartJob::render`]). Pure, tested natively.
+//! trace, tyre stints, tyre degradation by stint, sector comparison, a lap's telemetry traces, the
+//! finishing-position distribution), each chart's size from its container's width, and the job a strategy worker
+//! draws ([`ChartJob::render`]). Pure, tested natively.
 //!
 //! **Invariant:** the page only builds these inputs (plain numbers and labels); the drawing, plotters and its SVG
 //! backend, runs in a worker ([`crate::worker_protocol::Job::Chart`]), so none of it is in the app's bundle. The
@@ -9,13 +10,18 @@
 //! length of what comes from the feed (driver codes).
 
 use boxbox_charts::{
-    Colour, LapTimeChart, PositionChart, PositionRow, RaceTraceChart, Series, Stint, StintChart,
-    StintRow, Tyre,
+    Colour, DegradationChart, DegradationStint, LapTimeChart, LapTraceChart, LinearFit,
+    PositionChart, PositionRow, RaceTraceChart, SectorChart, SectorLaps, Series, Stint, StintChart,
+    StintRow, TraceSeries, Tyre,
 };
 use boxbox_engine::strategy::monte_carlo::McReport;
-use boxbox_engine::twin::FieldTwin;
+use boxbox_engine::twin::laps::CarLaps;
+use boxbox_engine::twin::pace::stint_degradation;
+use boxbox_engine::twin::{FieldModels, FieldTwin, TwinParams};
 use boxbox_engine::wire::{CarState, Compound, LapRecord, RaceState};
 use serde::{Deserialize, Serialize};
+
+use crate::view_model::traces::LapTraces;
 
 /// One chart to draw, with its data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,6 +35,12 @@ pub enum Chart {
     Stints(StintChart),
     /// Finishing-position probabilities from a Monte Carlo.
     Positions(PositionChart),
+    /// A car's lap times by tyre age, stint by stint, with the fitted degradation.
+    Degradation(DegradationChart),
+    /// Sector times of two cars compared lap by lap.
+    Sectors(SectorChart),
+    /// Speed, throttle, brake and gear along a lap, two cars overlaid.
+    LapTrace(LapTraceChart),
 }
 
 /// A chart and the size to draw it at: what the page sends a worker.
@@ -74,6 +86,15 @@ impl ChartJob {
             Chart::Positions(c) => {
                 boxbox_charts::render_svg(w, h, |a| boxbox_charts::draw_position_distribution(a, c))
             }
+            Chart::Degradation(c) => {
+                boxbox_charts::render_svg(w, h, |a| boxbox_charts::draw_tyre_degradation(a, c))
+            }
+            Chart::Sectors(c) => {
+                boxbox_charts::render_svg(w, h, |a| boxbox_charts::draw_sector_comparison(a, c))
+            }
+            Chart::LapTrace(c) => {
+                boxbox_charts::render_svg(w, h, |a| boxbox_charts::draw_lap_trace(a, c))
+            }
         };
         svg.map_err(|e| e.to_string())
     }
@@ -88,6 +109,10 @@ pub struct ChartJobs {
     pub race_trace: ChartJob,
     /// Tyre stints, past and predicted.
     pub stints: ChartJob,
+    /// The focused car's tyre degradation, stint by stint.
+    pub degradation: ChartJob,
+    /// The focused car's sectors against its rival's.
+    pub sectors: ChartJob,
     /// The finishing-position distribution, when the strategy desk has a Monte Carlo.
     pub positions: Option<ChartJob>,
 }
@@ -129,6 +154,14 @@ pub fn chart_jobs(
             sizes.stints_px,
             Chart::Stints(stint_chart(state, records, field)),
         ),
+        degradation: job(
+            sizes.lines_px,
+            Chart::Degradation(degradation_chart(state, records, selected)),
+        ),
+        sectors: job(
+            sizes.panels_px,
+            Chart::Sectors(sector_chart(state, records, selected)),
+        ),
         positions: baseline.map(|b| {
             let chart = position_chart(b.report, b.from_lap);
             let rows = chart.rows.len();
@@ -146,12 +179,14 @@ pub struct ChartSizes {
     pub lines_px: u32,
     /// Height of the stint chart.
     pub stints_px: u32,
+    /// Height of the charts stacked in panels (sectors, telemetry traces).
+    pub panels_px: u32,
 }
 
 impl ChartSizes {
     /// Sizes for a container `width_px` wide (a phone's 320 to a 1920 screen) and `n_cars` rows: the width
     /// rounded down to 8 px (so a resize by a pixel or two draws nothing again), at least the charts' minimum; the
-    /// line charts about half as high as wide, with room for a legend row per car.
+    /// line charts about half as high as wide, with room for a legend row per car; the stacked panels taller.
     pub fn for_width(width_px: u32, n_cars: usize) -> Self {
         let width_px = (width_px / 8 * 8).clamp(boxbox_charts::MIN_SIZE.0, MAX_SIDE_PX);
         let lines_px = (width_px / 2).clamp(320, 480);
@@ -159,6 +194,7 @@ impl ChartSizes {
             width_px,
             lines_px,
             stints_px: grid_height_px(n_cars),
+            panels_px: (width_px * 3 / 4).clamp(420, 640),
         }
     }
 }
@@ -334,6 +370,151 @@ pub fn tyre(compound: Compound) -> Tyre {
         Compound::Hard => Tyre::Hard,
         Compound::Intermediate => Tyre::Intermediate,
         Compound::Wet => Tyre::Wet,
+    }
+}
+
+/// The car the focused charts (degradation, sectors, telemetry) are about: the selected one, else the leader.
+fn focus(state: &RaceState, selected: Option<u8>) -> Option<&CarState> {
+    selected
+        .and_then(|idx| car(state, idx))
+        .or_else(|| state.cars.first())
+}
+
+/// The focused car's clean laps by tyre age, fuel-corrected, stint by stint, with the degradation the twins fit
+/// through them (the same fit as their pace models).
+pub fn degradation_chart(
+    state: &RaceState,
+    records: &[LapRecord],
+    selected: Option<u8>,
+) -> DegradationChart {
+    let Some(car) = focus(state, selected) else {
+        return DegradationChart {
+            title: "Tyre degradation".to_owned(),
+            stints: Vec::new(),
+        };
+    };
+    let params = TwinParams::PIT_WALL;
+    let field = FieldModels::learn(state, records, &params).pace;
+    let laps = CarLaps::new(car, records);
+    let stints = (0..car.stints.len())
+        .filter_map(|k| {
+            let stint = stint_degradation(&laps, k, &field, &params.pace)?;
+            let slope = stint
+                .fit
+                .map_or_else(String::new, |f| format!(" {:+.3} s/lap", f.deg_s_per_lap));
+            Some(DegradationStint {
+                label: format!("{} {}{slope}", k + 1, stint.compound.letter()),
+                tyre: tyre(stint.compound),
+                points: stint.points,
+                fit: stint.fit.map(|f| LinearFit {
+                    intercept_s: f.base_s,
+                    slope_s_per_lap: f.deg_s_per_lap,
+                }),
+            })
+        })
+        .collect();
+    DegradationChart {
+        title: format!(
+            "Tyre degradation · {} · fuel-corrected lap time by tyre age",
+            label(&car.driver.code)
+        ),
+        stints,
+    }
+}
+
+/// The focused car's sector times against its rival's (the car ahead, or behind for the leader), lap by lap.
+pub fn sector_chart(state: &RaceState, records: &[LapRecord], selected: Option<u8>) -> SectorChart {
+    let sector_laps = |car: Option<&CarState>| SectorLaps {
+        label: car.map_or_else(String::new, |c| label(&c.driver.code)),
+        colour: car.map_or(boxbox_charts::theme::DIM, team_colour),
+        laps: car.map_or_else(Vec::new, |c| {
+            let mut laps: Vec<(u32, [Option<f64>; 3])> = records
+                .iter()
+                .filter(|r| r.car_idx == c.car_idx)
+                .map(|r| (r.lap, r.sectors_s))
+                .collect();
+            laps.sort_by_key(|(lap, _)| *lap);
+            laps
+        }),
+    };
+    let a = focus(state, selected);
+    let b = a
+        .and_then(|a| rival_of(state, a))
+        .and_then(|idx| car(state, idx));
+    let (a, b) = (sector_laps(a), sector_laps(b));
+    SectorChart {
+        title: format!("Sectors · {} vs {}", a.label, b.label),
+        a,
+        b,
+    }
+}
+
+/// The last complete lap's telemetry of the focused car and its rival, overlaid (the rival dashed).
+pub fn lap_trace_chart(
+    state: &RaceState,
+    traces: &LapTraces,
+    selected: Option<u8>,
+) -> LapTraceChart {
+    let a = focus(state, selected);
+    let b = a
+        .and_then(|a| rival_of(state, a))
+        .and_then(|idx| car(state, idx));
+    let mut title = "Lap telemetry".to_owned();
+    let mut series = Vec::new();
+    for (car, dashed) in [(a, false), (b, true)] {
+        let Some(car) = car else { continue };
+        let Some(trace) = traces.last_lap(car.car_idx) else {
+            continue;
+        };
+        title.push_str(&format!(
+            "{} {} lap {}",
+            if dashed { " vs" } else { " ·" },
+            label(&car.driver.code),
+            trace.lap
+        ));
+        series.push(TraceSeries {
+            label: label(&car.driver.code),
+            colour: team_colour(car),
+            dashed,
+            samples: trace.samples.clone(),
+        });
+    }
+    LapTraceChart {
+        title,
+        lap_length_m: state.session.track_length_m,
+        series,
+    }
+}
+
+/// The key that says the telemetry chart has something new to draw: the focused car, its rival and the laps of
+/// their last complete traces.
+pub fn lap_trace_key(
+    state: &RaceState,
+    traces: &LapTraces,
+    selected: Option<u8>,
+) -> [Option<(u8, u32)>; 2] {
+    let a = focus(state, selected);
+    let b = a
+        .and_then(|a| rival_of(state, a))
+        .and_then(|idx| car(state, idx));
+    [a, b].map(|c| {
+        let c = c?;
+        Some((c.car_idx, traces.last_lap(c.car_idx).map_or(0, |t| t.lap)))
+    })
+}
+
+/// A telemetry chart job for a container `width_px` wide.
+pub fn lap_trace_job(
+    state: &RaceState,
+    traces: &LapTraces,
+    selected: Option<u8>,
+    width_px: u32,
+) -> ChartJob {
+    let sizes = ChartSizes::for_width(width_px, state.cars.len());
+    ChartJob {
+        width_px: sizes.width_px,
+        height_px: sizes.panels_px,
+        chart: Chart::LapTrace(lap_trace_chart(state, traces, selected)),
     }
 }
 
@@ -558,13 +739,135 @@ mod tests {
                 width,
             );
             assert!(jobs.positions.is_none());
-            for job in [&jobs.lap_times, &jobs.race_trace, &jobs.stints] {
+            for job in [
+                &jobs.lap_times,
+                &jobs.race_trace,
+                &jobs.stints,
+                &jobs.degradation,
+                &jobs.sectors,
+            ] {
                 let svg = job.render().unwrap();
                 assert!(svg.starts_with("<svg"), "{svg}");
                 assert!(svg.contains(&format!("width=\"{}\"", job.width_px)));
                 assert!(svg.contains(&state.cars[4].driver.code));
             }
         }
+    }
+
+    #[test]
+    fn degradation_and_sectors_follow_the_focused_car() {
+        let (state, twins) = race(14);
+        let records = twins.records();
+        let picked = &state.cars[5];
+        let ahead = &state.cars[4];
+
+        let deg = degradation_chart(&state, records, Some(picked.car_idx));
+        assert!(deg.title.contains(&picked.driver.code), "{}", deg.title);
+        assert!(!deg.stints.is_empty());
+        let first = &deg.stints[0];
+        // Clean laps only: not lap 1, fuel taken off (lighter than any raw lap of the car).
+        let raw_min = records
+            .iter()
+            .filter(|r| r.car_idx == picked.car_idx)
+            .map(|r| r.lap_time_s)
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            first.points.len() >= 3 && first.points.len() < 14,
+            "{first:?}"
+        );
+        assert!(first.points.iter().all(|(_, t)| *t < raw_min), "{first:?}");
+        let fit = first
+            .fit
+            .as_ref()
+            .expect("a fit through three laps or more");
+        // Simulated tyres wear: the slope is positive and small, and the label says it.
+        assert!(
+            fit.slope_s_per_lap > 0.0 && fit.slope_s_per_lap < 0.5,
+            "{fit:?}"
+        );
+        assert!(
+            first.label.starts_with("1 ") && first.label.ends_with("s/lap"),
+            "{}",
+            first.label
+        );
+        // With nobody selected, the leader's.
+        let leader = degradation_chart(&state, records, None);
+        assert!(leader.title.contains(&state.cars[0].driver.code));
+
+        let sectors = sector_chart(&state, records, Some(picked.car_idx));
+        assert_eq!(
+            sectors.title,
+            format!("Sectors · {} vs {}", picked.driver.code, ahead.driver.code)
+        );
+        let laps_done = records
+            .iter()
+            .filter(|r| r.car_idx == picked.car_idx)
+            .count();
+        assert!(laps_done >= 13);
+        assert_eq!(sectors.a.laps.len(), laps_done);
+        assert!(sectors.a.laps.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(
+            sectors
+                .b
+                .laps
+                .iter()
+                .all(|(_, s)| s.iter().all(Option::is_some)),
+            "the simulator times every sector"
+        );
+        assert_eq!(
+            sectors.b.colour,
+            Colour::from_hex(&ahead.team.colour).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_telemetry_chart_overlays_the_last_laps_of_two_cars() {
+        let mut sim = RaceSim::new(&SimConfig {
+            seed: 11,
+            total_laps: 30,
+        });
+        let mut traces = LapTraces::new();
+        let mut state = sim.state();
+        let mut t = 0.0;
+        let mut keys = Vec::new();
+        while state.session.leader_lap <= 3 {
+            t += 0.1;
+            sim.advance_to(t);
+            state = sim.state();
+            traces.observe(&state);
+            let key = lap_trace_key(&state, &traces, Some(state.cars[2].car_idx));
+            if keys.last() != Some(&key) {
+                keys.push(key);
+            }
+        }
+        let picked = &state.cars[2];
+        let chart = lap_trace_chart(&state, &traces, Some(picked.car_idx));
+        assert_eq!(chart.series.len(), 2);
+        assert_eq!(chart.series[0].label, picked.driver.code);
+        assert_eq!(chart.series[1].label, state.cars[1].driver.code);
+        assert!(!chart.series[0].dashed && chart.series[1].dashed);
+        assert!(chart.series.iter().all(|s| s.samples.len() > 500));
+        assert!(
+            chart.title.starts_with(&format!(
+                "Lap telemetry · {} lap 2 vs {} lap",
+                picked.driver.code, state.cars[1].driver.code
+            )),
+            "{}",
+            chart.title
+        );
+        assert_eq!(chart.lap_length_m, state.session.track_length_m);
+        // The key moves when a lap completes (not every sample): a handful of changes over three laps.
+        assert!(keys.len() >= 3 && keys.len() < 20, "{keys:?}");
+
+        let job = lap_trace_job(&state, &traces, Some(picked.car_idx), 1000);
+        let svg = job.render().unwrap();
+        assert!(
+            svg.contains(&picked.driver.code) && svg.contains("km/h"),
+            "{svg}"
+        );
+        // Before any lap is whole: the empty state.
+        let empty = lap_trace_job(&state, &LapTraces::new(), None, 1000);
+        assert!(empty.render().unwrap().contains("no lap telemetry yet"));
     }
 
     #[test]

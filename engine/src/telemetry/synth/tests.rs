@@ -143,6 +143,10 @@ fn a_simulated_race_decodes_back_to_the_same_states() {
             assert!((g.fuel_kg - w.fuel_kg).abs() < 1e-4, "{at}");
             assert!((g.ers_store_pct - w.ers_store_pct).abs() < 1e-3, "{at}");
             assert_eq!(g.speed_kph, w.speed_kph.round(), "{at}");
+            // Pedals travel as f32 fractions; the gear as is.
+            assert!((g.throttle_pct - w.throttle_pct).abs() < 1e-3, "{at}");
+            assert!((g.brake_pct - w.brake_pct).abs() < 1e-3, "{at}");
+            assert_eq!(g.gear, w.gear, "{at}");
             // Team names come back as the game's (Toro Rosso is RB now); the colour follows.
             assert!(!g.team.name.is_empty());
         }
