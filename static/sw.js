@@ -5,7 +5,8 @@
 //   never changes content, so those are served cache-first (cached on first fetch).
 // - The rest of the shell (index.html, the unhashed strategy-worker files, icon, manifest) is network-first: fresh
 //   when the server is up, the cached copy when it is not.
-// - `/api/…` and `/ws` (live data) are never cached, nor anything else (recordings fetched with `?replay=`).
+// - `/api/…` and `/ws` (live data) are never cached, nor anything else (recordings fetched with `?replay=`, race
+//   folders' files with `?race=`).
 const CACHE = "boxbox-shell-v1";
 const SHELL = ["/manifest.webmanifest", "/icon.svg", "/strategy-worker_loader.js", "/strategy-worker.js",
   "/strategy-worker_bg.wasm"];

@@ -22,10 +22,10 @@ use crate::view_model::sectors::{self as sectors_vm, SectorMark};
 use crate::view_model::share::{Access, PageQuery, with_token};
 use crate::view_model::{self as vm, TowerRow};
 
-/// The whole app: connects to the relay that served the page and shows the pit wall, or, with `?replay=URL`,
-/// replays that recording offline and never contacts the relay, or, with `?nats=ws://…`, reads the race through a
-/// NATS server's WebSocket listener (no Share button then). `?token=` is passed on every relay call; `?view=` and
-/// `?car=` open a view and a car (what a share link carries).
+/// The whole app: connects to the relay that served the page and shows the pit wall, or, with `?replay=URL` (a
+/// recording) or `?race=URL` (a race folder), replays it offline and never contacts the relay, or, with
+/// `?nats=ws://…`, reads the race through a NATS server's WebSocket listener (no Share button then). `?token=` is
+/// passed on every relay call; `?view=` and `?car=` open a view and a car (what a share link carries).
 #[component]
 pub fn App() -> impl IntoView {
     let feed = LiveFeed::new();

@@ -1,21 +1,25 @@
-//! The offline replay: a `.pcap` recording opened from disk (`<input type=file>`) or a URL (`?replay=URL&t=S`),
-//! decoded once in WASM into a [`Timeline`] and played into the same [`LiveFeed`] signals the relay's WebSocket
+//! The offline replay: a `.pcap` recording or a race folder (the five CSV files of `shared/data/races/<race>/`)
+//! opened from disk (`<input type=file>`, a folder picker) or a URL (`?replay=URL&t=S`, `?race=URL&t=S`), decoded
+//! or imported once in WASM into a [`Timeline`] and played into the same [`LiveFeed`] signals the relay's WebSocket
 //! feeds, so the tower, the twins and the strategy desk work unchanged. No relay is involved: while a replay is
-//! open the relay's WebSocket is closed and never reopened (the page was opened with `?replay=`, or the live
-//! connection is aborted when a file is picked).
+//! open the relay's WebSocket is closed and never reopened (the page was opened with `?replay=` or `?race=`, or the
+//! live connection is aborted when files are picked).
 //!
 //! A tick of the page's clock (every [`TICK_MS`]) moves the play head by real time times the speed and publishes
 //! one state, as the relay publishes at most 10 states a second. A seek rebuilds the race at the target from the
 //! timeline's checkpoints and restarts the twins with the laps completed by then, like a relay snapshot.
 
+use boxbox_engine::race::{FILE_NAMES, RaceFiles};
 use futures::future::AbortHandle;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::live::{Connection, LiveFeed};
-use crate::timeline::Timeline;
-use crate::view_model::replay::{self as vm, ReplayQuery, SPEEDS, Transport};
+use crate::timeline::{OpenError, Timeline};
+use crate::view_model::replay::{
+    self as vm, Pick, PickError, ReplayKind, ReplayQuery, ReplaySource, SPEEDS, Transport,
+};
 
 /// Real time between two ticks of the replay, in milliseconds (10 states a second, the relay's default rate).
 pub const TICK_MS: u32 = 100;
@@ -23,35 +27,35 @@ pub const TICK_MS: u32 = 100;
 /// Where the replay is.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ReplayStatus {
-    /// No recording opened: the live view.
+    /// No replay opened: the live view.
     Idle,
-    /// Fetching or decoding; what is being done.
+    /// Fetching, reading, decoding or importing; what is being done.
     Loading(String),
-    /// A recording is open.
+    /// A recording or a race folder is open.
     Ready,
-    /// The recording could not be opened: why, for the screen.
+    /// The recording or race folder could not be opened: why, for the screen.
     Failed(String),
 }
 
-/// The replay's state as signals, and the timeline it plays. `Copy`.
+/// The replay's state as signals, and the timeline it plays (a recording's or a race folder's). `Copy`.
 #[derive(Clone, Copy, Debug)]
 pub struct ReplayDeck {
     /// The feed the replay drives (the live view's own).
     feed: LiveFeed,
     /// Where the replay is.
     pub status: RwSignal<ReplayStatus>,
-    /// The recording's name (file name or URL).
+    /// What is replayed: a recording's file name or URL, a race's official name.
     pub name: RwSignal<String>,
-    /// The recording's URL when it was opened from one (`?replay=`), which a share link can point to; `None` for
-    /// a file picked from disk.
-    pub url: RwSignal<Option<String>>,
-    /// The play head, in seconds of recording time.
+    /// The recording or race folder and its URL when it was opened from one (`?replay=`, `?race=`), which a share
+    /// link can point to; `None` for files picked from disk.
+    pub source: RwSignal<Option<ReplaySource>>,
+    /// The play head, in seconds of replay time.
     pub position_s: RwSignal<f64>,
-    /// The recording's length, in seconds.
+    /// The replay's length, in seconds.
     pub duration_s: RwSignal<f64>,
     /// Playing (else paused).
     pub playing: RwSignal<bool>,
-    /// Recording seconds per real second.
+    /// Replay seconds per real second.
     pub speed: RwSignal<f64>,
     /// What opening the recording skipped, in one line.
     pub note: RwSignal<Option<String>>,
@@ -69,7 +73,7 @@ impl ReplayDeck {
             feed,
             status: RwSignal::new(ReplayStatus::Idle),
             name: RwSignal::new(String::new()),
-            url: RwSignal::new(None),
+            source: RwSignal::new(None),
             position_s: RwSignal::new(0.0),
             duration_s: RwSignal::new(0.0),
             playing: RwSignal::new(false),
@@ -82,7 +86,7 @@ impl ReplayDeck {
         }
     }
 
-    /// Whether the page is in replay mode (a recording is open, loading or failed to open).
+    /// Whether the page is in replay mode (a replay is open, loading or failed to open).
     pub fn is_active(&self) -> bool {
         self.status.with(|s| *s != ReplayStatus::Idle)
     }
@@ -105,61 +109,136 @@ impl ReplayDeck {
         self.feed.connection.set(Connection::Offline);
     }
 
-    /// Fetches and opens the recording the query names; `token` is the page's, sent only to the relay that served
-    /// the page ([`crate::view_model::share::bearer_for`]).
+    /// Fetches and opens the recording or race folder the query names; `token` is the page's, sent only to the
+    /// relay that served the page ([`crate::view_model::share::bearer_for`], asked for each file of a folder).
     pub fn open_url(self, query: ReplayQuery, token: Option<String>) {
         self.go_offline();
-        self.url.set(Some(query.url.clone()));
-        self.status
-            .set(ReplayStatus::Loading(format!("fetching {}", query.url)));
+        self.source.set(Some(query.source.clone()));
+        let ReplaySource { kind, url } = query.source;
         spawn_local(async move {
-            let authorization = crate::view_model::share::bearer_for(&query.url, token.as_deref());
-            match fetch(&query.url, authorization.as_deref()).await {
-                Ok(bytes) => self.open_bytes(query.url, bytes, query.start_s).await,
-                Err(why) => self.status.set(ReplayStatus::Failed(why)),
+            let bearer = |url: &str| crate::view_model::share::bearer_for(url, token.as_deref());
+            match kind {
+                ReplayKind::Recording => {
+                    self.loading(format!("fetching {url}"));
+                    match fetch(&url, bearer(&url).as_deref()).await {
+                        Ok(response) => match response.binary().await {
+                            Ok(bytes) => {
+                                self.open_with(url, query.start_s, || Timeline::open(&bytes))
+                                    .await;
+                            }
+                            Err(e) => self.fail(format!("cannot read {url}: {e}")),
+                        },
+                        Err(why) => self.fail(why),
+                    }
+                }
+                ReplayKind::RaceFolder => {
+                    let mut texts: [String; 5] = Default::default();
+                    for (text, name) in texts.iter_mut().zip(FILE_NAMES) {
+                        let file_url = vm::race_file_url(&url, name);
+                        self.loading(format!("fetching {file_url}"));
+                        let read = match fetch(&file_url, bearer(&file_url).as_deref()).await {
+                            Ok(response) => response
+                                .text()
+                                .await
+                                .map_err(|e| format!("cannot read {file_url}: {e}")),
+                            Err(why) => Err(why),
+                        };
+                        match read {
+                            Ok(read) => *text = read,
+                            Err(why) => return self.fail(why),
+                        }
+                    }
+                    self.open_with(url, query.start_s, || open_race(&texts))
+                        .await;
+                }
             }
         });
     }
 
-    /// Reads and opens a file the user picked.
-    pub fn open_file(self, file: web_sys::File) {
+    /// Opens files the user picked: one recording, or a race folder (picked as a folder, or its five files).
+    /// Nothing picked does nothing; files that are neither leave the live view with a message saying why.
+    pub fn open_files(self, files: Vec<web_sys::File>) {
+        let paths: Vec<String> = files.iter().map(relative_path).collect();
+        let pick = vm::classify_pick(&paths.iter().map(String::as_str).collect::<Vec<_>>());
+        if pick == Err(PickError::Nothing) {
+            return;
+        }
         self.go_offline();
-        self.url.set(None);
+        self.source.set(None);
+        match pick {
+            Ok(Pick::Recording(k)) => {
+                if let Some(file) = files.into_iter().nth(k) {
+                    self.open_file(file);
+                }
+            }
+            Ok(Pick::RaceFolder(at)) => {
+                let laps_path = paths.get(at[0]).map_or("", String::as_str);
+                let label = vm::folder_name(laps_path)
+                    .unwrap_or("race files")
+                    .to_owned();
+                let picked = at.map(|k| files.get(k).cloned());
+                spawn_local(async move {
+                    let mut texts: [String; 5] = Default::default();
+                    for (text, file) in texts.iter_mut().zip(picked) {
+                        let Some(file) = file else { return };
+                        let name = file.name();
+                        self.loading(format!("reading {name}"));
+                        let read = wasm_bindgen_futures::JsFuture::from(file.text()).await;
+                        match read.ok().and_then(|t| t.as_string()) {
+                            Some(read) => *text = read,
+                            None => return self.fail(format!("cannot read {name}")),
+                        }
+                    }
+                    self.open_with(label, None, || open_race(&texts)).await;
+                });
+            }
+            Err(why) => self.fail(why.to_string()),
+        }
+    }
+
+    /// Reads and opens a recording the user picked.
+    fn open_file(self, file: web_sys::File) {
         let name = file.name();
-        self.status
-            .set(ReplayStatus::Loading(format!("reading {name}")));
+        self.loading(format!("reading {name}"));
         spawn_local(async move {
             match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
                 Ok(buffer) => {
                     let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-                    self.open_bytes(name, bytes, None).await;
+                    self.open_with(name, None, || Timeline::open(&bytes)).await;
                 }
-                Err(_) => self
-                    .status
-                    .set(ReplayStatus::Failed(format!("cannot read {name}"))),
+                Err(_) => self.fail(format!("cannot read {name}")),
             }
         });
     }
 
-    /// Decodes a recording and shows it at `start_s` (the first race state by default), paused.
-    async fn open_bytes(self, name: String, bytes: Vec<u8>, start_s: Option<f64>) {
-        self.status
-            .set(ReplayStatus::Loading(format!("decoding {name}")));
+    fn loading(&self, what: String) {
+        self.status.set(ReplayStatus::Loading(what));
+    }
+
+    fn fail(&self, why: String) {
+        self.status.set(ReplayStatus::Failed(why));
+    }
+
+    /// Decodes a recording or imports a race folder (`open`) and shows it at `start_s` (the first race state by
+    /// default), paused. `label` names it in messages; a race is then named by its official name.
+    async fn open_with(
+        self,
+        label: String,
+        start_s: Option<f64>,
+        open: impl FnOnce() -> Result<Timeline, OpenError>,
+    ) {
+        self.loading(format!("decoding {label}"));
         // Let the page show that before the decoding holds the thread.
         gloo_timers::future::TimeoutFuture::new(20).await;
-        let mut timeline = match Timeline::open(&bytes) {
+        let mut timeline = match open() {
             Ok(t) => t,
-            Err(e) => {
-                self.status
-                    .set(ReplayStatus::Failed(format!("{name}: {e}")));
-                return;
-            }
+            Err(e) => return self.fail(format!("{label}: {e}")),
         };
-        drop(bytes);
         timeline.seek(start_s.unwrap_or_else(|| timeline.first_state_s()));
         self.note.set(vm::skipped_note(timeline.skipped()));
         self.duration_s.set(timeline.duration_s());
-        self.name.set(name);
+        self.name
+            .set(timeline.race_name().map_or(label, str::to_owned));
         self.timeline.set_value(Some(timeline));
         self.set_playing(false);
         self.publish(true);
@@ -240,7 +319,7 @@ impl ReplayDeck {
         self.playing.set(playing);
     }
 
-    /// Sets the speed (recording seconds per real second).
+    /// Sets the speed (replay seconds per real second).
     pub fn set_speed(&self, speed: f64) {
         self.transport.update_value(|t| t.speed = speed);
         self.speed.set(speed);
@@ -257,8 +336,8 @@ impl ReplayDeck {
     }
 }
 
-/// The recording at `url`, as bytes.
-async fn fetch(url: &str, authorization: Option<&str>) -> Result<Vec<u8>, String> {
+/// The response for `url`, when it is a success.
+async fn fetch(url: &str, authorization: Option<&str>) -> Result<gloo_net::http::Response, String> {
     let mut request = gloo_net::http::Request::get(url);
     if let Some(authorization) = authorization {
         request = request.header("Authorization", authorization);
@@ -274,10 +353,22 @@ async fn fetch(url: &str, authorization: Option<&str>) -> Result<Vec<u8>, String
             response.status_text()
         ));
     }
-    response
-        .binary()
-        .await
-        .map_err(|e| format!("cannot read {url}: {e}"))
+    Ok(response)
+}
+
+/// The race of a folder's five files, in the order of [`FILE_NAMES`].
+fn open_race(texts: &[String; 5]) -> Result<Timeline, OpenError> {
+    Timeline::open_race(&RaceFiles::from_array(texts.each_ref().map(String::as_str)))
+}
+
+/// A picked file's path within the folder picked (`webkitRelativePath`), or its name when it was picked by itself.
+fn relative_path(file: &web_sys::File) -> String {
+    // web-sys does not bind `webkitRelativePath`.
+    js_sys::Reflect::get(file, &JsValue::from_str("webkitRelativePath"))
+        .ok()
+        .and_then(|p| p.as_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| file.name())
 }
 
 /// The replay asked for in the page's query, if any.
@@ -286,7 +377,8 @@ pub fn query() -> Option<ReplayQuery> {
     ReplayQuery::parse(&search)
 }
 
-/// The button that opens a recording from disk (a label around a file input, so it is one touch target).
+/// The buttons that open a replay from disk (each a label around a file input, so it is one touch target): a
+/// recording, or a race folder's five CSV files picked together, and a race folder picked as a folder.
 #[component]
 pub fn OpenRecording(
     /// The deck that plays what is picked.
@@ -299,20 +391,40 @@ pub fn OpenRecording(
         else {
             return;
         };
-        if let Some(file) = input.files().and_then(|files| files.get(0)) {
-            deck.open_file(file);
-        }
-        // Picking the same file again must fire `change` again.
+        let files = input
+            .files()
+            .map(|list| (0..list.length()).filter_map(|k| list.get(k)).collect())
+            .unwrap_or_default();
+        // Picking the same files again must fire `change` again.
         input.set_value("");
+        deck.open_files(files);
     };
     view! {
-        <label class="open-rec" title="Replay a .pcap recording in this browser, without the relay">
+        <label
+            class="open-rec"
+            title="Replay a .pcap recording, or the five CSV files of a race folder, in this browser, without the relay"
+        >
             "Open recording"
             <input
                 type="file"
-                accept=".pcap,.cap,application/vnd.tcpdump.pcap"
-                aria-label="Open a recording (.pcap) to replay offline"
+                multiple=true
+                accept=".pcap,.cap,application/vnd.tcpdump.pcap,.csv,text/csv"
+                aria-label="Open a recording (.pcap), or the five CSV files of a race folder, to replay offline"
                 data-testid="replay-file"
+                on:change=on_change
+            />
+        </label>
+        <label
+            class="open-rec"
+            title="Replay a race folder (FastF1 laps, f1db race, results, pit stops and grid) in this browser, without the relay"
+        >
+            "Open race folder"
+            <input
+                type="file"
+                multiple=true
+                prop:webkitdirectory=true
+                aria-label="Open a race folder to replay offline"
+                data-testid="replay-race-folder"
                 on:change=on_change
             />
         </label>

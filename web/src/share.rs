@@ -11,8 +11,8 @@
 //!
 //! **Share.** What the button does is [`share_action`]'s call: the engineer's page asks the relay for a read-only
 //! token and links the live session with it, a page on a relay with open reads links it plainly, a replay links
-//! its recording at the current second; each with the view and the picked car. The link is copied to the
-//! clipboard and always shown in a read-only field (selected when the clipboard is refused, to copy by hand).
+//! its recording or race folder at the current second; each with the view and the picked car. The link is copied
+//! to the clipboard and always shown in a read-only field (selected when the clipboard is refused, to copy by hand).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -20,6 +20,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::live::{Connection, LiveFeed};
 use crate::replay::{ReplayDeck, ReplayStatus};
+use crate::view_model::replay::ReplayKind;
 use crate::view_model::share::{
     self as vm, Access, LinkView, PageQuery, ShareAction, bearer, share_action, without_query,
 };
@@ -185,17 +186,17 @@ struct Shared {
 pub fn ShareButton(
     /// The page's token and access.
     access: PageAccess,
-    /// The offline replay, shared by its recording's URL and moment.
+    /// The offline replay, shared by its recording's or race folder's URL and moment.
     deck: Option<ReplayDeck>,
     /// The open view's name and the car the user picked (none: the link follows the leader), for the link.
     link_view: impl Fn() -> (Option<&'static str>, Option<u8>) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let replaying = move || deck.is_some_and(|d| d.is_active());
-    let recording_url = move || deck.and_then(|d| d.url.get());
+    let source = move || deck.and_then(|d| d.source.get());
     let action = move || {
         access
             .status
-            .with(|a| share_action(a, replaying(), recording_url().as_deref()))
+            .with(|a| share_action(a, replaying(), source().as_ref()))
     };
     let shared = RwSignal::new(None::<Shared>);
     let busy = RwSignal::new(false);
@@ -332,11 +333,15 @@ async fn make_link(
             "This relay's reads are open: anyone who can reach it sees the race, read-only."
                 .to_owned(),
         )),
-        ShareAction::Replay { recording_url } => {
+        ShareAction::Replay { source } => {
             let at_s = deck.map_or(0.0, |d| d.position_s.get_untracked());
+            let what = match source.kind {
+                ReplayKind::Recording => "recording",
+                ReplayKind::RaceFolder => "race",
+            };
             Ok((
-                vm::replay_link(&page, &recording_url, at_s, link_view),
-                "It replays the recording from this moment, without the relay.".to_owned(),
+                vm::replay_link(&page, &source, at_s, link_view),
+                format!("It replays the {what} from this moment, without the relay."),
             ))
         }
         ShareAction::Unavailable(why) => Err(format!("Cannot share: {why}.")),

@@ -1,10 +1,13 @@
-//! The offline replay's controls as data: the page's query (`?replay=URL&t=SECONDS`), the speeds, the transport
-//! (how far a tick of the page's clock moves the play head), the replay clock and the note on what was skipped.
-//! Pure, tested natively; `replay` (wasm only) wires it to the page.
+//! The offline replay's controls as data: the page's query (`?replay=URL&t=SECONDS` for a recording,
+//! `?race=URL&t=SECONDS` for a race folder), which files picked from disk are a recording or a race folder, the
+//! speeds, the transport (how far a tick of the page's clock moves the play head), the replay clock and the note on
+//! what was skipped. Pure, tested natively; `replay` (wasm only) wires it to the page.
+
+use boxbox_engine::race::FILE_NAMES;
 
 use crate::timeline::Skipped;
 
-/// The speeds offered, in recording seconds per real second.
+/// The speeds offered, in replay seconds per real second.
 pub const SPEEDS: [f64; 7] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0];
 
 /// The speed a replay starts at.
@@ -14,25 +17,56 @@ pub const DEFAULT_SPEED: f64 = 10.0;
 /// ticks, and catching up on minutes of recording at once would freeze the page for nothing.
 pub const MAX_TICK_MS: f64 = 1000.0;
 
+/// What an offline replay plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayKind {
+    /// A libpcap recording of the game's telemetry (`?replay=URL`).
+    Recording,
+    /// A race folder of `shared/data/races`, its five CSV files named by [`FILE_NAMES`] (`?race=URL`).
+    RaceFolder,
+}
+
+impl ReplayKind {
+    /// The page's query key that names such a replay's URL.
+    pub fn query_key(self) -> &'static str {
+        match self {
+            ReplayKind::Recording => "replay",
+            ReplayKind::RaceFolder => "race",
+        }
+    }
+}
+
+/// A replay opened from a URL, which a share link can point to again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplaySource {
+    /// A recording or a race folder.
+    pub kind: ReplayKind,
+    /// The recording's or the folder's URL (relative to the page, or absolute), percent-decoded.
+    pub url: String,
+}
+
 /// A replay asked for in the page's query.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReplayQuery {
-    /// The recording's URL (relative to the page, or absolute), percent-decoded.
-    pub url: String,
-    /// Where to start, in seconds of recording time (`t=`); the first race state when absent.
+    /// What to replay, and where it is.
+    pub source: ReplaySource,
+    /// Where to start, in seconds of replay time (`t=`); the first race state when absent.
     pub start_s: Option<f64>,
 }
 
 impl ReplayQuery {
-    /// Reads `?replay=URL[&t=SECONDS]` from a query string (`location.search`, with or without the `?`).
-    /// `None` without a non-empty `replay`; a `t` that is not a non-negative number is ignored.
+    /// Reads `?replay=URL[&t=SECONDS]` or `?race=URL[&t=SECONDS]` from a query string (`location.search`, with or
+    /// without the `?`); `replay` wins when both are given. `None` without a non-empty `replay` or `race`; a `t`
+    /// that is not a non-negative number is ignored.
     pub fn parse(search: &str) -> Option<ReplayQuery> {
-        let mut url = None;
+        let mut recording = None;
+        let mut race = None;
         let mut start_s = None;
         for pair in search.trim_start_matches('?').split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             match key {
-                "replay" => url = Some(percent_decode(value)),
+                "replay" => recording = Some(percent_decode(value)),
+                "race" => race = Some(percent_decode(value)),
                 "t" => {
                     start_s = percent_decode(value)
                         .parse::<f64>()
@@ -42,9 +76,112 @@ impl ReplayQuery {
                 _ => {}
             }
         }
-        let url = url.filter(|u| !u.trim().is_empty())?;
-        Some(ReplayQuery { url, start_s })
+        let non_empty = |url: Option<String>| url.filter(|u| !u.trim().is_empty());
+        let source = match (non_empty(recording), non_empty(race)) {
+            (Some(url), _) => ReplaySource {
+                kind: ReplayKind::Recording,
+                url,
+            },
+            (None, Some(url)) => ReplaySource {
+                kind: ReplayKind::RaceFolder,
+                url,
+            },
+            (None, None) => return None,
+        };
+        Some(ReplayQuery { source, start_s })
     }
+}
+
+/// The URL of the file `name` of the race folder at `folder_url`: the name appended to the folder's path, before
+/// any query or fragment (`/races/x?token=r` → `/races/x/f1db_race.csv?token=r`).
+pub fn race_file_url(folder_url: &str, name: &str) -> String {
+    let cut = folder_url.find(['?', '#']).unwrap_or(folder_url.len());
+    let (path, rest) = folder_url.split_at(cut);
+    format!("{}/{name}{rest}", path.trim_end_matches('/'))
+}
+
+/// What files picked from disk are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// A recording: the index of the file.
+    Recording(usize),
+    /// A race folder: the index of the file of each of [`FILE_NAMES`], in that order.
+    RaceFolder([usize; 5]),
+}
+
+/// Why files picked from disk cannot be replayed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PickError {
+    /// Nothing was picked (the dialog was cancelled, or the folder is empty).
+    #[error("no file picked")]
+    Nothing,
+    /// Several files, none of them a race folder's.
+    #[error("{0} files picked: pick one recording (.pcap), or a race folder or its five CSV files")]
+    Several(usize),
+    /// Files of a race folder, but not all five: the missing ones, in the order of [`FILE_NAMES`].
+    #[error("the race folder lacks {}", .0.join(", "))]
+    Missing(Vec<&'static str>),
+    /// A race folder's file picked more than once (a folder of race folders, or files from several).
+    #[error("{count} files are named {name}: pick one race folder")]
+    Duplicate {
+        /// The file's name (one of [`FILE_NAMES`]).
+        name: &'static str,
+        /// How many were picked.
+        count: usize,
+    },
+}
+
+/// What the picked files are, from their paths (a file's path within a picked folder, `webkitRelativePath`, or
+/// just its name). They are a race folder when any is a CSV file (`.csv`, or named like one of [`FILE_NAMES`]):
+/// its five files are matched by name wherever they are in the folder and the others (a README, a licence,
+/// `f1db_raw/*.yml`) are ignored. Otherwise a single file is a recording.
+///
+/// # Errors
+/// [`PickError`]: nothing picked, several files that are not a race folder, or a race folder that lacks a file or
+/// holds one twice.
+pub fn classify_pick(paths: &[&str]) -> Result<Pick, PickError> {
+    let names: Vec<&str> = paths.iter().map(|p| file_name(p)).collect();
+    let is_csv =
+        |name: &&str| FILE_NAMES.contains(name) || name.to_ascii_lowercase().ends_with(".csv");
+    if !names.iter().any(is_csv) {
+        return match names.len() {
+            0 => Err(PickError::Nothing),
+            1 => Ok(Pick::Recording(0)),
+            n => Err(PickError::Several(n)),
+        };
+    }
+    let mut found = [0; 5];
+    let mut missing = Vec::new();
+    for (slot, wanted) in found.iter_mut().zip(FILE_NAMES) {
+        let mut at = names.iter().enumerate().filter(|(_, n)| **n == wanted);
+        match (at.next(), at.count()) {
+            (Some((k, _)), 0) => *slot = k,
+            (Some(_), more) => {
+                return Err(PickError::Duplicate {
+                    name: wanted,
+                    count: more + 1,
+                });
+            }
+            (None, _) => missing.push(wanted),
+        }
+    }
+    if missing.is_empty() {
+        Ok(Pick::RaceFolder(found))
+    } else {
+        Err(PickError::Missing(missing))
+    }
+}
+
+/// The last component of a path (`/` or `\` separated).
+pub fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// The name of the folder a picked file is in (`2019_07_canada/laps.csv` → `2019_07_canada`); `None` for a file
+/// picked by itself.
+pub fn folder_name(path: &str) -> Option<&str> {
+    let (folder, _) = path.rsplit_once(['/', '\\'])?;
+    Some(file_name(folder)).filter(|f| !f.is_empty())
 }
 
 /// `%XX` escapes and `+` (a space in a query) decoded; an escape that is not valid UTF-8 or not hex is kept as is.
@@ -76,7 +213,7 @@ pub fn percent_decode(s: &str) -> String {
 pub struct Transport {
     /// Playing (else paused).
     pub playing: bool,
-    /// Recording seconds per real second.
+    /// Replay seconds per real second.
     pub speed: f64,
     /// Page time of the last tick while playing, in milliseconds.
     last_ms: Option<f64>,
@@ -164,21 +301,35 @@ pub fn skipped_note(skipped: &Skipped) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn recording(url: &str, start_s: Option<f64>) -> Option<ReplayQuery> {
+        Some(ReplayQuery {
+            source: ReplaySource {
+                kind: ReplayKind::Recording,
+                url: url.into(),
+            },
+            start_s,
+        })
+    }
+
+    fn race(url: &str, start_s: Option<f64>) -> Option<ReplayQuery> {
+        Some(ReplayQuery {
+            source: ReplaySource {
+                kind: ReplayKind::RaceFolder,
+                url: url.into(),
+            },
+            start_s,
+        })
+    }
+
     #[test]
     fn the_query_names_a_recording_and_a_start() {
         assert_eq!(
             ReplayQuery::parse("?replay=/x.pcap&t=600"),
-            Some(ReplayQuery {
-                url: "/x.pcap".into(),
-                start_s: Some(600.0)
-            })
+            recording("/x.pcap", Some(600.0))
         );
         assert_eq!(
             ReplayQuery::parse("workers=2&replay=http%3A%2F%2Fhost%2Fa%20b.pcap&t=-1"),
-            Some(ReplayQuery {
-                url: "http://host/a b.pcap".into(),
-                start_s: None
-            })
+            recording("http://host/a b.pcap", None)
         );
         assert_eq!(ReplayQuery::parse("?t=5"), None);
         assert_eq!(ReplayQuery::parse("?replay="), None);
@@ -186,6 +337,144 @@ mod tests {
         assert_eq!(
             ReplayQuery::parse("?replay=x&t=abc").map(|q| q.start_s),
             Some(None)
+        );
+    }
+
+    #[test]
+    fn the_query_names_a_race_folder_and_a_start() {
+        assert_eq!(
+            ReplayQuery::parse("?race=/races/2019_07_canada&t=2700"),
+            race("/races/2019_07_canada", Some(2700.0))
+        );
+        assert_eq!(
+            ReplayQuery::parse("view=strategy&race=https%3A%2F%2Fdata.example%2Fraces%2Fa%20b%2F"),
+            race("https://data.example/races/a b/", None)
+        );
+        assert_eq!(ReplayQuery::parse("?race=&t=3"), None);
+        assert_eq!(ReplayQuery::parse("?race=%20"), None);
+        // Both: the recording is played; an empty one does not hide the race.
+        assert_eq!(
+            ReplayQuery::parse("?race=/r&replay=/x.pcap"),
+            recording("/x.pcap", None)
+        );
+        assert_eq!(
+            ReplayQuery::parse("?replay=&race=/r&t=1.5"),
+            race("/r", Some(1.5))
+        );
+        assert_eq!(ReplayKind::Recording.query_key(), "replay");
+        assert_eq!(ReplayKind::RaceFolder.query_key(), "race");
+    }
+
+    #[test]
+    fn a_race_files_url_is_the_folder_and_the_name() {
+        assert_eq!(
+            race_file_url("/races/2019_07_canada", "f1db_race.csv"),
+            "/races/2019_07_canada/f1db_race.csv"
+        );
+        assert_eq!(
+            race_file_url("http://h/races/x/", "f1db_race.csv"),
+            "http://h/races/x/f1db_race.csv"
+        );
+        assert_eq!(
+            race_file_url("/api/v1/races/x?token=r#top", "f1db_race.csv"),
+            "/api/v1/races/x/f1db_race.csv?token=r#top"
+        );
+        // The token rule sees the file's URL as it sees a recording's.
+        let url = race_file_url("/api/v1/races/x", "f1db_race.csv");
+        assert_eq!(
+            crate::view_model::share::bearer_for(&url, Some("t")).as_deref(),
+            Some("Bearer t")
+        );
+        let url = race_file_url("http://elsewhere/races/x", "f1db_race.csv");
+        assert_eq!(crate::view_model::share::bearer_for(&url, Some("t")), None);
+    }
+
+    #[test]
+    fn picked_files_are_a_recording_or_a_race_folder() {
+        assert_eq!(classify_pick(&["lap1.pcap"]), Ok(Pick::Recording(0)));
+        assert_eq!(classify_pick(&["whatever.bin"]), Ok(Pick::Recording(0)));
+        assert_eq!(classify_pick(&[]), Err(PickError::Nothing));
+        assert_eq!(
+            classify_pick(&["a.pcap", "b.pcap"]),
+            Err(PickError::Several(2))
+        );
+        // The five files picked by themselves, in any order.
+        let shuffled = [
+            "f1db_starting_grid_positions.csv",
+            "f1db_race.csv",
+            "laps_fastf1_armchair.csv",
+            "f1db_pit_stops.csv",
+            "f1db_race_results.csv",
+        ];
+        assert_eq!(
+            classify_pick(&shuffled),
+            Ok(Pick::RaceFolder([2, 1, 4, 3, 0]))
+        );
+        // A whole folder (webkitdirectory): the other files, a licence and the raw f1db YAML are left out.
+        let folder = [
+            "2019_07_canada/f1db_raw/race.yml",
+            "2019_07_canada/LICENSE",
+            "2019_07_canada/laps_fastf1_armchair.csv",
+            "2019_07_canada/f1db_fastest_laps.csv",
+            "2019_07_canada/f1db_race.csv",
+            "2019_07_canada/f1db_race_results.csv",
+            "2019_07_canada/f1db_pit_stops.csv",
+            "2019_07_canada/f1db_starting_grid_positions.csv",
+            "2019_07_canada/tumftm_pars_Montreal_2019.ini",
+        ];
+        assert_eq!(
+            classify_pick(&folder),
+            Ok(Pick::RaceFolder([2, 4, 5, 6, 7]))
+        );
+        assert_eq!(folder_name(folder[2]), Some("2019_07_canada"));
+        assert_eq!(
+            folder_name("races/2019_07_canada/f1db_race.csv"),
+            Some("2019_07_canada")
+        );
+        assert_eq!(folder_name("C:\\data\\x\\f1db_race.csv"), Some("x"));
+        assert_eq!(folder_name("f1db_race.csv"), None);
+        assert_eq!(folder_name("/f1db_race.csv"), None);
+    }
+
+    #[test]
+    fn a_race_folder_missing_a_file_or_holding_one_twice_is_named() {
+        let missing = classify_pick(&[
+            "x/laps_fastf1_armchair.csv",
+            "x/f1db_race_results.csv",
+            "x/f1db_starting_grid_positions.csv",
+            "x/README.txt",
+        ])
+        .unwrap_err();
+        assert_eq!(
+            missing,
+            PickError::Missing(vec!["f1db_race.csv", "f1db_pit_stops.csv"])
+        );
+        assert_eq!(
+            missing.to_string(),
+            "the race folder lacks f1db_race.csv, f1db_pit_stops.csv"
+        );
+        // Some other CSV file: a race folder without any of its files.
+        assert_eq!(
+            classify_pick(&["notes.CSV"]),
+            Err(PickError::Missing(FILE_NAMES.to_vec()))
+        );
+        // A folder of race folders.
+        let mut two = Vec::new();
+        for race in ["a", "b"] {
+            two.extend(FILE_NAMES.map(|n| format!("races/{race}/{n}")));
+        }
+        let two: Vec<&str> = two.iter().map(String::as_str).collect();
+        let twice = classify_pick(&two).unwrap_err();
+        assert_eq!(
+            twice,
+            PickError::Duplicate {
+                name: "laps_fastf1_armchair.csv",
+                count: 2
+            }
+        );
+        assert_eq!(
+            twice.to_string(),
+            "2 files are named laps_fastf1_armchair.csv: pick one race folder"
         );
     }
 

@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use super::replay::percent_decode;
+use super::replay::{ReplaySource, percent_decode};
 
 /// What the page's own query asks for, besides a replay ([`super::replay::ReplayQuery`]).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -129,14 +129,15 @@ pub fn live_link(page: &str, token: Option<&str>, view: LinkView<'_>) -> String 
     }
 }
 
-/// The link that opens the recording at `recording_url` in the app at `page`, `at_s` seconds into it (whole
-/// seconds, rounded down: the link says where, not which frame), on `view`. It carries no token: the replay never
-/// contacts the relay (a relay's recording URL carries its own).
-pub fn replay_link(page: &str, recording_url: &str, at_s: f64, view: LinkView<'_>) -> String {
+/// The link that opens the recording or race folder of `source` in the app at `page` (`?replay=` or `?race=`),
+/// `at_s` seconds into it (whole seconds, rounded down: the link says where, not which frame), on `view`. It carries
+/// no token: the replay never contacts the relay (a relay's recording URL carries its own).
+pub fn replay_link(page: &str, source: &ReplaySource, at_s: f64, view: LinkView<'_>) -> String {
     let at_s = if at_s.is_finite() { at_s.max(0.0) } else { 0.0 };
     format!(
-        "{page}?replay={}&t={}{}",
-        percent_encode(recording_url),
+        "{page}?{}={}&t={}{}",
+        source.kind.query_key(),
+        percent_encode(&source.url),
         at_s.floor() as u64,
         view.query()
     )
@@ -296,10 +297,10 @@ pub enum ShareAction {
     IssueToken,
     /// Link the live session with no token: the relay's reads are open, so anyone who can reach it may read.
     PlainLink,
-    /// Link the replay: its recording's URL and the moment.
+    /// Link the replay: its recording's or race folder's URL and the moment.
     Replay {
-        /// The recording's URL, as the page opened it.
-        recording_url: String,
+        /// What the page replays and its URL, as the page opened it.
+        source: ReplaySource,
     },
     /// There is a Share button, but it cannot make a link: why.
     Unavailable(&'static str),
@@ -310,15 +311,19 @@ pub enum ShareAction {
 /// What the Share button does: in a replay, a replay link (a file picked from disk has no URL to share); live, a
 /// token from the relay for the engineer, a plain link where reads are open, and no button for a share link's
 /// reader (handing on one's own token is the engineer's call to make, with a link of its own in the audit log).
-pub fn share_action(access: &Access, replaying: bool, recording_url: Option<&str>) -> ShareAction {
+pub fn share_action(
+    access: &Access,
+    replaying: bool,
+    source: Option<&ReplaySource>,
+) -> ShareAction {
     if replaying {
-        return match recording_url {
-            Some(url) => ShareAction::Replay {
-                recording_url: url.to_owned(),
+        return match source {
+            Some(source) => ShareAction::Replay {
+                source: source.clone(),
             },
             None => ShareAction::Unavailable(
-                "a recording opened from this device has no address to share: open it from a URL (?replay=…) to \
-                 share it",
+                "a replay opened from this device has no address to share: open it from a URL (?replay=… or \
+                 ?race=…) to share it",
             ),
         };
     }
@@ -358,6 +363,7 @@ pub fn issued_token(status: u16, body: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::view_model::replay::ReplayKind;
 
     #[test]
     fn the_query_gives_token_view_and_car() {
@@ -470,9 +476,13 @@ mod tests {
     #[test]
     fn replay_links_carry_the_recording_and_the_moment_and_no_token() {
         let page = "http://wall.example/";
+        let recording = |url: &str| ReplaySource {
+            kind: ReplayKind::Recording,
+            url: url.into(),
+        };
         let link = replay_link(
             page,
-            "/api/v1/sessions/a b/recording?token=r",
+            &recording("/api/v1/sessions/a b/recording?token=r"),
             612.9,
             LinkView {
                 view: Some("strategy"),
@@ -485,7 +495,10 @@ mod tests {
         );
         let search = link.split_once('?').unwrap().1;
         let replay = crate::view_model::replay::ReplayQuery::parse(search).unwrap();
-        assert_eq!(replay.url, "/api/v1/sessions/a b/recording?token=r");
+        assert_eq!(
+            replay.source,
+            recording("/api/v1/sessions/a b/recording?token=r")
+        );
         assert_eq!(replay.start_s, Some(612.0));
         let query = PageQuery::parse(search);
         assert_eq!(
@@ -493,8 +506,22 @@ mod tests {
             "the recording's own token is not the page's"
         );
         assert_eq!(query.view.as_deref(), Some("strategy"));
-        assert!(replay_link(page, "/x.pcap", f64::NAN, LinkView::default()).ends_with("&t=0"));
-        assert!(replay_link(page, "/x.pcap", -3.0, LinkView::default()).ends_with("&t=0"));
+        let x = recording("/x.pcap");
+        assert!(replay_link(page, &x, f64::NAN, LinkView::default()).ends_with("&t=0"));
+        assert!(replay_link(page, &x, -3.0, LinkView::default()).ends_with("&t=0"));
+        // A race folder is linked with `?race=`, which opens it again.
+        let folder = ReplaySource {
+            kind: ReplayKind::RaceFolder,
+            url: "/races/2019_07_canada".into(),
+        };
+        let link = replay_link(page, &folder, 2700.4, LinkView::default());
+        assert_eq!(
+            link,
+            "http://wall.example/?race=%2Fraces%2F2019_07_canada&t=2700"
+        );
+        let replay =
+            crate::view_model::replay::ReplayQuery::parse(link.split_once('?').unwrap().1).unwrap();
+        assert_eq!((replay.source, replay.start_s), (folder, Some(2700.0)));
     }
 
     #[test]
@@ -585,11 +612,15 @@ mod tests {
             ShareAction::Unavailable(_)
         ));
         // A replay is shared by its URL, whoever the page is; a file from disk has none.
+        let source = ReplaySource {
+            kind: ReplayKind::RaceFolder,
+            url: "/races/x".into(),
+        };
         for access in [&engineer, &analyst, &Access::Open, &Access::Checking] {
             assert_eq!(
-                share_action(access, true, Some("/x.pcap")),
+                share_action(access, true, Some(&source)),
                 ShareAction::Replay {
-                    recording_url: "/x.pcap".into()
+                    source: source.clone()
                 }
             );
             assert!(matches!(
