@@ -408,8 +408,8 @@ async fn chart_texts(client: &Client) -> anyhow::Result<Vec<(String, String)>> {
     Ok(serde_json::from_value(charts)?)
 }
 
-/// The Charts tab: a worker draws lap times (the picked car highlighted, so named in the title), the race trace
-/// and every car's stints as SVG, with the drivers' codes.
+/// The Charts tab: a worker draws lap times (the picked car highlighted, so named in the title), the race trace,
+/// every car's stints, and the picked car's tyre degradation, sectors and last lap's telemetry as SVG.
 async fn charts(client: &Client, picked: &str, codes: &[String]) -> anyhow::Result<()> {
     client
         .find(Locator::Css("[data-testid=tab-charts]"))
@@ -419,7 +419,10 @@ async fn charts(client: &Client, picked: &str, codes: &[String]) -> anyhow::Resu
     let mut charts = Vec::new();
     for _ in 0..60 {
         charts = chart_texts(client).await?;
-        if charts.len() == 3 && charts.iter().all(|(_, text)| !text.is_empty()) {
+        let telemetry = charts
+            .iter()
+            .any(|(id, text)| id == "chart-telemetry" && text.contains(&format!("· {picked} lap")));
+        if charts.len() == 6 && telemetry && charts.iter().all(|(_, text)| !text.is_empty()) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -439,6 +442,34 @@ async fn charts(client: &Client, picked: &str, codes: &[String]) -> anyhow::Resu
         text("chart-race-trace").contains("Gap to the leader"),
         "no race trace: {charts:?}"
     );
+    ensure!(
+        text("chart-degradation").contains(&format!("Tyre degradation · {picked}")),
+        "no degradation chart for {picked}: {charts:?}"
+    );
+    ensure!(
+        text("chart-sectors").contains(&format!("Sectors · {picked} vs"))
+            && text("chart-sectors").contains("S2"),
+        "no sector comparison for {picked}: {charts:?}"
+    );
+    // A lap the page saw whole, drawn in its four panels.
+    let telemetry = text("chart-telemetry");
+    ensure!(
+        telemetry.contains(&format!("Lap telemetry · {picked} lap"))
+            && ["km/h", "throttle", "brake", "gear"]
+                .iter()
+                .all(|t| telemetry.contains(t)),
+        "no lap telemetry for {picked}: {telemetry:?}"
+    );
+    // For review: the picked car's charts, each as drawn.
+    for id in ["chart-degradation", "chart-sectors", "chart-telemetry"] {
+        let figure = client
+            .find(Locator::Css(&format!("[data-testid={id}]")))
+            .await?;
+        std::fs::write(
+            target_dir().join("e2e").join(format!("{id}.png")),
+            figure.screenshot().await?,
+        )?;
+    }
     let stints = text("chart-stints");
     ensure!(
         codes.iter().all(|c| stints.contains(c.as_str())),
@@ -1014,6 +1045,134 @@ async fn changed_tower(
         }
     }
     bail!("the tower order never changed from {first:?} in {secs} s")
+}
+
+/// A real race folder (Canada 2019) replayed in the browser with no relay: fetched with `?race=URL&t=S`, and picked
+/// from disk as its five CSV files; the tower, the replay transport and the Charts tab run on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn race_folder_replay_in_headless_chromium() -> anyhow::Result<()> {
+    use boxbox_engine::race::FILE_NAMES;
+    let _one = ONE_BROWSER.lock().await;
+    // Canonical: chromedriver refuses an upload path with `..` in it.
+    let folder = workspace_root()
+        .join("../shared/data/races/2019_07_canada")
+        .canonicalize()?;
+    let files: Vec<(String, PathBuf)> = FILE_NAMES
+        .iter()
+        .map(|name| (format!("/races/canada/{name}"), folder.join(name)))
+        .collect();
+    let served: Vec<(&str, PathBuf)> = files.iter().map(|(u, p)| (u.as_str(), p.clone())).collect();
+    let server = StaticServer::start(&served)?;
+    let (_driver, driver_port) = start_chromedriver().await?;
+    let client = browser(driver_port).await?;
+    let outcome = race_folder(&client, &server.url, &folder).await;
+    client.close().await?;
+    outcome
+}
+
+async fn race_folder(client: &Client, url: &str, folder: &std::path::Path) -> anyhow::Result<()> {
+    use boxbox_engine::race::FILE_NAMES;
+    // From a URL, at 45 minutes: half distance of the 70 laps.
+    client
+        .goto(&format!("{url}/?race=/races/canada&t=2700"))
+        .await?;
+    let order = full_tower(client).await?;
+    ensure!(text_of(client, "[data-testid=connection]").await? == "OFFLINE");
+    let lap = leader_lap(client).await?;
+    ensure!(
+        (25..=45).contains(&lap),
+        "45 minutes in shows lap {lap} of 70"
+    );
+    ensure!(
+        text_of(client, "[data-testid=replay-bar]")
+            .await?
+            .contains("Grand Prix du Canada 2019"),
+        "the replay bar does not name the race"
+    );
+    // Play at 100×: the race moves on.
+    client
+        .find(Locator::Css("[data-testid=replay-speed]"))
+        .await?
+        .select_by_value("100")
+        .await?;
+    client
+        .find(Locator::Css("[data-testid=replay-play]"))
+        .await?
+        .click()
+        .await?;
+    let mut later = lap;
+    for _ in 0..50 {
+        later = leader_lap(client).await?;
+        if later > lap {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ensure!(later > lap, "playing at 100× stayed on lap {lap}");
+    client
+        .find(Locator::Css("[data-testid=replay-play]"))
+        .await?
+        .click()
+        .await?;
+    // The Charts tab on real laps: the leader's degradation from its real stints; no car telemetry in timing.
+    client
+        .find(Locator::Css("[data-testid=tab-charts]"))
+        .await?
+        .click()
+        .await?;
+    let mut charts = Vec::new();
+    for _ in 0..60 {
+        charts = chart_texts(client).await?;
+        if charts.len() == 6 && charts.iter().all(|(_, text)| !text.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let text = |id: &str| {
+        charts
+            .iter()
+            .find(|(i, _)| i == id)
+            .map_or(String::new(), |(_, t)| t.clone())
+    };
+    ensure!(
+        text("chart-degradation").contains("s/lap"),
+        "no fitted degradation on a real race: {charts:?}"
+    );
+    ensure!(
+        text("chart-telemetry").contains("no lap telemetry yet"),
+        "a timing-only race drew telemetry: {charts:?}"
+    );
+    std::fs::write(
+        target_dir()
+            .join("e2e")
+            .join("race-folder-charts-1280x800.png"),
+        client.screenshot().await?,
+    )?;
+
+    // From disk: the five files picked together in the Open recording dialog (chromedriver takes one path a line).
+    client.goto(&format!("{url}/")).await?;
+    let paths: Vec<String> = FILE_NAMES
+        .iter()
+        .map(|name| folder.join(name).display().to_string())
+        .collect();
+    client
+        .find(Locator::Css("[data-testid=replay-file]"))
+        .await?
+        .send_keys(&paths.join("\n"))
+        .await?;
+    let picked = full_tower(client).await?;
+    ensure!(text_of(client, "[data-testid=connection]").await? == "OFFLINE");
+    // At its first state: the grid, in grid order, which is not the order at half distance.
+    ensure!(
+        picked != order,
+        "the picked folder did not start at the grid"
+    );
+    println!(
+        "race folder: {} at 45 min, lap {lap} → {later} at 100×; grid {:?}",
+        order.join(" "),
+        picked
+    );
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
