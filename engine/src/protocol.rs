@@ -335,6 +335,8 @@ car_delta! {
     laps_down: u32 => Timing,
     pit_status: PitStatus => Timing,
     pit_stops: u32 => Timing,
+    penalties_s: u32 => Timing,
+    unserved_penalties: u8 => Timing,
     stints: Vec<Stint> => Tyres,
     tyres: TyreSet => Tyres,
     fuel_kg: f64 => Telemetry,

@@ -208,6 +208,14 @@ pub struct CarState {
     pub pit_status: PitStatus,
     /// Pit stops made so far.
     pub pit_stops: u32,
+    /// Time penalties given and not yet served, in seconds: served by standing still at the next stop, else added
+    /// to the race time at the flag (the game's `penalties`). Absent in older JSON, and `0` where the source does
+    /// not report penalties: none known.
+    #[serde(default)]
+    pub penalties_s: u32,
+    /// Drive-through and stop-go penalties given and not yet served. Absent in older JSON: `0`.
+    #[serde(default)]
+    pub unserved_penalties: u8,
     /// Every stint so far, oldest first; the last one is the current stint.
     pub stints: Vec<Stint>,
     /// The tyres fitted now.

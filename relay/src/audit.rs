@@ -1,10 +1,10 @@
 //! The audit log: an append-only record, one JSON object per line, of every state change of note: pit stops,
-//! SC/VSC and the green flag after them, retirements, consistency warnings, source switches (with who asked),
-//! recoveries and shutdowns.
+//! SC/VSC and the green flag after them, retirements, penalties, consistency warnings, source switches (with who
+//! asked), recoveries and shutdowns.
 //!
 //! `audit.jsonl` lives in the state directory. When it would pass [`AuditSettings::max_bytes`] it is renamed to
 //! `audit.1.jsonl` (the older ones shifting to `audit.2.jsonl`, …, the oldest beyond [`AuditSettings::keep`]
-//! deleted) and a new one is started. The engine's events carry no penalties yet, so none are logged.
+//! deleted) and a new one is started.
 //!
 //! Writing is off the async threads and off the publish path: [`Audit::record`] hands the line to a dedicated
 //! writer thread over a bounded channel and never waits; when the channel is full the entry is dropped and
@@ -64,6 +64,9 @@ pub enum AuditKind {
     GreenAgain,
     /// A car retired.
     Retirement,
+    /// A car was given a penalty (the message says which; `detail.seconds` is the time added, 0 for a
+    /// drive-through or stop-go).
+    Penalty,
     /// Something in the data does not add up.
     ConsistencyWarning,
     /// The source was switched (`PUT /api/v1/source`).

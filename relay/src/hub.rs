@@ -668,13 +668,15 @@ fn delta_frame(seq: u64, delta: &StateDelta) -> Option<Utf8Bytes> {
 }
 
 /// What an event is called in the log and the audit log.
-fn event_text(kind: EventKind) -> &'static str {
+fn event_text(kind: EventKind) -> String {
     match kind {
-        EventKind::SafetyCar => "safety car deployed",
-        EventKind::VirtualSafetyCar => "virtual safety car deployed",
-        EventKind::GreenAgain => "green flag: the neutralisation is over",
-        EventKind::PitStop => "pit stop",
-        EventKind::Retirement => "retirement",
+        EventKind::SafetyCar => "safety car deployed".to_owned(),
+        EventKind::VirtualSafetyCar => "virtual safety car deployed".to_owned(),
+        EventKind::GreenAgain => "green flag: the neutralisation is over".to_owned(),
+        EventKind::PitStop => "pit stop".to_owned(),
+        EventKind::Retirement => "retirement".to_owned(),
+        EventKind::Penalty { seconds: 0 } => "penalty: drive-through or stop-go".to_owned(),
+        EventKind::Penalty { seconds } => format!("penalty: {seconds} s"),
     }
 }
 
@@ -686,8 +688,12 @@ fn event_entry(event: &TwinEvent, driver: Option<String>) -> AuditEntry {
         EventKind::GreenAgain => AuditKind::GreenAgain,
         EventKind::PitStop => AuditKind::PitStop,
         EventKind::Retirement => AuditKind::Retirement,
+        EventKind::Penalty { .. } => AuditKind::Penalty,
     };
     let mut entry = AuditEntry::new(kind, "race", event_text(event.kind));
+    if let EventKind::Penalty { seconds } = event.kind {
+        entry.detail = serde_json::json!({ "seconds": seconds });
+    }
     entry.session_time_s = Some(event.session_time_s);
     entry.lap = Some(event.lap);
     entry.car_idx = event.car_idx;
@@ -777,6 +783,28 @@ mod tests {
         hub.reset();
         assert!(matches!(hub.twin_report().await, Err(TwinsError::NoState)));
         assert!(hub.snapshot_json().is_none());
+    }
+
+    #[test]
+    fn penalties_go_to_the_audit_log_with_their_seconds() {
+        let event = |seconds| TwinEvent {
+            kind: EventKind::Penalty { seconds },
+            car_idx: Some(7),
+            lap: 12,
+            session_time_s: 1100.0,
+        };
+        let five = event_entry(&event(5), Some("HAM".into()));
+        assert_eq!(five.kind, AuditKind::Penalty);
+        assert_eq!(five.message, "penalty: 5 s");
+        assert_eq!(five.detail, serde_json::json!({ "seconds": 5 }));
+        assert_eq!(
+            (five.car_idx, five.lap, five.driver.as_deref()),
+            (Some(7), Some(12), Some("HAM"))
+        );
+        let drive_through = event_entry(&event(0), None);
+        assert_eq!(drive_through.message, "penalty: drive-through or stop-go");
+        let line = serde_json::to_string(&drive_through).unwrap();
+        assert!(line.contains(r#""kind":"penalty""#), "{line}");
     }
 
     #[test]

@@ -388,7 +388,10 @@ fn TowerRowView(
                 <span class="age">{field(|r| r.tyre_age.to_string())}</span>
             </td>
             <td class="num">{field(|r| r.stops.to_string())}</td>
-            <td class="status">{field(|r| r.status.to_owned())}</td>
+            <td class="status">
+                {field(|r| r.status.to_owned())}
+                <span class="pen" data-testid="tower-penalty">{field(|r| r.penalty.clone())}</span>
+            </td>
         </tr>
     }
 }

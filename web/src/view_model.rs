@@ -137,6 +137,8 @@ pub struct TowerRow {
     pub stops: u32,
     /// Short status: `PIT`, `OUT`, `DNF`, `FIN` or empty.
     pub status: &'static str,
+    /// Penalties: `+5s`, `DT` (a drive-through or stop-go to serve), both, or empty.
+    pub penalty: String,
 }
 
 impl TowerRow {
@@ -165,6 +167,7 @@ impl TowerRow {
             tyre_age: car.tyres.age_laps,
             stops: car.pit_stops,
             status: status_label(car),
+            penalty: penalty_label(car),
         }
     }
 }
@@ -190,6 +193,22 @@ pub fn status_label(car: &CarState) -> &'static str {
         (_, _, DriverStatus::OutLap) => "OUT",
         _ => "",
     }
+}
+
+/// A car's penalties as the tower shows them: the time penalties given (`+5s`), `DT` while a drive-through or
+/// stop-go is to be served (`DT×2` for two), both, or empty.
+pub fn penalty_label(car: &CarState) -> String {
+    let time = (car.penalties_s > 0).then(|| format!("+{}s", car.penalties_s));
+    let to_serve = match car.unserved_penalties {
+        0 => None,
+        1 => Some("DT".to_owned()),
+        n => Some(format!("DT×{n}")),
+    };
+    [time, to_serve]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Label and CSS class of the track status.
@@ -254,6 +273,25 @@ pub fn pit_window_status(status: PitWindowStatus) -> (&'static str, &'static str
 mod tests {
     use super::*;
     use boxbox_engine::sim::{RaceSim, SimConfig};
+
+    #[test]
+    fn penalties_read_as_time_added_and_passes_to_serve() {
+        let mut sim = RaceSim::new(&SimConfig {
+            seed: 1,
+            total_laps: 5,
+        });
+        sim.advance_to(60.0);
+        let mut car = sim.state().cars[0].clone();
+        assert_eq!(penalty_label(&car), "");
+        car.penalties_s = 5;
+        assert_eq!(penalty_label(&car), "+5s");
+        car.unserved_penalties = 1;
+        assert_eq!(penalty_label(&car), "+5s DT");
+        car.penalties_s = 0;
+        car.unserved_penalties = 2;
+        assert_eq!(penalty_label(&car), "DT×2");
+        assert_eq!(TowerRow::new(&car, &[None; 3]).penalty, "DT×2");
+    }
 
     #[test]
     fn times_and_gaps_read_like_a_timing_screen() {

@@ -642,6 +642,8 @@ impl FeedNormalizer {
             laps_down: frame.lap.saturating_sub(lap),
             pit_status: PitStatus::None,
             pit_stops: slot.pit_stops,
+            penalties_s: 0,
+            unserved_penalties: 0,
             stints: slot.stints.clone(),
             tyres,
             fuel_kg: car.fuel_level.unwrap_or(0.0),

@@ -525,6 +525,9 @@ impl<'a> Replay<'a> {
                 PitStatus::None
             },
             pit_stops: car.pit_stops,
+            // f1db gives a race's time penalties only as classified, not when they were given.
+            penalties_s: 0,
+            unserved_penalties: 0,
             stints,
             tyres,
             fuel_kg: 0.0,

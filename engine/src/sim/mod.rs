@@ -3,7 +3,8 @@
 //! Each time a car crosses the line the simulator decides its whole next lap: the lap time from base pace, car,
 //! driver, tyre compound, age and wear (with a cliff), fuel mass and noise; pit in- and out-laps with pit-lane
 //! losses and a standstill; a fight with the car ahead (held up, or an overtake when the pace advantage beats the
-//! track's threshold); DRS; retirements; safety cars and virtual safety cars. Between crossings a car moves along
+//! track's threshold); DRS; retirements; safety cars and virtual safety cars; now and then a 5 s time penalty,
+//! served standing still at the car's next stop. Between crossings a car moves along
 //! a piecewise-linear time→distance map of its lap ([`lap::LapPlan`]), so [`RaceSim::state`] can be sampled at any
 //! rate without changing the race. Parameters and their sources are in [`crate::calibration`].
 //!
@@ -62,7 +63,20 @@ pub struct RaceSim {
     n_classified: u32,
     /// Per lap number: relative variation of each sector's share of the lap, the same for every car.
     lap_sector_noise: Vec<[f64; 3]>,
+    /// Draws of penalties, a stream of their own so that they change no other draw of a seed's race.
+    penalty_rng: SimRng,
 }
+
+/// Chance that a car on a green racing lap with a stop still to make is given a time penalty (track limits, an
+/// unsafe release, causing a collision): about one a race across the field. An assumption, not calibrated
+/// on the shared races (their data has no penalty times).
+const PENALTY_PER_LAP: f64 = 0.003;
+
+/// The time penalty the simulator gives, in seconds.
+const PENALTY_S: u32 = 5;
+
+/// Mixed into the seed for the penalties' stream.
+const PENALTY_STREAM: u64 = 0x7e4a_1f0c_55d2_9b31;
 
 /// A full-course yellow in force.
 #[derive(Clone, Copy, Debug)]
@@ -135,6 +149,8 @@ struct SimCar {
     ers_base_pct: f64,
     /// Duration the current lap would have had with a free track, in seconds.
     free_lap_s: f64,
+    /// Time penalties given and not served yet, in seconds.
+    penalty_s: u32,
 }
 
 impl SimCar {
@@ -204,6 +220,7 @@ impl RaceSim {
             chequered: false,
             n_classified: 0,
             lap_sector_noise,
+            penalty_rng: SimRng::new(config.seed ^ PENALTY_STREAM),
         };
         // Lap 1 is planned in grid order, so each car knows the one starting ahead of it.
         cars.sort_by_key(|c| c.driver.grid);
@@ -534,8 +551,10 @@ impl RaceSim {
         };
 
         let (kind, pit_loss_s, standstill_s) = if after_in_lap {
-            let standstill =
-                track.pit_standstill_min_s + fisk(&mut self.rng, car.team.pit_fisk).min(12.0);
+            // A penalty is served first: the car stands still for it before the crew may work.
+            let standstill = f64::from(car.penalty_s)
+                + track.pit_standstill_min_s
+                + fisk(&mut self.rng, car.team.pit_fisk).min(12.0);
             (
                 LapKind::OutLap {
                     box_frac: track.pit_exit_frac * 0.45,
@@ -597,7 +616,24 @@ impl RaceSim {
         }
 
         let retirement = self.draw_retirement(i, lap_no, &plan);
+        let penalised = status == TrackStatus::Green
+            && kind == LapKind::Normal
+            && lap_no > 1
+            // A stop still to make before the last lap, where it is served: the simulator's classification
+            // has no time added at the flag.
+            && self.cars[i]
+                .plan
+                .stops
+                .first()
+                .is_some_and(|s| s.in_lap + 1 < track.total_laps)
+            && self.penalty_rng.chance(PENALTY_PER_LAP);
         let car = &mut self.cars[i];
+        if after_in_lap {
+            car.penalty_s = 0;
+        }
+        if penalised {
+            car.penalty_s += PENALTY_S;
+        }
         car.lap_end = consumables_end;
         car.retirement = retirement;
         car.laps.push(plan);
@@ -985,6 +1021,8 @@ impl RaceSim {
             laps_down,
             pit_status,
             pit_stops: car.pit_stops,
+            penalties_s: car.penalty_s,
+            unserved_penalties: 0,
             stints: car.stints.clone(),
             tyres: TyreSet {
                 compound: car.compound,
@@ -1060,6 +1098,7 @@ fn new_car(
         damage: Damage::default(),
         ers_base_pct: rng.range(55.0, 75.0),
         free_lap_s: 0.0,
+        penalty_s: 0,
     }
 }
 

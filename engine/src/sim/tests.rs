@@ -112,6 +112,70 @@ fn pedals_and_gears_follow_the_speed_along_a_lap() {
 }
 
 #[test]
+fn time_penalties_are_rare_and_served_standing_still_at_the_next_stop() {
+    let (mut given, mut served, mut retired) = (0, 0, 0);
+    for seed in 1..=12 {
+        let states = sample_race(&SimConfig::sakhir_2019(seed), 0.5);
+        // None is left at the flag, but with a car that retired before its stop.
+        let end = states.last().expect("a race");
+        for car in end.cars.iter().filter(|c| c.penalties_s > 0) {
+            assert!(
+                car.result_status.is_out(),
+                "seed {seed} {} finished with a penalty",
+                car.driver.code
+            );
+            retired += 1;
+        }
+        // Per car: the penalty held at pit entry, and the time seen in the box since.
+        let mut entry: [Option<u32>; 20] = [None; 20];
+        let mut boxed_s = [0.0f64; 20];
+        for pair in states.windows(2) {
+            for a in &pair[0].cars {
+                let Some(b) = pair[1].car(a.car_idx) else {
+                    continue;
+                };
+                let i = usize::from(a.car_idx);
+                if b.penalties_s > a.penalties_s {
+                    assert_eq!(b.penalties_s - a.penalties_s, PENALTY_S);
+                    given += 1;
+                }
+                if a.pit_status == PitStatus::None && b.pit_status == PitStatus::PitLane {
+                    entry[i] = Some(b.penalties_s);
+                    boxed_s[i] = 0.0;
+                }
+                if b.pit_status == PitStatus::PitBox {
+                    boxed_s[i] += 0.5;
+                }
+                // Out of the pit lane after a stop that began with a penalty pending.
+                if a.pit_status != PitStatus::None
+                    && b.pit_status == PitStatus::None
+                    && let Some(pending) = entry[i].take()
+                    && pending > 0
+                {
+                    served += 1;
+                    // Standing still for the penalty, then the usual stop (give or take a sample).
+                    assert!(
+                        boxed_s[i] >= f64::from(pending) + 1.0,
+                        "seed {seed} {}: {pending} s penalty, {} s in the box",
+                        b.driver.code,
+                        boxed_s[i]
+                    );
+                    assert_eq!(b.penalties_s, 0, "served");
+                }
+            }
+        }
+    }
+    // About one a race across the field; given to cars with a stop to make, so served there.
+    println!("{given} penalties in 12 races: {served} served, {retired} with a car that retired");
+    assert!((6..=40).contains(&given), "{given} penalties in 12 races");
+    assert_eq!(
+        served + retired,
+        given,
+        "{served} served, {retired} retired, of {given}"
+    );
+}
+
+#[test]
 fn same_seed_same_race_different_seed_different_race() {
     let config = SimConfig {
         seed: 42,

@@ -97,6 +97,8 @@ struct LapFacts {
     interval_s: f64,
     pit_status: u8,
     pit_stops: u32,
+    penalties_s: u32,
+    unserved_penalties: u8,
     grid: u8,
     driver_status: u8,
     result_status: u8,
@@ -268,6 +270,10 @@ impl Normalizer {
                     ) / 1000.0,
                     pit_status: d.pit_status,
                     pit_stops: u32::from(d.num_pit_stops),
+                    penalties_s: u32::from(d.penalties),
+                    unserved_penalties: d
+                        .num_unserved_drive_through_pens
+                        .saturating_add(d.num_unserved_stop_go_pens),
                     grid: d.grid_position,
                     driver_status: d.driver_status,
                     result_status: d.result_status,
@@ -290,6 +296,10 @@ impl Normalizer {
                     interval_s: f64::from(d.delta_to_car_in_front_in_ms) / 1000.0,
                     pit_status: d.pit_status,
                     pit_stops: u32::from(d.num_pit_stops),
+                    penalties_s: u32::from(d.penalties),
+                    unserved_penalties: d
+                        .num_unserved_drive_through_pens
+                        .saturating_add(d.num_unserved_stop_go_pens),
                     grid: d.grid_position,
                     driver_status: d.driver_status,
                     result_status: d.result_status,
@@ -466,6 +476,8 @@ fn car_state(
             _ => PitStatus::None,
         },
         pit_stops: l.pit_stops,
+        penalties_s: l.penalties_s,
+        unserved_penalties: l.unserved_penalties,
         stints: slot.stints.clone(),
         tyres: TyreSet {
             compound: st.map_or(Compound::Soft, |s| compound(s.visual_tyre_compound)),

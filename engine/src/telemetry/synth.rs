@@ -371,6 +371,9 @@ impl PacketSynth {
                     PitStatus::PitBox => 2,
                 },
                 num_pit_stops: car.pit_stops.min(255) as u8,
+                penalties: car.penalties_s.min(255) as u8,
+                // The state keeps the sum; the game's two counters get it as drive-throughs.
+                num_unserved_drive_through_pens: car.unserved_penalties,
                 sector,
                 grid_position: car.grid_position,
                 driver_status: match car.driver_status {

@@ -31,7 +31,7 @@ fn trim<T>(items: &mut Vec<T>) {
 pub struct TwinEvent {
     /// What happened.
     pub kind: EventKind,
-    /// The car, for stops and retirements.
+    /// The car, for stops, retirements and penalties.
     pub car_idx: Option<u8>,
     /// The leader's lap (for track events) or the car's lap.
     pub lap: u32,
@@ -53,6 +53,12 @@ pub enum EventKind {
     PitStop,
     /// A car retired.
     Retirement,
+    /// A car was given a penalty.
+    Penalty {
+        /// Seconds of time penalty given; `0` for a drive-through or a stop-go, which the car must serve in the
+        /// pit lane.
+        seconds: u32,
+    },
 }
 
 /// Whether the strategy must be re-simulated: each event that changes the picture bumps the generation.
@@ -102,6 +108,8 @@ struct Made {
 struct Seen {
     pit_status: PitStatus,
     result_status: ResultStatus,
+    penalties_s: u32,
+    unserved_penalties: u8,
 }
 
 /// The twins over a stream of states.
@@ -239,6 +247,8 @@ impl Twins {
             let now = Seen {
                 pit_status: car.pit_status,
                 result_status: car.result_status,
+                penalties_s: car.penalties_s,
+                unserved_penalties: car.unserved_penalties,
             };
             if let Some(prev) = self.seen[slot] {
                 if prev.pit_status == PitStatus::None
@@ -251,6 +261,18 @@ impl Twins {
                 }
                 if !prev.result_status.is_out() && now.result_status.is_out() {
                     new_events.push(event(EventKind::Retirement, Some(car.car_idx), car.lap));
+                }
+                if now.penalties_s > prev.penalties_s {
+                    let seconds = now.penalties_s - prev.penalties_s;
+                    new_events.push(event(
+                        EventKind::Penalty { seconds },
+                        Some(car.car_idx),
+                        car.lap,
+                    ));
+                }
+                if now.unserved_penalties > prev.unserved_penalties {
+                    let kind = EventKind::Penalty { seconds: 0 };
+                    new_events.push(event(kind, Some(car.car_idx), car.lap));
                 }
             }
             self.seen[slot] = Some(now);

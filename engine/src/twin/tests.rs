@@ -247,6 +247,42 @@ fn live_twins_notice_stops_and_learn_tendencies_over_a_simulated_race() {
 }
 
 #[test]
+fn a_penalty_is_an_event_that_makes_the_strategy_stale() {
+    let mut sim = RaceSim::new(&SimConfig::sakhir_2019(3));
+    let mut twins = Twins::default();
+    sim.advance_to(300.0);
+    let mut state = sim.state();
+    assert!(twins.observe(&state).is_empty());
+    let generation = twins.strategy().generation;
+    let car = state.cars[4].car_idx;
+    // Five seconds for track limits, then a drive-through on top, then nothing new.
+    state.cars[4].penalties_s = 5;
+    let five = twins.observe(&state);
+    state.cars[4].unserved_penalties = 1;
+    let drive_through = twins.observe(&state);
+    let again = twins.observe(&state);
+    assert_eq!(
+        five.iter().map(|e| (e.kind, e.car_idx)).collect::<Vec<_>>(),
+        [(session::EventKind::Penalty { seconds: 5 }, Some(car))]
+    );
+    assert_eq!(
+        drive_through.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [session::EventKind::Penalty { seconds: 0 }]
+    );
+    assert!(again.is_empty());
+    assert_eq!(twins.strategy().generation, generation + 2);
+    // Served: the count going down is no event.
+    state.cars[4].unserved_penalties = 0;
+    assert!(twins.observe(&state).is_empty());
+    // The event's JSON names it.
+    let json = serde_json::to_string(&five[0]).unwrap();
+    assert!(
+        json.contains(r#""kind":{"penalty":{"seconds":5}}"#),
+        "{json}"
+    );
+}
+
+#[test]
 fn reports_along_a_race_are_finite_and_speak_in_short_radio_lines() {
     let mut sim = RaceSim::new(&SimConfig::sakhir_2019(9));
     let mut twins = Twins::default();

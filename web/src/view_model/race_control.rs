@@ -1,14 +1,15 @@
 //! The race control feed: what happened in the race, newest first: SC and VSC deployed and ended, pit stops,
-//! retirements, disqualifications and each new fastest lap of the race.
+//! retirements, penalties, disqualifications and each new fastest lap of the race.
 //!
-//! Everything comes from what the browser's twins already keep: their events (SC/VSC, stops, retirements; see
+//! Everything comes from what the browser's twins already keep: their events (SC/VSC, stops, retirements,
+//! penalties; see
 //! `boxbox_engine::twin::session::TwinEvent`) and their lap history, in which every new overall fastest lap is found
 //! again on each call. Nothing has to watch the stream state by state, so the feed does no work while it is not
 //! shown and is complete when it is opened late. The twins' events only begin when the page joins (the relay's
 //! snapshot carries the lap history, not the events), so stops from before are found in the history too (a lap
 //! through the pit lane after one that was not), and cars already out in the state; SC/VSC periods from before are
-//! not listed. The wire state carries no penalties; a disqualification is the one penalty it shows (a car out of the
-//! race whose status is `disqualified`).
+//! not listed, nor penalties given before (the tower shows a car's total). A disqualification is a car out of the
+//! race whose status is `disqualified`.
 
 use boxbox_engine::twin::session::{EventKind, TwinEvent};
 use boxbox_engine::wire::{LapRecord, RaceState, ResultStatus};
@@ -31,6 +32,8 @@ pub enum EntryKind {
     PitStop,
     /// A car retired.
     Retirement,
+    /// A car was given a time, drive-through or stop-go penalty.
+    Penalty,
     /// A car was disqualified.
     Disqualified,
     /// A new fastest lap of the race.
@@ -46,7 +49,7 @@ impl EntryKind {
             EntryKind::GreenAgain => "rc-green",
             EntryKind::PitStop => "rc-pit",
             EntryKind::Retirement => "rc-out",
-            EntryKind::Disqualified => "rc-penalty",
+            EntryKind::Penalty | EntryKind::Disqualified => "rc-penalty",
             EntryKind::FastestLap => "rc-fastest",
         }
     }
@@ -59,6 +62,7 @@ impl EntryKind {
             EntryKind::GreenAgain => "GREEN",
             EntryKind::PitStop => "PIT",
             EntryKind::Retirement => "OUT",
+            EntryKind::Penalty => "PEN",
             EntryKind::Disqualified => "DSQ",
             EntryKind::FastestLap => "FL",
         }
@@ -73,6 +77,7 @@ impl EntryKind {
                 | EntryKind::VirtualSafetyCar
                 | EntryKind::GreenAgain
                 | EntryKind::Retirement
+                | EntryKind::Penalty
                 | EntryKind::Disqualified
         )
     }
@@ -137,8 +142,18 @@ pub fn feed(events: &[TwinEvent], records: &[LapRecord], state: &RaceState) -> V
                     .map_or(ResultStatus::Retired, |c| c.result_status),
                 &code(car),
             ),
-            // A stop or a retirement without its car says nothing worth a line.
-            (EventKind::PitStop | EventKind::Retirement, None) => continue,
+            (EventKind::Penalty { seconds: 0 }, Some(car)) => (
+                EntryKind::Penalty,
+                format!("{}: drive-through or stop-go penalty", code(car)),
+            ),
+            (EventKind::Penalty { seconds }, Some(car)) => (
+                EntryKind::Penalty,
+                format!("{}: {seconds} s time penalty", code(car)),
+            ),
+            // A stop, a retirement or a penalty without its car says nothing worth a line.
+            (EventKind::PitStop | EventKind::Retirement | EventKind::Penalty { .. }, None) => {
+                continue;
+            }
         };
         entries.push(entry(kind, e.car_idx, e.lap, e.session_time_s, text));
     }
@@ -392,6 +407,38 @@ mod tests {
         );
         assert_eq!(feed[2].kind.class(), "rc-penalty");
         assert!(feed[2].kind.announced());
+    }
+
+    #[test]
+    fn penalties_name_their_car_and_kind() {
+        let s = state();
+        let car = s.cars[1].car_idx;
+        let code = s.cars[1].driver.code.clone();
+        let events = [
+            event(EventKind::Penalty { seconds: 5 }, Some(car), 8, 800.0),
+            event(EventKind::Penalty { seconds: 0 }, Some(car), 9, 900.0),
+            event(EventKind::Penalty { seconds: 10 }, None, 9, 950.0),
+        ];
+        let feed = feed(&events, &[], &s);
+        assert_eq!(
+            texts(&feed),
+            [
+                (
+                    EntryKind::Penalty,
+                    format!("{code}: drive-through or stop-go penalty").as_str()
+                ),
+                (
+                    EntryKind::Penalty,
+                    format!("{code}: 5 s time penalty").as_str()
+                ),
+            ]
+        );
+        assert_eq!(
+            (feed[0].kind.tag(), feed[0].kind.class()),
+            ("PEN", "rc-penalty")
+        );
+        assert_eq!(feed[1].lap, 8);
+        assert!(feed[0].kind.announced());
     }
 
     #[test]

@@ -252,3 +252,28 @@ fn too_many_cars_is_an_error_not_a_panic() {
     let err = PacketSynth::new(1, [0.3, 0.7]).frame(&state).unwrap_err();
     assert!(err.to_string().contains("car_idx"), "{err}");
 }
+
+#[test]
+fn penalties_travel_in_lap_data() {
+    let mut sim = RaceSim::new(&SimConfig {
+        seed: 2,
+        total_laps: 5,
+    });
+    sim.advance_to(120.0);
+    let mut state = sim.state();
+    state.cars[3].penalties_s = 10;
+    state.cars[3].unserved_penalties = 1;
+    let mut synth = PacketSynth::new(7, calibration::SAKHIR.sector_end_frac);
+    let mut normalizer = Normalizer::new();
+    for d in synth.frame(&state).unwrap() {
+        normalizer.push(&decode(&d).unwrap());
+    }
+    let got = normalizer.state().unwrap();
+    for (w, g) in state.cars.iter().zip(&got.cars) {
+        assert_eq!(
+            (g.car_idx, g.penalties_s, g.unserved_penalties),
+            (w.car_idx, w.penalties_s, w.unserved_penalties)
+        );
+    }
+    assert_eq!(got.cars[3].penalties_s, 10);
+}
