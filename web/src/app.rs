@@ -236,10 +236,15 @@ fn SessionBar(
     let weather = move || {
         session.with(|s| {
             s.as_ref().map(|(s, _)| {
-                format!(
-                    "{:?} · air {:.0}°C · track {:.0}°C",
-                    s.weather, s.air_temp_c, s.track_temp_c
-                )
+                if s.timing_only {
+                    // A timing feed measures no weather: nothing to show rather than a clear sky at 0 °C.
+                    "weather not measured".to_owned()
+                } else {
+                    format!(
+                        "{:?} · air {:.0}°C · track {:.0}°C",
+                        s.weather, s.air_temp_c, s.track_temp_c
+                    )
+                }
             })
         })
     };

@@ -11,6 +11,8 @@
 //!   Pure; the worker binary (`web/worker`) is a thin shell around [`worker_protocol::handle`].
 //! - [`nats_protocol`]: the NATS client protocol the page speaks to a NATS server's WebSocket listener. Pure.
 //! - [`relay_message`]: the relay's `/ws` messages read without serde's buffering (a smaller bundle). Pure.
+//! - [`replay_protocol`]: the offline replay's worker protocol: commands in, a header and a relay message (snapshot
+//!   or delta) out; [`replay_protocol::ReplaySession`] is the worker's side, playing a [`timeline`]. Pure.
 //! - `live` (wasm only): the WebSocket feed with reconnect and backoff, as signals.
 //! - `live` also runs the twins on the stream and recomputes their report on [`schedule`]'s cue.
 //! - `nats_feed` (wasm only): the same feed through NATS WebSocket (`?nats=`), from a relay run with `--nats`.
@@ -18,8 +20,10 @@
 //!   chunk over the workers and merged, obsolete generations dropped.
 //! - `render_timing` (wasm only): how long each state takes to render, and when the first was on screen, for
 //!   `window.wasmBindings.render_timings()`.
-//! - `replay` (wasm only): the offline replay: a recording from a file or `?replay=URL` decoded into a
-//!   [`timeline`] and played into the live view's signals, with its controls; the relay's WebSocket stays closed.
+//! - `replay` (wasm only): the offline replay: a recording or a race folder, from disk or `?replay=`/`?race=`,
+//!   decoded and played in the replay worker (`replay_worker`, [`replay_protocol`]) into the live view's feed, with
+//!   its controls; the relay's WebSocket stays closed.
+//! - `replay_worker` (wasm only): the page's handle on the replay worker: one command at a time.
 //! - `race_control` (wasm only): the race control feed (SC/VSC, stops, retirements, fastest laps) from
 //!   [`view_model::race_control`], built only while it is open.
 //! - `desk` (wasm only): the strategy desk component, fed by the pool.
@@ -34,6 +38,7 @@
 
 pub mod nats_protocol;
 pub mod relay_message;
+pub mod replay_protocol;
 pub mod schedule;
 pub mod timeline;
 pub mod view_model;
@@ -60,6 +65,8 @@ mod race_control;
 mod render_timing;
 #[cfg(target_arch = "wasm32")]
 pub mod replay;
+#[cfg(target_arch = "wasm32")]
+mod replay_worker;
 #[cfg(target_arch = "wasm32")]
 pub mod share;
 #[cfg(target_arch = "wasm32")]

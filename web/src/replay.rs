@@ -1,25 +1,29 @@
 //! The offline replay: a `.pcap` recording or a race folder (the five CSV files of `shared/data/races/<race>/`)
 //! opened from disk (`<input type=file>`, a folder picker) or a URL (`?replay=URL&t=S`, `?race=URL&t=S`), decoded
-//! or imported once in WASM into a [`Timeline`] and played into the same [`LiveFeed`] signals the relay's WebSocket
-//! feeds, so the tower, the twins and the strategy desk work unchanged. No relay is involved: while a replay is
-//! open the relay's WebSocket is closed and never reopened (the page was opened with `?replay=` or `?race=`, or the
-//! live connection is aborted when files are picked).
+//! or imported once in WASM, in the replay Web Worker ([`crate::replay_worker`], a `Timeline` there), and played
+//! into the same [`LiveFeed`] the relay's WebSocket feeds, through the same messages (a snapshot, then deltas), so
+//! the tower, the twins and the strategy desk work unchanged and a big recording never holds the page's thread. No
+//! relay is involved: while a replay is open the relay's WebSocket is closed and never reopened (the page was
+//! opened with `?replay=` or `?race=`, or the live connection is aborted when files are picked).
 //!
-//! A tick of the page's clock (every [`TICK_MS`]) moves the play head by real time times the speed and publishes
-//! one state, as the relay publishes at most 10 states a second. A seek rebuilds the race at the target from the
-//! timeline's checkpoints and restarts the twins with the laps completed by then, like a relay snapshot.
+//! A tick of the page's clock (every [`TICK_MS`]) moves the play head by real time times the speed: the worker
+//! answers with one delta, as the relay publishes at most 10 states a second. One command is in the worker at a
+//! time; ticks meanwhile add up into the next step, and a seek waiting replaces them. A seek rebuilds the race at
+//! the target from the timeline's checkpoints and restarts the twins with the laps completed by then, a snapshot.
 
-use boxbox_engine::race::{FILE_NAMES, RaceFiles};
+use boxbox_engine::race::FILE_NAMES;
 use futures::future::AbortHandle;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::live::{Connection, LiveFeed};
-use crate::timeline::{OpenError, Timeline};
+use crate::replay_protocol::{ReplayCommand, ReplayHeader, split_answer};
+use crate::replay_worker::ReplayWorker;
 use crate::view_model::replay::{
     self as vm, Pick, PickError, ReplayKind, ReplayQuery, ReplaySource, SPEEDS, Transport,
 };
+use crate::view_model::share::without_query;
 
 /// Real time between two ticks of the replay, in milliseconds (10 states a second, the relay's default rate).
 pub const TICK_MS: u32 = 100;
@@ -59,7 +63,18 @@ pub struct ReplayDeck {
     pub speed: RwSignal<f64>,
     /// What opening the recording skipped, in one line.
     pub note: RwSignal<Option<String>>,
-    timeline: StoredValue<Option<Timeline>>,
+    /// The worker holds a replay.
+    open: StoredValue<bool>,
+    /// Replay time of its first race state, seconds.
+    first_state_s: StoredValue<f64>,
+    /// The play head is at the end.
+    at_end: StoredValue<bool>,
+    /// A command is in the worker.
+    busy: StoredValue<bool>,
+    /// Replay seconds the ticks added while the worker was busy.
+    queued_step_s: StoredValue<f64>,
+    /// A seek asked for while the worker was busy.
+    queued_seek: StoredValue<Option<f64>>,
     transport: StoredValue<Transport>,
     /// The live connection, aborted when a replay opens.
     live: StoredValue<Option<AbortHandle>>,
@@ -79,7 +94,12 @@ impl ReplayDeck {
             playing: RwSignal::new(false),
             speed: RwSignal::new(vm::DEFAULT_SPEED),
             note: RwSignal::new(None),
-            timeline: StoredValue::new(None),
+            open: StoredValue::new(false),
+            first_state_s: StoredValue::new(0.0),
+            at_end: StoredValue::new(false),
+            busy: StoredValue::new(false),
+            queued_step_s: StoredValue::new(0.0),
+            queued_seek: StoredValue::new(None),
             transport: StoredValue::new(Transport::new()),
             live: StoredValue::new(None),
             ticking: StoredValue::new(false),
@@ -119,14 +139,19 @@ impl ReplayDeck {
             let bearer = |url: &str| crate::view_model::share::bearer_for(url, token.as_deref());
             match kind {
                 ReplayKind::Recording => {
-                    self.loading(format!("fetching {url}"));
+                    // What the page shows of the address: never its query (a `?token=` in it).
+                    let shown = without_query(&url).to_owned();
+                    self.loading(format!("fetching {shown}"));
                     match fetch(&url, bearer(&url).as_deref()).await {
-                        Ok(response) => match response.binary().await {
-                            Ok(bytes) => {
-                                self.open_with(url, query.start_s, || Timeline::open(&bytes))
-                                    .await;
+                        Ok(response) => match array_buffer(response).await {
+                            Ok(buffer) => {
+                                let command = ReplayCommand::OpenRecording {
+                                    label: shown,
+                                    start_s: query.start_s,
+                                };
+                                self.open_with(command, Some(buffer)).await;
                             }
-                            Err(e) => self.fail(format!("cannot read {url}: {e}")),
+                            Err(()) => self.fail(format!("cannot read {shown}")),
                         },
                         Err(why) => self.fail(why),
                     }
@@ -135,12 +160,13 @@ impl ReplayDeck {
                     let mut texts: [String; 5] = Default::default();
                     for (text, name) in texts.iter_mut().zip(FILE_NAMES) {
                         let file_url = vm::race_file_url(&url, name);
-                        self.loading(format!("fetching {file_url}"));
+                        let shown = without_query(&file_url);
+                        self.loading(format!("fetching {shown}"));
                         let read = match fetch(&file_url, bearer(&file_url).as_deref()).await {
                             Ok(response) => response
                                 .text()
                                 .await
-                                .map_err(|e| format!("cannot read {file_url}: {e}")),
+                                .map_err(|e| format!("cannot read {shown}: {e}")),
                             Err(why) => Err(why),
                         };
                         match read {
@@ -148,8 +174,12 @@ impl ReplayDeck {
                             Err(why) => return self.fail(why),
                         }
                     }
-                    self.open_with(url, query.start_s, || open_race(&texts))
-                        .await;
+                    let command = ReplayCommand::OpenRace {
+                        label: without_query(&url).to_owned(),
+                        files: texts.into(),
+                        start_s: query.start_s,
+                    };
+                    self.open_with(command, None).await;
                 }
             }
         });
@@ -189,7 +219,12 @@ impl ReplayDeck {
                             None => return self.fail(format!("cannot read {name}")),
                         }
                     }
-                    self.open_with(label, None, || open_race(&texts)).await;
+                    let command = ReplayCommand::OpenRace {
+                        label,
+                        files: texts.into(),
+                        start_s: None,
+                    };
+                    self.open_with(command, None).await;
                 });
             }
             Err(why) => self.fail(why.to_string()),
@@ -203,8 +238,11 @@ impl ReplayDeck {
         spawn_local(async move {
             match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
                 Ok(buffer) => {
-                    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-                    self.open_with(name, None, || Timeline::open(&bytes)).await;
+                    let command = ReplayCommand::OpenRecording {
+                        label: name,
+                        start_s: None,
+                    };
+                    self.open_with(command, Some(buffer.unchecked_into())).await;
                 }
                 Err(_) => self.fail(format!("cannot read {name}")),
             }
@@ -219,29 +257,41 @@ impl ReplayDeck {
         self.status.set(ReplayStatus::Failed(why));
     }
 
-    /// Decodes a recording or imports a race folder (`open`) and shows it at `start_s` (the first race state by
-    /// default), paused. `label` names it in messages; a race is then named by its official name.
-    async fn open_with(
-        self,
-        label: String,
-        start_s: Option<f64>,
-        open: impl FnOnce() -> Result<Timeline, OpenError>,
-    ) {
-        self.loading(format!("decoding {label}"));
-        // Let the page show that before the decoding holds the thread.
-        gloo_timers::future::TimeoutFuture::new(20).await;
-        let mut timeline = match open() {
-            Ok(t) => t,
-            Err(e) => return self.fail(format!("{label}: {e}")),
+    /// Has the replay worker decode a recording or import a race folder (`command`, with the recording's bytes)
+    /// and shows it at the command's start (the first race state by default), paused.
+    async fn open_with(self, command: ReplayCommand, bytes: Option<js_sys::ArrayBuffer>) {
+        let label = match &command {
+            ReplayCommand::OpenRecording { label, .. } | ReplayCommand::OpenRace { label, .. } => {
+                label.clone()
+            }
+            _ => String::new(),
         };
-        timeline.seek(start_s.unwrap_or_else(|| timeline.first_state_s()));
-        self.note.set(vm::skipped_note(timeline.skipped()));
-        self.duration_s.set(timeline.duration_s());
-        self.name
-            .set(timeline.race_name().map_or(label, str::to_owned));
-        self.timeline.set_value(Some(timeline));
+        self.loading(format!("decoding {label}"));
         self.set_playing(false);
-        self.publish(true);
+        self.busy.set_value(true);
+        let answer = match ReplayWorker::shared().await {
+            Ok(worker) => worker.call(&command, bytes).await,
+            Err(why) => Err(why),
+        };
+        self.busy.set_value(false);
+        let text = match answer {
+            Ok(text) => text,
+            Err(why) => return self.fail(why),
+        };
+        match split_answer(&text) {
+            Ok((header, _)) if header.error.is_some() => {
+                return self.fail(header.error.unwrap_or_default());
+            }
+            Ok((header, message)) => {
+                self.note.set(header.note.clone());
+                self.name.set(header.name.clone().unwrap_or(label));
+                self.open.set_value(true);
+                self.queued_step_s.set_value(0.0);
+                self.queued_seek.set_value(None);
+                self.show(&header, message);
+            }
+            Err(why) => return self.fail(why),
+        }
         self.status.set(ReplayStatus::Ready);
         if !self.ticking.get_value() {
             self.ticking.set_value(true);
@@ -249,67 +299,90 @@ impl ReplayDeck {
         }
     }
 
-    /// Sends the race at the play head to the feed: as a snapshot (the twins restart with the laps so far) after a
-    /// jump, else as an update.
-    fn publish(&self, snapshot: bool) {
-        let Some(Some((state, history, position_s))) = self.timeline.try_with_value(|t| {
-            t.as_ref().map(|t| {
-                let history = if snapshot { t.history() } else { Vec::new() };
-                (t.state(), history, t.position_s())
-            })
-        }) else {
-            return;
-        };
-        self.position_s.set(position_s);
-        let Some(state) = state else { return };
-        if snapshot {
-            self.feed.start(state, history);
-        } else {
-            self.feed.update(state);
+    /// Applies an answer: the play head and the relay message (a snapshot restarts the twins, a delta moves on).
+    fn show(&self, header: &ReplayHeader, message: &str) {
+        self.duration_s.set(header.duration_s);
+        self.first_state_s.set_value(header.first_state_s);
+        self.at_end.set_value(header.at_end);
+        self.position_s.set(header.position_s);
+        if !message.is_empty() {
+            match crate::relay_message::decode(message) {
+                Ok(message) => {
+                    self.feed.apply(message);
+                }
+                Err(e) => leptos::logging::warn!("the replay worker's message does not read: {e}"),
+            }
+        }
+        if header.at_end {
+            self.set_playing(false);
         }
     }
 
-    /// One tick of the page's clock.
+    /// One tick of the page's clock: the step goes to the worker, or waits for the command in it.
     fn tick(&self) {
         let now = js_sys::Date::now();
         let Some(step_s) = self.transport.try_update_value(|t| t.tick(now)) else {
             return;
         };
-        if step_s <= 0.0 {
+        if step_s > 0.0 {
+            self.queued_step_s.update_value(|q| *q += step_s);
+            self.pump();
+        }
+    }
+
+    /// Sends the next queued command (a seek before any step) unless one is in the worker.
+    fn pump(self) {
+        if self.busy.get_value() || !self.open.get_value() {
             return;
         }
-        let moved = self.timeline.try_update_value(|t| {
-            t.as_mut()
-                .map(|t| (t.advance_to(t.position_s() + step_s), t.at_end()))
-        });
-        let Some(Some((applied, at_end))) = moved else {
-            return;
-        };
-        if applied > 0 {
-            self.publish(false);
+        let command = if let Some(t_s) = self.queued_seek.try_update_value(Option::take).flatten() {
+            self.queued_step_s.set_value(0.0);
+            ReplayCommand::Seek { t_s }
         } else {
-            self.position_s.set(
-                self.timeline
-                    .with_value(|t| t.as_ref().map_or(0.0, Timeline::position_s)),
-            );
-        }
-        if at_end {
-            self.set_playing(false);
-        }
+            let step_s = self
+                .queued_step_s
+                .try_update_value(std::mem::take)
+                .unwrap_or(0.0);
+            if step_s <= 0.0 {
+                return;
+            }
+            ReplayCommand::Advance { step_s }
+        };
+        self.busy.set_value(true);
+        spawn_local(async move {
+            let answer = match ReplayWorker::shared().await {
+                Ok(worker) => worker.call(&command, None).await,
+                Err(why) => Err(why),
+            };
+            let _ = self.busy.try_set_value(false);
+            let text = match answer {
+                Ok(text) => text,
+                Err(why) => {
+                    self.set_playing(false);
+                    self.fail(why);
+                    return;
+                }
+            };
+            match split_answer(&text) {
+                Ok((header, message)) => match &header.error {
+                    Some(why) => leptos::logging::warn!("replay: {why}"),
+                    None => self.show(&header, message),
+                },
+                Err(why) => {
+                    self.set_playing(false);
+                    self.fail(why);
+                    return;
+                }
+            }
+            self.pump();
+        });
     }
 
     /// Plays or pauses; playing at the end starts again from the first race state.
     pub fn toggle(&self) {
         let play = !self.playing.get_untracked();
-        if play {
-            let restart = self.timeline.with_value(|t| {
-                t.as_ref()
-                    .filter(|t| t.at_end())
-                    .map(Timeline::first_state_s)
-            });
-            if let Some(start) = restart {
-                self.seek(start);
-            }
+        if play && self.at_end.get_value() {
+            self.seek(self.first_state_s.get_value());
         }
         self.set_playing(play);
     }
@@ -327,13 +400,21 @@ impl ReplayDeck {
 
     /// Moves the play head to `t_s`, forwards or backwards.
     pub fn seek(&self, t_s: f64) {
-        self.timeline.update_value(|t| {
-            if let Some(t) = t.as_mut() {
-                t.seek(t_s);
-            }
-        });
-        self.publish(true);
+        self.queued_seek.set_value(Some(t_s));
+        self.at_end.set_value(false);
+        self.pump();
     }
+}
+
+/// A response's body as an `ArrayBuffer`, to move to the replay worker without a copy through the page's memory.
+async fn array_buffer(response: gloo_net::http::Response) -> Result<js_sys::ArrayBuffer, ()> {
+    let promise = web_sys::Response::from(response)
+        .array_buffer()
+        .map_err(|_| ())?;
+    let buffer = wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(|_| ())?;
+    buffer.dyn_into().map_err(|_| ())
 }
 
 /// The response for `url`, when it is a success.
@@ -345,20 +426,16 @@ async fn fetch(url: &str, authorization: Option<&str>) -> Result<gloo_net::http:
     let response = request
         .send()
         .await
-        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
+        .map_err(|e| format!("cannot fetch {}: {e}", without_query(url)))?;
     if !response.ok() {
         return Err(format!(
-            "cannot fetch {url}: HTTP {} {}",
+            "cannot fetch {}: HTTP {} {}",
+            without_query(url),
             response.status(),
             response.status_text()
         ));
     }
     Ok(response)
-}
-
-/// The race of a folder's five files, in the order of [`FILE_NAMES`].
-fn open_race(texts: &[String; 5]) -> Result<Timeline, OpenError> {
-    Timeline::open_race(&RaceFiles::from_array(texts.each_ref().map(String::as_str)))
 }
 
 /// A picked file's path within the folder picked (`webkitRelativePath`), or its name when it was picked by itself.

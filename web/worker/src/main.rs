@@ -2,6 +2,10 @@
 //! ([`boxbox_web::worker_protocol::handle`]) and posts the answer's JSON back. It posts
 //! [`boxbox_web::worker_protocol::READY`] first: messages sent before its handler is set would be lost.
 //!
+//! The same binary is the offline replay's worker: a text starting with
+//! [`boxbox_web::replay_protocol::REPLAY_PREFIX`] (or `[text, ArrayBuffer]`, a recording's bytes beside the command)
+//! goes to the [`boxbox_web::replay_protocol::ReplaySession`] it keeps.
+//!
 //! Built by Trunk as a second WASM entry point (`data-type="worker"` in `index.html`) with opt-level 3 and
 //! `wasm-opt -O3`: this is the hot path, while the app's own bundle is optimised for size.
 
@@ -12,16 +16,31 @@ fn main() {
     use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
     console_error_panic_hook::set_once();
+    use boxbox_web::replay_protocol::{REPLAY_PREFIX, ReplaySession};
+
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let reply = scope.clone();
+    let mut replay = ReplaySession::new();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let Some(request) = event.data().as_string() else {
+        let data = event.data();
+        // `[text, ArrayBuffer]`: a replay command with a recording's bytes.
+        let (text, bytes) = match data.dyn_ref::<js_sys::Array>() {
+            Some(parts) => (
+                parts.get(0).as_string(),
+                Some(js_sys::Uint8Array::new(&parts.get(1)).to_vec()),
+            ),
+            None => (data.as_string(), None),
+        };
+        let Some(request) = text else {
             web_sys::console::warn_1(&JsValue::from_str(
                 "strategy worker: a message that is not text",
             ));
             return;
         };
-        let response = boxbox_web::worker_protocol::handle(&request, js_sys::Date::now);
+        let response = match request.strip_prefix(REPLAY_PREFIX) {
+            Some(command) => replay.handle_text(command, bytes),
+            None => boxbox_web::worker_protocol::handle(&request, js_sys::Date::now),
+        };
         if let Err(e) = reply.post_message(&JsValue::from_str(&response)) {
             web_sys::console::error_2(
                 &JsValue::from_str("strategy worker: cannot post the answer"),
