@@ -303,6 +303,40 @@ async fn drive(client: &Client, url: &str) -> anyhow::Result<()> {
     );
     let window = text_of(client, "[data-testid=pit-window]").await?;
     ensure!(window.len() > 12, "an empty pit window: {window}");
+
+    // A chosen rival: the delta figure follows it (the car ahead by default).
+    // (Labels are upper-cased by the style sheet: compared without case.)
+    let default = text_of(client, "[data-testid=rival]").await?.to_lowercase();
+    ensure!(
+        default.starts_with("car ahead"),
+        "the default rival is not the car ahead: {default:?}"
+    );
+    let leader = text_of(client, "[data-testid=tower-row] .code").await?;
+    let rival = if leader == picked {
+        changed[1].clone()
+    } else {
+        leader
+    };
+    let option = client
+        .find(Locator::Css("[data-testid=rival-pick]"))
+        .await?
+        .find(Locator::XPath(&format!(
+            "option[normalize-space()='{rival}']"
+        )))
+        .await?;
+    option.click().await?;
+    let mut figure = String::new();
+    for _ in 0..40 {
+        figure = text_of(client, "[data-testid=rival]").await?.to_lowercase();
+        if figure.starts_with(&format!("rival · {}", rival.to_lowercase())) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    ensure!(
+        figure.starts_with(&format!("rival · {}", rival.to_lowercase())) && figure.contains(" s"),
+        "the delta to the chosen rival {rival} is not shown: {figure:?}"
+    );
     let dir = target_dir().join("e2e");
     std::fs::create_dir_all(&dir)?;
     std::fs::write(

@@ -477,7 +477,11 @@ fn CarPanel(
                         <div class="corners">{t.corners.into_iter().map(corner_tile).collect_view()}</div>
                     </div>
                 })}
-                {move || twin.get().map(twin_figures)}
+                {move || twin.get().map(|t| {
+                    let chosen = car.get().is_some_and(|c| feed.rival_of(c).is_some());
+                    twin_figures(t, chosen)
+                })}
+                <RivalPicker feed=feed car=car />
                 <div class="stints">
                     <div class="label">"Stints"</div>
                     <div class="stint-bar">{move || stints.get().into_iter().map(stint_chip).collect_view()}</div>
@@ -528,7 +532,66 @@ fn stint_chip(s: StintChip) -> impl IntoView {
     }
 }
 
-fn twin_figures(t: TwinView) -> impl IntoView {
+/// The rival the Car panel compares the car with: the car ahead by default, or any other car.
+#[component]
+fn RivalPicker(
+    /// Where the data comes from.
+    feed: LiveFeed,
+    /// The car shown.
+    car: Memo<Option<u8>>,
+) -> impl IntoView {
+    // Every other car by driver code (a stable order: the running order changes with every pass).
+    let others = Memo::new(move |_| {
+        let me = car.get();
+        feed.state.with(|s| {
+            let mut cars: Vec<(u8, String)> = s
+                .as_ref()
+                .map(|s| {
+                    s.cars
+                        .iter()
+                        .filter(|c| Some(c.car_idx) != me)
+                        .map(|c| (c.car_idx, c.driver.code.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            cars.sort_by(|a, b| a.1.cmp(&b.1));
+            cars
+        })
+    });
+    // Each option says whether it is the one chosen: the list is rebuilt as cars come and go, and a `value` set
+    // on the select before its options exist would select nothing.
+    let chosen = move || car.get().and_then(|c| feed.rival_of(c));
+    view! {
+        <label class="rival-pick">
+            "Delta to "
+            <select
+                aria-label="Rival to compare the car with"
+                data-testid="rival-pick"
+                on:change=move |ev| {
+                    if let Some(me) = car.get_untracked() {
+                        feed.set_rival(me, event_target_value(&ev).parse().ok());
+                    }
+                }
+            >
+                <option value="" prop:selected=move || chosen().is_none()>"the car ahead"</option>
+                {move || {
+                    let picked = chosen();
+                    others
+                        .get()
+                        .into_iter()
+                        .map(|(idx, code)| {
+                            view! {
+                                <option value=idx.to_string() prop:selected=picked == Some(idx)>{code}</option>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </select>
+        </label>
+    }
+}
+
+fn twin_figures(t: TwinView, rival_chosen: bool) -> impl IntoView {
     let TwinView {
         pace,
         fuel,
@@ -590,7 +653,9 @@ fn twin_figures(t: TwinView) -> impl IntoView {
                 <div class="sub">{rejoin.behind}</div>
             </div>
             <div class="figure" data-testid="rival">
-                <div class="label">{format!("Car ahead · {}", rival.code)}</div>
+                <div class="label">
+                    {format!("{} · {}", if rival_chosen { "Rival" } else { "Car ahead" }, rival.code)}
+                </div>
                 <div class="value">{rival.gap}</div>
                 <div class=if rival.faster { "sub good" } else { "sub" }>{rival.pace}</div>
                 <div class="sub">{rival.catch}</div>

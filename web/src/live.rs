@@ -61,6 +61,8 @@ pub struct LiveFeed {
     replica: StoredValue<Replica>,
     /// Every car's telemetry along its lap, fed every state (not reactive: the Charts view reads it once a lap).
     traces: StoredValue<LapTraces>,
+    /// Rivals chosen on the Car panel: `(car, rival)`; a car not listed is compared with the car ahead.
+    pub rivals: RwSignal<Vec<(u8, u8)>>,
 }
 
 impl LiveFeed {
@@ -75,6 +77,7 @@ impl LiveFeed {
             epoch: StoredValue::new(0),
             replica: StoredValue::new(Replica::new()),
             traces: StoredValue::new(LapTraces::new()),
+            rivals: RwSignal::new(Vec::new()),
         }
     }
 
@@ -135,6 +138,23 @@ impl LiveFeed {
         self.follow(refresh.unwrap_or(Refresh::Now));
     }
 
+    /// Compares `car` with `rival` on the Car panel (the car ahead with `None`), at once.
+    pub fn set_rival(&self, car: u8, rival: Option<u8>) {
+        self.rivals.update(|rivals| {
+            rivals.retain(|(c, _)| *c != car);
+            if let Some(rival) = rival.filter(|r| *r != car) {
+                rivals.push((car, rival));
+            }
+        });
+        self.recompute();
+    }
+
+    /// The rival chosen for `car`, tracked.
+    pub fn rival_of(&self, car: u8) -> Option<u8> {
+        self.rivals
+            .with(|rivals| rivals.iter().find(|(c, _)| *c == car).map(|(_, r)| *r))
+    }
+
     /// Reads every car's recorded lap telemetry, without tracking.
     pub fn with_traces<R>(&self, f: impl FnOnce(&LapTraces) -> R) -> Option<R> {
         self.traces.try_with_value(f)
@@ -180,7 +200,9 @@ impl LiveFeed {
     fn recompute(&self) {
         let report = self.state.with_untracked(|state| {
             let state = state.as_ref()?;
-            self.twins.try_with_value(|twins| twins.report(state))
+            let rivals = self.rivals.get_untracked();
+            self.twins
+                .try_with_value(|twins| twins.report_with_rivals(state, &rivals))
         });
         if let Some(report) = report {
             self.report.set(Some(Arc::new(report)));

@@ -393,19 +393,29 @@ impl Twins {
 
     /// Everything: every car's twin, the field, the calls, staleness and recent events.
     pub fn report(&self, state: &RaceState) -> TwinReport {
+        self.report_with_rivals(state, &[])
+    }
+
+    /// The report with chosen rivals: `(car, rival)` pairs give each such car's [`CarTwin::rival`] against that
+    /// rival instead of the car ahead on the road.
+    pub fn report_with_rivals(&self, state: &RaceState, rivals: &[(u8, u8)]) -> TwinReport {
         let (models, field) = self.field(state);
         let cars: Vec<CarTwin> = state
             .cars
             .iter()
             .zip(&field.rivals)
             .map(|(car, rival)| {
+                let chosen = rivals
+                    .iter()
+                    .find(|(c, _)| *c == car.car_idx)
+                    .map(|(_, r)| *r);
                 car_twin(
                     state,
                     car,
                     self.recorder.records(),
                     &models,
                     rival.next_pit.as_ref(),
-                    None,
+                    chosen,
                     &self.params,
                 )
             })

@@ -283,6 +283,42 @@ fn a_penalty_is_an_event_that_makes_the_strategy_stale() {
 }
 
 #[test]
+fn a_report_compares_a_car_with_its_chosen_rival() {
+    let mut sim = RaceSim::new(&SimConfig::sakhir_2019(6));
+    let mut twins = Twins::default();
+    let mut t = 0.0;
+    while t < 900.0 {
+        t += 2.0;
+        sim.advance_to(t);
+        twins.observe(&sim.state());
+    }
+    let state = sim.state();
+    let (car, ahead, leader) = (&state.cars[6], &state.cars[5], &state.cars[0]);
+    let rival_of = |report: &session::TwinReport, idx: u8| {
+        report
+            .cars
+            .iter()
+            .find(|c| c.car_idx == idx)
+            .and_then(|c| c.rival.clone())
+    };
+    let default = rival_of(&twins.report(&state), car.car_idx).unwrap();
+    assert_eq!(default.car_idx, ahead.car_idx);
+    let chosen = twins.report_with_rivals(&state, &[(car.car_idx, leader.car_idx)]);
+    let rival = rival_of(&chosen, car.car_idx).unwrap();
+    assert_eq!(
+        (rival.car_idx, rival.code.as_str()),
+        (leader.car_idx, leader.driver.code.as_str())
+    );
+    let gap = rival.gap_s.unwrap();
+    assert!((gap - car.gap_to_leader_s.unwrap()).abs() < 1e-9, "{gap}");
+    // The other cars keep the car ahead.
+    assert_eq!(
+        rival_of(&chosen, ahead.car_idx),
+        rival_of(&twins.report(&state), ahead.car_idx)
+    );
+}
+
+#[test]
 fn reports_along_a_race_are_finite_and_speak_in_short_radio_lines() {
     let mut sim = RaceSim::new(&SimConfig::sakhir_2019(9));
     let mut twins = Twins::default();
