@@ -345,11 +345,7 @@ async fn drive(client: &Client, url: &str) -> anyhow::Result<()> {
     )?;
 
     // The Field Twin: every car, with its predicted stop (or none) and its undercut chance.
-    client
-        .find(Locator::Css("[data-testid=tab-field]"))
-        .await?
-        .click()
-        .await?;
+    click(client, "tab-field").await?;
     let mut stops = Vec::new();
     for _ in 0..60 {
         stops = texts(client, "[data-testid=field-stop]").await?;
@@ -377,11 +373,7 @@ async fn drive(client: &Client, url: &str) -> anyhow::Result<()> {
     std::fs::write(dir.join("field-1280x800.png"), client.screenshot().await?)?;
     charts(client, &picked, &changed).await?;
     std::fs::write(dir.join("charts-1280x800.png"), client.screenshot().await?)?;
-    client
-        .find(Locator::Css("[data-testid=tab-car]"))
-        .await?
-        .click()
-        .await?;
+    click(client, "tab-car").await?;
     race_control(client).await?;
     std::fs::write(
         dir.join("race-control-1280x800.png"),
@@ -442,31 +434,42 @@ async fn chart_texts(client: &Client) -> anyhow::Result<Vec<(String, String)>> {
     Ok(serde_json::from_value(charts)?)
 }
 
-/// The Charts tab: a worker draws lap times (the picked car highlighted, so named in the title), the race trace,
-/// every car's stints, and the picked car's tyre degradation, sectors and last lap's telemetry as SVG.
-async fn charts(client: &Client, picked: &str, codes: &[String]) -> anyhow::Result<()> {
-    client
-        .find(Locator::Css("[data-testid=tab-charts]"))
-        .await?
-        .click()
-        .await?;
+/// The Charts view's six charts, as `(test id, text)`, once each is drawn and `ready` says so, or as they are
+/// after 30 s.
+async fn drawn_charts(
+    client: &Client,
+    ready: impl Fn(&[(String, String)]) -> bool,
+) -> anyhow::Result<Vec<(String, String)>> {
     let mut charts = Vec::new();
     for _ in 0..60 {
         charts = chart_texts(client).await?;
-        let telemetry = charts
-            .iter()
-            .any(|(id, text)| id == "chart-telemetry" && text.contains(&format!("· {picked} lap")));
-        if charts.len() == 6 && telemetry && charts.iter().all(|(_, text)| !text.is_empty()) {
+        let all_drawn = charts.len() == 6 && charts.iter().all(|(_, text)| !text.is_empty());
+        if all_drawn && ready(&charts) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let text = |id: &str| {
-        charts
-            .iter()
-            .find(|(i, _)| i == id)
-            .map_or("", |(_, t)| t.as_str())
-    };
+    Ok(charts)
+}
+
+/// The text of the chart with this test id ("" when it is not there).
+fn chart_text<'a>(charts: &'a [(String, String)], id: &str) -> &'a str {
+    charts
+        .iter()
+        .find(|(i, _)| i == id)
+        .map_or("", |(_, t)| t.as_str())
+}
+
+/// The Charts tab: a worker draws lap times (the picked car highlighted, so named in the title), the race trace,
+/// every car's stints, and the picked car's tyre degradation, sectors and last lap's telemetry as SVG.
+async fn charts(client: &Client, picked: &str, codes: &[String]) -> anyhow::Result<()> {
+    click(client, "tab-charts").await?;
+    let lap_seen = format!("· {picked} lap");
+    let charts = drawn_charts(client, |charts| {
+        chart_text(charts, "chart-telemetry").contains(&lap_seen)
+    })
+    .await?;
+    let text = |id: &str| chart_text(&charts, id);
     let panel = text_of(client, "[data-testid=charts-panel]").await?;
     ensure!(
         text("chart-lap-times").contains(&format!("Lap times · {picked}")),
@@ -516,6 +519,16 @@ async fn charts(client: &Client, picked: &str, codes: &[String]) -> anyhow::Resu
             .is_empty(),
         "the hidden Field panel is still built"
     );
+    Ok(())
+}
+
+/// Clicks the element with this `data-testid`.
+async fn click(client: &Client, testid: &str) -> anyhow::Result<()> {
+    client
+        .find(Locator::Css(&format!("[data-testid={testid}]")))
+        .await?
+        .click()
+        .await?;
     Ok(())
 }
 
@@ -603,11 +616,7 @@ async fn tower_text(client: &Client) -> anyhow::Result<String> {
 async fn open_desk(client: &Client, url: &str) -> anyhow::Result<()> {
     client.goto(url).await?;
     full_tower(client).await?;
-    client
-        .find(Locator::Css("[data-testid=tab-strategy]"))
-        .await?
-        .click()
-        .await?;
+    click(client, "tab-strategy").await?;
     client
         .wait()
         .at_most(Duration::from_secs(10))
@@ -695,11 +704,7 @@ async fn desk(client: &Client, url: &str) -> anyhow::Result<()> {
     let baseline = text_of(client, "[data-testid=desk-baseline]").await?;
     ensure!(baseline.contains("5–95 %"), "no baseline: {baseline}");
     // The Charts tab draws the desk's Monte Carlo as a finishing-position grid.
-    client
-        .find(Locator::Css("[data-testid=tab-charts]"))
-        .await?
-        .click()
-        .await?;
+    click(client, "tab-charts").await?;
     client
         .wait()
         .at_most(Duration::from_secs(30))
@@ -714,11 +719,7 @@ async fn desk(client: &Client, url: &str) -> anyhow::Result<()> {
 
     // Back on the Strategy tab, a desk built anew runs at once: the shared pool does not take its first runs for
     // obsolete ones (it had seen the old desk's generations).
-    client
-        .find(Locator::Css("[data-testid=tab-strategy]"))
-        .await?
-        .click()
-        .await?;
+    click(client, "tab-strategy").await?;
     let mut status = String::new();
     for _ in 0..480 {
         status = text_of(client, "[data-testid=desk-status]").await?;
@@ -823,11 +824,7 @@ async fn what_if(client: &Client) -> anyhow::Result<()> {
         .await?
         .send_keys("40")
         .await?;
-    client
-        .find(Locator::Css("[data-testid=whatif-run]"))
-        .await?
-        .click()
-        .await?;
+    click(client, "whatif-run").await?;
     let result = what_if_result(client).await?;
     ensure!(
         result.contains('→') && !result.starts_with("what-if:"),
@@ -1143,11 +1140,7 @@ async fn race_folder(client: &Client, url: &str, folder: &std::path::Path) -> an
         .await?
         .select_by_value("100")
         .await?;
-    client
-        .find(Locator::Css("[data-testid=replay-play]"))
-        .await?
-        .click()
-        .await?;
+    click(client, "replay-play").await?;
     let mut later = lap;
     for _ in 0..50 {
         later = leader_lap(client).await?;
@@ -1157,31 +1150,11 @@ async fn race_folder(client: &Client, url: &str, folder: &std::path::Path) -> an
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     ensure!(later > lap, "playing at 100× stayed on lap {lap}");
-    client
-        .find(Locator::Css("[data-testid=replay-play]"))
-        .await?
-        .click()
-        .await?;
+    click(client, "replay-play").await?;
     // The Charts tab on real laps: the leader's degradation from its real stints; no car telemetry in timing.
-    client
-        .find(Locator::Css("[data-testid=tab-charts]"))
-        .await?
-        .click()
-        .await?;
-    let mut charts = Vec::new();
-    for _ in 0..60 {
-        charts = chart_texts(client).await?;
-        if charts.len() == 6 && charts.iter().all(|(_, text)| !text.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let text = |id: &str| {
-        charts
-            .iter()
-            .find(|(i, _)| i == id)
-            .map_or(String::new(), |(_, t)| t.clone())
-    };
+    click(client, "tab-charts").await?;
+    let charts = drawn_charts(client, |_| true).await?;
+    let text = |id: &str| chart_text(&charts, id);
     ensure!(
         text("chart-degradation").contains("s/lap"),
         "no fitted degradation on a real race: {charts:?}"
@@ -1301,11 +1274,7 @@ async fn replay(client: &Client, url: &str) -> anyhow::Result<()> {
         .await?
         .select_by_value("20")
         .await?;
-    client
-        .find(Locator::Css("[data-testid=replay-play]"))
-        .await?
-        .click()
-        .await?;
+    click(client, "replay-play").await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let played_s = replay_clock_s(client).await?;
     ensure!(
@@ -1314,11 +1283,7 @@ async fn replay(client: &Client, url: &str) -> anyhow::Result<()> {
     );
 
     // Pause: the clock stops.
-    client
-        .find(Locator::Css("[data-testid=replay-play]"))
-        .await?
-        .click()
-        .await?;
+    click(client, "replay-play").await?;
     let paused_s = replay_clock_s(client).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     ensure!(
@@ -1360,11 +1325,7 @@ async fn replay(client: &Client, url: &str) -> anyhow::Result<()> {
     full_tower(client).await?;
     let dir = target_dir().join("e2e");
     std::fs::write(dir.join("replay-1280x800.png"), client.screenshot().await?)?;
-    client
-        .find(Locator::Css("[data-testid=tab-strategy]"))
-        .await?
-        .click()
-        .await?;
+    click(client, "tab-strategy").await?;
     let mut rows = Vec::new();
     let mut status = String::new();
     for _ in 0..480 {
@@ -1396,11 +1357,7 @@ async fn replay(client: &Client, url: &str) -> anyhow::Result<()> {
         "desk on the replay: {} plans; what-if: {result}",
         rows.len()
     );
-    client
-        .find(Locator::Css("[data-testid=tab-car]"))
-        .await?
-        .click()
-        .await?;
+    click(client, "tab-car").await?;
     Ok(())
 }
 
@@ -1440,11 +1397,7 @@ async fn offline_shell(
     ensure!(text_of(client, "[data-testid=connection]").await? == "OFFLINE");
     let name = text_of(client, ".replay-name").await?;
     ensure!(name.ends_with(".pcap"), "the replay bar names {name:?}");
-    client
-        .find(Locator::Css("[data-testid=replay-play]"))
-        .await?
-        .click()
-        .await?;
+    click(client, "replay-play").await?;
     let before = replay_clock_s(client).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     ensure!(
@@ -1512,21 +1465,13 @@ async fn share(engineer: &Client, analyst: &Client, url: &str) -> anyhow::Result
     );
 
     // The Field view and the car in third place, then Share.
-    engineer
-        .find(Locator::Css("[data-testid=tab-field]"))
-        .await?
-        .click()
-        .await?;
+    click(engineer, "tab-field").await?;
     let rows = engineer
         .find_all(Locator::Css("[data-testid=tower-row]"))
         .await?;
     rows[2].click().await?;
     let picked = text_of(engineer, "[data-testid=tower-row].selected .code").await?;
-    engineer
-        .find(Locator::Css("[data-testid=share]"))
-        .await?
-        .click()
-        .await?;
+    click(engineer, "share").await?;
     let mut link = None;
     for _ in 0..50 {
         link = input_value(engineer, "[data-testid=share-url]").await?;
@@ -1619,11 +1564,7 @@ async fn share(engineer: &Client, analyst: &Client, url: &str) -> anyhow::Result
         .await?
         .click()
         .await?;
-    engineer
-        .find(Locator::Css("[data-testid=tab-car]"))
-        .await?
-        .click()
-        .await?;
+    click(engineer, "tab-car").await?;
     set_viewport(engineer, 768, 1024).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     std::fs::write(
@@ -1686,11 +1627,7 @@ async fn lock_and_read(engineer: &Client, analyst: &Client) -> anyhow::Result<()
         .await?
         .send_keys("cover the undercut")
         .await?;
-    engineer
-        .find(Locator::Css("[data-testid=lock-confirm]"))
-        .await?
-        .click()
-        .await?;
+    click(engineer, "lock-confirm").await?;
     // Each desk reads the locks when it opens, after a lock on that page, and every 10 s.
     let mut shown = Vec::new();
     for _ in 0..60 {
@@ -1733,11 +1670,7 @@ async fn lock_and_read(engineer: &Client, analyst: &Client) -> anyhow::Result<()
         dir.join("lock-analyst-1280x800.png"),
         analyst.screenshot().await?,
     )?;
-    engineer
-        .find(Locator::Css("[data-testid=unlock]"))
-        .await?
-        .click()
-        .await?;
+    click(engineer, "unlock").await?;
     for _ in 0..40 {
         if engineer
             .find_all(Locator::Css("[data-testid=strategy-lock]"))
