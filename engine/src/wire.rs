@@ -422,6 +422,10 @@ pub struct TyreCorner {
     pub inner_temp_c: f64,
     /// Pressure, in psi.
     pub pressure_psi: f64,
+    /// Blistering, percent, where the source measures it (the F1 25 game on); `None` otherwise (older games, the
+    /// simulator, timing feeds). Absent in older JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blister_pct: Option<f64>,
 }
 
 /// Damage to a car, each part in percent (`0.0` intact, `100.0` destroyed).
@@ -561,8 +565,11 @@ impl RaceState {
                 0.0,
                 self.session.track_length_m,
             )?;
-            for wear in car.tyres.corners.map(|c| c.wear_pct).as_array() {
-                range("wear_pct", wear, 0.0, 100.0)?;
+            for corner in car.tyres.corners.as_array() {
+                range("wear_pct", corner.wear_pct, 0.0, 100.0)?;
+                if let Some(blister) = corner.blister_pct {
+                    range("blister_pct", blister, 0.0, 100.0)?;
+                }
             }
         }
         Ok(())

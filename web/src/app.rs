@@ -522,6 +522,7 @@ fn corner_tile(c: CornerTile) -> impl IntoView {
             <div class="rate" title="wear per green lap ±1 standard error, computed in the browser">{c.rate}</div>
             <div class="temps">{c.temps}</div>
             <div class="pressure">{c.pressure}</div>
+            <div class=if c.blistered { "blisters warn" } else { "blisters" } data-testid="blisters">{c.blisters}</div>
         </div>
     }
 }

@@ -983,6 +983,8 @@ impl RaceSim {
                 inner_temp_c: inner,
                 // Hot pressures rise about 0.05 psi per °C from the cold set-up (fronts 22.5, rears 20.5 psi at 90 °C).
                 pressure_psi: if k < 2 { 22.5 } else { 20.5 } + 0.05 * (inner - 90.0),
+                // Not modelled.
+                blister_pct: None,
             }
         };
         let neutral = self.track_status().is_neutralised();

@@ -434,6 +434,9 @@ fn car_state(
         surface_temp_c: t.map_or(0.0, |t| f64::from(t.tyres_surface_temperature[k_ea])),
         inner_temp_c: t.map_or(0.0, |t| f64::from(t.tyres_inner_temperature[k_ea])),
         pressure_psi: t.map_or(0.0, |t| f64::from(t.tyres_pressure[k_ea])),
+        blister_pct: dmg
+            .and_then(|d| d.tyre_blisters)
+            .map(|b| bounded(b[k_ea], 0.0, 100.0)),
     };
     CarState {
         car_idx: idx,
@@ -762,6 +765,14 @@ mod tests {
                 .filter(|c| c.result_status == ResultStatus::Active)
                 .all(|c| c.fuel_kg > 0.0)
         );
+        // F1 25 measures blisters: every corner has a figure.
+        assert!(state.cars.iter().all(|c| {
+            c.tyres
+                .corners
+                .as_array()
+                .iter()
+                .all(|w| w.blister_pct.is_some_and(|b| (0.0..=100.0).contains(&b)))
+        }));
         // Car telemetry: pedals as percent, a gear for every moving car, someone on the throttle.
         let moving: Vec<&CarState> = state.cars.iter().filter(|c| c.speed_kph > 5.0).collect();
         assert!(moving.len() >= 15, "{} cars moving", moving.len());

@@ -570,10 +570,11 @@ fn damage(state: &RaceState, n_cars: usize) -> CarDamagePacket {
         let c = &car.tyres.corners;
         let d = &car.damage;
         let pct = |x: f64| x.round().clamp(0.0, 100.0) as u8;
+        let ea = [c.rear_left, c.rear_right, c.front_left, c.front_right];
         data[usize::from(car.car_idx)] = CarDamageData {
-            tyres_wear: [c.rear_left, c.rear_right, c.front_left, c.front_right]
-                .map(|w| w.wear_pct as f32),
-            tyre_blisters: Some([0; 4]),
+            tyres_wear: ea.map(|w| w.wear_pct as f32),
+            // The 2025 format always carries blisters: none where the state has none.
+            tyre_blisters: Some(ea.map(|w| pct(w.blister_pct.unwrap_or(0.0)))),
             front_left_wing_damage: pct(d.front_left_wing_pct),
             front_right_wing_damage: pct(d.front_right_wing_pct),
             rear_wing_damage: pct(d.rear_wing_pct),

@@ -88,6 +88,9 @@ pub struct TyresView {
     pub corners: Vec<CornerTile>,
 }
 
+/// Blistering, percent, from which a corner is flagged.
+pub const BLISTERED_PCT: f64 = 10.0;
+
 /// One tyre.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CornerTile {
@@ -103,6 +106,10 @@ pub struct CornerTile {
     pub temps: String,
     /// `23.1 psi`; empty when not measured.
     pub pressure: String,
+    /// `blisters 12%`; empty where the source does not measure blisters (older games, the simulator).
+    pub blisters: String,
+    /// Blistering from 10 % on: worth the engineer's eye.
+    pub blistered: bool,
     /// This corner reaches the limit first.
     pub limiting: bool,
 }
@@ -392,6 +399,10 @@ fn tyres(car: &CarState, twin: Option<&CarTwin>, measured: bool) -> TyresView {
                         c.surface_temp_c, c.inner_temp_c
                     ),
                     pressure: format!("{:.1} psi", c.pressure_psi),
+                    blisters: c
+                        .blister_pct
+                        .map_or_else(String::new, |b| format!("blisters {b:.0}%")),
+                    blistered: c.blister_pct.is_some_and(|b| b >= BLISTERED_PCT),
                     limiting: limiting == Some(name),
                 }
             } else {
@@ -402,6 +413,8 @@ fn tyres(car: &CarState, twin: Option<&CarTwin>, measured: bool) -> TyresView {
                     rate: NOT_MEASURED.to_owned(),
                     temps: String::new(),
                     pressure: String::new(),
+                    blisters: String::new(),
+                    blistered: false,
                     limiting: false,
                 }
             }
@@ -704,6 +717,32 @@ mod tests {
         assert_eq!(&twin.rival.code, ahead);
         assert!(twin.rival.gap.ends_with(" s ahead"), "{:?}", twin.rival);
         assert!(twin.rival.pace.ends_with(" s/lap"), "{:?}", twin.rival);
+    }
+
+    #[test]
+    fn blisters_show_where_the_source_measures_them() {
+        let (mut state, report) = race(600.0, false);
+        let idx = state.cars[1].car_idx;
+        let tiles = |state: &RaceState| car_panel(state, Some(&report), idx).unwrap().tyres.corners;
+        // The simulator does not model blisters: nothing is said.
+        assert!(
+            tiles(&state)
+                .iter()
+                .all(|t| t.blisters.is_empty() && !t.blistered)
+        );
+        let corners = &mut state.cars[1].tyres.corners;
+        corners.front_left.blister_pct = Some(14.0);
+        corners.front_right.blister_pct = Some(3.0);
+        let tiles = tiles(&state);
+        assert_eq!(
+            (tiles[0].blisters.as_str(), tiles[0].blistered),
+            ("blisters 14%", true)
+        );
+        assert_eq!(
+            (tiles[1].blisters.as_str(), tiles[1].blistered),
+            ("blisters 3%", false)
+        );
+        assert!(tiles[2].blisters.is_empty());
     }
 
     #[test]

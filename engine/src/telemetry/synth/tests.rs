@@ -254,7 +254,7 @@ fn too_many_cars_is_an_error_not_a_panic() {
 }
 
 #[test]
-fn penalties_travel_in_lap_data() {
+fn penalties_and_blisters_travel_in_the_packets() {
     let mut sim = RaceSim::new(&SimConfig {
         seed: 2,
         total_laps: 5,
@@ -263,6 +263,7 @@ fn penalties_travel_in_lap_data() {
     let mut state = sim.state();
     state.cars[3].penalties_s = 10;
     state.cars[3].unserved_penalties = 1;
+    state.cars[3].tyres.corners.front_left.blister_pct = Some(12.0);
     let mut synth = PacketSynth::new(7, calibration::SAKHIR.sector_end_frac);
     let mut normalizer = Normalizer::new();
     for d in synth.frame(&state).unwrap() {
@@ -276,4 +277,7 @@ fn penalties_travel_in_lap_data() {
         );
     }
     assert_eq!(got.cars[3].penalties_s, 10);
+    // Blisters travel in the 2025 damage packet; a state without them reads as none.
+    assert_eq!(got.cars[3].tyres.corners.front_left.blister_pct, Some(12.0));
+    assert_eq!(got.cars[3].tyres.corners.rear_right.blister_pct, Some(0.0));
 }
