@@ -62,9 +62,9 @@ pub enum Command {
     Report(ReportArgs),
 }
 
-/// Which race the strategy simulator runs: a TUMFTM parameter file, or a real race from a lap.
+/// Which race the strategy simulator runs: a TUMFTM parameter file, or a real race from a lap. The commands that
+/// flatten it say whether one of `--params` and `--race-dir` is required (group `race`).
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("race").required(true).args(["params", "race_dir"]))]
 pub struct RaceArgs {
     /// A TUMFTM race parameter file (e.g. `shared/data/races/2019_07_canada/tumftm_pars_Montreal_2019.ini`).
     #[arg(long, value_name = "FILE.ini")]
@@ -103,8 +103,9 @@ impl RaceArgs {
     }
 }
 
-/// Arguments of `boxbox montecarlo`.
+/// Arguments of `boxbox montecarlo` (and of `boxbox simulate --params/--race-dir`).
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("race").required(true).args(["params", "race_dir"]))]
 pub struct MonteCarloArgs {
     /// The race.
     #[command(flatten)]
@@ -129,6 +130,7 @@ pub struct MonteCarloArgs {
 
 /// Arguments of `boxbox strategy`.
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("race").required(true).args(["params", "race_dir"]))]
 pub struct StrategyArgs {
     /// The race.
     #[command(flatten)]
@@ -189,9 +191,13 @@ pub struct BacktestArgs {
     pub strategy_runs: u32,
 }
 
-/// Arguments of `boxbox simulate`.
+/// Arguments of `boxbox simulate`: the game's stand-in (`--to`, `--pcap`), or, with `--params` or `--race-dir`,
+/// the strategy simulator's Monte Carlo (the same as `boxbox montecarlo`).
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("output").required(true).multiple(true).args(["to", "pcap"]))]
+#[command(group = clap::ArgGroup::new("mode").required(true).multiple(true)
+    .args(["to", "pcap", "params", "race_dir"]))]
+#[command(group = clap::ArgGroup::new("race").args(["params", "race_dir"]).conflicts_with("output"))]
+#[command(group = clap::ArgGroup::new("output").multiple(true).args(["to", "pcap"]))]
 pub struct SimulateArgs {
     /// Send the datagrams to HOST:PORT (e.g. a relay's `--udp` address), paced in real time times `--speed`.
     #[arg(long, value_name = "HOST:PORT")]
@@ -199,17 +205,33 @@ pub struct SimulateArgs {
     /// Write the datagrams to this libpcap file (as fast as they are computed).
     #[arg(long, value_name = "FILE.pcap")]
     pub pcap: Option<PathBuf>,
-    /// Seed of the race.
+    /// The Monte Carlo's race, instead of the game's stand-in: `--params FILE.ini`, or `--race-dir DIR --from-lap
+    /// L` (see `boxbox montecarlo`).
+    #[command(flatten)]
+    pub race: RaceArgs,
+    /// Monte Carlo: races to run.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..), requires = "race")]
+    pub runs: u32,
+    /// Monte Carlo: OS threads [default: the available parallelism].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024), requires = "race")]
+    pub threads: Option<u32>,
+    /// Monte Carlo: one race without randomness (mean values), with the file's real events.
+    #[arg(long, requires = "race")]
+    pub deterministic: bool,
+    /// Monte Carlo: one JSON object (the report, `elapsed_s`, `races_per_s`, …) instead of a table.
+    #[arg(long, requires = "race")]
+    pub json: bool,
+    /// Seed of the race (the stand-in's, or the Monte Carlo's random streams).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Race distance in laps.
-    #[arg(long, default_value_t = 57, value_parser = clap::value_parser!(u32).range(1..=200))]
+    #[arg(long, default_value_t = 57, value_parser = clap::value_parser!(u32).range(1..=200), conflicts_with = "race")]
     pub laps: u32,
     /// Simulated seconds per real second when sending.
-    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed, conflicts_with = "race")]
     pub speed: f64,
     /// Frames per simulated second (the game sends up to 60).
-    #[arg(long, default_value_t = 20.0, value_parser = parse_rate)]
+    #[arg(long, default_value_t = 20.0, value_parser = parse_rate, conflicts_with = "race")]
     pub frame_hz: f64,
 }
 

@@ -19,6 +19,16 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Replay(args) => replay(args),
+        Command::Simulate(args) if args.race.params.is_some() || args.race.race_dir.is_some() => {
+            montecarlo(&boxbox_relay::cli::MonteCarloArgs {
+                race: args.race,
+                runs: args.runs,
+                seed: args.seed,
+                threads: args.threads,
+                deterministic: args.deterministic,
+                json: args.json,
+            })
+        }
         Command::Simulate(args) => {
             let runtime = tokio::runtime::Runtime::new()?;
             let options = boxbox_relay::simulate::SimulateOptions {

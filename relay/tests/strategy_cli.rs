@@ -98,6 +98,38 @@ fn the_monte_carlo_report_is_a_distribution_over_the_whole_field() {
 }
 
 #[test]
+fn simulate_with_params_is_the_monte_carlo() {
+    let params = canada_params();
+    let params = params.to_str().unwrap();
+    let args = [
+        "--params",
+        params,
+        "--runs",
+        "300",
+        "--seed",
+        "4",
+        "--threads",
+        "1",
+        "--json",
+    ];
+    let via_simulate = ok_json(&boxbox(&[&["simulate"][..], &args[..]].concat()));
+    let via_montecarlo = ok_json(&boxbox(&[&["montecarlo"][..], &args[..]].concat()));
+    assert!(f(&via_simulate, "elapsed_s") > 0.0 && f(&via_simulate, "races_per_s") > 0.0);
+    assert_eq!(without_timing(via_simulate), without_timing(via_montecarlo));
+    // The stand-in's flags and the Monte Carlo's do not mix; the Monte Carlo's need a race.
+    for wrong in [
+        &["simulate", "--params", params, "--to", "127.0.0.1:9"][..],
+        &["simulate", "--params", params, "--laps", "10"][..],
+        &["simulate", "--pcap", "/tmp/never.pcap", "--runs", "10"][..],
+        &["simulate"][..],
+    ] {
+        let out = boxbox(wrong);
+        assert_eq!(out.status.code(), Some(2), "{wrong:?}");
+        assert!(!out.stderr.is_empty());
+    }
+}
+
+#[test]
 fn the_same_seed_gives_the_same_report_on_1_and_3_threads_and_another_seed_does_not() {
     // 1,000 runs are four chunks of 250: three threads get two, one and one.
     let one = montecarlo(&["--runs", "1000", "--seed", "11", "--threads", "1"]);
