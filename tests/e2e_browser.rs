@@ -1502,6 +1502,61 @@ async fn share(engineer: &Client, analyst: &Client, url: &str) -> anyhow::Result
         engineer.screenshot().await?,
     )?;
 
+    // Both clipboard paths, with the browser's answer decided here: a clipboard that takes the link, then one
+    // that refuses it (the field is then selected for a copy by hand).
+    for (accept, said) in [
+        (true, "Link copied to the clipboard"),
+        (false, "the browser did not allow the clipboard"),
+    ] {
+        engineer
+            .execute(
+                "window.__copied = null;
+                 const accept = arguments[0];
+                 Object.defineProperty(navigator, 'clipboard', { configurable: true, value: {
+                     writeText: (text) => accept
+                         ? (window.__copied = text, Promise.resolve())
+                         : Promise.reject(new DOMException('denied', 'NotAllowedError')),
+                 } });",
+                vec![serde_json::json!(accept)],
+            )
+            .await?;
+        click(engineer, "share").await?;
+        let mut status = String::new();
+        for _ in 0..50 {
+            status = text_of(engineer, "[data-testid=share-status]").await?;
+            if status.contains(said) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        ensure!(
+            status.contains(said),
+            "clipboard {accept}: the panel says {status:?}"
+        );
+        let copied = engineer
+            .execute("return window.__copied;", Vec::new())
+            .await?;
+        let field_focused = engineer
+            .execute(
+                "return document.activeElement?.dataset?.testid === 'share-url';",
+                Vec::new(),
+            )
+            .await?;
+        if accept {
+            let copied = copied.as_str().unwrap_or_default();
+            ensure!(
+                copied.contains("token=bb1.analyst.") && copied.starts_with(url),
+                "the clipboard got {copied:?}"
+            );
+        } else {
+            ensure!(copied.is_null(), "a refused clipboard got {copied}");
+            ensure!(
+                field_focused == serde_json::json!(true),
+                "the link's field is not selected for a copy by hand"
+            );
+        }
+    }
+
     // The analyst, in a browser context of its own, opens the link: the same session, read-only.
     analyst.goto(&link).await?;
     full_tower(analyst).await?;
