@@ -214,19 +214,61 @@ async fn live_race_in_headless_chromium() -> anyhow::Result<()> {
 async fn reconnects(client: &Client, mut relay: Child, url: &str) -> anyhow::Result<()> {
     relay.kill().await?;
     wait_for_text(client, "[data-testid=connection]", "RECONNECTING").await?;
+    // The screen wake lock: while the feed is down the page holds none; live again, it asks for the screen's.
+    // The browser's API is replaced by one that records (a headless browser may refuse the real one).
+    client
+        .execute(
+            "window.__wake = { asked: [], released: 0 };
+             Object.defineProperty(navigator, 'wakeLock', { configurable: true, value: {
+                 request: (kind) => {
+                     window.__wake.asked.push(kind);
+                     const sentinel = { released: false, release() {
+                         this.released = true; window.__wake.released += 1; return Promise.resolve();
+                     } };
+                     window.__wake.sentinel = sentinel;
+                     return Promise.resolve(sentinel);
+                 },
+             } });",
+            Vec::new(),
+        )
+        .await?;
     let port: u16 = url
         .trim_end_matches('/')
         .rsplit(':')
         .next()
         .context("no port in the URL")?
         .parse()?;
-    let (_relay, _) = start_relay(port, 8, 40.0).await?;
+    let (relay, _) = start_relay(port, 8, 40.0).await?;
     wait_for_text(client, "[data-testid=connection]", "LIVE").await?;
     let rows = tower_order(client).await?;
     ensure!(
         rows.len() == 20,
         "after reconnecting the tower shows {} cars",
         rows.len()
+    );
+    let wake = |client: &Client| {
+        let client = client.clone();
+        async move {
+            client
+                .execute(
+                    "return { asked: window.__wake.asked, released: window.__wake.released };",
+                    Vec::new(),
+                )
+                .await
+        }
+    };
+    let live = wake(client).await?;
+    ensure!(
+        live["asked"] == serde_json::json!(["screen"]) && live["released"] == 0,
+        "live again, the page did not hold one screen wake lock: {live}"
+    );
+    // Down again: the lock is let go.
+    drop(relay);
+    wait_for_text(client, "[data-testid=connection]", "RECONNECTING").await?;
+    let down = wake(client).await?;
+    ensure!(
+        down["released"] == 1,
+        "the wake lock was kept while the feed was down: {down}"
     );
     Ok(())
 }
