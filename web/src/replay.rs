@@ -268,6 +268,12 @@ impl ReplayDeck {
         };
         self.loading(format!("decoding {label}"));
         self.set_playing(false);
+        // The previous replay, if any, sends nothing more; a command of its still in the worker is let finish
+        // (the worker takes one command at a time).
+        self.open.set_value(false);
+        while self.busy.get_value() {
+            gloo_timers::future::TimeoutFuture::new(20).await;
+        }
         self.busy.set_value(true);
         let answer = match ReplayWorker::shared().await {
             Ok(worker) => worker.call(&command, bytes).await,
