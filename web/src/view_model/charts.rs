@@ -380,6 +380,15 @@ fn focus(state: &RaceState, selected: Option<u8>) -> Option<&CarState> {
         .or_else(|| state.cars.first())
 }
 
+/// The focused car and its rival (the car ahead on the road, or behind for the leader).
+fn focus_and_rival(state: &RaceState, selected: Option<u8>) -> [Option<&CarState>; 2] {
+    let a = focus(state, selected);
+    let b = a
+        .and_then(|a| rival_of(state, a))
+        .and_then(|idx| car(state, idx));
+    [a, b]
+}
+
 /// The focused car's clean laps by tyre age, fuel-corrected, stint by stint, with the degradation the twins fit
 /// through them (the same fit as their pace models).
 pub fn degradation_chart(
@@ -437,10 +446,7 @@ pub fn sector_chart(state: &RaceState, records: &[LapRecord], selected: Option<u
             laps
         }),
     };
-    let a = focus(state, selected);
-    let b = a
-        .and_then(|a| rival_of(state, a))
-        .and_then(|idx| car(state, idx));
+    let [a, b] = focus_and_rival(state, selected);
     let (a, b) = (sector_laps(a), sector_laps(b));
     SectorChart {
         title: format!("Sectors · {} vs {}", a.label, b.label),
@@ -455,10 +461,7 @@ pub fn lap_trace_chart(
     traces: &LapTraces,
     selected: Option<u8>,
 ) -> LapTraceChart {
-    let a = focus(state, selected);
-    let b = a
-        .and_then(|a| rival_of(state, a))
-        .and_then(|idx| car(state, idx));
+    let [a, b] = focus_and_rival(state, selected);
     let mut title = "Lap telemetry".to_owned();
     let mut series = Vec::new();
     for (car, dashed) in [(a, false), (b, true)] {
@@ -493,10 +496,7 @@ pub fn lap_trace_key(
     traces: &LapTraces,
     selected: Option<u8>,
 ) -> [Option<(u8, u32)>; 2] {
-    let a = focus(state, selected);
-    let b = a
-        .and_then(|a| rival_of(state, a))
-        .and_then(|idx| car(state, idx));
+    let [a, b] = focus_and_rival(state, selected);
     [a, b].map(|c| {
         let c = c?;
         Some((c.car_idx, traces.last_lap(c.car_idx).map_or(0, |t| t.lap)))
