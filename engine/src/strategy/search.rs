@@ -139,13 +139,63 @@ pub struct SearchReport {
     pub warnings: Vec<String>,
 }
 
+/// The plans a search runs through the Monte Carlo, from the free-track screen: the first phase of [`search`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Shortlist {
+    /// Legal plans enumerated and screened.
+    pub plans_screened: usize,
+    /// The best few of each stop count on a free track, in stop-count order, fastest first.
+    pub finalists: Vec<Plan>,
+    /// The car's current plan, when it can be timed on a free track.
+    pub current: Option<Plan>,
+    /// What went wrong without stopping the search.
+    pub warnings: Vec<String>,
+}
+
 /// Searches the best strategy for `config.car` with the rivals on `plans`, from the grid or from `start`.
+///
+/// The phases — [`shortlist`], [`evaluate_plan`] for each finalist and the current plan, [`rank`], then a
+/// [`WindowScan`] — are public so that the evaluations can be spread over workers: each is an independent Monte
+/// Carlo on the shared seed, so any split gives this function's report exactly.
 pub fn search(
     model: &RaceModel,
     plans: &[Plan],
     start: Option<&RaceStart>,
     config: &SearchConfig,
 ) -> Result<SearchReport, SimError> {
+    let list = shortlist(model, plans, start, config)?;
+    let code = model
+        .drivers
+        .get(config.car)
+        .ok_or(SimError::NoSuchCar(config.car))?
+        .code
+        .clone();
+    let evaluate = |plan: &Plan| evaluate_plan(model, plans, start, config, plan);
+    let finalists: Vec<_> = list.finalists.iter().map(evaluate).collect();
+    let current = list.current.as_ref().map(evaluate);
+    let mut report = rank(config, &code, list, finalists, current);
+    let completed = start.map_or(0, |s| s.completed_laps);
+    if let Some(mut scan) = WindowScan::new(config, model.total_laps, completed, &report) {
+        loop {
+            let pending = scan.pending(1);
+            if pending.is_empty() {
+                break;
+            }
+            let results: Vec<_> = pending.iter().map(|p| evaluate(&p.plan)).collect();
+            scan.feed(&pending, results);
+        }
+        report.window = Some(scan.finish(&mut report.warnings));
+    }
+    Ok(report)
+}
+
+/// The search's first phase: every legal plan screened on a free track, the best few of each stop count kept.
+pub fn shortlist(
+    model: &RaceModel,
+    plans: &[Plan],
+    start: Option<&RaceStart>,
+    config: &SearchConfig,
+) -> Result<Shortlist, SimError> {
     let car = config.car;
     let driver = model.drivers.get(car).ok_or(SimError::NoSuchCar(car))?;
     let mut warnings = Vec::new();
@@ -157,7 +207,6 @@ pub fn search(
             driver.code
         ));
     }
-    // Screen on a free track; keep the best few of each stop count.
     let mut screened: Vec<(f64, Plan)> = candidates
         .into_iter()
         .filter_map(|p| free_track_s(model, car, &p, start).map(|t| (t, p)))
@@ -166,66 +215,39 @@ pub fn search(
         a.0.total_cmp(&b.0)
             .then_with(|| a.1.label().cmp(&b.1.label()))
     });
-    let mut finalists: Vec<(f64, Plan)> = Vec::new();
+    let mut finalists = Vec::new();
     for stops in 1..=config.max_stops as usize {
         finalists.extend(
             screened
                 .iter()
                 .filter(|(_, p)| p.stops.len() == stops)
                 .take(config.finalists_per_stop_count)
-                .cloned(),
+                .map(|(_, p)| p.clone()),
         );
     }
-    let mut ranked = Vec::new();
-    for (free, plan) in finalists {
-        match evaluate(model, plans, start, config, &plan) {
-            Ok(r) => ranked.push(result(plan, free, car, &r)),
-            Err(e) => warnings.push(format!("{}: {e}", plan.label())),
-        }
-    }
-    let key = |r: &PlanResult| match config.objective {
-        Objective::Position => r.mean_position,
-        Objective::Points => -r.expected_points,
-    };
-    ranked.sort_by(|a, b| {
-        key(a)
-            .total_cmp(&key(b))
-            .then(a.position_sd.total_cmp(&b.position_sd))
-            .then_with(|| a.label.cmp(&b.label))
-    });
-    let current = plans.get(car).and_then(|p| {
-        let free = free_track_s(model, car, p, start)?;
-        evaluate(model, plans, start, config, p)
-            .ok()
-            .map(|r| result(p.clone(), free, car, &r))
-    });
-    let window = ranked
-        .first()
-        .and_then(|best| pit_window(model, plans, start, config, best, &mut warnings));
-    Ok(SearchReport {
-        car,
-        code: driver.code.clone(),
-        objective: config.objective,
-        runs_per_plan: config.runs_per_plan,
-        seed: config.seed,
+    let current = plans
+        .get(car)
+        .filter(|p| free_track_s(model, car, p, start).is_some())
+        .cloned();
+    Ok(Shortlist {
         plans_screened,
-        ranked,
-        window,
+        finalists,
         current,
         warnings,
     })
 }
 
-/// Runs the Monte Carlo with `plan` for the searched car.
-fn evaluate(
+/// Runs the Monte Carlo with `plan` for the searched car: one plan's evaluation, independent of every other.
+pub fn evaluate_plan(
     model: &RaceModel,
     plans: &[Plan],
     start: Option<&RaceStart>,
     config: &SearchConfig,
     plan: &Plan,
-) -> Result<McReport, SimError> {
+) -> Result<PlanResult, SimError> {
+    let car = config.car;
     let mut plans = plans.to_vec();
-    if let Some(p) = plans.get_mut(config.car) {
+    if let Some(p) = plans.get_mut(car) {
         *p = plan.clone();
     }
     let prepared = Prepared::new(model, &plans, start)?;
@@ -234,11 +256,55 @@ fn evaluate(
         seed: config.seed,
         deterministic: false,
     };
-    Ok(monte_carlo::report(
-        model,
-        &monte_carlo::run_all(&prepared, &mc),
-        &mc,
-    ))
+    let report = monte_carlo::report(model, &monte_carlo::run_all(&prepared, &mc), &mc);
+    let free = free_track_s(model, car, plan, start).unwrap_or(f64::NAN);
+    Ok(result(plan.clone(), free, car, &report))
+}
+
+/// The search's report from its evaluations (`finalists` in the shortlist's order) for the car called `code`: the
+/// plans ranked by the objective, then by risk, then by label; the window is not scanned yet.
+pub fn rank<E: std::fmt::Display>(
+    config: &SearchConfig,
+    code: &str,
+    list: Shortlist,
+    finalists: Vec<Result<PlanResult, E>>,
+    current: Option<Result<PlanResult, E>>,
+) -> SearchReport {
+    let mut warnings = list.warnings;
+    let mut ranked = Vec::new();
+    for (plan, r) in list.finalists.iter().zip(finalists) {
+        match r {
+            Ok(r) => ranked.push(r),
+            Err(e) => warnings.push(format!("{}: {e}", plan.label())),
+        }
+    }
+    let key = |r: &PlanResult| score(config.objective, r);
+    ranked.sort_by(|a, b| {
+        key(a)
+            .total_cmp(&key(b))
+            .then(a.position_sd.total_cmp(&b.position_sd))
+            .then_with(|| a.label.cmp(&b.label))
+    });
+    SearchReport {
+        car: config.car,
+        code: code.to_owned(),
+        objective: config.objective,
+        runs_per_plan: config.runs_per_plan,
+        seed: config.seed,
+        plans_screened: list.plans_screened,
+        ranked,
+        window: None,
+        current: current.and_then(Result::ok),
+        warnings,
+    }
+}
+
+/// Lower is better: the expected position, or minus the expected points.
+fn score(objective: Objective, r: &PlanResult) -> f64 {
+    match objective {
+        Objective::Position => r.mean_position,
+        Objective::Points => -r.expected_points,
+    }
 }
 
 fn result(plan: Plan, free_track_s: f64, car: usize, r: &McReport) -> PlanResult {
@@ -264,65 +330,172 @@ fn result(plan: Plan, free_track_s: f64, car: usize, r: &McReport) -> PlanResult
     }
 }
 
-/// The window of the best plan's next stop: its in-lap moved over the grid, kept while the expectation is within
-/// a tolerance of the best (0.15 positions, or 0.5 points).
-fn pit_window(
-    model: &RaceModel,
-    plans: &[Plan],
-    start: Option<&RaceStart>,
-    config: &SearchConfig,
-    best: &PlanResult,
-    warnings: &mut Vec<String>,
-) -> Option<PitWindow> {
-    // The next stop: mid-race, the plan's first stops may be made already.
-    let completed = start.map_or(0, |s| s.completed_laps);
-    let next = best.plan.stops.iter().position(|s| s.lap > completed)?;
-    let first = best.plan.stops[next];
-    let from = completed + 1;
-    let until = best
-        .plan
-        .stops
-        .get(next + 1)
-        .map_or(model.total_laps, |s| s.lap);
-    let (tolerance, score): (f64, fn(&PlanResult) -> f64) = match config.objective {
-        Objective::Position => (0.15, |r| r.mean_position),
-        Objective::Points => (0.5, |r| -r.expected_points),
-    };
-    let best_score = score(best);
-    let mut inside = vec![first.lap];
-    for dir in [-1i64, 1] {
-        let mut lap = i64::from(first.lap);
-        loop {
-            lap += dir;
-            let Ok(l) = u32::try_from(lap) else { break };
-            if l < from.max(1) || l + config.min_stint_laps.min(3) > until || l >= model.total_laps
-            {
-                break;
+/// The pit window's scan, the search's last phase: the best plan's next in-lap moved a lap at a time before and
+/// after it, each direction kept while the expectation stays within a tolerance of the best (0.15 positions, or
+/// 0.5 points) and closed at the first lap that is not.
+///
+/// [`WindowScan::pending`] lists the next laps to evaluate, up to `per_direction` in each open direction, so that
+/// both directions and several laps can be evaluated at once; [`WindowScan::feed`] takes their results in that
+/// order and ignores those beyond a direction's close, so the window is the same whatever the batch width.
+#[derive(Clone, Debug)]
+pub struct WindowScan {
+    base: Plan,
+    /// Index in `base.stops` of the next stop.
+    next: usize,
+    best_lap: u32,
+    compound: Compound,
+    /// The laps the scan may reach, inclusive.
+    lo: u32,
+    hi: u32,
+    objective: Objective,
+    tolerance: f64,
+    best_score: f64,
+    /// Before the best lap, then after it.
+    dirs: [Direction; 2],
+}
+
+#[derive(Clone, Debug)]
+struct Direction {
+    /// The last lap evaluated inside the window (the best lap at first).
+    reached: u32,
+    open: bool,
+    inside: Vec<u32>,
+    warning: Option<String>,
+}
+
+/// A lap the window scan wants evaluated: the best plan with its next stop on `lap`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowCandidate {
+    /// The in-lap tried.
+    pub lap: u32,
+    /// The plan to evaluate ([`evaluate_plan`]).
+    pub plan: Plan,
+}
+
+impl WindowScan {
+    /// The scan around `report`'s best plan, `None` when it has none or no stop still to come. A race of
+    /// `total_laps` with `completed_laps` done.
+    pub fn new(
+        config: &SearchConfig,
+        total_laps: u32,
+        completed_laps: u32,
+        report: &SearchReport,
+    ) -> Option<Self> {
+        let best = report.ranked.first()?;
+        // The next stop: mid-race, the plan's first stops may be made already.
+        let next = best
+            .plan
+            .stops
+            .iter()
+            .position(|s| s.lap > completed_laps)?;
+        let first = best.plan.stops[next];
+        let until = best.plan.stops.get(next + 1).map_or(total_laps, |s| s.lap);
+        let tolerance = match config.objective {
+            Objective::Position => 0.15,
+            Objective::Points => 0.5,
+        };
+        let direction = Direction {
+            reached: first.lap,
+            open: true,
+            inside: Vec::new(),
+            warning: None,
+        };
+        Some(WindowScan {
+            base: best.plan.clone(),
+            next,
+            best_lap: first.lap,
+            compound: first.compound,
+            lo: (completed_laps + 1).max(1),
+            hi: until
+                .saturating_sub(config.min_stint_laps.min(3))
+                .min(total_laps.saturating_sub(1)),
+            objective: config.objective,
+            tolerance,
+            best_score: score(config.objective, best),
+            dirs: [direction.clone(), direction],
+        })
+    }
+
+    /// The next laps to evaluate: up to `per_direction` (at least one) beyond the last lap inside the window in
+    /// each open direction, nearest first, earlier laps' direction first. Empty when the scan is over.
+    pub fn pending(&self, per_direction: usize) -> Vec<WindowCandidate> {
+        let mut out = Vec::new();
+        for (d, dir) in self.dirs.iter().enumerate() {
+            if !dir.open {
+                continue;
             }
-            let mut plan = best.plan.clone();
-            plan.stops[next].lap = l;
-            match evaluate(model, plans, start, config, &plan) {
-                Ok(r) => {
-                    let free = free_track_s(model, config.car, &plan, start).unwrap_or(f64::NAN);
-                    if score(&result(plan, free, config.car, &r)) > best_score + tolerance {
-                        break;
-                    }
-                    inside.push(l);
-                }
-                Err(e) => {
-                    warnings.push(format!("window at lap {l}: {e}"));
+            for k in 1..=per_direction.max(1) as u32 {
+                let lap = if d == 0 {
+                    dir.reached.checked_sub(k)
+                } else {
+                    dir.reached.checked_add(k)
+                };
+                let Some(lap) = lap.filter(|l| (self.lo..=self.hi).contains(l)) else {
                     break;
+                };
+                let mut plan = self.base.clone();
+                plan.stops[self.next].lap = lap;
+                out.push(WindowCandidate { lap, plan });
+            }
+        }
+        out
+    }
+
+    /// Takes the results of `pending`'s candidates, in its order.
+    pub fn feed<E: std::fmt::Display>(
+        &mut self,
+        pending: &[WindowCandidate],
+        results: Vec<Result<PlanResult, E>>,
+    ) {
+        for (candidate, result) in pending.iter().zip(results) {
+            let lap = candidate.lap;
+            let dir = &mut self.dirs[usize::from(lap > self.best_lap)];
+            // Past a direction's close, or not the next lap of it (a stale batch): not part of the window.
+            let step = if lap > self.best_lap {
+                dir.reached.checked_add(1)
+            } else {
+                dir.reached.checked_sub(1)
+            };
+            if !dir.open || step != Some(lap) {
+                continue;
+            }
+            match result {
+                Ok(r) if score(self.objective, &r) <= self.best_score + self.tolerance => {
+                    dir.inside.push(lap);
+                    dir.reached = lap;
+                }
+                Ok(_) => dir.open = false,
+                Err(e) => {
+                    dir.warning = Some(format!("window at lap {lap}: {e}"));
+                    dir.open = false;
                 }
             }
         }
+        // A direction whose next lap is outside the race is over.
+        for (d, dir) in self.dirs.iter_mut().enumerate() {
+            let step = if d == 0 {
+                dir.reached.checked_sub(1)
+            } else {
+                dir.reached.checked_add(1)
+            };
+            if !step.is_some_and(|l| (self.lo..=self.hi).contains(&l)) {
+                dir.open = false;
+            }
+        }
     }
-    Some(PitWindow {
-        earliest_lap: inside.iter().copied().min().unwrap_or(first.lap),
-        latest_lap: inside.iter().copied().max().unwrap_or(first.lap),
-        best_lap: first.lap,
-        compound: first.compound,
-        tolerance,
-    })
+
+    /// The window; the scan's warnings (earlier laps' direction first) go to `warnings`.
+    pub fn finish(self, warnings: &mut Vec<String>) -> PitWindow {
+        let laps = || self.dirs.iter().flat_map(|d| d.inside.iter().copied());
+        warnings.extend(self.dirs.iter().filter_map(|d| d.warning.clone()));
+        PitWindow {
+            earliest_lap: laps().min().unwrap_or(self.best_lap).min(self.best_lap),
+            latest_lap: laps().max().unwrap_or(self.best_lap).max(self.best_lap),
+            best_lap: self.best_lap,
+            compound: self.compound,
+            tolerance: self.tolerance,
+        }
+    }
 }
 
 /// Every legal plan for `config.car`: from the grid, any start compound; mid-race, the fitted set with the stops

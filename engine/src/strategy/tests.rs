@@ -505,6 +505,57 @@ mod search {
         assert_eq!(r, search::search(&m, &plans(&m), None, &quick(3)).unwrap());
     }
 
+    /// The search's phases composed as workers would: the evaluations in any order, the window `width` laps
+    /// per direction at a time.
+    fn search_in_phases(
+        m: &RaceModel,
+        start: Option<&RaceStart>,
+        config: &SearchConfig,
+        width: usize,
+    ) -> search::SearchReport {
+        let plans = plans(m);
+        let evaluate = |p: &Plan| search::evaluate_plan(m, &plans, start, config, p);
+        let list = search::shortlist(m, &plans, start, config).unwrap();
+        let mut finalists: Vec<_> = list.finalists.iter().rev().map(evaluate).collect();
+        finalists.reverse();
+        let current = list.current.as_ref().map(evaluate);
+        let code = m.drivers[config.car].code.clone();
+        let mut report = search::rank(config, &code, list, finalists, current);
+        let completed = start.map_or(0, |s| s.completed_laps);
+        if let Some(mut scan) = search::WindowScan::new(config, m.total_laps, completed, &report) {
+            loop {
+                let pending = scan.pending(width);
+                if pending.is_empty() {
+                    break;
+                }
+                let results: Vec<_> = pending.iter().map(|c| evaluate(&c.plan)).collect();
+                scan.feed(&pending, results);
+            }
+            report.window = Some(scan.finish(&mut report.warnings));
+        }
+        report
+    }
+
+    #[test]
+    fn the_search_split_into_phases_gives_the_same_report_at_any_window_width() {
+        let m = field(8, 40);
+        let mut wide = quick(3);
+        // Points as the objective: its tolerance keeps the window open over many laps.
+        wide.objective = Objective::Points;
+        for config in [quick(3), wide] {
+            let whole = search::search(&m, &plans(&m), None, &config).unwrap();
+            let w = whole.window.as_ref().unwrap();
+            assert!(w.latest_lap > w.earliest_lap, "{w:?}");
+            for width in [1, 2, 3, 7] {
+                assert_eq!(
+                    search_in_phases(&m, None, &config, width),
+                    whole,
+                    "{width} laps per direction"
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_search_keeps_stints_within_the_tyre_life_it_is_given() {
         let m = field(8, 40);
