@@ -1881,3 +1881,126 @@ async fn through_nats(client: &Client, url: &str, nats_ws: &str) -> anyhow::Resu
     );
     Ok(())
 }
+
+/// Canada 2019 from the grid with TUMFTM's parameters and every random influence on (its fixed retirements would
+/// switch the random ones off): the model of the Monte Carlo benchmarks.
+fn grid_inputs() -> anyhow::Result<boxbox_web::view_model::strategy::DeskInputs> {
+    use boxbox_engine::strategy::lapsim::{CarStart, RaceStart};
+    use boxbox_engine::strategy::tumftm;
+    let races = workspace_root().join("../shared/data/races");
+    let read = |p: PathBuf| {
+        std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))
+    };
+    let mut model = tumftm::read(
+        &read(races.join("2019_07_canada/tumftm_pars_Montreal_2019.ini"))?,
+        &read(races.join("_common/tumftm_pars_mcs.ini"))?,
+    )?;
+    model.fixed = Default::default();
+    let plans: Vec<_> = model.drivers.iter().map(|d| d.plan.clone()).collect();
+    let start = RaceStart {
+        completed_laps: 0,
+        cars: model
+            .drivers
+            .iter()
+            .map(|d| {
+                Ok(CarStart {
+                    race_time_s: 0.0,
+                    laps: 0,
+                    compound: d.plan.start.context("a start compound")?,
+                    tyre_age_laps: f64::from(d.plan.start_age_laps),
+                    fuel_kg: d.fuel.start_kg,
+                    retired: false,
+                })
+            })
+            .collect::<anyhow::Result<_>>()?,
+    };
+    let car_idx = (0..model.drivers.len() as u8).collect();
+    Ok(boxbox_web::view_model::strategy::DeskInputs {
+        model,
+        plans,
+        start,
+        car_idx,
+    })
+}
+
+/// The strategy refresh the issue measures (about 30 plans × 2,000 races, plus the pit window) on Canada 2019,
+/// spread over one worker and then two by the app's own code (`benchmark_strategy_search`): prints the times for
+/// BENCHMARKS.md and asserts that both give the native one-thread report, bit for bit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strategy_search_over_workers_in_headless_chromium() -> anyhow::Result<()> {
+    let _one = ONE_BROWSER.lock().await;
+    let (_driver, driver_port) = start_chromedriver().await?;
+    let (_relay, url) = start_relay(0, 11, 1.0).await?;
+    let client = browser(driver_port).await?;
+    let outcome = search_over_workers(&client, &url).await;
+    client.close().await?;
+    outcome
+}
+
+async fn search_over_workers(client: &Client, url: &str) -> anyhow::Result<()> {
+    use boxbox_engine::strategy::search::{self, SearchConfig};
+    const RUNS: u32 = 2_000;
+    const MAX_STOPS: u32 = 2;
+    const FINALISTS: usize = 15;
+    let inputs = grid_inputs()?;
+    let car = inputs.model.driver("HAM").context("HAM in Canada 2019")?;
+    let config = SearchConfig {
+        runs_per_plan: RUNS,
+        max_stops: MAX_STOPS,
+        finalists_per_stop_count: FINALISTS,
+        ..SearchConfig::for_car(car, 1)
+    };
+    let native = search::search(&inputs.model, &inputs.plans, Some(&inputs.start), &config)?;
+    let want = boxbox_web::split_search::summary(&native);
+    let json = serde_json::to_string(&inputs)?;
+    client
+        .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+            Some(Duration::from_secs(300)),
+            None,
+            None,
+        ))
+        .await?;
+    let base = url.trim_end_matches('/');
+    let mut times = Vec::new();
+    for workers in [1, 2] {
+        client.goto(&format!("{base}/?workers={workers}")).await?;
+        full_tower(client).await?;
+        let answer = client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 window.wasmBindings.benchmark_strategy_search(arguments[0], arguments[1], arguments[2],
+                     arguments[3], arguments[4]).then(done, e => done('error: ' + e));",
+                vec![
+                    json.clone().into(),
+                    car.into(),
+                    RUNS.into(),
+                    MAX_STOPS.into(),
+                    FINALISTS.into(),
+                ],
+            )
+            .await?;
+        let text = answer.as_str().context("the benchmark answers text")?;
+        ensure!(!text.starts_with("error"), "{text}");
+        let answer: serde_json::Value = serde_json::from_str(text)?;
+        ensure!(answer["workers"] == workers, "{answer}");
+        ensure!(
+            answer["report"].as_str() == Some(want.as_str()),
+            "{workers} worker(s) in the browser: {}\nnative, one thread: {want}",
+            answer["report"]
+        );
+        let elapsed_ms = answer["elapsed_ms"].as_f64().context("elapsed_ms")?;
+        println!(
+            "BENCH wasm strategy refresh over {workers} worker(s): {} plans screened, {} ranked x {RUNS} runs \
+             (+ window) in {:.2} s",
+            answer["plans_screened"],
+            answer["ranked"],
+            elapsed_ms / 1000.0
+        );
+        times.push(elapsed_ms);
+    }
+    println!(
+        "BENCH wasm strategy refresh: 2 workers take {:.2}x the time of 1",
+        times[1] / times[0]
+    );
+    Ok(())
+}

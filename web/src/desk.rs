@@ -26,6 +26,7 @@ use crate::live::LiveFeed;
 use crate::locks::{DeskLocks, LockBar, LockSource, lock_button};
 use crate::pool::{self, Done, PoolError};
 use crate::schedule::Refresh;
+use crate::split_search;
 use crate::view_model::strategy::{
     self as vm, DeskStatus, HistBar, PageInputs, PlanRow, RerunGate, RunKey, WhatIfControls,
 };
@@ -231,10 +232,13 @@ impl Desk {
                 Ok::<(), PoolError>(())
             };
             let search = async {
-                let done = pool
-                    .run(generation, &vm::search_job(&inputs, driver))
-                    .await?;
-                if let (true, Answer::Search(report)) = (current(), done.answer) {
+                let run = |job| {
+                    let done = pool.run(generation, &job);
+                    async move { done.await.map(|d| d.answer) }
+                };
+                let report =
+                    split_search::search(run, &inputs, &vm::search_config(driver), workers).await?;
+                if current() {
                     self.search.set(Some(Arc::new(report)));
                 }
                 Ok::<(), PoolError>(())

@@ -9,6 +9,8 @@
 //!   time (normalizer checkpoints, the lap history so far). Pure.
 //! - [`worker_protocol`]: the strategy workers' requests and responses (JSON text), and the worker's side of it.
 //!   Pure; the worker binary (`web/worker`) is a thin shell around [`worker_protocol::handle`].
+//! - [`split_search`]: a strategy search spread over the workers (screen, finalists, the window's scan in
+//!   batches), generic over how a job runs; the same report as one thread's. Pure.
 //! - [`nats_protocol`]: the NATS client protocol the page speaks to a NATS server's WebSocket listener. Pure.
 //! - [`relay_message`]: the relay's `/ws` messages read without serde's buffering (a smaller bundle). Pure.
 //! - [`replay_protocol`]: the offline replay's worker protocol: commands in, a header and a relay message (snapshot
@@ -26,6 +28,7 @@
 //! - `replay_worker` (wasm only): the page's handle on the replay worker: one command at a time.
 //! - `race_control` (wasm only): the race control feed (SC/VSC, stops, retirements, fastest laps) from
 //!   [`view_model::race_control`], built only while it is open.
+//! - `bench` (wasm only): a strategy search timed over the pool, for the end-to-end benchmark.
 //! - `desk` (wasm only): the strategy desk component, fed by the pool.
 //! - `locks` (wasm only): the desk's strategy locks (the car's lock, Lock and Unlock where the relay permits) from
 //!   [`view_model::locks`].
@@ -40,6 +43,7 @@ pub mod nats_protocol;
 pub mod relay_message;
 pub mod replay_protocol;
 pub mod schedule;
+pub mod split_search;
 pub mod timeline;
 pub mod view_model;
 pub mod worker_protocol;
@@ -47,6 +51,8 @@ pub mod worker_protocol;
 // --- browser only ------------------------------------------------------------------------------------------------
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
+mod bench;
 #[cfg(target_arch = "wasm32")]
 mod charts;
 #[cfg(target_arch = "wasm32")]
@@ -74,6 +80,8 @@ mod wake_lock;
 
 #[cfg(target_arch = "wasm32")]
 pub use app::{App, PitWall};
+#[cfg(target_arch = "wasm32")]
+pub use bench::benchmark_strategy_search;
 #[cfg(target_arch = "wasm32")]
 pub use desk::pin_strategy_inputs;
 #[cfg(target_arch = "wasm32")]

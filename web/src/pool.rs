@@ -49,6 +49,13 @@ impl fmt::Display for PoolError {
     }
 }
 
+impl From<String> for PoolError {
+    /// A job that answered something else than asked.
+    fn from(message: String) -> Self {
+        PoolError::Job(message)
+    }
+}
+
 /// A job's answer and how long the worker took.
 #[derive(Debug)]
 pub struct Done {
@@ -164,7 +171,7 @@ impl WorkerPool {
         &self,
         generation: u64,
         job: &Job,
-    ) -> impl Future<Output = Result<Done, PoolError>> + 'static {
+    ) -> impl Future<Output = Result<Done, PoolError>> + 'static + use<> {
         let (reply, answer) = oneshot::channel();
         {
             let mut inner = self.inner.borrow_mut();

@@ -21,7 +21,7 @@ use boxbox_engine::strategy::live;
 use boxbox_engine::strategy::model::{Plan, RaceModel};
 use boxbox_engine::strategy::monte_carlo::{self, McConfig, McReport, Tally};
 use boxbox_engine::strategy::search::{
-    self, SearchConfig, SearchReport, UndercutReport, WhatIf, WhatIfReport,
+    self, PlanResult, SearchConfig, Shortlist, UndercutReport, WhatIf, WhatIfReport,
 };
 use boxbox_engine::wire::Compound;
 use boxbox_engine::wire::{LapRecord, RaceState};
@@ -127,12 +127,22 @@ pub enum Job {
         /// Its seed.
         seed: u64,
     },
-    /// A strategy search for one car → [`Answer::Search`].
-    Search {
+    /// A strategy search's first phase for one car: its finalists → [`Answer::Shortlist`]. The rest of the search
+    /// is spread over the workers by [`crate::split_search`].
+    Shortlist {
         /// The [`DeskInputs`] (the search starts from their live race).
         inputs: Opaque,
         /// The search's settings (the car is in it).
         config: SearchConfig,
+    },
+    /// Some of a search's plans, each through its Monte Carlo → [`Answer::Evaluated`].
+    Evaluate {
+        /// The [`DeskInputs`].
+        inputs: Opaque,
+        /// The search's settings (the car, its runs per plan and seed).
+        config: SearchConfig,
+        /// The plans for the searched car.
+        plans: Vec<Plan>,
     },
     /// A what-if against the base case on the same seed → [`Answer::WhatIf`].
     WhatIf {
@@ -196,8 +206,10 @@ pub enum Answer {
         /// The merged tally's digest ([`tally_digest`]).
         digest: String,
     },
-    /// The search's report.
-    Search(SearchReport),
+    /// A search's finalists.
+    Shortlist(Shortlist),
+    /// Each plan's result or why it has none, in the job's order.
+    Evaluated(Vec<Result<PlanResult, String>>),
     /// Base case and what-if.
     WhatIf(WhatIfReport),
     /// Undercut and cover chances.
@@ -250,11 +262,27 @@ pub fn run(job: &Job) -> Result<Answer, String> {
                 digest: tally_digest(&merged),
             })
         }
-        Job::Search { inputs, config } => {
+        Job::Shortlist { inputs, config } => {
             let i: DeskInputs = inputs.decode()?;
-            search::search(&i.model, &i.plans, Some(&i.start), config)
-                .map(Answer::Search)
+            search::shortlist(&i.model, &i.plans, Some(&i.start), config)
+                .map(Answer::Shortlist)
                 .map_err(|e| e.to_string())
+        }
+        Job::Evaluate {
+            inputs,
+            config,
+            plans,
+        } => {
+            let i: DeskInputs = inputs.decode()?;
+            Ok(Answer::Evaluated(
+                plans
+                    .iter()
+                    .map(|p| {
+                        search::evaluate_plan(&i.model, &i.plans, Some(&i.start), config, p)
+                            .map_err(|e| e.to_string())
+                    })
+                    .collect(),
+            ))
         }
         Job::WhatIf {
             inputs,
@@ -474,6 +502,7 @@ mod tests {
     use boxbox_engine::strategy::lapsim::CarStart;
     use boxbox_engine::strategy::monte_carlo::chunks;
     use boxbox_engine::strategy::tumftm;
+    use futures::FutureExt;
 
     fn canada() -> RaceModel {
         let mut model = tumftm::read(
@@ -606,27 +635,47 @@ mod tests {
     }
 
     #[test]
-    fn search_what_if_and_undercut_travel_as_json() {
+    fn a_search_spread_over_workers_gives_the_one_thread_report() {
         let inputs = inputs();
         let (model, plans, start) = (&inputs.model, &inputs.plans, &inputs.start);
         let car = model.driver("HAM").expect("HAM races");
         let config = SearchConfig {
             runs_per_plan: 40,
-            max_stops: 1,
-            finalists_per_stop_count: 2,
+            max_stops: 2,
+            finalists_per_stop_count: 3,
+            objective: search::Objective::Points,
             ..SearchConfig::for_car(car, 4)
         };
         let direct = search::search(model, plans, Some(start), &config).expect("searches");
-        let response = round_trip(&Request {
-            id: 7,
-            generation: 1,
-            job: Job::Search {
-                inputs: opaque(&inputs),
-                config,
-            },
-        });
-        assert_eq!(response.result, Ok(Answer::Search(direct)));
+        let window = direct.window.as_ref().expect("a window");
+        assert!(window.latest_lap > window.earliest_lap, "{window:?}");
+        let page = PageInputs::new(&inputs).expect("page inputs");
+        let jobs = std::cell::Cell::new(0);
+        // Every job through the worker's JSON side, as the pool posts it.
+        let run = |job: Job| {
+            jobs.set(jobs.get() + 1);
+            let response = round_trip(&Request {
+                id: jobs.get(),
+                generation: 1,
+                job,
+            });
+            std::future::ready(response.result)
+        };
+        for workers in [1, 2, 3, 4, 8] {
+            jobs.set(0);
+            let split = crate::split_search::search(run, &page, &config, workers)
+                .now_or_never()
+                .expect("every job answers at once here");
+            assert_eq!(split, Ok(direct.clone()), "{workers} workers");
+            assert!(jobs.get() > 2, "{workers} workers: {} jobs", jobs.get());
+        }
+    }
 
+    #[test]
+    fn what_if_and_undercut_travel_as_json() {
+        let inputs = inputs();
+        let (model, plans, start) = (&inputs.model, &inputs.plans, &inputs.start);
+        let car = model.driver("HAM").expect("HAM races");
         let mc = McConfig {
             runs: 60,
             seed: 2,

@@ -334,8 +334,8 @@ fn result(plan: Plan, free_track_s: f64, car: usize, r: &McReport) -> PlanResult
 /// after it, each direction kept while the expectation stays within a tolerance of the best (0.15 positions, or
 /// 0.5 points) and closed at the first lap that is not.
 ///
-/// [`WindowScan::pending`] lists the next laps to evaluate, up to `per_direction` in each open direction, so that
-/// both directions and several laps can be evaluated at once; [`WindowScan::feed`] takes their results in that
+/// [`WindowScan::pending`] lists the next laps to evaluate, as many as there are workers, from both directions
+/// while both are open, so that they can be evaluated at once; [`WindowScan::feed`] takes their results in that
 /// order and ignores those beyond a direction's close, so the window is the same whatever the batch width.
 #[derive(Clone, Debug)]
 pub struct WindowScan {
@@ -416,26 +416,30 @@ impl WindowScan {
         })
     }
 
-    /// The next laps to evaluate: up to `per_direction` (at least one) beyond the last lap inside the window in
-    /// each open direction, nearest first, earlier laps' direction first. Empty when the scan is over.
-    pub fn pending(&self, per_direction: usize) -> Vec<WindowCandidate> {
+    /// The next laps to evaluate, at most `width` (at least one): beyond the last lap inside the window, nearest
+    /// first, taken in turn from each open direction (earlier laps' first), so that a closed direction leaves the
+    /// whole width to the other. Empty when the scan is over.
+    pub fn pending(&self, width: usize) -> Vec<WindowCandidate> {
         let mut out = Vec::new();
-        for (d, dir) in self.dirs.iter().enumerate() {
-            if !dir.open {
-                continue;
-            }
-            for k in 1..=per_direction.max(1) as u32 {
+        for k in 1u32.. {
+            let before = out.len();
+            for (d, dir) in self.dirs.iter().enumerate() {
+                if !dir.open || out.len() >= width.max(1) {
+                    continue;
+                }
                 let lap = if d == 0 {
                     dir.reached.checked_sub(k)
                 } else {
                     dir.reached.checked_add(k)
                 };
-                let Some(lap) = lap.filter(|l| (self.lo..=self.hi).contains(l)) else {
-                    break;
-                };
-                let mut plan = self.base.clone();
-                plan.stops[self.next].lap = lap;
-                out.push(WindowCandidate { lap, plan });
+                if let Some(lap) = lap.filter(|l| (self.lo..=self.hi).contains(l)) {
+                    let mut plan = self.base.clone();
+                    plan.stops[self.next].lap = lap;
+                    out.push(WindowCandidate { lap, plan });
+                }
+            }
+            if out.len() == before {
+                break;
             }
         }
         out

@@ -505,8 +505,8 @@ mod search {
         assert_eq!(r, search::search(&m, &plans(&m), None, &quick(3)).unwrap());
     }
 
-    /// The search's phases composed as workers would: the evaluations in any order, the window `width` laps
-    /// per direction at a time.
+    /// The search's phases composed as workers would: the evaluations in any order, the window `width` laps at
+    /// a time.
     fn search_in_phases(
         m: &RaceModel,
         start: Option<&RaceStart>,
@@ -550,7 +550,7 @@ mod search {
                 assert_eq!(
                     search_in_phases(&m, None, &config, width),
                     whole,
-                    "{width} laps per direction"
+                    "{width} laps at a time"
                 );
             }
         }

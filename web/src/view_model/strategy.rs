@@ -81,14 +81,11 @@ pub fn baseline_report_job(inputs: &PageInputs, tallies: Vec<Opaque>) -> Job {
     }
 }
 
-/// The strategy search for `driver`.
-pub fn search_job(inputs: &PageInputs, driver: usize) -> Job {
-    Job::Search {
-        inputs: inputs.inputs.clone(),
-        config: SearchConfig {
-            runs_per_plan: SEARCH_RUNS_PER_PLAN,
-            ..SearchConfig::for_car(driver, SEED)
-        },
+/// The strategy search's settings for `driver` (run over the pool by [`crate::split_search::search`]).
+pub fn search_config(driver: usize) -> SearchConfig {
+    SearchConfig {
+        runs_per_plan: SEARCH_RUNS_PER_PLAN,
+        ..SearchConfig::for_car(driver, SEED)
     }
 }
 
