@@ -1969,7 +1969,7 @@ async fn search_over_workers(client: &Client, url: &str) -> anyhow::Result<()> {
             .execute_async(
                 "const done = arguments[arguments.length - 1];
                  window.wasmBindings.benchmark_strategy_search(arguments[0], arguments[1], arguments[2],
-                     arguments[3], arguments[4]).then(done, e => done('error: ' + e));",
+                     arguments[3], arguments[4], done);",
                 vec![
                     json.clone().into(),
                     car.into(),

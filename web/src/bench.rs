@@ -3,40 +3,54 @@
 //! (`window.wasmBindings.benchmark_strategy_search(...)`).
 
 use boxbox_engine::strategy::search::SearchConfig;
+use leptos::task::spawn_local;
 use wasm_bindgen::prelude::{JsValue, wasm_bindgen};
 
 use crate::pool::{self, PoolError};
-use crate::split_search;
+use crate::split_search::{self, JobFuture};
 use crate::worker_protocol::{Answer, CHART_GENERATION, Job, Opaque};
 
 /// Times a search for model driver `car` on `inputs` (a `DeskInputs` as JSON) with `runs_per_plan` races per
 /// plan, up to `max_stops` stops and `finalists` plans per stop count through the Monte Carlo, on the page's pool
-/// (`?workers=K`). Resolves with JSON: `elapsed_ms` (from posting the first job to the report, the inputs' check
-/// excluded), `workers`, `plans_screened`, `ranked` (plans) and `report`, a line per ranked plan and the window, so that
-/// two runs can be compared.
-///
-/// # Errors
-/// The pool's or the engine's message, as a JS string.
+/// (`?workers=K`), then calls `done` with JSON: `elapsed_ms` (from the first job of the search to its report, the
+/// inputs' check excluded), `workers`, `plans_screened`, `ranked` (plans) and `report`, a line per ranked plan and
+/// the window, so that two runs can be compared; or with `error: ` and the message. (A callback rather than a
+/// promise: an exported `async fn` brings its own promise glue into the bundle.)
 #[wasm_bindgen]
-pub async fn benchmark_strategy_search(
+pub fn benchmark_strategy_search(
     inputs: String,
     car: u32,
     runs_per_plan: u32,
     max_stops: u32,
     finalists: u32,
-) -> Result<JsValue, JsValue> {
-    let error = |e: PoolError| JsValue::from_str(&e.to_string());
-    let pool = pool::shared().map_err(error)?;
+    done: js_sys::Function,
+) {
+    spawn_local(async move {
+        let answer = match timed_search(inputs, car, runs_per_plan, max_stops, finalists).await {
+            Ok(json) => json,
+            Err(e) => format!("error: {e}"),
+        };
+        // Nothing to tell anyone if the page's callback throws.
+        let _ = done.call1(&JsValue::NULL, &JsValue::from_str(&answer));
+    });
+}
+
+async fn timed_search(
+    inputs: String,
+    car: u32,
+    runs_per_plan: u32,
+    max_stops: u32,
+    finalists: u32,
+) -> Result<String, PoolError> {
+    let pool = pool::shared()?;
     let workers = pool.size();
     // Not superseded by the desk's runs: the generation chart jobs use.
     let generation = CHART_GENERATION;
-    let opaque = Opaque::from_json(&inputs).map_err(|e| JsValue::from_str(&e))?;
-    let page = match pool.run(generation, &Job::Pinned(opaque)).await {
-        Ok(done) => match done.answer {
-            Answer::Inputs(page) => *page,
-            _ => return Err(JsValue::from_str("the inputs job answered something else")),
-        },
-        Err(e) => return Err(error(e)),
+    let opaque = Opaque::from_json(&inputs).map_err(PoolError::Job)?;
+    let Answer::Inputs(page) = pool.run(generation, &Job::Pinned(opaque)).await?.answer else {
+        return Err(PoolError::Job(
+            "the inputs job answered something else".into(),
+        ));
     };
     let config = SearchConfig {
         runs_per_plan,
@@ -44,21 +58,17 @@ pub async fn benchmark_strategy_search(
         finalists_per_stop_count: finalists as usize,
         ..SearchConfig::for_car(car as usize, 1)
     };
-    let run = |job| {
+    let run = |job| -> JobFuture<PoolError> {
         let done = pool.run(generation, &job);
-        async move { done.await.map(|d| d.answer) }
+        Box::pin(async move { done.await.map(|d| d.answer) })
     };
     let t0 = js_sys::Date::now();
-    let report = split_search::search(run, &page, &config, workers)
-        .await
-        .map_err(error)?;
+    let report = split_search::search(&run, &page, &config, workers).await?;
     let elapsed_ms = js_sys::Date::now() - t0;
-    let summary = split_search::summary(&report);
-    let json = format!(
+    Ok(format!(
         r#"{{"elapsed_ms":{elapsed_ms},"workers":{workers},"plans_screened":{},"ranked":{},"report":"{}"}}"#,
         report.plans_screened,
         report.ranked.len(),
-        summary.replace('"', "'")
-    );
-    Ok(JsValue::from_str(&json))
+        split_search::summary(&report).replace('"', "'")
+    ))
 }

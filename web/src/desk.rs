@@ -232,12 +232,13 @@ impl Desk {
                 Ok::<(), PoolError>(())
             };
             let search = async {
-                let run = |job| {
+                let run = |job| -> split_search::JobFuture<PoolError> {
                     let done = pool.run(generation, &job);
-                    async move { done.await.map(|d| d.answer) }
+                    Box::pin(async move { done.await.map(|d| d.answer) })
                 };
                 let report =
-                    split_search::search(run, &inputs, &vm::search_config(driver), workers).await?;
+                    split_search::search(&run, &inputs, &vm::search_config(driver), workers)
+                        .await?;
                 if current() {
                     self.search.set(Some(Arc::new(report)));
                 }

@@ -1,79 +1,228 @@
-//! A strategy search spread over the worker pool: the screen in one job, the finalists' Monte Carlos in several,
-//! the pit window's scan a few laps per direction at a time. Pure (generic over how a job is run), so the same
-//! code runs on the page over the pool and natively in tests.
+//! A strategy search spread over the worker pool, as a conversation: a worker starts the search (the free-track
+//! screen) and answers with a state and blocks of plans to evaluate; other workers evaluate the blocks at once;
+//! a worker advances the state with their results (ranks the finalists, then scans the pit window a worker's width
+//! of laps at a time) until it answers with the report.
 //!
 //! Every evaluation is an independent Monte Carlo on the search's seed, and [`WindowScan`] ignores what lies beyond
 //! a direction's close, so the report is the one `search::search` gives on one thread, bit for bit, whatever the
-//! number of workers (tested below).
+//! number of workers (tested in `worker_protocol`'s tests).
+//!
+//! **Invariant:** the page only carries the state, the plans and the results as [`Opaque`](crate::worker_protocol::Opaque) JSON. The ranking, the
+//! window's logic and the plans' serde code run in workers ([`start`], [`advance`]), out of the app's bundle; the
+//! page's part ([`search`]) is a loop over jobs.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use boxbox_engine::strategy::model::Plan;
-use boxbox_engine::strategy::search::{self, SearchConfig, SearchReport, WindowScan};
+use boxbox_engine::strategy::search::{
+    self, PlanResult, SearchConfig, SearchReport, Shortlist, WindowCandidate, WindowScan,
+};
+use serde::{Deserialize, Serialize};
 
-use crate::worker_protocol::{Answer, Job, PageInputs};
+use crate::worker_protocol::{Answer, DeskInputs, Job, PageInputs};
 
-/// Runs the search of `config` on `inputs` with `run` (a job in, its answer out), as if `workers` workers were
-/// free: finalists in about two jobs per worker, the window's scan `workers` laps at a time.
+/// A job's answer, or why there is none.
+pub type JobFuture<E> = Pin<Box<dyn Future<Output = Result<Answer, E>>>>;
+
+/// Runs the search of `config` on `inputs` with `run` (a job in, its answer out) as if `workers` workers were
+/// free: the finalists in about two blocks per worker, the window `workers` laps at a time.
 ///
 /// # Errors
 /// The first job's error; a job that answers something else than asked becomes `E::from` a message.
-pub async fn search<F, Fut, E>(
-    run: F,
+pub async fn search<E: From<String>>(
+    run: &dyn Fn(Job) -> JobFuture<E>,
     inputs: &PageInputs,
     config: &SearchConfig,
     workers: usize,
-) -> Result<SearchReport, E>
-where
-    F: Fn(Job) -> Fut,
-    Fut: Future<Output = Result<Answer, E>>,
-    E: From<String>,
-{
-    let workers = workers.max(1);
-    let Answer::Shortlist(list) = run(Job::Shortlist {
+) -> Result<SearchReport, E> {
+    let mut answer = run(Job::SearchStart {
         inputs: inputs.inputs.clone(),
         config: config.clone(),
+        workers,
     })
-    .await?
-    else {
-        return Err(E::from("the shortlist job answered something else".into()));
-    };
-    // The current plan rides with the finalists: its result is the last one.
-    let mut plans = list.finalists.clone();
-    plans.extend(list.current.iter().cloned());
-    let mut results = evaluate(&run, inputs, config, &plans, 2 * workers).await?;
-    let current = list.current.is_some().then(|| results.pop()).flatten();
-    let code = inputs
-        .codes
-        .get(config.car)
-        .cloned()
-        .unwrap_or_else(|| format!("car {}", config.car));
-    let mut report = search::rank(config, &code, list, results, current);
-    if let Some(mut scan) =
-        WindowScan::new(config, inputs.total_laps, inputs.completed_laps, &report)
-    {
-        loop {
-            let pending = scan.pending(workers);
-            if pending.is_empty() {
-                break;
+    .await?;
+    loop {
+        let (state, blocks) = match answer {
+            Answer::Search(report) => return Ok(report),
+            Answer::SearchStep { state, blocks } => (state, blocks),
+            _ => return Err(E::from("a search job answered something else".into())),
+        };
+        let evaluations = blocks.into_iter().map(|plans| {
+            run(Job::SearchEvaluate {
+                inputs: inputs.inputs.clone(),
+                config: config.clone(),
+                plans,
+            })
+        });
+        let mut results = Vec::new();
+        for evaluated in futures::future::join_all(evaluations).await {
+            match evaluated? {
+                Answer::Evaluated(r) => results.push(r),
+                _ => return Err(E::from("an evaluation job answered something else".into())),
             }
-            let plans: Vec<Plan> = pending.iter().map(|c| c.plan.clone()).collect();
-            let results = evaluate(&run, inputs, config, &plans, pending.len()).await?;
-            scan.feed(&pending, results);
         }
-        report.window = Some(scan.finish(&mut report.warnings));
+        answer = run(Job::SearchAdvance { state, results }).await?;
     }
-    Ok(report)
 }
 
-/// A search report in one line — each ranked plan's label, mean position and its spread (every bit of the
-/// floats), then the window — to compare two runs of a search (the browser's benchmark against a native one).
+/// The search between two steps, as a worker hands it on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchState {
+    config: SearchConfig,
+    /// The searched car's code.
+    code: String,
+    workers: usize,
+    total_laps: u32,
+    completed_laps: u32,
+    phase: Phase,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+enum Phase {
+    /// The finalists, then the current plan, are being evaluated.
+    Finalists(Shortlist),
+    /// The window's `pending` laps are being evaluated.
+    Window {
+        report: Box<SearchReport>,
+        scan: WindowScan,
+        pending: Vec<WindowCandidate>,
+    },
+}
+
+/// What a worker answers to a step: more plans to evaluate, or the report.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Evaluate each block of plans (with [`evaluate`]), then [`advance`] the state with their results in order.
+    Work {
+        /// The search so far.
+        state: SearchState,
+        /// Blocks of plans for the searched car.
+        blocks: Vec<Vec<Plan>>,
+    },
+    /// The search is over.
+    Done(SearchReport),
+}
+
+/// Starts the search (in a worker): the free-track screen, and the finalists with the current plan to evaluate.
+///
+/// # Errors
+/// The engine's error, as text.
+pub fn start(inputs: &DeskInputs, config: &SearchConfig, workers: usize) -> Result<Step, String> {
+    let list = search::shortlist(&inputs.model, &inputs.plans, Some(&inputs.start), config)
+        .map_err(|e| e.to_string())?;
+    let code = inputs
+        .model
+        .drivers
+        .get(config.car)
+        .map(|d| d.code.clone())
+        .unwrap_or_default();
+    let mut plans = list.finalists.clone();
+    plans.extend(list.current.iter().cloned());
+    let workers = workers.max(1);
+    let state = SearchState {
+        config: config.clone(),
+        code,
+        workers,
+        total_laps: inputs.model.total_laps,
+        completed_laps: inputs.start.completed_laps,
+        phase: Phase::Finalists(list),
+    };
+    if plans.is_empty() {
+        return advance(state, Vec::new());
+    }
+    let per = plans.len().div_ceil(2 * workers);
+    Ok(Step::Work {
+        state,
+        blocks: plans.chunks(per).map(<[Plan]>::to_vec).collect(),
+    })
+}
+
+/// Evaluates a block of plans for the search of `config` (in a worker); a plan that cannot be simulated has its
+/// error in its place.
+pub fn evaluate(
+    inputs: &DeskInputs,
+    config: &SearchConfig,
+    plans: &[Plan],
+) -> Vec<Result<PlanResult, String>> {
+    plans
+        .iter()
+        .map(|p| {
+            search::evaluate_plan(&inputs.model, &inputs.plans, Some(&inputs.start), config, p)
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// Takes the results of the blocks [`Step::Work`] listed, in order (in a worker), and says what comes next.
+///
+/// # Errors
+/// When the results do not match the plans handed out.
+pub fn advance(
+    mut state: SearchState,
+    results: Vec<Result<PlanResult, String>>,
+) -> Result<Step, String> {
+    let (mut report, mut scan) = match state.phase {
+        Phase::Finalists(list) => {
+            let mut results = results;
+            let wanted = list.finalists.len() + usize::from(list.current.is_some());
+            if results.len() != wanted {
+                return Err(format!("{} results for {wanted} plans", results.len()));
+            }
+            let current = list.current.is_some().then(|| results.pop()).flatten();
+            let report = search::rank(&state.config, &state.code, list, results, current);
+            let scan = WindowScan::new(
+                &state.config,
+                state.total_laps,
+                state.completed_laps,
+                &report,
+            );
+            (Box::new(report), scan)
+        }
+        Phase::Window {
+            report,
+            mut scan,
+            pending,
+        } => {
+            if results.len() != pending.len() {
+                return Err(format!(
+                    "{} results for {} window laps",
+                    results.len(),
+                    pending.len()
+                ));
+            }
+            scan.feed(&pending, results);
+            (report, Some(scan))
+        }
+    };
+    let Some(window) = scan.take() else {
+        return Ok(Step::Done(*report));
+    };
+    let pending = window.pending(state.workers);
+    if pending.is_empty() {
+        report.window = Some(window.finish(&mut report.warnings));
+        return Ok(Step::Done(*report));
+    }
+    let blocks = pending.iter().map(|c| vec![c.plan.clone()]).collect();
+    state.phase = Phase::Window {
+        report,
+        scan: window,
+        pending,
+    };
+    Ok(Step::Work { state, blocks })
+}
+
+/// A search report in one line — each ranked plan's label, mean position and its spread (their bits, in hex:
+/// the page has no shortest-float formatting to spare), then the window — to compare two runs of a search (the
+/// browser's benchmark against a native one).
 pub fn summary(report: &SearchReport) -> String {
     let mut out = String::new();
     for plan in &report.ranked {
         out += &format!(
-            "{} {:?} {:?}; ",
-            plan.label, plan.mean_position, plan.position_sd
+            "{} {:x} {:x}; ",
+            plan.label,
+            plan.mean_position.to_bits(),
+            plan.position_sd.to_bits()
         );
     }
     if let Some(w) = &report.window {
@@ -83,46 +232,4 @@ pub fn summary(report: &SearchReport) -> String {
         );
     }
     out
-}
-
-/// Evaluates `plans` in at most `jobs` jobs of consecutive plans, run at once; the results in `plans`' order.
-async fn evaluate<F, Fut, E>(
-    run: &F,
-    inputs: &PageInputs,
-    config: &SearchConfig,
-    plans: &[Plan],
-    jobs: usize,
-) -> Result<Vec<Result<search::PlanResult, String>>, E>
-where
-    F: Fn(Job) -> Fut,
-    Fut: Future<Output = Result<Answer, E>>,
-    E: From<String>,
-{
-    if plans.is_empty() {
-        return Ok(Vec::new());
-    }
-    let per = plans.len().div_ceil(jobs.max(1));
-    let answers = futures::future::join_all(plans.chunks(per).map(|block| {
-        run(Job::Evaluate {
-            inputs: inputs.inputs.clone(),
-            config: config.clone(),
-            plans: block.to_vec(),
-        })
-    }))
-    .await;
-    let mut out = Vec::with_capacity(plans.len());
-    for answer in answers {
-        match answer? {
-            Answer::Evaluated(results) => out.extend(results),
-            _ => return Err(E::from("an evaluation job answered something else".into())),
-        }
-    }
-    if out.len() != plans.len() {
-        return Err(E::from(format!(
-            "{} evaluations for {} plans",
-            out.len(),
-            plans.len()
-        )));
-    }
-    Ok(out)
 }

@@ -21,7 +21,7 @@ use boxbox_engine::strategy::live;
 use boxbox_engine::strategy::model::{Plan, RaceModel};
 use boxbox_engine::strategy::monte_carlo::{self, McConfig, McReport, Tally};
 use boxbox_engine::strategy::search::{
-    self, PlanResult, SearchConfig, Shortlist, UndercutReport, WhatIf, WhatIfReport,
+    self, PlanResult, SearchConfig, SearchReport, UndercutReport, WhatIf, WhatIfReport,
 };
 use boxbox_engine::wire::Compound;
 use boxbox_engine::wire::{LapRecord, RaceState};
@@ -29,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::split_search;
 use crate::view_model::charts::ChartJob;
 
 /// What a worker posts once its WASM is loaded and its message handler is set: messages posted to it before that
@@ -127,22 +128,34 @@ pub enum Job {
         /// Its seed.
         seed: u64,
     },
-    /// A strategy search's first phase for one car: its finalists → [`Answer::Shortlist`]. The rest of the search
-    /// is spread over the workers by [`crate::split_search`].
-    Shortlist {
+    /// Starts a strategy search for one car (the free-track screen) → [`Answer::SearchStep`] (or
+    /// [`Answer::Search`] when there is nothing to evaluate). The search is a conversation: see
+    /// [`crate::split_search`].
+    SearchStart {
         /// The [`DeskInputs`] (the search starts from their live race).
         inputs: Opaque,
         /// The search's settings (the car is in it).
         config: SearchConfig,
+        /// Workers it is spread over: the finalists go out in about two blocks per worker, the window's laps
+        /// this many at a time.
+        workers: usize,
     },
-    /// Some of a search's plans, each through its Monte Carlo → [`Answer::Evaluated`].
-    Evaluate {
+    /// One block of a search step's plans, each through its Monte Carlo → [`Answer::Evaluated`].
+    SearchEvaluate {
         /// The [`DeskInputs`].
         inputs: Opaque,
         /// The search's settings (the car, its runs per plan and seed).
         config: SearchConfig,
-        /// The plans for the searched car.
-        plans: Vec<Plan>,
+        /// The block (`Vec<Plan>`).
+        plans: Opaque,
+    },
+    /// The step's state with its blocks' results, in order → the next [`Answer::SearchStep`], or the
+    /// [`Answer::Search`] report.
+    SearchAdvance {
+        /// The [`crate::split_search::SearchState`].
+        state: Opaque,
+        /// Each block's results (`Vec<Result<PlanResult, String>>`), in the step's order.
+        results: Vec<Opaque>,
     },
     /// A what-if against the base case on the same seed → [`Answer::WhatIf`].
     WhatIf {
@@ -206,10 +219,17 @@ pub enum Answer {
         /// The merged tally's digest ([`tally_digest`]).
         digest: String,
     },
-    /// A search's finalists.
-    Shortlist(Shortlist),
-    /// Each plan's result or why it has none, in the job's order.
-    Evaluated(Vec<Result<PlanResult, String>>),
+    /// A search's next step: its state and blocks of plans to evaluate at once.
+    SearchStep {
+        /// The [`crate::split_search::SearchState`].
+        state: Opaque,
+        /// Blocks of plans (`Vec<Plan>` each), one [`Job::SearchEvaluate`] each.
+        blocks: Vec<Opaque>,
+    },
+    /// A block's results (`Vec<Result<PlanResult, String>>`), for the next [`Job::SearchAdvance`].
+    Evaluated(Opaque),
+    /// The search's report.
+    Search(SearchReport),
     /// Base case and what-if.
     WhatIf(WhatIfReport),
     /// Undercut and cover chances.
@@ -262,27 +282,26 @@ pub fn run(job: &Job) -> Result<Answer, String> {
                 digest: tally_digest(&merged),
             })
         }
-        Job::Shortlist { inputs, config } => {
-            let i: DeskInputs = inputs.decode()?;
-            search::shortlist(&i.model, &i.plans, Some(&i.start), config)
-                .map(Answer::Shortlist)
-                .map_err(|e| e.to_string())
-        }
-        Job::Evaluate {
+        Job::SearchStart {
+            inputs,
+            config,
+            workers,
+        } => step_answer(split_search::start(&inputs.decode()?, config, *workers)?),
+        Job::SearchEvaluate {
             inputs,
             config,
             plans,
         } => {
-            let i: DeskInputs = inputs.decode()?;
-            Ok(Answer::Evaluated(
-                plans
-                    .iter()
-                    .map(|p| {
-                        search::evaluate_plan(&i.model, &i.plans, Some(&i.start), config, p)
-                            .map_err(|e| e.to_string())
-                    })
-                    .collect(),
-            ))
+            let plans: Vec<Plan> = plans.decode()?;
+            Opaque::encode(&split_search::evaluate(&inputs.decode()?, config, &plans))
+                .map(Answer::Evaluated)
+        }
+        Job::SearchAdvance { state, results } => {
+            let mut all = Vec::new();
+            for r in results {
+                all.extend(r.decode::<Vec<Result<PlanResult, String>>>()?);
+            }
+            step_answer(split_search::advance(state.decode()?, all)?)
         }
         Job::WhatIf {
             inputs,
@@ -305,6 +324,20 @@ pub fn run(job: &Job) -> Result<Answer, String> {
                 .map_err(|e| e.to_string())
         }
         Job::Chart(chart) => chart.render().map(Answer::Svg),
+    }
+}
+
+/// A search step as the page carries it.
+fn step_answer(step: split_search::Step) -> Result<Answer, String> {
+    match step {
+        split_search::Step::Work { state, blocks } => Ok(Answer::SearchStep {
+            state: Opaque::encode(&state)?,
+            blocks: blocks
+                .iter()
+                .map(Opaque::encode)
+                .collect::<Result<_, _>>()?,
+        }),
+        split_search::Step::Done(report) => Ok(Answer::Search(report)),
     }
 }
 
@@ -652,18 +685,18 @@ mod tests {
         let page = PageInputs::new(&inputs).expect("page inputs");
         let jobs = std::cell::Cell::new(0);
         // Every job through the worker's JSON side, as the pool posts it.
-        let run = |job: Job| {
+        let run = |job: Job| -> crate::split_search::JobFuture<String> {
             jobs.set(jobs.get() + 1);
             let response = round_trip(&Request {
                 id: jobs.get(),
                 generation: 1,
                 job,
             });
-            std::future::ready(response.result)
+            Box::pin(std::future::ready(response.result))
         };
         for workers in [1, 2, 3, 4, 8] {
             jobs.set(0);
-            let split = crate::split_search::search(run, &page, &config, workers)
+            let split = crate::split_search::search(&run, &page, &config, workers)
                 .now_or_never()
                 .expect("every job answers at once here");
             assert_eq!(split, Ok(direct.clone()), "{workers} workers");

@@ -336,8 +336,9 @@ fn result(plan: Plan, free_track_s: f64, car: usize, r: &McReport) -> PlanResult
 ///
 /// [`WindowScan::pending`] lists the next laps to evaluate, as many as there are workers, from both directions
 /// while both are open, so that they can be evaluated at once; [`WindowScan::feed`] takes their results in that
-/// order and ignores those beyond a direction's close, so the window is the same whatever the batch width.
-#[derive(Clone, Debug)]
+/// order and ignores those beyond a direction's close, so the window is the same whatever the batch width. It
+/// serializes, so that the scan can be carried between workers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WindowScan {
     base: Plan,
     /// Index in `base.stops` of the next stop.
@@ -354,7 +355,7 @@ pub struct WindowScan {
     dirs: [Direction; 2],
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Direction {
     /// The last lap evaluated inside the window (the best lap at first).
     reached: u32,
