@@ -351,6 +351,9 @@ pub struct WindowScan {
     objective: Objective,
     tolerance: f64,
     best_score: f64,
+    /// In-laps whose plan the search has evaluated already (a finalist), with its score: the same plan on the
+    /// same seed gives the same result, so the scan takes it instead of running it again.
+    known: Vec<(u32, f64)>,
     /// Before the best lap, then after it.
     dirs: [Direction; 2],
 }
@@ -401,7 +404,17 @@ impl WindowScan {
             inside: Vec::new(),
             warning: None,
         };
-        Some(WindowScan {
+        let known = report
+            .ranked
+            .iter()
+            .filter_map(|r| {
+                let lap = r.plan.stops.get(next)?.lap;
+                let mut moved = best.plan.clone();
+                moved.stops[next].lap = lap;
+                (moved == r.plan && lap != first.lap).then(|| (lap, score(config.objective, r)))
+            })
+            .collect();
+        let mut scan = WindowScan {
             base: best.plan.clone(),
             next,
             best_lap: first.lap,
@@ -413,8 +426,46 @@ impl WindowScan {
             objective: config.objective,
             tolerance,
             best_score: score(config.objective, best),
+            known,
             dirs: [direction.clone(), direction],
-        })
+        };
+        scan.take_known();
+        Some(scan)
+    }
+
+    /// The next lap of direction `d` (0: earlier, 1: later) `k` laps beyond its last lap inside, if the scan may
+    /// reach it.
+    fn lap(&self, d: usize, k: u32) -> Option<u32> {
+        let reached = self.dirs[d].reached;
+        let lap = if d == 0 {
+            reached.checked_sub(k)
+        } else {
+            reached.checked_add(k)
+        };
+        lap.filter(|l| (self.lo..=self.hi).contains(l))
+    }
+
+    /// Moves each open direction over the laps already known, then closes those that cannot go further.
+    fn take_known(&mut self) {
+        for d in 0..2 {
+            while self.dirs[d].open {
+                let Some(lap) = self.lap(d, 1) else {
+                    self.dirs[d].open = false;
+                    break;
+                };
+                let Some(&(_, score)) = self.known.iter().find(|(l, _)| *l == lap) else {
+                    break;
+                };
+                let inside = score <= self.best_score + self.tolerance;
+                let dir = &mut self.dirs[d];
+                if inside {
+                    dir.inside.push(lap);
+                    dir.reached = lap;
+                } else {
+                    dir.open = false;
+                }
+            }
+        }
     }
 
     /// The next laps to evaluate, at most `width` (at least one): beyond the last lap inside the window, nearest
@@ -422,21 +473,22 @@ impl WindowScan {
     /// whole width to the other. Empty when the scan is over.
     pub fn pending(&self, width: usize) -> Vec<WindowCandidate> {
         let mut out = Vec::new();
-        for k in 1u32.. {
+        let mut next = [1u32; 2];
+        loop {
             let before = out.len();
-            for (d, dir) in self.dirs.iter().enumerate() {
-                if !dir.open || out.len() >= width.max(1) {
+            for d in 0..2 {
+                if !self.dirs[d].open || out.len() >= width.max(1) {
                     continue;
                 }
-                let lap = if d == 0 {
-                    dir.reached.checked_sub(k)
-                } else {
-                    dir.reached.checked_add(k)
-                };
-                if let Some(lap) = lap.filter(|l| (self.lo..=self.hi).contains(l)) {
-                    let mut plan = self.base.clone();
-                    plan.stops[self.next].lap = lap;
-                    out.push(WindowCandidate { lap, plan });
+                // Known laps are not evaluated again: `feed` takes them on the way.
+                while let Some(lap) = self.lap(d, next[d]) {
+                    next[d] += 1;
+                    if self.known.iter().all(|(l, _)| *l != lap) {
+                        let mut plan = self.base.clone();
+                        plan.stops[self.next].lap = lap;
+                        out.push(WindowCandidate { lap, plan });
+                        break;
+                    }
                 }
             }
             if out.len() == before {
@@ -454,16 +506,12 @@ impl WindowScan {
     ) {
         for (candidate, result) in pending.iter().zip(results) {
             let lap = candidate.lap;
-            let dir = &mut self.dirs[usize::from(lap > self.best_lap)];
+            let d = usize::from(lap > self.best_lap);
             // Past a direction's close, or not the next lap of it (a stale batch): not part of the window.
-            let step = if lap > self.best_lap {
-                dir.reached.checked_add(1)
-            } else {
-                dir.reached.checked_sub(1)
-            };
-            if !dir.open || step != Some(lap) {
+            if !self.dirs[d].open || self.lap(d, 1) != Some(lap) {
                 continue;
             }
+            let dir = &mut self.dirs[d];
             match result {
                 Ok(r) if score(self.objective, &r) <= self.best_score + self.tolerance => {
                     dir.inside.push(lap);
@@ -475,18 +523,9 @@ impl WindowScan {
                     dir.open = false;
                 }
             }
+            self.take_known();
         }
-        // A direction whose next lap is outside the race is over.
-        for (d, dir) in self.dirs.iter_mut().enumerate() {
-            let step = if d == 0 {
-                dir.reached.checked_sub(1)
-            } else {
-                dir.reached.checked_add(1)
-            };
-            if !step.is_some_and(|l| (self.lo..=self.hi).contains(&l)) {
-                dir.open = false;
-            }
-        }
+        self.take_known();
     }
 
     /// The window; the scan's warnings (earlier laps' direction first) go to `warnings`.
