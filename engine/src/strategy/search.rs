@@ -476,13 +476,13 @@ impl WindowScan {
         let mut next = [1u32; 2];
         loop {
             let before = out.len();
-            for d in 0..2 {
+            for (d, k) in next.iter_mut().enumerate() {
                 if !self.dirs[d].open || out.len() >= width.max(1) {
                     continue;
                 }
                 // Known laps are not evaluated again: `feed` takes them on the way.
-                while let Some(lap) = self.lap(d, next[d]) {
-                    next[d] += 1;
+                while let Some(lap) = self.lap(d, *k) {
+                    *k += 1;
                     if self.known.iter().all(|(l, _)| *l != lap) {
                         let mut plan = self.base.clone();
                         plan.stops[self.next].lap = lap;
