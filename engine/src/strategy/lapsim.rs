@@ -462,6 +462,8 @@ pub struct Runner<'p> {
     out_lap: Vec<bool>,
     pitting: Vec<bool>,
     running: Vec<bool>,
+    /// Scratch: the accident weights of a SC's draw.
+    weights: Vec<f64>,
     outcome: Outcome,
 }
 
@@ -487,6 +489,7 @@ impl<'p> Runner<'p> {
             out_lap: vec![false; n],
             pitting: vec![false; n],
             running: vec![true; n],
+            weights: Vec::with_capacity(n),
             outcome: Outcome {
                 position: vec![0; n],
                 race_time_s: vec![0.0; n],
@@ -599,19 +602,16 @@ impl<'p> Runner<'p> {
                 self.neutralise(start, laps, SC);
                 // TUMFTM: every SC is caused by an accident; its driver is drawn by accident probability.
                 if p.fixed_retirements.is_none() {
-                    let weights: Vec<f64> = p
-                        .cars
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| {
-                            if self.running[i] && self.retire_lap[i] == u32::MAX {
-                                c.p_accident
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect();
-                    if let Some(i) = rng.weighted(&weights) {
+                    let weights = &mut self.weights;
+                    weights.clear();
+                    weights.extend(p.cars.iter().enumerate().map(|(i, c)| {
+                        if self.running[i] && self.retire_lap[i] == u32::MAX {
+                            c.p_accident
+                        } else {
+                            0.0
+                        }
+                    }));
+                    if let Some(i) = rng.weighted(weights) {
                         self.retire_lap[i] = start;
                     }
                 }
@@ -703,11 +703,11 @@ impl<'p> Runner<'p> {
             };
             if let (Some(drs), true) = (drs_on, k > 0) {
                 let ahead = self.order[k - 1] as usize;
-                if self.time[c] - self.time[ahead] <= drs.window_s
-                    && self.laps[c] == self.laps[ahead]
-                {
-                    drive += drs.effect_s;
-                }
+                // A select, not a branch: whether a car is within the window is a coin toss the branch predictor
+                // loses. Adding 0.0 to a positive lap time leaves it unchanged, bit for bit.
+                let within = (self.time[c] - self.time[ahead] <= drs.window_s)
+                    & (self.laps[c] == self.laps[ahead]);
+                drive += if within { drs.effect_s } else { 0.0 };
             }
             let mut t = drive;
             let mut pitting = false;
@@ -792,21 +792,21 @@ impl<'p> Runner<'p> {
                 k += 1;
                 continue;
             }
+            // Whether a car is held up is a coin toss the branch predictor loses, so it is a select; a pass is
+            // rare and stays a branch.
             let gap = self.cand[c] - self.cand[a];
-            if gap >= min_gap {
-                k += 1;
-                continue;
-            }
+            let held = gap < min_gap;
             let threshold =
                 p.threshold_s + p.threshold_per_kmh * (p.cars[c].top_speed - p.cars[a].top_speed);
-            if status == GREEN && -gap > threshold {
+            if held & (status == GREEN) & (-gap > threshold) {
                 self.cand[c] += p.duel_s;
                 self.cand[a] += p.duel_s + p.overtaken_s;
                 self.racing.swap(k - 1, k);
                 self.outcome.passes += u32::from(lap > 1);
                 k = if k > 1 { k - 1 } else { k + 1 };
             } else {
-                self.cand[c] = self.cand[a] + min_gap;
+                let behind = self.cand[a] + min_gap;
+                self.cand[c] = if held { behind } else { self.cand[c] };
                 k += 1;
             }
         }
@@ -889,18 +889,18 @@ impl<'p> Runner<'p> {
 
     fn classify(&mut self) {
         let n = self.p.drivers();
-        let mut all: Vec<u8> = self.order.clone();
-        let mut out: Vec<u8> = (0..n as u8)
-            .filter(|&c| !self.running[c as usize])
-            .collect();
-        out.sort_by(|&a, &b| {
+        // The running cars in order, then the retired ones by laps done and time, in the reused buffer.
+        let all = &mut self.racing;
+        all.clear();
+        all.extend_from_slice(&self.order);
+        let running = all.len();
+        all.extend((0..n as u8).filter(|&c| !self.running[c as usize]));
+        let (laps, time) = (&self.laps, &self.time);
+        all[running..].sort_by(|&a, &b| {
             let (a, b) = (a as usize, b as usize);
-            self.laps[b]
-                .cmp(&self.laps[a])
-                .then(self.time[a].total_cmp(&self.time[b]))
+            laps[b].cmp(&laps[a]).then(time[a].total_cmp(&time[b]))
         });
-        all.extend(out);
-        for (pos, &c) in all.iter().enumerate() {
+        for (pos, &c) in self.racing.iter().enumerate() {
             let c = c as usize;
             self.outcome.position[c] = pos as u8 + 1;
             self.outcome.race_time_s[c] = self.time[c];

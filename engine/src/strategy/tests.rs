@@ -530,7 +530,11 @@ mod search {
                 }
                 // A finalist's plan is never run again: its result is known.
                 for c in &pending {
-                    assert!(report.ranked.iter().all(|r| r.plan != c.plan), "lap {}", c.lap);
+                    assert!(
+                        report.ranked.iter().all(|r| r.plan != c.plan),
+                        "lap {}",
+                        c.lap
+                    );
                 }
                 let results: Vec<_> = pending.iter().map(|c| evaluate(&c.plan)).collect();
                 scan.feed(&pending, results);
