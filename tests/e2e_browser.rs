@@ -304,6 +304,8 @@ async fn drive(client: &Client, url: &str) -> anyhow::Result<()> {
 
     // The order changes as the race runs (overtakes, pit stops), and the browser's twin learns wear rates.
     let changed = changed_tower(client, &first, 120).await?;
+    // Fifteen more seconds of states (about 150 at 10 Hz) so that the render times' p95 rests on more than a few.
+    tokio::time::sleep(Duration::from_secs(15)).await;
     print_render_timings(client).await?;
     ensure!(
         changed
@@ -1115,6 +1117,10 @@ async fn print_render_timings(client: &Client) -> anyhow::Result<()> {
             "none".to_owned()
         },
     );
+    // The twins' report, recomputed after a state's render in a task of its own, and what it re-renders.
+    let reports: Vec<f64> = serde_json::from_value(timings["reports_ms"].clone())?;
+    ensure!(!reports.is_empty(), "no twin report was timed: {timings}");
+    println!("twin reports: {}", quantiles(&reports));
     Ok(())
 }
 

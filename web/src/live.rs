@@ -55,6 +55,8 @@ pub struct LiveFeed {
     twins: StoredValue<Twins>,
     /// When to recompute `report`.
     schedule: StoredValue<ReportSchedule>,
+    /// A recomputation is queued behind the latest state's render.
+    report_queued: StoredValue<bool>,
     /// Times the twins restarted (a snapshot, a new session, a replay's seek).
     epoch: StoredValue<u64>,
     /// The relay's state rebuilt from its snapshot and deltas.
@@ -74,6 +76,7 @@ impl LiveFeed {
             report: RwSignal::new(None),
             twins: StoredValue::new(Twins::new(TwinParams::PIT_WALL)),
             schedule: StoredValue::new(ReportSchedule::new()),
+            report_queued: StoredValue::new(false),
             epoch: StoredValue::new(0),
             replica: StoredValue::new(Replica::new()),
             traces: StoredValue::new(LapTraces::new()),
@@ -134,8 +137,9 @@ impl LiveFeed {
         let now = now_ms();
         let refresh = self
             .schedule
-            .try_update_value(|s| s.on_state(changed.unwrap_or(true), now));
-        self.follow(refresh.unwrap_or(Refresh::Now));
+            .try_update_value(|s| s.on_state(changed.unwrap_or(true), now))
+            .unwrap_or(Refresh::Now);
+        self.follow(refresh);
     }
 
     /// Compares `car` with `rival` on the Car panel (the car ahead with `None`), at once.
@@ -181,7 +185,19 @@ impl LiveFeed {
     /// Does what the schedule asked.
     fn follow(&self, refresh: Refresh) {
         match refresh {
-            Refresh::Now => self.recompute(),
+            // Not before the state is on screen: the report is queued behind the state's render effects, so a
+            // new state is never held back by the twins' computation. One queued at a time: it reads the latest
+            // state when it runs.
+            Refresh::Now => {
+                if self.report_queued.try_get_value() == Some(false) {
+                    self.report_queued.set_value(true);
+                    let feed = *self;
+                    wasm_bindgen_futures::spawn_local(async move {
+                        feed.report_queued.set_value(false);
+                        feed.recompute();
+                    });
+                }
+            }
             Refresh::After { delay_ms } => {
                 let feed = *self;
                 gloo_timers::callback::Timeout::new(delay_ms.ceil() as u32, move || {
@@ -198,15 +214,17 @@ impl LiveFeed {
 
     /// Computes the report from the latest state.
     fn recompute(&self) {
-        let report = self.state.with_untracked(|state| {
-            let state = state.as_ref()?;
-            let rivals = self.rivals.get_untracked();
-            self.twins
-                .try_with_value(|twins| twins.report_with_rivals(state, &rivals))
+        crate::render_timing::timed_report(|| {
+            let report = self.state.with_untracked(|state| {
+                let state = state.as_ref()?;
+                let rivals = self.rivals.get_untracked();
+                self.twins
+                    .try_with_value(|twins| twins.report_with_rivals(state, &rivals))
+            });
+            if let Some(report) = report {
+                self.report.set(Some(Arc::new(report)));
+            }
         });
-        if let Some(report) = report {
-            self.report.set(Some(Arc::new(report)));
-        }
         let now = now_ms();
         self.schedule.update_value(|s| s.computed(now));
     }
