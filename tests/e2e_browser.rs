@@ -631,15 +631,25 @@ fn native_digest(inputs: &boxbox_web::view_model::strategy::DeskInputs) -> anyho
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn strategy_desk_in_headless_chromium() -> anyhow::Result<()> {
+/// Runs `body` in a fresh browser against a relay simulating seed `seed` at `speed`, and closes the browser
+/// whatever the outcome.
+async fn with_relay_and_browser(
+    seed: u64,
+    speed: f64,
+    body: impl AsyncFnOnce(&Client, &str) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let _one = ONE_BROWSER.lock().await;
     let (_driver, driver_port) = start_chromedriver().await?;
-    let (_relay, url) = start_relay(0, 11, 20.0).await?;
+    let (_relay, url) = start_relay(0, seed, speed).await?;
     let client = browser(driver_port).await?;
-    let outcome = desk(&client, &url).await;
+    let outcome = body(&client, &url).await;
     client.close().await?;
     outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strategy_desk_in_headless_chromium() -> anyhow::Result<()> {
+    with_relay_and_browser(11, 20.0, desk).await
 }
 
 async fn attr(client: &Client, css: &str, name: &str) -> anyhow::Result<Option<String>> {
@@ -1934,13 +1944,7 @@ fn grid_inputs() -> anyhow::Result<boxbox_web::view_model::strategy::DeskInputs>
 /// BENCHMARKS.md and asserts that both give the native one-thread report, bit for bit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strategy_search_over_workers_in_headless_chromium() -> anyhow::Result<()> {
-    let _one = ONE_BROWSER.lock().await;
-    let (_driver, driver_port) = start_chromedriver().await?;
-    let (_relay, url) = start_relay(0, 11, 1.0).await?;
-    let client = browser(driver_port).await?;
-    let outcome = search_over_workers(&client, &url).await;
-    client.close().await?;
-    outcome
+    with_relay_and_browser(11, 1.0, search_over_workers).await
 }
 
 async fn search_over_workers(client: &Client, url: &str) -> anyhow::Result<()> {
