@@ -13,7 +13,10 @@
 //!
 //! Units: `timestamp` in seconds (any epoch; an RFC 3339 string is accepted too), `temperature` (track) in °C,
 //! `speed` in km/h, `tire.age` in laps, `tire.wear_level` in percent worn (0–100), `fuel_level` in kg, `lap_time`
-//! and `sector_times` in seconds for the car's last completed lap. `lap` is the leader's current lap.
+//! and `sector_times` in seconds for the car's last completed lap. `lap` is the leader's current lap. Optional
+//! extensions: `total_laps`, `track` and `track_length` (metres) per frame; per car `lap_distance` (metres along
+//! the lap), `throttle` and `brake` (percent), `gear` (-1 to 8) and `penalty_s` (a time penalty still to serve,
+//! whole seconds).
 //!
 //! The feed has no timing loops, so the normalizer derives them: a car completed a lap when its `lap_time`
 //! changes, and its gap to the leader is the time between the leader's and its own line crossings of that lap.
@@ -29,6 +32,9 @@ use crate::wire::{
     ResultStatus, SCHEMA_VERSION, SessionInfo, SessionPhase, SessionType, Stint, Team, TrackStatus,
     TyreCorner, TyreSet, Weather,
 };
+
+/// The lap length a feed's state has when the feed says nothing of distances, in metres.
+const DEFAULT_TRACK_LENGTH_M: f64 = 5000.0;
 
 /// Most cars a feed may carry (the state model indexes cars with a `u8`).
 pub const MAX_CARS: usize = 64;
@@ -46,6 +52,9 @@ pub struct FeedFrame {
     /// Track name (an optional extension of the shape).
     #[serde(default)]
     pub track: Option<String>,
+    /// Lap length in metres (an optional extension; else the longest `lap_distance` seen, at least 5 km).
+    #[serde(default)]
+    pub track_length: Option<f64>,
     /// `practice`, `qualifying`, `sprint`, `race`, `time_trial` (free text otherwise: unknown).
     #[serde(default)]
     pub session_type: Option<String>,
@@ -124,6 +133,22 @@ pub struct FeedCar {
     /// Sectors of the last completed lap, in seconds.
     #[serde(default)]
     pub sector_times: Option<Vec<f64>>,
+    /// Distance along the current lap, in metres (an optional extension: with the pedals and gear it feeds the
+    /// lap telemetry chart).
+    #[serde(default)]
+    pub lap_distance: Option<f64>,
+    /// Throttle pedal, percent (0–100; an optional extension).
+    #[serde(default)]
+    pub throttle: Option<f64>,
+    /// Brake pedal, percent (0–100; an optional extension).
+    #[serde(default)]
+    pub brake: Option<f64>,
+    /// Gear: -1 reverse, 0 neutral, 1–8 (an optional extension).
+    #[serde(default)]
+    pub gear: Option<i8>,
+    /// Time penalty still to serve, in whole seconds (an optional extension).
+    #[serde(default)]
+    pub penalty_s: Option<u32>,
 }
 
 /// A car identifier: feeds use numbers or strings.
@@ -247,6 +272,14 @@ fn validate(frame: &FeedFrame) -> Result<(), (String, String)> {
             format!("{} cars; at most {MAX_CARS}", frame.cars.len()),
         ));
     }
+    if let Some(length) = frame.track_length
+        && !(length.is_finite() && (500.0..=30_000.0).contains(&length))
+    {
+        return Err((
+            "track_length".into(),
+            format!("{length} m is not a lap length (500–30,000 m)"),
+        ));
+    }
     if let Some(tc) = &frame.track_conditions {
         if let Some(w) = &tc.weather {
             parse_weather(w).map_err(|e| ("track_conditions.weather".into(), e))?;
@@ -307,6 +340,27 @@ fn validate(frame: &FeedFrame) -> Result<(), (String, String)> {
             ));
         }
         non_negative(car.lap_time, "lap_time")?;
+        non_negative(car.lap_distance, "lap_distance")?;
+        if let (Some(d), Some(length)) = (car.lap_distance, frame.track_length)
+            && d > length
+        {
+            return Err((
+                at("lap_distance"),
+                format!("{d} m is beyond the lap's {length} m"),
+            ));
+        }
+        for (pedal, field) in [(car.throttle, "throttle"), (car.brake, "brake")] {
+            if let Some(v) = pedal
+                && !(0.0..=100.0).contains(&v)
+            {
+                return Err((at(field), format!("{v} is not a percentage (0–100)")));
+            }
+        }
+        if let Some(gear) = car.gear
+            && !(-1..=8).contains(&gear)
+        {
+            return Err((at("gear"), format!("{gear} is not a gear (-1 to 8)")));
+        }
         if let Some(sectors) = &car.sector_times {
             if sectors.len() > 3 {
                 return Err((
@@ -399,6 +453,8 @@ pub struct FeedNormalizer {
     leader_crossings: BTreeMap<u32, f64>,
     frames: u64,
     stale_frames: u64,
+    /// The longest distance along a lap seen, in metres (at least 5 km).
+    longest_lap_m: f64,
 }
 
 #[derive(Clone, Debug)]
@@ -423,7 +479,10 @@ struct FeedSlot {
 impl FeedNormalizer {
     /// An empty normalizer.
     pub fn new() -> Self {
-        FeedNormalizer::default()
+        FeedNormalizer {
+            longest_lap_m: DEFAULT_TRACK_LENGTH_M,
+            ..FeedNormalizer::default()
+        }
     }
 
     /// Frames accepted, and frames ignored because their timestamp went back.
@@ -442,6 +501,9 @@ impl FeedNormalizer {
         self.frames += 1;
         self.first_timestamp.get_or_insert(t);
         self.last_timestamp = t;
+        for d in frame.cars.iter().filter_map(|c| c.lap_distance) {
+            self.longest_lap_m = self.longest_lap_m.max(d);
+        }
         for slot in &mut self.cars {
             slot.seen = false;
         }
@@ -560,8 +622,9 @@ impl FeedNormalizer {
             session_time_s: self.last_timestamp - first,
             session: SessionInfo {
                 track: frame.track.clone().unwrap_or_else(|| "Unknown".to_owned()),
-                // The feed does not say; the state needs a length for distances, which a feed never fills.
-                track_length_m: 5000.0,
+                // The frame's, else the longest distance along a lap seen so far (at least 5 km): the state's
+                // distances must lie within it.
+                track_length_m: frame.track_length.unwrap_or(self.longest_lap_m),
                 total_laps: frame.total_laps.unwrap_or(frame.lap).max(frame.lap),
                 session_type: frame
                     .session_type
@@ -620,12 +683,12 @@ impl FeedNormalizer {
             },
             grid_position: slot.grid_position,
             lap,
-            lap_distance_m: 0.0,
+            lap_distance_m: car.lap_distance.unwrap_or(0.0),
             speed_kph: car.speed.unwrap_or(0.0),
-            // The feed's format carries no pedals or gear.
-            throttle_pct: 0.0,
-            brake_pct: 0.0,
-            gear: 0,
+            // Zero when the feed leaves the extensions out, as a timing feed has none.
+            throttle_pct: car.throttle.unwrap_or(0.0),
+            brake_pct: car.brake.unwrap_or(0.0),
+            gear: car.gear.unwrap_or(0),
             current_lap_s: slot
                 .last_crossing
                 .map_or(0.0, |c| (self.last_timestamp - c).max(0.0)),
@@ -642,7 +705,7 @@ impl FeedNormalizer {
             laps_down: frame.lap.saturating_sub(lap),
             pit_status: PitStatus::None,
             pit_stops: slot.pit_stops,
-            penalties_s: 0,
+            penalties_s: car.penalty_s.unwrap_or(0),
             unserved_penalties: 0,
             stints: slot.stints.clone(),
             tyres,

@@ -55,6 +55,45 @@ fn a_frame_becomes_a_valid_state() {
 }
 
 #[test]
+fn the_optional_telemetry_and_penalty_extensions_reach_the_state() {
+    let with = r#"{"car_id": 1, "driver": "Max Verstappen", "position": 1, "speed": 301.5, "lap_distance": 1234.5,
+                   "throttle": 87.5, "brake": 0.0, "gear": 7, "penalty_s": 5}"#;
+    let without = r#"{"car_id": 2, "driver": "Lando Norris", "position": 2}"#;
+    let mut n = FeedNormalizer::new();
+    push(&mut n, &frame(10.0, 3, &[with, without].join(",")));
+    let s = n.state().unwrap();
+    s.check_invariants().unwrap();
+    let (a, b) = (&s.cars[0], &s.cars[1]);
+    assert_eq!(
+        (
+            a.lap_distance_m,
+            a.throttle_pct,
+            a.brake_pct,
+            a.gear,
+            a.penalties_s
+        ),
+        (1234.5, 87.5, 0.0, 7, 5)
+    );
+    assert_eq!(
+        (
+            b.lap_distance_m,
+            b.throttle_pct,
+            b.brake_pct,
+            b.gear,
+            b.penalties_s
+        ),
+        (0.0, 0.0, 0.0, 0, 0)
+    );
+    assert_eq!(s.session.track_length_m, 5000.0);
+    // Spa is longer than the 5 km a feed is assumed to be: the state's length follows the distances seen.
+    let spa = r#"{"car_id": 1, "driver": "Max Verstappen", "position": 1, "lap_distance": 6950.0}"#;
+    push(&mut n, &frame(11.0, 3, spa));
+    let s = n.state().unwrap();
+    s.check_invariants().unwrap();
+    assert_eq!(s.session.track_length_m, 6950.0);
+}
+
+#[test]
 fn laps_gaps_stints_and_retirements_are_derived() {
     let mut n = FeedNormalizer::new();
     let a = |pos, compound, age, lt| car(1, "Max Verstappen", pos, compound, age, lt);
@@ -197,6 +236,26 @@ fn bad_input_says_where_and_what() {
         (
             r#"{"timestamp": 2, "lap": 1}"#,
             "frame: missing field `cars`",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1, "throttle": 140}]}"#,
+            "cars[0].throttle: 140 is not a percentage (0–100)",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "track_length": 4300, "cars": [{"car_id": 1, "driver": "A", "position": 1, "lap_distance": 4400}]}"#,
+            "cars[0].lap_distance: 4400 m is beyond the lap's 4300 m",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "track_length": 12, "cars": [{"car_id": 1, "driver": "A", "position": 1}]}"#,
+            "track_length: 12 m is not a lap length",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1, "gear": 9}]}"#,
+            "cars[0].gear: 9 is not a gear (-1 to 8)",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1, "lap_distance": -1}]}"#,
+            "cars[0].lap_distance: -1 must be ≥ 0",
         ),
     ];
     for (json, want) in cases {
