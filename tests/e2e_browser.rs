@@ -1941,7 +1941,8 @@ fn grid_inputs() -> anyhow::Result<boxbox_web::view_model::strategy::DeskInputs>
 
 /// The strategy refresh the issue measures (about 30 plans × 2,000 races, plus the pit window) on Canada 2019,
 /// spread over one worker and then two by the app's own code (`benchmark_strategy_search`): prints the times for
-/// BENCHMARKS.md and asserts that both give the native one-thread report, bit for bit.
+/// BENCHMARKS.md and asserts that both rank the same plans as the native one-thread search, with the same mean
+/// positions and spreads to the bit, and the same pit window.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strategy_search_over_workers_in_headless_chromium() -> anyhow::Result<()> {
     with_relay_and_browser(11, 1.0, search_over_workers).await

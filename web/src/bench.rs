@@ -13,9 +13,10 @@ use crate::worker_protocol::{Answer, CHART_GENERATION, Job, Opaque};
 /// Times a search for model driver `car` on `inputs` (a `DeskInputs` as JSON) with `runs_per_plan` races per
 /// plan, up to `max_stops` stops and `finalists` plans per stop count through the Monte Carlo, on the page's pool
 /// (`?workers=K`), then calls `done` with JSON: `elapsed_ms` (from the first job of the search to its report, the
-/// inputs' check excluded), `workers`, `plans_screened`, `ranked` (plans) and `report`, a line per ranked plan and
-/// the window, so that two runs can be compared; or with `error: ` and the message. (A callback rather than a
-/// promise: an exported `async fn` brings its own promise glue into the bundle.)
+/// inputs' check excluded), `workers`, `plans_screened`, `ranked` (plans) and `report`, one line with each ranked
+/// plan's label, mean position and spread (their bits) and the window, so that two runs can be compared; or with
+/// `error: ` and the message. (A callback rather than a promise: an exported `async fn` brings its own promise glue
+/// into the bundle.)
 #[wasm_bindgen]
 pub fn benchmark_strategy_search(
     inputs: String,

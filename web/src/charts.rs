@@ -140,11 +140,13 @@ pub fn ChartsView(
     let resize = window_event_listener(leptos::ev::resize, move |_| measure());
     on_cleanup(move || resize.remove());
 
-    // Once per lap of the leader (or a restart of the twins), not per state.
+    // Once per lap of the leader (or a restart of the twins), not per state: read when the twins' report changes,
+    // which is queued just after the state that completed the lap, so the charts use the report of that lap.
     let lap = Memo::new(move |_| {
+        feed.report.track();
         let lap = feed
             .state
-            .with(|s| s.as_ref().map(|s| s.session.leader_lap));
+            .with_untracked(|s| s.as_ref().map(|s| s.session.leader_lap));
         (feed.epoch(), lap)
     });
     let [

@@ -29,7 +29,8 @@ pub type JobFuture<E> = Pin<Box<dyn Future<Output = Result<Answer, E>>>>;
 /// free: the finalists in about two blocks per worker, the window `workers` laps at a time.
 ///
 /// # Errors
-/// The first job's error; a job that answers something else than asked becomes `E::from` a message.
+/// A job's error (of a step's blocks, the first in block order once the step is over); a job that answers
+/// something else than asked becomes `E::from` a message.
 pub async fn search<E: From<String>>(
     run: &dyn Fn(Job) -> JobFuture<E>,
     inputs: &PageInputs,

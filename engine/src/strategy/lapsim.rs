@@ -795,7 +795,11 @@ impl<'p> Runner<'p> {
             // Whether a car is held up is a coin toss the branch predictor loses, so it is a select; a pass is
             // rare and stays a branch.
             let gap = self.cand[c] - self.cand[a];
-            let held = gap < min_gap;
+            // Not `gap < min_gap`: a NaN gap (a broken model's times) is held, as it always was.
+            let held = !matches!(
+                gap.partial_cmp(&min_gap),
+                Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+            );
             let threshold =
                 p.threshold_s + p.threshold_per_kmh * (p.cars[c].top_speed - p.cars[a].top_speed);
             if held & (status == GREEN) & (-gap > threshold) {

@@ -270,6 +270,11 @@ pub fn rank<E: std::fmt::Display>(
     finalists: Vec<Result<PlanResult, E>>,
     current: Option<Result<PlanResult, E>>,
 ) -> SearchReport {
+    debug_assert_eq!(
+        list.finalists.len(),
+        finalists.len(),
+        "a result per finalist"
+    );
     let mut warnings = list.warnings;
     let mut ranked = Vec::new();
     for (plan, r) in list.finalists.iter().zip(finalists) {
@@ -480,14 +485,22 @@ impl WindowScan {
                 if !self.dirs[d].open || out.len() >= width.max(1) {
                     continue;
                 }
-                // Known laps are not evaluated again: `feed` takes them on the way.
+                // Known laps are not evaluated again: `feed` takes them on the way. One outside the tolerance
+                // closes the direction there: nothing beyond it is asked for.
                 while let Some(lap) = self.lap(d, *k) {
                     *k += 1;
-                    if self.known.iter().all(|(l, _)| *l != lap) {
-                        let mut plan = self.base.clone();
-                        plan.stops[self.next].lap = lap;
-                        out.push(WindowCandidate { lap, plan });
-                        break;
+                    match self.known.iter().find(|(l, _)| *l == lap) {
+                        None => {
+                            let mut plan = self.base.clone();
+                            plan.stops[self.next].lap = lap;
+                            out.push(WindowCandidate { lap, plan });
+                            break;
+                        }
+                        Some(&(_, score)) if score > self.best_score + self.tolerance => {
+                            *k = u32::MAX;
+                            break;
+                        }
+                        Some(_) => {}
                     }
                 }
             }
