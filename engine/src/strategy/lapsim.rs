@@ -785,6 +785,9 @@ impl<'p> Runner<'p> {
         }
         let n = self.racing.len();
         let mut k = 1;
+        // The crossing time just written for a held car, which is the next pair's car ahead: carried in a register
+        // rather than read back from memory at the head of the train's dependency chain.
+        let mut carried = (usize::MAX, 0.0);
         while k < n {
             let c = self.racing[k] as usize;
             let a = self.racing[k - 1] as usize;
@@ -792,9 +795,14 @@ impl<'p> Runner<'p> {
                 k += 1;
                 continue;
             }
+            let cand_a = if carried.0 == a {
+                carried.1
+            } else {
+                self.cand[a]
+            };
             // Whether a car is held up is a coin toss the branch predictor loses, so it is a select; a pass is
             // rare and stays a branch.
-            let gap = self.cand[c] - self.cand[a];
+            let gap = self.cand[c] - cand_a;
             // Not `gap < min_gap`: a NaN gap (a broken model's times) is held, as it always was.
             let held = !matches!(
                 gap.partial_cmp(&min_gap),
@@ -807,10 +815,14 @@ impl<'p> Runner<'p> {
                 self.cand[a] += p.duel_s + p.overtaken_s;
                 self.racing.swap(k - 1, k);
                 self.outcome.passes += u32::from(lap > 1);
+                // Both times moved: nothing carried is current any more.
+                carried.0 = usize::MAX;
                 k = if k > 1 { k - 1 } else { k + 1 };
             } else {
-                let behind = self.cand[a] + min_gap;
-                self.cand[c] = if held { behind } else { self.cand[c] };
+                let behind = cand_a + min_gap;
+                let cand_c = if held { behind } else { self.cand[c] };
+                self.cand[c] = cand_c;
+                carried = (c, cand_c);
                 k += 1;
             }
         }
