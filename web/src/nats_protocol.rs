@@ -156,18 +156,32 @@ impl NatsReader {
 /// The client's `CONNECT`: no echo, no verbose acknowledgements, no headers (so the server sends `MSG`, never
 /// `HMSG`).
 pub fn connect(name: &str) -> String {
-    let options = serde_json::json!({
-        "verbose": false,
-        "pedantic": false,
-        "lang": "rust-wasm",
-        "version": env!("CARGO_PKG_VERSION"),
-        "protocol": 1,
-        "headers": false,
-        "no_responders": false,
-        "echo": false,
-        "name": name,
-    });
-    format!("CONNECT {options}\r\n")
+    /// The options, as a struct rather than `json!`: `serde_json::Value` stays out of the app's bundle.
+    #[derive(serde::Serialize)]
+    struct Options<'a> {
+        verbose: bool,
+        pedantic: bool,
+        lang: &'a str,
+        version: &'a str,
+        protocol: u8,
+        headers: bool,
+        no_responders: bool,
+        echo: bool,
+        name: &'a str,
+    }
+    let options = Options {
+        verbose: false,
+        pedantic: false,
+        lang: "rust-wasm",
+        version: env!("CARGO_PKG_VERSION"),
+        protocol: 1,
+        headers: false,
+        no_responders: false,
+        echo: false,
+        name,
+    };
+    let json = serde_json::to_string(&options).unwrap_or_default();
+    format!("CONNECT {json}\r\n")
 }
 
 /// `SUB subject sid`.
