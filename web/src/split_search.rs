@@ -7,9 +7,9 @@
 //! a direction's close, so the report is the one `search::search` gives on one thread, bit for bit, whatever the
 //! number of workers (tested in `worker_protocol`'s tests).
 //!
-//! **Invariant:** the page only carries the state, the plans and the results as [`Opaque`](crate::worker_protocol::Opaque) JSON. The ranking, the
-//! window's logic and the plans' serde code run in workers ([`start`], [`advance`]), out of the app's bundle; the
-//! page's part ([`search`]) is a loop over jobs.
+//! **Invariant:** the page only carries the state, the plans and the results as
+//! [`Opaque`](crate::worker_protocol::Opaque) JSON. The ranking, the window's logic and the plans' serde code run
+//! in workers ([`start`], [`advance`]), out of the app's bundle; the page's part ([`search()`]) is a loop over jobs.
 
 use std::future::Future;
 use std::pin::Pin;
