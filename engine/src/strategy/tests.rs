@@ -550,10 +550,28 @@ mod search {
         let mut wide = quick(3);
         // Points as the objective: its tolerance keeps the window open over many laps.
         wide.objective = Objective::Points;
-        for config in [quick(3), wide] {
+        // In-laps on every lap and more finalists: the best plan's neighbours are finalists, so the window
+        // crosses laps whose results it already has.
+        let dense = SearchConfig {
+            lap_step: 1,
+            finalists_per_stop_count: 8,
+            ..wide.clone()
+        };
+        for config in [quick(3), wide, dense] {
             let whole = search::search(&m, &plans(&m), None, &config).unwrap();
             let w = whole.window.as_ref().unwrap();
             assert!(w.latest_lap > w.earliest_lap, "{w:?}");
+            if config.lap_step == 1 {
+                let best = &whole.ranked[0].plan;
+                let known_inside = whole.ranked[1..].iter().any(|r| {
+                    r.plan.start == best.start
+                        && r.plan.stops.len() == best.stops.len()
+                        && r.plan.stops[1..] == best.stops[1..]
+                        && r.plan.stops[0].compound == best.stops[0].compound
+                        && (w.earliest_lap..=w.latest_lap).contains(&r.plan.stops[0].lap)
+                });
+                assert!(known_inside, "no finalist inside the window {w:?}");
+            }
             for width in [1, 2, 3, 7] {
                 assert_eq!(
                     search_in_phases(&m, None, &config, width),
