@@ -1579,10 +1579,16 @@ async fn share(engineer: &Client, analyst: &Client, url: &str) -> anyhow::Result
             )
             .await?;
         click(engineer, "share").await?;
+        // The panel may still say what the first Share said ("copied", if the real clipboard took that link): the
+        // taken path also waits for the stub to have been handed the new link.
         let mut status = String::new();
+        let mut copied = serde_json::Value::Null;
         for _ in 0..50 {
             status = text_of(engineer, "[data-testid=share-status]").await?;
-            if status.contains(said) {
+            copied = engineer
+                .execute("return window.__copied;", Vec::new())
+                .await?;
+            if status.contains(said) && (!accept || copied.is_string()) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -1591,9 +1597,6 @@ async fn share(engineer: &Client, analyst: &Client, url: &str) -> anyhow::Result
             status.contains(said),
             "clipboard {accept}: the panel says {status:?}"
         );
-        let copied = engineer
-            .execute("return window.__copied;", Vec::new())
-            .await?;
         let field_focused = engineer
             .execute(
                 "return document.activeElement?.dataset?.testid === 'share-url';",
