@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::{JsValue, wasm_bindgen};
 
 use crate::pool::{self, PoolError};
-use crate::split_search::{self, JobFuture};
+use crate::split_search;
 use crate::worker_protocol::{Answer, CHART_GENERATION, Job, Opaque};
 
 /// Times a search for model driver `car` on `inputs` (a `DeskInputs` as JSON) with `runs_per_plan` races per
@@ -59,10 +59,7 @@ async fn timed_search(
         finalists_per_stop_count: finalists as usize,
         ..SearchConfig::for_car(car as usize, 1)
     };
-    let run = |job| -> JobFuture<PoolError> {
-        let done = pool.run(generation, &job);
-        Box::pin(async move { done.await.map(|d| d.answer) })
-    };
+    let run = pool.runner(generation);
     let t0 = js_sys::Date::now();
     let report = split_search::search(&run, &page, &config, workers).await?;
     let elapsed_ms = js_sys::Date::now() - t0;

@@ -232,10 +232,7 @@ impl Desk {
                 Ok::<(), PoolError>(())
             };
             let search = async {
-                let run = |job| -> split_search::JobFuture<PoolError> {
-                    let done = pool.run(generation, &job);
-                    Box::pin(async move { done.await.map(|d| d.answer) })
-                };
+                let run = pool.runner(generation);
                 let report =
                     split_search::search(&run, &inputs, &vm::search_config(driver), workers)
                         .await?;

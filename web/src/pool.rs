@@ -203,6 +203,18 @@ impl WorkerPool {
         async move { answer.await.unwrap_or(Err(PoolError::Obsolete)) }
     }
 
+    /// A job runner for [`crate::split_search::search`]: each job queued at `generation`, its answer without the
+    /// worker's timing.
+    pub fn runner(
+        &self,
+        generation: u64,
+    ) -> impl Fn(Job) -> crate::split_search::JobFuture<PoolError> + '_ {
+        move |job| {
+            let done = self.run(generation, &job);
+            Box::pin(async move { done.await.map(|d| d.answer) })
+        }
+    }
+
     /// Runs a Monte Carlo's blocks (`Job::MonteCarlo` each, e.g. from
     /// [`crate::view_model::strategy::baseline_jobs`]) on the workers and collects their tallies in block order.
     ///
