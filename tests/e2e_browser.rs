@@ -601,14 +601,22 @@ fn pinned_inputs() -> anyhow::Result<boxbox_web::view_model::strategy::DeskInput
     let race = RealRace::parse(&RaceFiles::from_array([a, b, c, d, e]))?;
     let model = calibrate::from_real_race_until(&race, None, Some(30))?;
     let start = calibrate::start_at(&race, &model, 30)?;
+    Ok(desk_inputs(model, start))
+}
+
+/// The desk's inputs for `model` from `start`: every driver on the model's own plan, car numbers in model order.
+fn desk_inputs(
+    model: boxbox_engine::strategy::model::RaceModel,
+    start: boxbox_engine::strategy::lapsim::RaceStart,
+) -> boxbox_web::view_model::strategy::DeskInputs {
     let plans = model.drivers.iter().map(|d| d.plan.clone()).collect();
     let car_idx = (0..model.drivers.len() as u8).collect();
-    Ok(boxbox_web::view_model::strategy::DeskInputs {
+    boxbox_web::view_model::strategy::DeskInputs {
         model,
         plans,
         start,
         car_idx,
-    })
+    }
 }
 
 /// The baseline Monte Carlo's digest computed here, on one thread, with the worker's own functions (one block,
@@ -1915,7 +1923,6 @@ fn grid_inputs() -> anyhow::Result<boxbox_web::view_model::strategy::DeskInputs>
         &read(races.join("_common/tumftm_pars_mcs.ini"))?,
     )?;
     model.fixed = Default::default();
-    let plans: Vec<_> = model.drivers.iter().map(|d| d.plan.clone()).collect();
     let start = RaceStart {
         completed_laps: 0,
         cars: model
@@ -1933,13 +1940,7 @@ fn grid_inputs() -> anyhow::Result<boxbox_web::view_model::strategy::DeskInputs>
             })
             .collect::<anyhow::Result<_>>()?,
     };
-    let car_idx = (0..model.drivers.len() as u8).collect();
-    Ok(boxbox_web::view_model::strategy::DeskInputs {
-        model,
-        plans,
-        start,
-        car_idx,
-    })
+    Ok(desk_inputs(model, start))
 }
 
 /// The strategy refresh the issue measures (about 30 plans × 2,000 races, plus the pit window) on Canada 2019,
