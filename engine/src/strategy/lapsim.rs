@@ -5,7 +5,9 @@
 //! and pit-stop variability are drawn per run, TUMFTM's procedure.
 //!
 //! [`Prepared`] flattens a [`RaceModel`] and the plans into arrays once; a [`Runner`] reuses its buffers across
-//! runs, so a race allocates nothing. With no random stream the race is deterministic: no noise, mean start
+//! runs, so a race allocates nothing. The runner keeps the running cars as records in running order (what the lap
+//! loop reads and writes side by side), so each pass over the field walks memory front to back, the car ahead is
+//! the previous record, and an overtake swaps two records. With no random stream the race is deterministic: no noise, mean start
 //! performance, no random events, the teams' mean stop times.
 
 use serde::{Deserialize, Serialize};
@@ -147,6 +149,37 @@ struct Stop {
     set: TyreSet,
 }
 
+/// A running car as the lap loop sees it. The runner keeps one per running car, in running order: the loop walks
+/// the field front to back with no indirection, the car ahead is the previous record, and a pass swaps two records.
+/// What the loop reads every lap is copied in from the car's constants; the rest stays in [`CarConst`].
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    /// Crossing time at the end of the lap being run: the unhindered one, then as the cars' interaction leaves it.
+    cand: f64,
+    /// Race time at the last crossing.
+    time: f64,
+    /// Fuel on board, kilograms.
+    fuel: f64,
+    pace_s: f64,
+    sigma_s: f64,
+    top_speed: f64,
+    /// What the pit lane adds to this lap (set while `pitting`).
+    pit_add: f64,
+    set: TyreSet,
+    /// Laps completed.
+    laps: u32,
+    /// The in-lap of the next planned stop (`u32::MAX`: none).
+    next_stop_lap: u32,
+    /// Index of the next planned stop in [`Prepared::stops`].
+    next_stop: u32,
+    /// The car: its index in the model.
+    car: u8,
+    /// Driving its out-lap.
+    out_lap: bool,
+    /// In the pit lane this lap (in- or out-lap).
+    pitting: bool,
+}
+
 const GREEN: u8 = 0;
 const SC: u8 = 1;
 const VSC: u8 = 2;
@@ -157,13 +190,12 @@ pub struct Prepared {
     total_laps: u32,
     first_lap: u32,
     cars: Vec<CarConst>,
-    start_set: Vec<TyreSet>,
     stops: Vec<Vec<Stop>>,
+    /// The running cars at the start, in running order.
+    start_field: Vec<Slot>,
     start_time: Vec<f64>,
     start_laps: Vec<u32>,
-    start_fuel: Vec<f64>,
     start_retired: Vec<bool>,
-    start_order: Vec<u8>,
     base_lap_s: f64,
     fuel_s_per_kg: f64,
     pit_in: [f64; 3],
@@ -328,8 +360,8 @@ impl Prepared {
                 (
                     st.cars.iter().map(|c| c.race_time_s).collect(),
                     st.cars.iter().map(|c| c.laps).collect(),
-                    st.cars.iter().map(|c| c.fuel_kg).collect(),
-                    st.cars.iter().map(|c| c.retired).collect(),
+                    st.cars.iter().map(|c| c.fuel_kg).collect::<Vec<_>>(),
+                    st.cars.iter().map(|c| c.retired).collect::<Vec<_>>(),
                     order,
                 )
             }
@@ -364,17 +396,36 @@ impl Prepared {
         for p in &mut sc_start {
             *p = p.max(0.0);
         }
+        let start_field = start_order
+            .iter()
+            .map(|&c| usize::from(c))
+            .filter(|&c| !start_retired[c])
+            .map(|c| Slot {
+                cand: start_time[c],
+                time: start_time[c],
+                fuel: start_fuel[c],
+                pace_s: cars[c].pace_s,
+                sigma_s: cars[c].sigma_s,
+                top_speed: cars[c].top_speed,
+                pit_add: 0.0,
+                set: start_set[c],
+                laps: start_laps[c],
+                next_stop_lap: stops[c].first().map_or(u32::MAX, |s| s.lap),
+                next_stop: 0,
+                car: c as u8,
+                out_lap: false,
+                pitting: false,
+            })
+            .collect();
         Ok(Prepared {
             total_laps: model.total_laps,
             first_lap: completed + 1,
             cars,
-            start_set,
             stops,
+            start_field,
             start_time,
             start_laps,
-            start_fuel,
             start_retired,
-            start_order,
             base_lap_s: t.base_lap_s,
             fuel_s_per_kg: t.fuel_s_per_kg,
             pit_in: [t.pit.in_green_s, t.pit.in_sc_s, t.pit.in_vsc_s],
@@ -447,23 +498,19 @@ pub struct Outcome {
 pub struct Runner<'p> {
     p: &'p Prepared,
     status: Vec<u8>,
+    /// The running cars in running order.
+    field: Vec<Slot>,
+    /// Per car: the lap it retires on (`u32::MAX`: none).
     retire_lap: Vec<u32>,
-    order: Vec<u8>,
-    cand: Vec<f64>,
-    lap_time: Vec<f64>,
-    time: Vec<f64>,
-    laps: Vec<u32>,
-    fuel: Vec<f64>,
-    set: Vec<TyreSet>,
-    next_stop: Vec<usize>,
-    next_stop_lap: Vec<u32>,
-    pit_add: Vec<f64>,
-    racing: Vec<u8>,
-    out_lap: Vec<bool>,
-    pitting: Vec<bool>,
+    /// Per car: still running.
     running: Vec<bool>,
+    /// Per car: race time and laps when it stopped running (retired cars' classification).
+    stopped_time: Vec<f64>,
+    stopped_laps: Vec<u32>,
     /// Scratch: the accident weights of a SC's draw.
     weights: Vec<f64>,
+    /// Scratch: the classification order.
+    classified: Vec<u8>,
     outcome: Outcome,
 }
 
@@ -474,22 +521,13 @@ impl<'p> Runner<'p> {
         Runner {
             p,
             status: vec![GREEN; p.total_laps as usize + 2],
+            field: Vec::with_capacity(n),
             retire_lap: vec![u32::MAX; n],
-            order: Vec::with_capacity(n),
-            cand: vec![0.0; n],
-            lap_time: vec![0.0; n],
-            time: vec![0.0; n],
-            laps: vec![0; n],
-            fuel: vec![0.0; n],
-            set: p.start_set.clone(),
-            next_stop: vec![0; n],
-            next_stop_lap: vec![u32::MAX; n],
-            pit_add: vec![0.0; n],
-            racing: Vec::with_capacity(n),
-            out_lap: vec![false; n],
-            pitting: vec![false; n],
             running: vec![true; n],
+            stopped_time: vec![0.0; n],
+            stopped_laps: vec![0; n],
             weights: Vec::with_capacity(n),
+            classified: Vec::with_capacity(n),
             outcome: Outcome {
                 position: vec![0; n],
                 race_time_s: vec![0.0; n],
@@ -544,21 +582,13 @@ impl<'p> Runner<'p> {
         let p = self.p;
         self.status.fill(GREEN);
         self.retire_lap.fill(u32::MAX);
-        self.order.clear();
-        self.order.extend_from_slice(&p.start_order);
-        self.time.copy_from_slice(&p.start_time);
-        self.laps.copy_from_slice(&p.start_laps);
-        self.fuel.copy_from_slice(&p.start_fuel);
-        self.set.copy_from_slice(&p.start_set);
-        self.next_stop.fill(0);
-        for (lap, stops) in self.next_stop_lap.iter_mut().zip(&p.stops) {
-            *lap = stops.first().map_or(u32::MAX, |s| s.lap);
-        }
-        self.out_lap.fill(false);
+        self.field.clear();
+        self.field.extend_from_slice(&p.start_field);
         for (running, retired) in self.running.iter_mut().zip(&p.start_retired) {
             *running = !retired;
         }
-        self.order.retain(|&c| !p.start_retired[c as usize]);
+        self.stopped_time.copy_from_slice(&p.start_time);
+        self.stopped_laps.copy_from_slice(&p.start_laps);
         self.outcome.sc_laps = 0;
         self.outcome.vsc_laps = 0;
         self.outcome.passes = 0;
@@ -656,16 +686,20 @@ impl<'p> Runner<'p> {
     /// Cars whose retirement lap has come stop before completing it.
     fn retire(&mut self, lap: u32) {
         let (retire_lap, running) = (&self.retire_lap, &mut self.running);
-        self.order.retain(|&c| {
-            let out = retire_lap[c as usize] <= lap;
+        let (stopped_time, stopped_laps) = (&mut self.stopped_time, &mut self.stopped_laps);
+        self.field.retain(|s| {
+            let c = usize::from(s.car);
+            let out = retire_lap[c] <= lap;
             if out {
-                running[c as usize] = false;
+                running[c] = false;
+                stopped_time[c] = s.time;
+                stopped_laps[c] = s.laps;
             }
             !out
         });
     }
 
-    /// Every running car's unhindered lap time, and its candidate crossing time.
+    /// Every running car's unhindered lap, and its candidate crossing time.
     fn lap_times<const RANDOM: bool>(
         &mut self,
         lap: u32,
@@ -680,15 +714,15 @@ impl<'p> Runner<'p> {
                 && lap >= d.from_lap
                 && (last_neutral == 0 || lap > last_neutral + d.after_sc_laps)
         });
-        for k in 0..self.order.len() {
-            let c = self.order[k] as usize;
-            let car = &p.cars[c];
-            let set = self.set[c];
-            let mut drive = car.pace_s + self.fuel[c] * p.fuel_s_per_kg + set.loss_s();
+        // The car ahead's crossing time and laps at the start of the lap (the DRS window is measured there).
+        let mut ahead: Option<(f64, u32)> = None;
+        for slot in &mut self.field {
+            let mut drive = slot.pace_s + slot.fuel * p.fuel_s_per_kg + slot.set.loss_s();
             if RANDOM {
-                drive += car.sigma_s * rng.normal(&p.table);
+                drive += slot.sigma_s * rng.normal(&p.table);
             }
             if lap == 1 {
+                let car = &p.cars[usize::from(slot.car)];
                 drive += p.standing_start_s + car.grid_loss_s + car.start_mean_s;
                 if RANDOM {
                     drive += car.start_sigma_s * rng.normal(&p.table);
@@ -701,70 +735,47 @@ impl<'p> Runner<'p> {
                 VSC => drive.max(p.base_lap_s * p.vsc_factor),
                 _ => drive,
             };
-            if let (Some(drs), true) = (drs_on, k > 0) {
-                let ahead = self.order[k - 1] as usize;
-                // A select, not a branch: whether a car is within the window is a coin toss the branch predictor
-                // loses. Adding 0.0 to a positive lap time leaves it unchanged, bit for bit.
-                let within = (self.time[c] - self.time[ahead] <= drs.window_s)
-                    & (self.laps[c] == self.laps[ahead]);
+            if let (Some(drs), Some((time_ahead, laps_ahead))) = (drs_on, ahead) {
+                // Adding 0.0 to a positive lap time leaves it unchanged, bit for bit.
+                let within = (slot.time - time_ahead <= drs.window_s) & (slot.laps == laps_ahead);
                 drive += if within { drs.effect_s } else { 0.0 };
             }
+            ahead = Some((slot.time, slot.laps));
             let mut t = drive;
-            let mut pitting = false;
-            if self.out_lap[c] {
-                t += p.pit_out[s] + car.cold_s;
-                if p.pits_after_line {
-                    t += self.standstill(c, RANDOM.then_some(&mut *rng));
+            // The in-lap is the lap the car is driving, in its own count (a lapped car is behind the leader's).
+            let in_lap = slot.next_stop_lap == slot.laps + 1;
+            slot.pitting = slot.out_lap | in_lap;
+            if slot.pitting {
+                let car = &p.cars[usize::from(slot.car)];
+                if slot.out_lap {
+                    t += p.pit_out[s] + car.cold_s;
+                    if p.pits_after_line {
+                        t += standstill(car, RANDOM.then_some(&mut *rng));
+                    }
                 }
-                pitting = true;
-            }
-            if self.stops_now(c) {
-                t += p.pit_in[s];
-                if !p.pits_after_line {
-                    t += self.standstill(c, RANDOM.then_some(&mut *rng));
+                if in_lap {
+                    t += p.pit_in[s];
+                    if !p.pits_after_line {
+                        t += standstill(car, RANDOM.then_some(&mut *rng));
+                    }
                 }
-                pitting = true;
+                slot.pit_add = t - drive;
             }
-            self.pitting[c] = pitting;
-            self.pit_add[c] = t - drive;
-            self.lap_time[c] = t;
-            self.cand[c] = self.time[c] + t;
+            slot.cand = slot.time + t;
         }
         if status == SC {
             // The safety car, a SC lap after the leader's last crossing, sets the pace of the first car on track:
             // the leader, or the car behind it when the leader is in the pit lane (which `interact` rejoins behind
             // the train).
-            if let (Some(&leader), Some(&head)) = (
-                self.order.first(),
-                self.order.iter().find(|&&c| !self.pitting[c as usize]),
-            ) {
-                let head = head as usize;
-                let floor = self.time[leader as usize] + p.base_lap_s * p.sc_factor;
-                if self.cand[head] < floor {
-                    self.lap_time[head] += floor - self.cand[head];
-                    self.cand[head] = floor;
+            if let Some(leader_time) = self.field.first().map(|s| s.time) {
+                let floor = leader_time + p.base_lap_s * p.sc_factor;
+                if let Some(head) = self.field.iter_mut().find(|s| !s.pitting)
+                    && head.cand < floor
+                {
+                    head.cand = floor;
                 }
             }
         }
-    }
-
-    /// The car's in-lap is the lap it is driving (its own count: a lapped car is behind the leader's).
-    #[inline]
-    fn stops_now(&self, c: usize) -> bool {
-        self.next_stop_lap[c] == self.laps[c] + 1
-    }
-
-    /// The standstill: the track's minimum plus the crew's time, the team's mean in a deterministic race and a
-    /// draw from its distribution in a random one.
-    fn standstill(&self, c: usize, rng: Option<&mut Stream>) -> f64 {
-        let car = &self.p.cars[c];
-        let crew = match (rng, car.stop_var) {
-            (Some(rng), Some(fisk)) => fisk
-                .quantile(rng.open_uniform())
-                .clamp(0.0, MAX_STOP_EXTRA_S),
-            _ => car.crew_mean_s,
-        };
-        car.stop_min_s + crew
     }
 
     /// Cars meet at the line: held behind within the minimum gap unless far enough ahead to pass; under a SC they
@@ -772,128 +783,100 @@ impl<'p> Runner<'p> {
     fn interact(&mut self, status: u8, lap: u32) {
         let p = self.p;
         let min_gap = p.min_gap[status as usize];
-        // The cars that meet at the line, in order. Behind the safety car that is the train, without the cars in
-        // the pit lane (the car behind a pitting one closes up to the car ahead of it). Otherwise every car, and a
-        // pitting car neither holds up nor is held up by its neighbours.
-        self.racing.clear();
+        let field = &mut self.field[..];
         if status == SC {
-            let pitting = &self.pitting;
-            self.racing
-                .extend(self.order.iter().copied().filter(|&c| !pitting[c as usize]));
+            // Behind the safety car the train is the cars on track: the car behind a pitting one closes up to the
+            // car ahead of it. Nobody passes.
+            let mut ahead: Option<(f64, u32)> = None;
+            for slot in field.iter_mut() {
+                if slot.pitting {
+                    continue;
+                }
+                if let Some((cand_a, _)) = ahead.filter(|a| a.1 == slot.laps)
+                    && held(slot.cand - cand_a, min_gap)
+                {
+                    slot.cand = cand_a + min_gap;
+                }
+                ahead = Some((slot.cand, slot.laps));
+            }
         } else {
-            self.racing.extend_from_slice(&self.order);
-        }
-        let n = self.racing.len();
-        let mut k = 1;
-        // The crossing time just written for a held car, which is the next pair's car ahead: carried in a register
-        // rather than read back from memory at the head of the train's dependency chain.
-        let mut carried = (usize::MAX, 0.0);
-        while k < n {
-            let c = self.racing[k] as usize;
-            let a = self.racing[k - 1] as usize;
-            if self.pitting[c] || self.pitting[a] || self.laps[c] != self.laps[a] {
-                k += 1;
-                continue;
-            }
-            let cand_a = if carried.0 == a {
-                carried.1
-            } else {
-                self.cand[a]
-            };
-            // Whether a car is held up is a coin toss the branch predictor loses, so it is a select; a pass is
-            // rare and stays a branch.
-            let gap = self.cand[c] - cand_a;
-            // Not `gap < min_gap`: a NaN gap (a broken model's times) is held, as it always was.
-            let held = !matches!(
-                gap.partial_cmp(&min_gap),
-                Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
-            );
-            let threshold =
-                p.threshold_s + p.threshold_per_kmh * (p.cars[c].top_speed - p.cars[a].top_speed);
-            if held & (status == GREEN) & (-gap > threshold) {
-                self.cand[c] += p.duel_s;
-                self.cand[a] += p.duel_s + p.overtaken_s;
-                self.racing.swap(k - 1, k);
-                self.outcome.passes += u32::from(lap > 1);
-                // Both times moved: nothing carried is current any more.
-                carried.0 = usize::MAX;
-                k = if k > 1 { k - 1 } else { k + 1 };
-            } else {
-                let behind = cand_a + min_gap;
-                let cand_c = if held { behind } else { self.cand[c] };
-                self.cand[c] = cand_c;
-                carried = (c, cand_c);
-                k += 1;
+            // Every car meets the one ahead, and a pitting car neither holds up nor is held up by its neighbours.
+            let n = field.len();
+            let mut k = 1;
+            while k < n {
+                let (a, c) = (&field[k - 1], &field[k]);
+                if c.pitting || a.pitting || c.laps != a.laps {
+                    k += 1;
+                    continue;
+                }
+                // A pass is rare and a branch. Whether a car is held is left to the compiler, which branches: a
+                // forced select (`select_unpredictable`) measured 8 % slower, as it chains every car's crossing
+                // time to the one ahead where the branch lets the CPU run on.
+                let gap = c.cand - a.cand;
+                let held = held(gap, min_gap);
+                let threshold = p.threshold_s + p.threshold_per_kmh * (c.top_speed - a.top_speed);
+                if held & (status == GREEN) & (-gap > threshold) {
+                    field[k].cand += p.duel_s;
+                    field[k - 1].cand += p.duel_s + p.overtaken_s;
+                    field.swap(k - 1, k);
+                    self.outcome.passes += u32::from(lap > 1);
+                    k = if k > 1 { k - 1 } else { k + 1 };
+                } else {
+                    let behind = a.cand + min_gap;
+                    field[k].cand = if held { behind } else { c.cand };
+                    k += 1;
+                }
             }
         }
-        if !self.order.iter().any(|&c| self.pitting[c as usize]) {
-            // The pass left the order sorted.
-            std::mem::swap(&mut self.order, &mut self.racing);
+        if !field.iter().any(|s| s.pitting) {
+            // The passes left the order sorted.
             return;
         }
         if status == SC {
             // A car pitting behind the safety car cannot lap faster than the train: it rejoins where its slot in
             // the train was, plus what the pit lane costs it.
-            let mut slot = None;
-            for k in 0..self.order.len() {
-                let c = self.order[k] as usize;
-                if self.pitting[c] {
-                    let train = slot.map_or(self.time[c] + p.base_lap_s * p.sc_factor, |t: f64| {
-                        t + min_gap
-                    });
-                    self.cand[c] = self.cand[c].max(train + self.pit_add[c]);
+            let mut train: Option<f64> = None;
+            for slot in field.iter_mut() {
+                if slot.pitting {
+                    let t = train.map_or(slot.time + p.base_lap_s * p.sc_factor, |t| t + min_gap);
+                    slot.cand = slot.cand.max(t + slot.pit_add);
                 } else {
-                    slot = Some(self.cand[c]);
+                    train = Some(slot.cand);
                 }
             }
         }
-        // Cars on track in their new order, pitting cars where their times put them: insertion sort, the order
-        // is nearly sorted.
-        if n == self.order.len() {
-            std::mem::swap(&mut self.order, &mut self.racing);
-        } else {
-            let mut r = 0;
-            for k in 0..self.order.len() {
-                if !self.pitting[self.order[k] as usize] {
-                    self.order[k] = self.racing[r];
-                    r += 1;
-                }
-            }
-        }
-        for i in 1..self.order.len() {
+        // Cars on track and pitting cars in the order their times put them: insertion sort, the order is nearly
+        // sorted.
+        for i in 1..field.len() {
             let mut j = i;
-            while j > 0 && self.ahead(self.order[j] as usize, self.order[j - 1] as usize) {
-                self.order.swap(j, j - 1);
+            while j > 0 && ahead_of(&field[j], &field[j - 1]) {
+                field.swap(j, j - 1);
                 j -= 1;
             }
         }
     }
 
-    /// Whether `c` is ahead of `a` after this lap.
-    fn ahead(&self, c: usize, a: usize) -> bool {
-        let (lc, la) = (self.laps[c] + 1, self.laps[a] + 1);
-        lc > la || (lc == la && self.cand[c] < self.cand[a])
-    }
-
     fn finish_lap(&mut self, status: u8) {
         let p = self.p;
         let s = status as usize;
-        for k in 0..self.order.len() {
-            let c = self.order[k] as usize;
-            self.time[c] = self.cand[c];
-            self.laps[c] += 1;
-            self.fuel[c] = (self.fuel[c] - p.cars[c].burn[s]).max(0.0);
-            self.out_lap[c] = false;
-            if self.next_stop_lap[c] == self.laps[c] {
-                let next = self.next_stop[c];
-                if let Some(stop) = p.stops[c].get(next) {
-                    self.set[c] = stop.set;
+        for slot in &mut self.field {
+            let c = usize::from(slot.car);
+            let car = &p.cars[c];
+            slot.time = slot.cand;
+            slot.laps += 1;
+            slot.fuel = (slot.fuel - car.burn[s]).max(0.0);
+            slot.out_lap = false;
+            if slot.next_stop_lap == slot.laps {
+                let stops = &p.stops[c];
+                let next = slot.next_stop as usize;
+                if let Some(stop) = stops.get(next) {
+                    slot.set = stop.set;
                 }
-                self.next_stop[c] = next + 1;
-                self.next_stop_lap[c] = p.stops[c].get(next + 1).map_or(u32::MAX, |s| s.lap);
-                self.out_lap[c] = true;
+                slot.next_stop = next as u32 + 1;
+                slot.next_stop_lap = stops.get(next + 1).map_or(u32::MAX, |s| s.lap);
+                slot.out_lap = true;
             } else {
-                self.set[c].age += p.cars[c].wear[s];
+                slot.set.age += car.wear[s];
             }
         }
         match status {
@@ -905,23 +888,56 @@ impl<'p> Runner<'p> {
 
     fn classify(&mut self) {
         let n = self.p.drivers();
+        for slot in &self.field {
+            let c = usize::from(slot.car);
+            self.stopped_time[c] = slot.time;
+            self.stopped_laps[c] = slot.laps;
+        }
         // The running cars in order, then the retired ones by laps done and time, in the reused buffer.
-        let all = &mut self.racing;
+        let all = &mut self.classified;
         all.clear();
-        all.extend_from_slice(&self.order);
+        all.extend(self.field.iter().map(|s| s.car));
         let running = all.len();
         all.extend((0..n as u8).filter(|&c| !self.running[c as usize]));
-        let (laps, time) = (&self.laps, &self.time);
+        let (laps, time) = (&self.stopped_laps, &self.stopped_time);
         all[running..].sort_by(|&a, &b| {
             let (a, b) = (a as usize, b as usize);
             laps[b].cmp(&laps[a]).then(time[a].total_cmp(&time[b]))
         });
-        for (pos, &c) in self.racing.iter().enumerate() {
+        for (pos, &c) in self.classified.iter().enumerate() {
             let c = c as usize;
             self.outcome.position[c] = pos as u8 + 1;
-            self.outcome.race_time_s[c] = self.time[c];
-            self.outcome.laps[c] = self.laps[c];
+            self.outcome.race_time_s[c] = self.stopped_time[c];
+            self.outcome.laps[c] = self.stopped_laps[c];
             self.outcome.dnf[c] = !self.running[c];
         }
     }
+}
+
+/// Whether a car `gap` seconds behind the car ahead at the line is held up. Not `gap < min_gap`: a NaN gap (a
+/// broken model's times) is held, as it always was.
+#[inline]
+fn held(gap: f64, min_gap: f64) -> bool {
+    !matches!(
+        gap.partial_cmp(&min_gap),
+        Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+    )
+}
+
+/// Whether `c` is ahead of `a` after this lap.
+#[inline]
+fn ahead_of(c: &Slot, a: &Slot) -> bool {
+    c.laps > a.laps || (c.laps == a.laps && c.cand < a.cand)
+}
+
+/// The standstill: the track's minimum plus the crew's time, the team's mean in a deterministic race and a draw
+/// from its distribution in a random one.
+fn standstill(car: &CarConst, rng: Option<&mut Stream>) -> f64 {
+    let crew = match (rng, car.stop_var) {
+        (Some(rng), Some(fisk)) => fisk
+            .quantile(rng.open_uniform())
+            .clamp(0.0, MAX_STOP_EXTRA_S),
+        _ => car.crew_mean_s,
+    };
+    car.stop_min_s + crew
 }
