@@ -1142,6 +1142,103 @@ async fn print_render_timings(client: &Client) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the page did on its main thread between `start` and `stop`: the gaps between animation frames, the long
+/// tasks (over 50 ms) Chromium reported, and the live states it rendered (the app's own render timings).
+#[derive(Debug)]
+struct Responsiveness {
+    frame_gaps_ms: Vec<f64>,
+    long_tasks_ms: Vec<f64>,
+    state_renders_ms: Vec<f64>,
+}
+
+/// A running [`Responsiveness`] watch: the render timings already recorded when it started.
+struct ResponsivenessWatch {
+    renders_before: usize,
+}
+
+impl Responsiveness {
+    async fn start(client: &Client) -> anyhow::Result<ResponsivenessWatch> {
+        client
+            .execute(
+                "const r = { frames: [], long: [], running: true };
+                 window.__responsiveness = r;
+                 const tick = (t) => { if (r.running) { r.frames.push(t); requestAnimationFrame(tick); } };
+                 requestAnimationFrame(tick);
+                 r.observer = new PerformanceObserver((list) => {
+                     for (const e of list.getEntries()) r.long.push(e.duration);
+                 });
+                 r.observer.observe({ type: 'longtask' });",
+                Vec::new(),
+            )
+            .await?;
+        Ok(ResponsivenessWatch {
+            renders_before: state_renders(client).await?.len(),
+        })
+    }
+
+    fn summary(&self) -> String {
+        let quantile = |xs: &[f64], q: f64| {
+            let mut xs = xs.to_vec();
+            xs.sort_by(f64::total_cmp);
+            xs.get(((xs.len().max(1) - 1) as f64 * q).round() as usize)
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        format!(
+            "{} frames, gap p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms; {} long tasks{}; {} state renders, p95 \
+             {:.2} ms, max {:.2} ms",
+            self.frame_gaps_ms.len(),
+            quantile(&self.frame_gaps_ms, 0.5),
+            quantile(&self.frame_gaps_ms, 0.95),
+            quantile(&self.frame_gaps_ms, 1.0),
+            self.long_tasks_ms.len(),
+            if self.long_tasks_ms.is_empty() {
+                String::new()
+            } else {
+                format!(" (max {:.0} ms)", quantile(&self.long_tasks_ms, 1.0))
+            },
+            self.state_renders_ms.len(),
+            quantile(&self.state_renders_ms, 0.95),
+            quantile(&self.state_renders_ms, 1.0),
+        )
+    }
+}
+
+impl ResponsivenessWatch {
+    async fn stop(self, client: &Client) -> anyhow::Result<Responsiveness> {
+        let json = client
+            .execute(
+                "const r = window.__responsiveness;
+                 r.running = false;
+                 r.observer.disconnect();
+                 return JSON.stringify({ frames: r.frames, long: r.long });",
+                Vec::new(),
+            )
+            .await?;
+        let seen: serde_json::Value =
+            serde_json::from_str(json.as_str().context("the watch answers text")?)?;
+        let frames: Vec<f64> = serde_json::from_value(seen["frames"].clone())?;
+        let renders = state_renders(client).await?;
+        Ok(Responsiveness {
+            frame_gaps_ms: frames.windows(2).map(|w| w[1] - w[0]).collect(),
+            long_tasks_ms: serde_json::from_value(seen["long"].clone())?,
+            state_renders_ms: renders
+                .get(self.renders_before..)
+                .unwrap_or_default()
+                .to_vec(),
+        })
+    }
+}
+
+/// The app's render time of each live state so far (the last 2,000).
+async fn state_renders(client: &Client) -> anyhow::Result<Vec<f64>> {
+    let json = client
+        .execute("return window.wasmBindings.render_timings();", Vec::new())
+        .await?;
+    let timings: serde_json::Value = serde_json::from_str(json.as_str().unwrap_or("{}"))?;
+    Ok(serde_json::from_value(timings["updates_ms"].clone())?)
+}
+
 /// Waits up to `secs` seconds until the tower shows the whole field in another order than `first`.
 async fn changed_tower(
     client: &Client,
@@ -1946,7 +2043,9 @@ fn grid_inputs() -> anyhow::Result<boxbox_web::view_model::strategy::DeskInputs>
 /// The strategy refresh the issue measures (about 30 plans × 2,000 races, plus the pit window) on Canada 2019,
 /// spread over one worker and then two by the app's own code (`benchmark_strategy_search`): prints the times for
 /// BENCHMARKS.md and asserts that both rank the same plans as the native one-thread search, with the same mean
-/// positions and spreads to the bit, and the same pit window.
+/// positions and spreads to the bit, and the same pit window. The live race keeps streaming meanwhile: the test
+/// asserts the page kept rendering its states and drawing frames during the refresh, and prints how responsive it
+/// stayed (frame gaps, long tasks, state renders) against the same page idle just before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strategy_search_over_workers_in_headless_chromium() -> anyhow::Result<()> {
     with_relay_and_browser(11, 1.0, search_over_workers).await
@@ -1980,6 +2079,27 @@ async fn search_over_workers(client: &Client, url: &str) -> anyhow::Result<()> {
     for workers in [1, 2] {
         client.goto(&format!("{base}/?workers={workers}")).await?;
         full_tower(client).await?;
+        // The instruments see a stall: a task of the page's that blocks the main thread for 150 ms shows as a long
+        // task and as a frame gap (frames land on the display's 16.7 ms ticks, so the gap can read a tick short).
+        let watch = Responsiveness::start(client).await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        client
+            .execute(
+                "setTimeout(() => { const t = performance.now(); while (performance.now() - t < 150) {} }, 0);",
+                Vec::new(),
+            )
+            .await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let stall = watch.stop(client).await?;
+        ensure!(
+            stall.long_tasks_ms.iter().any(|&d| d >= 140.0)
+                && stall.frame_gaps_ms.iter().any(|&d| d >= 120.0),
+            "a 150 ms stall was not seen: {stall:?}"
+        );
+        let watch = Responsiveness::start(client).await?;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let idle = watch.stop(client).await?;
+        let watch = Responsiveness::start(client).await?;
         let answer = client
             .execute_async(
                 "const done = arguments[arguments.length - 1];
@@ -1994,8 +2114,20 @@ async fn search_over_workers(client: &Client, url: &str) -> anyhow::Result<()> {
                 ],
             )
             .await?;
+        let busy = watch.stop(client).await?;
         let text = answer.as_str().context("the benchmark answers text")?;
         ensure!(!text.starts_with("error"), "{text}");
+        // The Monte Carlo runs in the workers: the page must have gone on drawing frames and rendering the live
+        // race's states (about ten a second) while it did.
+        ensure!(
+            busy.frame_gaps_ms.len() >= 10 && busy.state_renders_ms.len() >= 5,
+            "the page stalled during the refresh over {workers} worker(s): {busy:?}"
+        );
+        println!(
+            "BENCH page while idle, 3 s: {}\nBENCH page during the refresh over {workers} worker(s): {}",
+            idle.summary(),
+            busy.summary()
+        );
         let answer: serde_json::Value = serde_json::from_str(text)?;
         ensure!(answer["workers"] == workers, "{answer}");
         ensure!(
