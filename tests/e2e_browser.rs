@@ -466,12 +466,22 @@ async fn race_control(client: &Client) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Each chart of the Charts view as (test id, its SVG's text), read in one script; empty text while not drawn.
+/// Each chart of the Charts view as (test id, the texts it drew), read in one script from its canvas: the texts are
+/// the canvas's fallback content, and count only once the pixels are on it (at least 100 pixels unlike the first,
+/// the background); empty while not drawn.
 async fn chart_texts(client: &Client) -> anyhow::Result<Vec<(String, String)>> {
     let charts = client
         .execute(
-            "return Array.from(document.querySelectorAll('[data-testid=charts-panel] figure'), \
-             f => [f.dataset.testid, f.querySelector('svg')?.textContent ?? '']);",
+            "return Array.from(document.querySelectorAll('[data-testid=charts-panel] figure'), f => {
+                 const c = f.querySelector('canvas');
+                 if (!c || !c.width || !c.height) return [f.dataset.testid, ''];
+                 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                 let painted = 0;
+                 for (let i = 4; i < d.length; i += 4) {
+                     if (d[i] !== d[0] || d[i + 1] !== d[1] || d[i + 2] !== d[2]) painted++;
+                 }
+                 return [f.dataset.testid, painted >= 100 ? c.textContent : ''];
+             });",
             Vec::new(),
         )
         .await?;
@@ -505,7 +515,7 @@ fn chart_text<'a>(charts: &'a [(String, String)], id: &str) -> &'a str {
 }
 
 /// The Charts tab: a worker draws lap times (the picked car highlighted, so named in the title), the race trace,
-/// every car's stints, and the picked car's tyre degradation, sectors and last lap's telemetry as SVG.
+/// every car's stints, and the picked car's tyre degradation, sectors and last lap's telemetry, each on a canvas.
 async fn charts(client: &Client, picked: &str, codes: &[String]) -> anyhow::Result<()> {
     click(client, "tab-charts").await?;
     let lap_seen = format!("· {picked} lap");
@@ -767,17 +777,18 @@ async fn desk(client: &Client, url: &str) -> anyhow::Result<()> {
     ensure!(baseline.contains("5–95 %"), "no baseline: {baseline}");
     // The Charts tab draws the desk's Monte Carlo as a finishing-position grid.
     click(client, "tab-charts").await?;
-    client
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("[data-testid=chart-positions] svg"))
-        .await?;
-    let charts = chart_texts(client).await?;
-    ensure!(
-        charts.iter().any(|(id, text)| id == "chart-positions"
-            && text.contains("Finishing positions · Monte Carlo from lap")),
-        "no finishing positions: {charts:?}"
-    );
+    let positions = |charts: &[(String, String)]| {
+        chart_text(charts, "chart-positions").contains("Finishing positions · Monte Carlo from lap")
+    };
+    let mut charts = Vec::new();
+    for _ in 0..60 {
+        charts = chart_texts(client).await?;
+        if positions(&charts) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    ensure!(positions(&charts), "no finishing positions: {charts:?}");
 
     // Back on the Strategy tab, a desk built anew runs at once: the shared pool does not take its first runs for
     // obsolete ones (it had seen the old desk's generations).

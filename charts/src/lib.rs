@@ -17,9 +17,14 @@
 //! - [`theme`]: the dark palette and fonts shared by the charts.
 //! - [`svg`]: [`SvgBackend`], plotters' SVG backend measuring text without a font or a DOM (so it also draws in a
 //!   Web Worker).
+//! - `canvas` (wasm32, feature `canvas`): `CanvasBackend`, plotters on an `OffscreenCanvas`, so a Web Worker draws
+//!   a chart as pixels.
 //!
-//! [`render_svg`] draws one chart into an SVG string (text as SVG `<text>`, no system fonts needed).
+//! [`render_svg`] draws one chart into an SVG string (text as SVG `<text>`, no system fonts needed); on wasm32,
+//! `render_canvas` draws it into an `ImageBitmap`.
 
+#[cfg(all(target_arch = "wasm32", feature = "canvas"))]
+pub mod canvas;
 pub mod degradation;
 pub mod lines;
 pub mod positions;
@@ -28,6 +33,9 @@ pub mod stints;
 pub mod svg;
 pub mod theme;
 pub mod trace;
+
+/// plotters itself, so a caller names the drawing area and backend types with the same version the charts use.
+pub use plotters;
 
 pub use degradation::{DegradationChart, DegradationStint, LinearFit, draw_tyre_degradation};
 pub use lines::{LapTimeChart, RaceTraceChart, Series, draw_lap_times, draw_race_trace};

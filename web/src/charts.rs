@@ -1,10 +1,11 @@
 //! The Charts view: lap times (the selected car and its rival over a faint field), the race trace, every car's tyre
 //! stints (past and predicted), the selected car's tyre degradation by stint, its sectors and its last lap's
 //! telemetry (speed, throttle, brake, gear) against its rival's, and the strategy desk's latest finishing-position
-//! distribution, drawn as SVG by the strategy workers ([`crate::pool`]) and put into the page.
+//! distribution, drawn by plotters on an `OffscreenCanvas` in the strategy workers ([`crate::pool`]) and painted
+//! onto the page's canvases as `ImageBitmap`s; each chart's texts are its canvas's fallback content.
 //!
-//! The page maps the twins' lap history to the charts' inputs ([`crate::view_model::charts`]) and never draws:
-//! plotters runs in a worker, so it is not in the app's bundle. The charts are redrawn when the leader completes a
+//! The page maps the twins' lap history to the charts' inputs ([`crate::view_model::charts`]) and never draws
+//! itself: plotters runs in a worker, so it is not in the app's bundle. The charts are redrawn when the leader completes a
 //! lap, another car is picked, the container's width changes or the desk has a new Monte Carlo (the telemetry
 //! chart: when the selected car or its rival completes a lap); never on every state. Each chart has at most one job in flight: what changes meanwhile waits, and only its latest version is
 //! drawn. The view is built only while its tab is shown, so a hidden Charts view asks the workers for nothing.
@@ -12,9 +13,11 @@
 use std::sync::Arc;
 
 use boxbox_engine::strategy::monte_carlo::McReport;
-use leptos::html::Div;
+use leptos::html::{Canvas, Div};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wasm_bindgen::JsCast;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageBitmap};
 
 use crate::live::LiveFeed;
 use crate::pool::{self, Done, PoolError};
@@ -39,11 +42,22 @@ impl Default for LatestBaseline {
     }
 }
 
-/// One chart on the page: its SVG (or why there is none) and the job that is drawing it.
+/// A chart as a worker drew it.
+#[derive(Clone, Debug)]
+struct Drawn {
+    /// Its pixels, the device pixel ratio times its size.
+    pixels: ImageBitmap,
+    /// Its width in CSS pixels.
+    width_px: u32,
+    /// Every text it drew, for the canvas's fallback content.
+    texts: Vec<String>,
+}
+
+/// One chart on the page: its drawing (or why there is none) and the job that is drawing it.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
-    /// The latest drawing: the SVG, or the error.
-    svg: RwSignal<Option<Result<String, String>>>,
+    /// The latest drawing, or the error. Local: an `ImageBitmap` stays on the page's thread.
+    drawn: RwSignal<Option<Result<Drawn, String>>, LocalStorage>,
     /// The job last sent: an equal job is not sent again.
     sent: StoredValue<Option<ChartJob>>,
     /// A job is in a worker.
@@ -55,7 +69,7 @@ struct Slot {
 impl Slot {
     fn new() -> Self {
         Slot {
-            svg: RwSignal::new(None),
+            drawn: RwSignal::new_local(None),
             sent: StoredValue::new(None),
             busy: StoredValue::new(false),
             next: StoredValue::new(None),
@@ -82,19 +96,29 @@ impl Slot {
         let pool = match pool::shared() {
             Ok(pool) => pool,
             Err(e) => {
-                self.svg.set(Some(Err(e.to_string())));
+                self.drawn.set(Some(Err(e.to_string())));
                 return;
             }
         };
         self.sent.set_value(Some(job.clone()));
         self.busy.set_value(true);
+        let width_px = job.width_px;
+        // Sharp on a tablet's screen: the canvas has as many pixels as the display gives the chart.
+        let scale = window().device_pixel_ratio();
         spawn_local(async move {
-            let result = pool.run(CHART_GENERATION, &Job::Chart(job)).await;
+            let result = pool
+                .run(CHART_GENERATION, &Job::Chart { chart: job, scale })
+                .await;
             let drawn = match result {
                 Ok(Done {
-                    answer: Answer::Svg(svg),
+                    answer: Answer::Chart { texts },
+                    pixels: Some(pixels),
                     ..
-                }) => Ok(svg),
+                }) => Ok(Drawn {
+                    pixels,
+                    width_px,
+                    texts,
+                }),
                 Ok(_) => Err("the worker answered something else".to_owned()),
                 Err(PoolError::Obsolete) => Err(PoolError::Obsolete.to_string()),
                 Err(e) => Err(e.to_string()),
@@ -104,8 +128,12 @@ impl Slot {
                 let _ = self.sent.try_set_value(None);
             }
             // The view may be gone (its tab closed): then nothing is left to update or send.
-            if self.svg.try_set(Some(drawn)).is_some() {
+            let Some(previous) = self.drawn.try_update(|d| d.replace(drawn)) else {
                 return;
+            };
+            // The replaced bitmap's memory goes now, not when the garbage collector comes by.
+            if let Some(Ok(old)) = previous {
+                old.pixels.close();
             }
             let _ = self.busy.try_set_value(false);
             if let Some(Some(next)) = self.next.try_update_value(Option::take) {
@@ -253,16 +281,43 @@ pub fn ChartsView(
     }
 }
 
-/// A chart's figure: the worker's SVG, or a line saying it is on its way or why it is missing.
+/// A chart's figure: the worker's drawing on a canvas (its texts as the canvas's fallback content), or a line
+/// saying it is on its way or why it is missing.
 fn chart_figure(slot: Slot, test_id: &'static str, label: &'static str) -> impl IntoView {
-    // The SVG is our own charts' output from numbers and escaped labels (see `view_model::charts`).
-    let svg = move || {
-        slot.svg
-            .with(|s| s.as_ref().and_then(|s| s.as_ref().ok()).cloned())
-            .unwrap_or_default()
+    let canvas = NodeRef::<Canvas>::new();
+    // Reaching outside the graph: the bitmap goes onto the canvas once both are there.
+    Effect::new(move |_| {
+        let Some(canvas) = canvas.get() else {
+            return;
+        };
+        slot.drawn.with(|d| {
+            if let Some(Ok(drawn)) = d {
+                paint(&canvas, &drawn.pixels);
+            }
+        });
+    });
+    let size = move |f: fn(&Drawn) -> u32| {
+        move || {
+            slot.drawn
+                .with(|d| d.as_ref().and_then(|d| d.as_ref().ok()).map(f))
+        }
+    };
+    // CSS pixels wide, at most the container's; the height follows the bitmap's proportions.
+    let style = move || {
+        slot.drawn.with(|d| match d {
+            Some(Ok(d)) => format!("width: {}px", d.width_px),
+            _ => "display: none".to_owned(),
+        })
+    };
+    // The texts the chart drew, as text: what a screen reader (and the tests) read.
+    let texts = move || {
+        slot.drawn.with(|d| match d {
+            Some(Ok(d)) => d.texts.join(" · "),
+            _ => String::new(),
+        })
     };
     let note = move || {
-        slot.svg.with(|s| match s {
+        slot.drawn.with(|s| match s {
             None => Some("drawing…".to_owned()),
             Some(Err(e)) => Some(format!("cannot draw this chart: {e}")),
             Some(Ok(_)) => None,
@@ -270,8 +325,35 @@ fn chart_figure(slot: Slot, test_id: &'static str, label: &'static str) -> impl 
     };
     view! {
         <figure class="chart" data-testid=test_id role="img" aria-label=label>
-            <div class="chart-svg" inner_html=svg></div>
+            <canvas
+                class="chart-canvas"
+                node_ref=canvas
+                width=size(|d| d.pixels.width())
+                height=size(|d| d.pixels.height())
+                style=style
+            >
+                {texts}
+            </canvas>
             <figcaption class="dim">{note}</figcaption>
         </figure>
+    }
+}
+
+/// Puts `pixels` on `canvas` (whose size is the bitmap's).
+fn paint(canvas: &HtmlCanvasElement, pixels: &ImageBitmap) {
+    let context = canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok());
+    let Some(context) = context else {
+        leptos::logging::warn!("the chart's canvas has no 2d context");
+        return;
+    };
+    // The attributes may not have reached the element yet: the bitmap's size is the canvas's.
+    canvas.set_width(pixels.width());
+    canvas.set_height(pixels.height());
+    if let Err(e) = context.draw_image_with_image_bitmap(pixels, 0.0, 0.0) {
+        leptos::logging::warn!("cannot paint a chart: {e:?}");
     }
 }

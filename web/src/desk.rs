@@ -300,6 +300,7 @@ impl Desk {
                 Ok(Done {
                     answer: Answer::WhatIf(r),
                     elapsed_ms,
+                    ..
                 }) => Ok((Arc::new(r), elapsed_ms)),
                 Ok(_) => Err("the worker answered something else".into()),
                 Err(e) => Err(e.to_string()),

@@ -32,8 +32,9 @@
 //! - `desk` (wasm only): the strategy desk component, fed by the pool.
 //! - `locks` (wasm only): the desk's strategy locks (the car's lock, Lock and Unlock where the relay permits) from
 //!   [`view_model::locks`].
-//! - `charts` (wasm only): the Charts view: lap times, race trace, stints and finishing positions, drawn as SVG by
-//!   the pool's workers from [`view_model::charts`]' inputs (plotters is not in the app's bundle).
+//! - `charts` (wasm only): the Charts view: lap times, race trace, stints and finishing positions, drawn on an
+//!   `OffscreenCanvas` by the pool's workers from [`view_model::charts`]' inputs and painted on the page's
+//!   canvases (plotters is not in the app's bundle).
 //! - `share` (wasm only): the page's token on every relay call, what the relay lets the page do
 //!   (`GET /api/v1/whoami`), and the Share button.
 //! - `wake_lock` (wasm only): the screen kept on while the feed is live.

@@ -21,7 +21,7 @@ use std::rc::{Rc, Weak};
 use futures::channel::oneshot;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::{Closure, JsValue};
-use web_sys::{ErrorEvent, MessageEvent, Worker};
+use web_sys::{ErrorEvent, ImageBitmap, MessageEvent, Worker};
 
 use crate::worker_protocol::{self, Answer, Job, Opaque, READY, Request, Response};
 
@@ -63,6 +63,8 @@ pub struct Done {
     pub answer: Answer,
     /// Time in the worker, milliseconds.
     pub elapsed_ms: f64,
+    /// A chart's pixels, posted beside the answer.
+    pub pixels: Option<ImageBitmap>,
 }
 
 /// A Monte Carlo's blocks' tallies, for a worker to merge (`Job::Report`).
@@ -248,7 +250,13 @@ fn spawn(pool: Weak<RefCell<Inner>>, index: usize) -> Result<Slot, PoolError> {
         let pool = pool.clone();
         Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             if let Some(inner) = pool.upgrade() {
-                on_message(&mut inner.borrow_mut(), index, event.data().as_string());
+                // A text, or `[text, ImageBitmap]` for a chart.
+                let data = event.data();
+                let (text, pixels) = match data.dyn_ref::<js_sys::Array>() {
+                    Some(parts) => (parts.get(0).as_string(), parts.get(1).dyn_into().ok()),
+                    None => (data.as_string(), None),
+                };
+                on_message(&mut inner.borrow_mut(), index, text, pixels);
             }
         })
     };
@@ -271,7 +279,7 @@ fn spawn(pool: Weak<RefCell<Inner>>, index: usize) -> Result<Slot, PoolError> {
     })
 }
 
-fn on_message(inner: &mut Inner, index: usize, text: Option<String>) {
+fn on_message(inner: &mut Inner, index: usize, text: Option<String>, pixels: Option<ImageBitmap>) {
     let Some(text) = text else {
         return;
     };
@@ -294,6 +302,7 @@ fn on_message(inner: &mut Inner, index: usize, text: Option<String>) {
                             .map(|answer| Done {
                                 answer,
                                 elapsed_ms: response.elapsed_ms,
+                                pixels,
                             })
                             .map_err(PoolError::Job)
                     };

@@ -2,10 +2,11 @@
 //!
 //! A [`Request`] carries an id, the desk's generation (a newer generation makes older work obsolete) and one
 //! [`Job`]: the live session's inputs, Monte Carlo chunks, a strategy search, a what-if or undercut chances, or a
-//! chart to draw as SVG (plotters lives in the worker, not in the app's bundle). The worker answers each with a
-//! [`Response`]: the same id and generation, the [`Answer`] or an error message, and how long the job took in the
-//! worker. [`handle`] is the whole worker side (text in, text out), so it is tested natively; the worker binary
-//! only moves text between `postMessage` and this function.
+//! chart to draw on an `OffscreenCanvas` (plotters lives in the worker, not in the app's bundle). The worker
+//! answers each with a [`Response`]: the same id and generation, the [`Answer`] or an error message, and how long
+//! the job took in the worker. [`handle`] is the whole worker side (text in, text out, plus a chart's pixels as an
+//! [`Attachment`]), so it is tested natively; the worker binary only moves messages between `postMessage` and this
+//! function.
 //!
 //! **Invariant:** the page never decodes a race model or a tally. The desk's inputs ([`DeskInputs`]) and the
 //! tallies travel through the page as [`Opaque`] JSON that only workers read; the page keeps [`PageInputs`], the
@@ -166,8 +167,14 @@ pub enum Job {
         /// Runs and seed.
         config: McConfig,
     },
-    /// A chart of the Charts view drawn as SVG → [`Answer::Svg`]. Sent at [`CHART_GENERATION`].
-    Chart(ChartJob),
+    /// A chart of the Charts view drawn on an `OffscreenCanvas` → [`Answer::Chart`], its pixels beside the answer
+    /// ([`handle`]'s [`Attachment`]). Sent at [`CHART_GENERATION`].
+    Chart {
+        /// What to draw, and its size in CSS pixels.
+        chart: ChartJob,
+        /// Device pixels per CSS pixel (the page's `devicePixelRatio`).
+        scale: f64,
+    },
     /// Undercut chance on the car ahead and cover chance on the car behind → [`Answer::Undercut`].
     Undercut {
         /// The [`DeskInputs`].
@@ -234,9 +241,20 @@ pub enum Answer {
     WhatIf(WhatIfReport),
     /// Undercut and cover chances.
     Undercut(UndercutReport),
-    /// A chart as an SVG document (its texts escaped by plotters' SVG backend).
-    Svg(String),
+    /// A chart drawn: its pixels are [`handle`]'s [`Attachment`]; here every text it drew (title, legend, axis
+    /// labels), for the page's accessible fallback.
+    Chart {
+        /// The texts, in drawing order.
+        texts: Vec<String>,
+    },
 }
+
+/// What goes beside an answer's JSON: a chart's pixels. Only a browser has them; natively there is never one.
+#[cfg(target_arch = "wasm32")]
+pub type Attachment = web_sys::ImageBitmap;
+/// What goes beside an answer's JSON: a chart's pixels. Only a browser has them; natively there is never one.
+#[cfg(not(target_arch = "wasm32"))]
+pub type Attachment = std::convert::Infallible;
 
 /// The generation chart jobs are sent at: they belong to no strategy run, so the desk's
 /// `WorkerPool::supersede` never makes them obsolete.
@@ -323,8 +341,26 @@ pub fn run(job: &Job) -> Result<Answer, String> {
                 .map(Answer::Undercut)
                 .map_err(|e| e.to_string())
         }
-        Job::Chart(chart) => chart.render().map(Answer::Svg),
+        Job::Chart { .. } => Err(CHART_NEEDS_HANDLE.to_owned()),
     }
+}
+
+/// A chart's answer is pixels beside the JSON, which only [`handle`] returns.
+const CHART_NEEDS_HANDLE: &str = "a chart is pixels beside the answer: only `handle` draws it";
+
+/// Draws a chart job: its answer and pixels.
+#[cfg(target_arch = "wasm32")]
+fn draw_chart(chart: &ChartJob, scale: f64) -> Result<(Answer, Attachment), String> {
+    chart
+        .render_canvas(scale)
+        .map(|drawn| (Answer::Chart { texts: drawn.texts }, drawn.bitmap))
+}
+
+/// Draws a chart job: natively there is no canvas (the charts are tested with the SVG backend instead,
+/// [`ChartJob::render`]).
+#[cfg(not(target_arch = "wasm32"))]
+fn draw_chart(_: &ChartJob, _: f64) -> Result<(Answer, Attachment), String> {
+    Err("a chart is drawn on an OffscreenCanvas, which only a browser has".to_owned())
 }
 
 /// A search step as the page carries it.
@@ -429,19 +465,29 @@ pub fn live_inputs(state: &RaceState, records: &[LapRecord]) -> Result<DeskInput
         .map_err(|e| e.to_string())
 }
 
-/// The worker's side of the protocol: a request's JSON in, the response's JSON out. Never fails: a request that
-/// does not parse is answered with an error (and whatever id and generation could be read from it).
-/// `now_ms` is the worker's clock.
-pub fn handle(text: &str, mut now_ms: impl FnMut() -> f64) -> String {
+/// The worker's side of the protocol: a request's JSON in, the response's JSON out, with a chart's pixels beside it
+/// for a [`Job::Chart`]. Never fails: a request that does not parse is answered with an error (and whatever id and
+/// generation could be read from it). `now_ms` is the worker's clock.
+pub fn handle(text: &str, mut now_ms: impl FnMut() -> f64) -> (String, Option<Attachment>) {
     let t0 = now_ms();
-    let (id, generation, result) = match serde_json::from_str::<Request>(text) {
-        Ok(request) => (request.id, request.generation, run(&request.job)),
+    let (id, generation, result, attachment) = match serde_json::from_str::<Request>(text) {
+        Ok(request) => {
+            let (result, attachment) = match &request.job {
+                Job::Chart { chart, scale } => match draw_chart(chart, *scale) {
+                    Ok((answer, pixels)) => (Ok(answer), Some(pixels)),
+                    Err(e) => (Err(e), None),
+                },
+                job => (run(job), None),
+            };
+            (request.id, request.generation, result, attachment)
+        }
         Err(e) => {
             let header = serde_json::from_str::<RequestHeader>(text).unwrap_or_default();
             (
                 header.id,
                 header.generation,
                 Err(format!("cannot read the request: {e}")),
+                None,
             )
         }
     };
@@ -451,7 +497,7 @@ pub fn handle(text: &str, mut now_ms: impl FnMut() -> f64) -> String {
         elapsed_ms: now_ms() - t0,
         result,
     };
-    serde_json::to_string(&response).unwrap_or_else(|e| {
+    let text = serde_json::to_string(&response).unwrap_or_else(|e| {
         // Only a non-finite number in an answer can get here; say so rather than go silent.
         let fallback = Response {
             id,
@@ -460,7 +506,8 @@ pub fn handle(text: &str, mut now_ms: impl FnMut() -> f64) -> String {
             result: Err(format!("cannot encode the answer: {e}")),
         };
         serde_json::to_string(&fallback).unwrap_or_default()
-    })
+    });
+    (text, attachment)
 }
 
 /// The id and generation of a request whose job did not parse.
@@ -584,10 +631,11 @@ mod tests {
     fn round_trip(request: &Request) -> Response {
         let text = serde_json::to_string(request).expect("encodes");
         let mut clock = 0.0;
-        let answer = handle(&text, || {
+        let (answer, pixels) = handle(&text, || {
             clock += 5.0;
             clock
         });
+        assert!(pixels.is_none(), "natively there are no pixels");
         serde_json::from_str(&answer).expect("the answer decodes")
     }
 
@@ -801,14 +849,17 @@ mod tests {
         };
         assert!(message.contains("plans for"), "{message}");
 
-        let garbled: Response = serde_json::from_str(&handle(
-            r#"{"id": 12, "generation": 5, "job": {"nonsense": 1}}"#,
-            || 0.0,
-        ))
+        let garbled: Response = serde_json::from_str(
+            &handle(
+                r#"{"id": 12, "generation": 5, "job": {"nonsense": 1}}"#,
+                || 0.0,
+            )
+            .0,
+        )
         .expect("decodes");
         assert_eq!((garbled.id, garbled.generation), (12, 5));
         assert!(matches!(garbled.result, Err(m) if m.starts_with("cannot read the request")));
-        let empty: Response = serde_json::from_str(&handle("", || 0.0)).expect("decodes");
+        let empty: Response = serde_json::from_str(&handle("", || 0.0).0).expect("decodes");
         assert_eq!(empty.id, 0);
         assert!(empty.result.is_err());
     }
@@ -851,7 +902,7 @@ mod tests {
     }
 
     #[test]
-    fn charts_are_drawn_in_the_worker_as_svg() {
+    fn charts_draw_with_the_svg_backend_and_ask_a_browser_for_pixels() {
         use crate::view_model::charts::Chart;
         use boxbox_charts::{Colour, LapTimeChart, Series};
         let job = ChartJob {
@@ -867,32 +918,32 @@ mod tests {
                 }],
             }),
         };
-        let direct = job.render().expect("draws");
+        // The same drawing code on the SVG backend (the canvas one is tested in Chromium, web/tests/charts_worker.rs).
+        let svg = job.render().expect("draws");
+        assert!(
+            svg.starts_with("<svg width=\"640\" height=\"320\""),
+            "{svg}"
+        );
+        assert!(svg.contains("H&lt;M") && !svg.contains("H<M"), "{svg}");
+        let tiny = ChartJob {
+            width_px: 10,
+            ..job.clone()
+        };
+        assert!(matches!(tiny.render(), Err(m) if m.contains("too small")));
+        // A chart job natively: a clear error with the request's id, never a panic.
         let response = round_trip(&Request {
             id: 5,
             generation: CHART_GENERATION,
-            job: Job::Chart(job.clone()),
+            job: Job::Chart {
+                chart: job.clone(),
+                scale: 2.0,
+            },
         });
         assert_eq!((response.id, response.generation), (5, CHART_GENERATION));
-        assert_eq!(response.result, Ok(Answer::Svg(direct.clone())));
+        assert!(matches!(response.result, Err(m) if m.contains("OffscreenCanvas")));
         assert!(
-            direct.starts_with("<svg width=\"640\" height=\"320\""),
-            "{direct}"
+            matches!(run(&Job::Chart { chart: job, scale: 1.0 }), Err(m) if m.contains("handle"))
         );
-        assert!(
-            direct.contains("H&lt;M") && !direct.contains("H<M"),
-            "{direct}"
-        );
-        // Too small to draw: the chart's error comes back.
-        let tiny = round_trip(&Request {
-            id: 6,
-            generation: CHART_GENERATION,
-            job: Job::Chart(ChartJob {
-                width_px: 10,
-                ..job
-            }),
-        });
-        assert!(matches!(tiny.result, Err(m) if m.contains("too small")));
     }
 
     #[test]

@@ -1,16 +1,19 @@
 //! The Charts view as data: the live session's lap history mapped to `boxbox-charts`' inputs (lap times, the race
 //! trace, tyre stints, tyre degradation by stint, sector comparison, a lap's telemetry traces, the
 //! finishing-position distribution), each chart's size from its container's width, and the job a strategy worker
-//! draws ([`ChartJob::render`]). Pure, tested natively.
+//! draws ([`ChartJob::draw`], on any plotters backend). Pure, tested natively with the SVG backend
+//! ([`ChartJob::render`]).
 //!
-//! **Invariant:** the page only builds these inputs (plain numbers and labels); the drawing, plotters and its SVG
-//! backend, runs in a worker ([`crate::worker_protocol::Job::Chart`]), so none of it is in the app's bundle. The
-//! SVG comes back as text and goes into the page as markup: every label in it is escaped by plotters' SVG backend
-//! (`<`, `>`, `&`, `"` and `'` in text and attributes), and [`label`] also drops control characters and caps the
+//! **Invariant:** the page only builds these inputs (plain numbers and labels); the drawing, plotters on an
+//! `OffscreenCanvas`, runs in a worker ([`crate::worker_protocol::Job::Chart`]), so none of it is in the app's
+//! bundle. The pixels come back as an `ImageBitmap` and the chart's texts as plain strings, which the page puts in
+//! the canvas's fallback content as text (never as markup); [`label`] also drops control characters and caps the
 //! length of what comes from the feed (driver codes).
 
+use boxbox_charts::plotters::coord::Shift;
+use boxbox_charts::plotters::prelude::{DrawingArea, DrawingBackend};
 use boxbox_charts::{
-    Colour, DegradationChart, DegradationStint, LapTimeChart, LapTraceChart, LinearFit,
+    ChartError, Colour, DegradationChart, DegradationStint, LapTimeChart, LapTraceChart, LinearFit,
     PositionChart, PositionRow, RaceTraceChart, SectorChart, SectorLaps, Series, Stint, StintChart,
     StintRow, TraceSeries, Tyre,
 };
@@ -46,9 +49,9 @@ pub enum Chart {
 /// A chart and the size to draw it at: what the page sends a worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChartJob {
-    /// Width of the SVG, in CSS pixels.
+    /// Width of the chart, in CSS pixels.
     pub width_px: u32,
-    /// Height of the SVG, in CSS pixels.
+    /// Height of the chart, in CSS pixels.
     pub height_px: u32,
     /// What to draw.
     pub chart: Chart,
@@ -64,39 +67,55 @@ pub const MAX_LABEL_CHARS: usize = 12;
 const FAINT: f64 = 0.72;
 
 impl ChartJob {
-    /// Draws the chart as an SVG document (in a worker: this is the only caller of plotters).
+    /// The size drawn at, in CSS pixels: the job's, within [`MAX_SIDE_PX`].
+    fn size(&self) -> (u32, u32) {
+        (
+            self.width_px.min(MAX_SIDE_PX),
+            self.height_px.min(MAX_SIDE_PX),
+        )
+    }
+
+    /// Draws the chart on `area`, whatever its backend.
+    ///
+    /// # Errors
+    /// The chart's (an area too small to draw in) or the backend's.
+    pub fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+    ) -> Result<(), ChartError> {
+        match &self.chart {
+            Chart::LapTimes(c) => boxbox_charts::draw_lap_times(area, c),
+            Chart::RaceTrace(c) => boxbox_charts::draw_race_trace(area, c),
+            Chart::Stints(c) => boxbox_charts::draw_stints(area, c),
+            Chart::Positions(c) => boxbox_charts::draw_position_distribution(area, c),
+            Chart::Degradation(c) => boxbox_charts::draw_tyre_degradation(area, c),
+            Chart::Sectors(c) => boxbox_charts::draw_sector_comparison(area, c),
+            Chart::LapTrace(c) => boxbox_charts::draw_lap_trace(area, c),
+        }
+    }
+
+    /// Draws the chart as an SVG document (the SVG backend: native tests, and what a report would embed).
     ///
     /// # Errors
     /// The chart's error as text (an area too small to draw in).
     pub fn render(&self) -> Result<String, String> {
-        let (w, h) = (
-            self.width_px.min(MAX_SIDE_PX),
-            self.height_px.min(MAX_SIDE_PX),
-        );
-        let svg = match &self.chart {
-            Chart::LapTimes(c) => {
-                boxbox_charts::render_svg(w, h, |a| boxbox_charts::draw_lap_times(a, c))
-            }
-            Chart::RaceTrace(c) => {
-                boxbox_charts::render_svg(w, h, |a| boxbox_charts::draw_race_trace(a, c))
-            }
-            Chart::Stints(c) => {
-                boxbox_charts::render_svg(w, h, |a| boxbox_charts::draw_stints(a, c))
-            }
-            Chart::Positions(c) => {
-                boxbox_charts::render_svg(w, h, |a| boxbox_charts::draw_position_distribution(a, c))
-            }
-            Chart::Degradation(c) => {
-                boxbox_charts::render_svg(w, h, |a| boxbox_charts::draw_tyre_degradation(a, c))
-            }
-            Chart::Sectors(c) => {
-                boxbox_charts::render_svg(w, h, |a| boxbox_charts::draw_sector_comparison(a, c))
-            }
-            Chart::LapTrace(c) => {
-                boxbox_charts::render_svg(w, h, |a| boxbox_charts::draw_lap_trace(a, c))
-            }
-        };
-        svg.map_err(|e| e.to_string())
+        let (w, h) = self.size();
+        boxbox_charts::render_svg(w, h, |a| self.draw(a)).map_err(|e| e.to_string())
+    }
+
+    /// Draws the chart on an `OffscreenCanvas` `scale` times its size (the device pixel ratio), in a worker: its
+    /// pixels and every text drawn.
+    ///
+    /// # Errors
+    /// The chart's or the canvas's error as text.
+    #[cfg(target_arch = "wasm32")]
+    pub fn render_canvas(
+        &self,
+        scale: f64,
+    ) -> Result<boxbox_charts::canvas::CanvasDrawing, String> {
+        let (w, h) = self.size();
+        boxbox_charts::canvas::render_canvas(w, h, scale, |a| self.draw(a))
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -354,7 +373,8 @@ pub fn position_chart(report: &McReport, from_lap: u32) -> PositionChart {
 }
 
 /// A label from the feed as the charts draw it: control characters dropped, at most [`MAX_LABEL_CHARS`]
-/// characters. (Markup needs no care here: plotters' SVG backend escapes every text.)
+/// characters. (Markup needs no care here: the page puts a chart's texts in as text, and plotters' SVG backend
+/// escapes every text.)
 pub fn label(text: &str) -> String {
     text.chars()
         .filter(|c| !c.is_control())

@@ -1,5 +1,6 @@
 //! The strategy Web Worker: receives a job's JSON by `postMessage`, runs it with the engine
-//! ([`boxbox_web::worker_protocol::handle`]) and posts the answer's JSON back. It posts
+//! ([`boxbox_web::worker_protocol::handle`]) and posts the answer's JSON back (a chart as `[text, ImageBitmap]`,
+//! the bitmap transferred). It posts
 //! [`boxbox_web::worker_protocol::READY`] first: messages sent before its handler is set would be lost.
 //!
 //! The same binary is the offline replay's worker: a text starting with
@@ -37,11 +38,19 @@ fn main() {
             ));
             return;
         };
-        let response = match request.strip_prefix(REPLAY_PREFIX) {
-            Some(command) => replay.handle_text(command, bytes),
+        let (response, pixels) = match request.strip_prefix(REPLAY_PREFIX) {
+            Some(command) => (replay.handle_text(command, bytes), None),
             None => boxbox_web::worker_protocol::handle(&request, js_sys::Date::now),
         };
-        if let Err(e) = reply.post_message(&JsValue::from_str(&response)) {
+        let posted = match pixels {
+            // `[text, ImageBitmap]`, the bitmap transferred (not copied) to the page.
+            Some(bitmap) => reply.post_message_with_transfer(
+                &js_sys::Array::of2(&JsValue::from_str(&response), &bitmap),
+                &js_sys::Array::of1(&bitmap),
+            ),
+            None => reply.post_message(&JsValue::from_str(&response)),
+        };
+        if let Err(e) = posted {
             web_sys::console::error_2(
                 &JsValue::from_str("strategy worker: cannot post the answer"),
                 &e,
