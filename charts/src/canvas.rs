@@ -111,6 +111,24 @@ impl CanvasBackend {
         self.context.set_line_width(f64::from(style.stroke_width()));
     }
 
+    /// Begins a path through `points`, each placed by `at`; false when there are none.
+    fn trace(
+        &self,
+        points: impl IntoIterator<Item = BackendCoord>,
+        at: fn(BackendCoord) -> (f64, f64),
+    ) -> bool {
+        let mut points = points.into_iter().map(at);
+        let Some((x, y)) = points.next() else {
+            return false;
+        };
+        self.context.begin_path();
+        self.context.move_to(x, y);
+        for (x, y) in points {
+            self.context.line_to(x, y);
+        }
+        true
+    }
+
     fn fill<S: BackendStyle>(&self, style: &S) {
         self.context.set_fill_style_str(&css_colour(style.color()));
     }
@@ -135,6 +153,11 @@ impl CanvasBackend {
 /// Pixel centres: a one-pixel line on integer coordinates would straddle two pixels and draw blurred.
 fn centre(c: BackendCoord) -> (f64, f64) {
     (f64::from(c.0) + 0.5, f64::from(c.1) + 0.5)
+}
+
+/// Pixel corners: a filled shape covers the pixels between its vertices.
+fn corner(c: BackendCoord) -> (f64, f64) {
+    (f64::from(c.0), f64::from(c.1))
 }
 
 impl DrawingBackend for CanvasBackend {
@@ -207,20 +230,11 @@ impl DrawingBackend for CanvasBackend {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        let mut points = path.into_iter();
-        let Some(first) = points.next() else {
-            return Ok(());
-        };
         self.stroke(style);
         self.context.set_line_join("round");
-        self.context.begin_path();
-        let (x, y) = centre(first);
-        self.context.move_to(x, y);
-        for p in points {
-            let (x, y) = centre(p);
-            self.context.line_to(x, y);
+        if self.trace(path, centre) {
+            self.context.stroke();
         }
-        self.context.stroke();
         Ok(())
     }
 
@@ -257,18 +271,11 @@ impl DrawingBackend for CanvasBackend {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        let mut points = vert.into_iter();
-        let Some(first) = points.next() else {
-            return Ok(());
-        };
         self.fill(style);
-        self.context.begin_path();
-        self.context.move_to(f64::from(first.0), f64::from(first.1));
-        for p in points {
-            self.context.line_to(f64::from(p.0), f64::from(p.1));
+        if self.trace(vert, corner) {
+            self.context.close_path();
+            self.context.fill();
         }
-        self.context.close_path();
-        self.context.fill();
         Ok(())
     }
 
