@@ -64,9 +64,13 @@ pub fn render_canvas(
 ) -> Result<CanvasDrawing, ChartError> {
     let js =
         |what: &'static str| move |e: JsValue| ChartError::Draw(CanvasError::from_js(what, &e).0);
-    // Sharp on any screen, never more than 4 device pixels per CSS pixel (a bound on the memory asked for).
+    // Sharp on any screen, within 1–4 device pixels per CSS pixel and 8,192 device pixels a side (a bound on the
+    // memory asked for: at most 8,192² pixels, whatever the page asks).
+    let longest = f64::from(width.max(height).max(1));
     let scale = if scale.is_finite() {
-        scale.clamp(1.0, 4.0)
+        scale
+            .clamp(1.0, 4.0)
+            .min((MAX_DEVICE_SIDE / longest).max(1.0))
     } else {
         1.0
     };
@@ -98,6 +102,9 @@ pub fn render_canvas(
     })
 }
 
+/// The longest side of a canvas drawn, in device pixels.
+const MAX_DEVICE_SIDE: f64 = 8192.0;
+
 /// `rgba(…)` for a plotters colour.
 fn css_colour(c: BackendColor) -> String {
     let (r, g, b) = c.rgb;
@@ -111,13 +118,11 @@ impl CanvasBackend {
         self.context.set_line_width(f64::from(style.stroke_width()));
     }
 
-    /// Begins a path through `points`, each placed by `at`; false when there are none.
-    fn trace(
-        &self,
-        points: impl IntoIterator<Item = BackendCoord>,
-        at: fn(BackendCoord) -> (f64, f64),
-    ) -> bool {
-        let mut points = points.into_iter().map(at);
+    /// Begins a path through `points`, each moved by `offset` pixels on both axes; false when there are none.
+    fn trace(&self, points: impl IntoIterator<Item = BackendCoord>, offset: f64) -> bool {
+        let mut points = points
+            .into_iter()
+            .map(|(x, y)| (f64::from(x) + offset, f64::from(y) + offset));
         let Some((x, y)) = points.next() else {
             return false;
         };
@@ -127,6 +132,43 @@ impl CanvasBackend {
             self.context.line_to(x, y);
         }
         true
+    }
+
+    /// Font, colour, anchor and rotation for `text` at `pos`, then the text (inside the caller's save/restore).
+    fn place_text<S: BackendTextStyle>(
+        &self,
+        text: &str,
+        style: &S,
+        pos: BackendCoord,
+    ) -> Result<(), CanvasError> {
+        let js = |what: &'static str| move |e: JsValue| CanvasError::from_js(what, &e);
+        let c = &self.context;
+        c.set_font(&Self::font(style));
+        c.set_fill_style_str(&css_colour(style.color()));
+        let anchor = style.anchor();
+        c.set_text_align(match anchor.h_pos {
+            HPos::Left => "left",
+            HPos::Right => "right",
+            HPos::Center => "center",
+        });
+        c.set_text_baseline(match anchor.v_pos {
+            VPos::Top => "top",
+            VPos::Center => "middle",
+            VPos::Bottom => "bottom",
+        });
+        c.translate(f64::from(pos.0), f64::from(pos.1))
+            .map_err(js("translate"))?;
+        let quarter = std::f64::consts::FRAC_PI_2;
+        let angle = match style.transform() {
+            FontTransform::Rotate90 => quarter,
+            FontTransform::Rotate180 => 2.0 * quarter,
+            FontTransform::Rotate270 => 3.0 * quarter,
+            _ => 0.0,
+        };
+        if angle != 0.0 {
+            c.rotate(angle).map_err(js("rotate"))?;
+        }
+        c.fill_text(text, 0.0, 0.0).map_err(js("fill text"))
     }
 
     fn fill<S: BackendStyle>(&self, style: &S) {
@@ -150,14 +192,10 @@ impl CanvasBackend {
     }
 }
 
-/// Pixel centres: a one-pixel line on integer coordinates would straddle two pixels and draw blurred.
-fn centre(c: BackendCoord) -> (f64, f64) {
-    (f64::from(c.0) + 0.5, f64::from(c.1) + 0.5)
-}
-
-/// Pixel corners: a filled shape covers the pixels between its vertices.
-fn corner(c: BackendCoord) -> (f64, f64) {
-    (f64::from(c.0), f64::from(c.1))
+/// Where a line of `width` pixels through pixel coordinates is drawn sharp: an odd width on pixel centres (on the
+/// integer coordinates it would straddle two pixels and blur), an even width on the pixels' edges.
+fn line_offset(width: u32) -> f64 {
+    if width % 2 == 1 { 0.5 } else { 0.0 }
 }
 
 impl DrawingBackend for CanvasBackend {
@@ -232,7 +270,7 @@ impl DrawingBackend for CanvasBackend {
         }
         self.stroke(style);
         self.context.set_line_join("round");
-        if self.trace(path, centre) {
+        if self.trace(path, line_offset(style.stroke_width())) {
             self.context.stroke();
         }
         Ok(())
@@ -248,7 +286,7 @@ impl DrawingBackend for CanvasBackend {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        let (x, y) = centre(center);
+        let (x, y) = (f64::from(center.0) + 0.5, f64::from(center.1) + 0.5);
         self.context.begin_path();
         self.context
             .arc(x, y, f64::from(radius), 0.0, std::f64::consts::TAU)
@@ -272,7 +310,8 @@ impl DrawingBackend for CanvasBackend {
             return Ok(());
         }
         self.fill(style);
-        if self.trace(vert, corner) {
+        // A filled shape covers the pixels between its vertices.
+        if self.trace(vert, 0.0) {
             self.context.close_path();
             self.context.fill();
         }
@@ -289,44 +328,20 @@ impl DrawingBackend for CanvasBackend {
         if colour.alpha == 0.0 {
             return Ok(());
         }
-        self.texts.borrow_mut().push(text.to_owned());
-        let js = |what: &'static str| {
-            move |e: JsValue| DrawingErrorKind::DrawingError(CanvasError::from_js(what, &e))
-        };
+        // Not the empty labels plotters draws between ticks: the fallback reads as the chart's words.
+        if !text.trim().is_empty() {
+            self.texts.borrow_mut().push(text.to_owned());
+        }
         let c = &self.context;
         c.save();
-        c.set_font(&Self::font(style));
-        c.set_fill_style_str(&css_colour(colour));
-        let anchor = style.anchor();
-        c.set_text_align(match anchor.h_pos {
-            HPos::Left => "left",
-            HPos::Right => "right",
-            HPos::Center => "center",
-        });
-        c.set_text_baseline(match anchor.v_pos {
-            VPos::Top => "top",
-            VPos::Center => "middle",
-            VPos::Bottom => "bottom",
-        });
-        c.translate(f64::from(pos.0), f64::from(pos.1))
-            .map_err(js("translate"))?;
-        let quarter = std::f64::consts::FRAC_PI_2;
-        let angle = match style.transform() {
-            FontTransform::Rotate90 => quarter,
-            FontTransform::Rotate180 => 2.0 * quarter,
-            FontTransform::Rotate270 => 3.0 * quarter,
-            _ => 0.0,
-        };
-        if angle != 0.0 {
-            c.rotate(angle).map_err(js("rotate"))?;
-        }
-        let drawn = c.fill_text(text, 0.0, 0.0).map_err(js("fill text"));
+        // Whatever fails below, the context's state is restored.
+        let drawn = self.place_text(text, style, pos);
         c.restore();
-        drawn
+        drawn.map_err(DrawingErrorKind::DrawingError)
     }
 
-    /// The canvas's own measure of the width (the font it draws with); the height as the SVG backend estimates
-    /// it, one em above the baseline and 0.24 em below.
+    /// The canvas's own measure of the width (the font it draws with); the height one em above the baseline and
+    /// 0.24 em below (the em the CSS font size, so taller than the SVG backend's font-free estimate).
     fn estimate_text_size<S: BackendTextStyle>(
         &self,
         text: &str,
