@@ -5,10 +5,11 @@
 //! onto the page's canvases as `ImageBitmap`s; each chart's texts are its canvas's fallback content.
 //!
 //! The page maps the twins' lap history to the charts' inputs ([`crate::view_model::charts`]) and never draws
-//! itself: plotters runs in a worker, so it is not in the app's bundle. The charts are redrawn when the leader completes a
-//! lap, another car is picked, the container's width changes or the desk has a new Monte Carlo (the telemetry
-//! chart: when the selected car or its rival completes a lap); never on every state. Each chart has at most one job in flight: what changes meanwhile waits, and only its latest version is
-//! drawn. The view is built only while its tab is shown, so a hidden Charts view asks the workers for nothing.
+//! itself: plotters runs in a worker, so it is not in the app's bundle. The charts are redrawn when the leader
+//! completes a lap, another car is picked, the container's width changes or the desk has a new Monte Carlo (the
+//! telemetry chart: when the selected car or its rival completes a lap); never on every state. Each chart has at
+//! most one job in flight: what changes meanwhile waits, and only its latest version is drawn. The view is built
+//! only while its tab is shown, so a hidden Charts view asks the workers for nothing.
 
 use std::sync::Arc;
 
@@ -42,11 +43,9 @@ impl Default for LatestBaseline {
     }
 }
 
-/// A chart as a worker drew it.
-#[derive(Clone, Debug)]
+/// A chart as a worker drew it (its pixels wait in [`Slot::pixels`] until painted).
+#[derive(Clone, Debug, PartialEq)]
 struct Drawn {
-    /// Its pixels, the device pixel ratio times its size.
-    pixels: ImageBitmap,
     /// Its width in CSS pixels.
     width_px: u32,
     /// Every text it drew, for the canvas's fallback content.
@@ -56,8 +55,11 @@ struct Drawn {
 /// One chart on the page: its drawing (or why there is none) and the job that is drawing it.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
-    /// The latest drawing, or the error. Local: an `ImageBitmap` stays on the page's thread.
-    drawn: RwSignal<Option<Result<Drawn, String>>, LocalStorage>,
+    /// The latest drawing, or the error.
+    drawn: RwSignal<Option<Result<Drawn, String>>>,
+    /// The latest drawing's pixels until they are painted, then closed: a bitmap is the chart's size times the
+    /// pixel ratio squared, and the canvas keeps its own copy. Local: an `ImageBitmap` stays on the page's thread.
+    pixels: StoredValue<Option<ImageBitmap>, LocalStorage>,
     /// The job last sent: an equal job is not sent again.
     sent: StoredValue<Option<ChartJob>>,
     /// A job is in a worker.
@@ -69,7 +71,8 @@ struct Slot {
 impl Slot {
     fn new() -> Self {
         Slot {
-            drawn: RwSignal::new_local(None),
+            drawn: RwSignal::new(None),
+            pixels: StoredValue::new_local(None),
             sent: StoredValue::new(None),
             busy: StoredValue::new(false),
             next: StoredValue::new(None),
@@ -102,38 +105,41 @@ impl Slot {
         };
         self.sent.set_value(Some(job.clone()));
         self.busy.set_value(true);
-        let width_px = job.width_px;
+        let width_px = job.width_px.min(vm::MAX_SIDE_PX);
         // Sharp on a tablet's screen: the canvas has as many pixels as the display gives the chart.
         let scale = window().device_pixel_ratio();
         spawn_local(async move {
             let result = pool
                 .run(CHART_GENERATION, &Job::Chart { chart: job, scale })
                 .await;
-            let drawn = match result {
+            let (drawn, pixels) = match result {
                 Ok(Done {
                     answer: Answer::Chart { texts },
                     pixels: Some(pixels),
                     ..
-                }) => Ok(Drawn {
-                    pixels,
-                    width_px,
-                    texts,
-                }),
-                Ok(_) => Err("the worker answered something else".to_owned()),
-                Err(PoolError::Obsolete) => Err(PoolError::Obsolete.to_string()),
-                Err(e) => Err(e.to_string()),
+                }) => (Ok(Drawn { width_px, texts }), Some(pixels)),
+                Ok(done) => {
+                    close(done.pixels);
+                    (Err("the worker answered something else".to_owned()), None)
+                }
+                Err(PoolError::Obsolete) => (Err(PoolError::Obsolete.to_string()), None),
+                Err(e) => (Err(e.to_string()), None),
             };
             if drawn.is_err() {
                 // Let the same job be asked for again.
                 let _ = self.sent.try_set_value(None);
             }
-            // The view may be gone (its tab closed): then nothing is left to update or send.
-            let Some(previous) = self.drawn.try_update(|d| d.replace(drawn)) else {
+            // The view may be gone (its tab closed): then nothing is left to paint, update or send.
+            let kept = pixels.clone();
+            let Some(unpainted) = self.pixels.try_update_value(|p| std::mem::replace(p, kept))
+            else {
+                close(pixels);
                 return;
             };
-            // The replaced bitmap's memory goes now, not when the garbage collector comes by.
-            if let Some(Ok(old)) = previous {
-                old.pixels.close();
+            // A bitmap never painted goes now, not when the garbage collector comes by.
+            close(unpainted);
+            if self.drawn.try_set(Some(drawn)).is_some() {
+                return;
             }
             let _ = self.busy.try_set_value(false);
             if let Some(Some(next)) = self.next.try_update_value(Option::take) {
@@ -285,23 +291,18 @@ pub fn ChartsView(
 /// saying it is on its way or why it is missing.
 fn chart_figure(slot: Slot, test_id: &'static str, label: &'static str) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
-    // Reaching outside the graph: the bitmap goes onto the canvas once both are there.
+    // Reaching outside the graph: the new pixels go onto the canvas once both are there, then are closed.
     Effect::new(move |_| {
+        slot.drawn.track();
         let Some(canvas) = canvas.get() else {
             return;
         };
-        slot.drawn.with(|d| {
-            if let Some(Ok(drawn)) = d {
-                paint(&canvas, &drawn.pixels);
-            }
-        });
-    });
-    let size = move |f: fn(&Drawn) -> u32| {
-        move || {
-            slot.drawn
-                .with(|d| d.as_ref().and_then(|d| d.as_ref().ok()).map(f))
+        if let Some(Some(pixels)) = slot.pixels.try_update_value(Option::take) {
+            paint(&canvas, &pixels);
+            pixels.close();
         }
-    };
+    });
+    on_cleanup(move || close(slot.pixels.try_update_value(Option::take).flatten()));
     // CSS pixels wide, at most the container's; the height follows the bitmap's proportions.
     let style = move || {
         slot.drawn.with(|d| match d {
@@ -324,14 +325,10 @@ fn chart_figure(slot: Slot, test_id: &'static str, label: &'static str) -> impl 
         })
     };
     view! {
-        <figure class="chart" data-testid=test_id role="img" aria-label=label>
-            <canvas
-                class="chart-canvas"
-                node_ref=canvas
-                width=size(|d| d.pixels.width())
-                height=size(|d| d.pixels.height())
-                style=style
-            >
+        // A figure, not `role="img"`: the canvas's fallback texts stay readable to a screen reader.
+        <figure class="chart" data-testid=test_id aria-label=label>
+            // Its size is the bitmap's, set when painted (`paint`).
+            <canvas class="chart-canvas" node_ref=canvas style=style>
                 {texts}
             </canvas>
             <figcaption class="dim">{note}</figcaption>
@@ -339,7 +336,14 @@ fn chart_figure(slot: Slot, test_id: &'static str, label: &'static str) -> impl 
     }
 }
 
-/// Puts `pixels` on `canvas` (whose size is the bitmap's).
+/// Frees a bitmap's memory now rather than when the garbage collector comes by.
+fn close(pixels: Option<ImageBitmap>) {
+    if let Some(pixels) = pixels {
+        pixels.close();
+    }
+}
+
+/// Puts `pixels` on `canvas`, sized to them (which also clears it).
 fn paint(canvas: &HtmlCanvasElement, pixels: &ImageBitmap) {
     let context = canvas
         .get_context("2d")
@@ -350,7 +354,6 @@ fn paint(canvas: &HtmlCanvasElement, pixels: &ImageBitmap) {
         leptos::logging::warn!("the chart's canvas has no 2d context");
         return;
     };
-    // The attributes may not have reached the element yet: the bitmap's size is the canvas's.
     canvas.set_width(pixels.width());
     canvas.set_height(pixels.height());
     if let Err(e) = context.draw_image_with_image_bitmap(pixels, 0.0, 0.0) {

@@ -279,7 +279,22 @@ fn spawn(pool: Weak<RefCell<Inner>>, index: usize) -> Result<Slot, PoolError> {
     })
 }
 
-fn on_message(inner: &mut Inner, index: usize, text: Option<String>, pixels: Option<ImageBitmap>) {
+fn on_message(
+    inner: &mut Inner,
+    index: usize,
+    text: Option<String>,
+    mut pixels: Option<ImageBitmap>,
+) {
+    answer(inner, index, text, &mut pixels);
+    // A chart's pixels nobody took (an obsolete or unreadable answer, a caller gone) are freed now, not when the
+    // garbage collector comes by.
+    if let Some(pixels) = pixels {
+        pixels.close();
+    }
+}
+
+/// Hands the worker's answer to the job that waits for it, taking `pixels` into its [`Done`].
+fn answer(inner: &mut Inner, index: usize, text: Option<String>, pixels: &mut Option<ImageBitmap>) {
     let Some(text) = text else {
         return;
     };
@@ -302,11 +317,13 @@ fn on_message(inner: &mut Inner, index: usize, text: Option<String>, pixels: Opt
                             .map(|answer| Done {
                                 answer,
                                 elapsed_ms: response.elapsed_ms,
-                                pixels,
+                                pixels: pixels.take(),
                             })
                             .map_err(PoolError::Job)
                     };
-                    let _ = running.reply.send(result);
+                    if let Err(Ok(unwanted)) = running.reply.send(result) {
+                        *pixels = unwanted.pixels;
+                    }
                 }
             }
             Err(e) => {
