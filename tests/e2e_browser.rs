@@ -494,11 +494,21 @@ async fn drawn_charts(
     client: &Client,
     ready: impl Fn(&[(String, String)]) -> bool,
 ) -> anyhow::Result<Vec<(String, String)>> {
+    charts_when(client, |charts| {
+        charts.len() == 6 && charts.iter().all(|(_, text)| !text.is_empty()) && ready(charts)
+    })
+    .await
+}
+
+/// The Charts view's charts, as `(test id, text)`, once `ready` says so, or as they are after 30 s.
+async fn charts_when(
+    client: &Client,
+    ready: impl Fn(&[(String, String)]) -> bool,
+) -> anyhow::Result<Vec<(String, String)>> {
     let mut charts = Vec::new();
     for _ in 0..60 {
         charts = chart_texts(client).await?;
-        let all_drawn = charts.len() == 6 && charts.iter().all(|(_, text)| !text.is_empty());
-        if all_drawn && ready(&charts) {
+        if ready(&charts) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -780,14 +790,7 @@ async fn desk(client: &Client, url: &str) -> anyhow::Result<()> {
     let positions = |charts: &[(String, String)]| {
         chart_text(charts, "chart-positions").contains("Finishing positions · Monte Carlo from lap")
     };
-    let mut charts = Vec::new();
-    for _ in 0..60 {
-        charts = chart_texts(client).await?;
-        if positions(&charts) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let charts = charts_when(client, positions).await?;
     ensure!(positions(&charts), "no finishing positions: {charts:?}");
 
     // Back on the Strategy tab, a desk built anew runs at once: the shared pool does not take its first runs for
@@ -1116,23 +1119,17 @@ async fn full_tower(client: &Client) -> anyhow::Result<Vec<String>> {
 /// Prints how long the page took to render each state and when the first was on screen (the app's own
 /// measurements, `window.wasmBindings.render_timings()`): figures for BENCHMARKS.md, not a pass mark.
 async fn print_render_timings(client: &Client) -> anyhow::Result<()> {
-    let json = client
-        .execute("return window.wasmBindings.render_timings();", Vec::new())
-        .await?;
-    let timings: serde_json::Value = serde_json::from_str(json.as_str().unwrap_or("{}"))?;
+    let timings = render_timings(client).await?;
     let updates: Vec<f64> = serde_json::from_value(timings["updates_ms"].clone())?;
     ensure!(!updates.is_empty(), "no state render was timed: {timings}");
     // The first update mounts the panels; the rest are the steady state. Both are printed.
     let quantiles = |xs: &[f64]| {
-        let mut xs = xs.to_vec();
-        xs.sort_by(f64::total_cmp);
-        let at = |q: f64| xs[((xs.len() - 1) as f64 * q).round() as usize];
         format!(
             "{} updates: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",
             xs.len(),
-            at(0.5),
-            at(0.95),
-            at(1.0)
+            quantile(xs, 0.5),
+            quantile(xs, 0.95),
+            quantile(xs, 1.0)
         )
     };
     println!(
@@ -1188,13 +1185,6 @@ impl Responsiveness {
     }
 
     fn summary(&self) -> String {
-        let quantile = |xs: &[f64], q: f64| {
-            let mut xs = xs.to_vec();
-            xs.sort_by(f64::total_cmp);
-            xs.get(((xs.len().max(1) - 1) as f64 * q).round() as usize)
-                .copied()
-                .unwrap_or(f64::NAN)
-        };
         format!(
             "{} frames, gap p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms; {} long tasks{}; {} state renders, p95 \
              {:.2} ms, max {:.2} ms",
@@ -1243,11 +1233,26 @@ impl ResponsivenessWatch {
 
 /// The app's render time of each live state so far (the last 2,000).
 async fn state_renders(client: &Client) -> anyhow::Result<Vec<f64>> {
+    Ok(serde_json::from_value(
+        render_timings(client).await?["updates_ms"].clone(),
+    )?)
+}
+
+/// The app's own render measurements (`window.wasmBindings.render_timings()`).
+async fn render_timings(client: &Client) -> anyhow::Result<serde_json::Value> {
     let json = client
         .execute("return window.wasmBindings.render_timings();", Vec::new())
         .await?;
-    let timings: serde_json::Value = serde_json::from_str(json.as_str().unwrap_or("{}"))?;
-    Ok(serde_json::from_value(timings["updates_ms"].clone())?)
+    Ok(serde_json::from_str(json.as_str().unwrap_or("{}"))?)
+}
+
+/// The `q` quantile of `xs` (nearest rank); NaN when there are none.
+fn quantile(xs: &[f64], q: f64) -> f64 {
+    let mut xs = xs.to_vec();
+    xs.sort_by(f64::total_cmp);
+    xs.get(((xs.len().max(1) - 1) as f64 * q).round() as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
 }
 
 /// Waits up to `secs` seconds until the tower shows the whole field in another order than `first`.
@@ -2055,8 +2060,9 @@ fn grid_inputs() -> anyhow::Result<boxbox_web::view_model::strategy::DeskInputs>
 /// spread over one worker and then two by the app's own code (`benchmark_strategy_search`): prints the times for
 /// BENCHMARKS.md and asserts that both rank the same plans as the native one-thread search, with the same mean
 /// positions and spreads to the bit, and the same pit window. The live race keeps streaming meanwhile: the test
-/// asserts the page kept rendering its states and drawing frames during the refresh, and prints how responsive it
-/// stayed (frame gaps, long tasks, state renders) against the same page idle just before.
+/// asserts the page kept rendering its states and drawing frames during the refresh and never went a second without
+/// a frame, and prints how responsive it stayed (frame gaps, long tasks, state renders) against the same page idle
+/// just before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strategy_search_over_workers_in_headless_chromium() -> anyhow::Result<()> {
     with_relay_and_browser(11, 1.0, search_over_workers).await
@@ -2133,6 +2139,13 @@ async fn search_over_workers(client: &Client, url: &str) -> anyhow::Result<()> {
         ensure!(
             busy.frame_gaps_ms.len() >= 10 && busy.state_renders_ms.len() >= 5,
             "the page stalled during the refresh over {workers} worker(s): {busy:?}"
+        );
+        // Not a speed target (the figures are printed for BENCHMARKS.md), a freeze: however loaded the machine, a
+        // page whose main thread does not run the Monte Carlo never goes a second without a frame.
+        ensure!(
+            quantile(&busy.frame_gaps_ms, 1.0) < 1_000.0,
+            "the page froze during the refresh over {workers} worker(s): {}",
+            busy.summary()
         );
         println!(
             "BENCH page while idle, 3 s: {}\nBENCH page during the refresh over {workers} worker(s): {}",

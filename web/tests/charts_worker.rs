@@ -15,7 +15,7 @@ use web_sys::{ImageBitmap, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
-/// The chart drawn at 360 × 320 CSS pixels, twice as many device pixels: its texts and pixels, or the error.
+/// The chart drawn `width_px` × 320 CSS pixels at twice as many device pixels: its texts and pixels, or the error.
 fn draw_at(chart: Chart, width_px: u32) -> Result<(Vec<String>, ImageBitmap), String> {
     let request = Request {
         id: 1,
