@@ -7,8 +7,8 @@
 //! [`Prepared`] flattens a [`RaceModel`] and the plans into arrays once; a [`Runner`] reuses its buffers across
 //! runs, so a race allocates nothing. The runner keeps the running cars as records in running order (what the lap
 //! loop reads and writes side by side), so each pass over the field walks memory front to back, the car ahead is
-//! the previous record, and an overtake swaps two records. With no random stream the race is deterministic: no noise, mean start
-//! performance, no random events, the teams' mean stop times.
+//! the previous record, and an overtake swaps two records. With no random stream the race is deterministic: no
+//! noise, mean start performance, no random events, the teams' mean stop times.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -504,9 +504,10 @@ pub struct Runner<'p> {
     retire_lap: Vec<u32>,
     /// Per car: still running.
     running: Vec<bool>,
-    /// Per car: race time and laps when it stopped running (retired cars' classification).
-    stopped_time: Vec<f64>,
-    stopped_laps: Vec<u32>,
+    /// Per car: race time and laps where its race ended: at its retirement (or the start's, for a car already
+    /// out), and for the running cars at the flag, once classified.
+    final_time: Vec<f64>,
+    final_laps: Vec<u32>,
     /// Scratch: the accident weights of a SC's draw.
     weights: Vec<f64>,
     /// Scratch: the classification order.
@@ -524,8 +525,8 @@ impl<'p> Runner<'p> {
             field: Vec::with_capacity(n),
             retire_lap: vec![u32::MAX; n],
             running: vec![true; n],
-            stopped_time: vec![0.0; n],
-            stopped_laps: vec![0; n],
+            final_time: vec![0.0; n],
+            final_laps: vec![0; n],
             weights: Vec::with_capacity(n),
             classified: Vec::with_capacity(n),
             outcome: Outcome {
@@ -591,8 +592,8 @@ impl<'p> Runner<'p> {
         for (running, retired) in self.running.iter_mut().zip(&p.start_retired) {
             *running = !retired;
         }
-        self.stopped_time.copy_from_slice(&p.start_time);
-        self.stopped_laps.copy_from_slice(&p.start_laps);
+        self.final_time.copy_from_slice(&p.start_time);
+        self.final_laps.copy_from_slice(&p.start_laps);
         self.outcome.sc_laps = 0;
         self.outcome.vsc_laps = 0;
         self.outcome.passes = 0;
@@ -692,14 +693,14 @@ impl<'p> Runner<'p> {
     #[cfg_attr(target_arch = "wasm32", inline(never))]
     fn retire(&mut self, lap: u32) {
         let (retire_lap, running) = (&self.retire_lap, &mut self.running);
-        let (stopped_time, stopped_laps) = (&mut self.stopped_time, &mut self.stopped_laps);
+        let (final_time, final_laps) = (&mut self.final_time, &mut self.final_laps);
         self.field.retain(|s| {
             let c = usize::from(s.car);
             let out = retire_lap[c] <= lap;
             if out {
                 running[c] = false;
-                stopped_time[c] = s.time;
-                stopped_laps[c] = s.laps;
+                final_time[c] = s.time;
+                final_laps[c] = s.laps;
             }
             !out
         });
@@ -904,8 +905,8 @@ impl<'p> Runner<'p> {
         let n = self.p.drivers();
         for slot in &self.field {
             let c = usize::from(slot.car);
-            self.stopped_time[c] = slot.time;
-            self.stopped_laps[c] = slot.laps;
+            self.final_time[c] = slot.time;
+            self.final_laps[c] = slot.laps;
         }
         // The running cars in order, then the retired ones by laps done and time, in the reused buffer.
         let all = &mut self.classified;
@@ -913,7 +914,7 @@ impl<'p> Runner<'p> {
         all.extend(self.field.iter().map(|s| s.car));
         let running = all.len();
         all.extend((0..n as u8).filter(|&c| !self.running[c as usize]));
-        let (laps, time) = (&self.stopped_laps, &self.stopped_time);
+        let (laps, time) = (&self.final_laps, &self.final_time);
         all[running..].sort_by(|&a, &b| {
             let (a, b) = (a as usize, b as usize);
             laps[b].cmp(&laps[a]).then(time[a].total_cmp(&time[b]))
@@ -921,8 +922,8 @@ impl<'p> Runner<'p> {
         for (pos, &c) in self.classified.iter().enumerate() {
             let c = c as usize;
             self.outcome.position[c] = pos as u8 + 1;
-            self.outcome.race_time_s[c] = self.stopped_time[c];
-            self.outcome.laps[c] = self.stopped_laps[c];
+            self.outcome.race_time_s[c] = self.final_time[c];
+            self.outcome.laps[c] = self.final_laps[c];
             self.outcome.dnf[c] = !self.running[c];
         }
     }
