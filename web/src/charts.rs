@@ -21,7 +21,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageBitmap};
 
 use crate::live::LiveFeed;
-use crate::pool::{self, Done, PoolError};
+use crate::pool::{self, Done, PoolError, close_pixels};
 use crate::view_model::charts::{self as vm, Baseline, ChartJob};
 use crate::worker_protocol::{Answer, CHART_GENERATION, Job};
 
@@ -119,7 +119,7 @@ impl Slot {
                     ..
                 }) => (Ok(Drawn { width_px, texts }), Some(pixels)),
                 Ok(done) => {
-                    close(done.pixels);
+                    close_pixels(done.pixels);
                     (Err("the worker answered something else".to_owned()), None)
                 }
                 Err(PoolError::Obsolete) => (Err(PoolError::Obsolete.to_string()), None),
@@ -133,11 +133,11 @@ impl Slot {
             let kept = pixels.clone();
             let Some(unpainted) = self.pixels.try_update_value(|p| std::mem::replace(p, kept))
             else {
-                close(pixels);
+                close_pixels(pixels);
                 return;
             };
             // A bitmap never painted goes now, not when the garbage collector comes by.
-            close(unpainted);
+            close_pixels(unpainted);
             if self.drawn.try_set(Some(drawn)).is_some() {
                 return;
             }
@@ -299,10 +299,10 @@ fn chart_figure(slot: Slot, test_id: &'static str, label: &'static str) -> impl 
         };
         if let Some(Some(pixels)) = slot.pixels.try_update_value(Option::take) {
             paint(&canvas, &pixels);
-            pixels.close();
+            close_pixels(Some(pixels));
         }
     });
-    on_cleanup(move || close(slot.pixels.try_update_value(Option::take).flatten()));
+    on_cleanup(move || close_pixels(slot.pixels.try_update_value(Option::take).flatten()));
     // CSS pixels wide, at most the container's; the height follows the bitmap's proportions.
     let style = move || {
         slot.drawn.with(|d| match d {
@@ -333,13 +333,6 @@ fn chart_figure(slot: Slot, test_id: &'static str, label: &'static str) -> impl 
             </canvas>
             <figcaption class="dim">{note}</figcaption>
         </figure>
-    }
-}
-
-/// Frees a bitmap's memory now rather than when the garbage collector comes by.
-fn close(pixels: Option<ImageBitmap>) {
-    if let Some(pixels) = pixels {
-        pixels.close();
     }
 }
 

@@ -286,8 +286,12 @@ fn on_message(
     mut pixels: Option<ImageBitmap>,
 ) {
     answer(inner, index, text, &mut pixels);
-    // A chart's pixels nobody took (an obsolete or unreadable answer, a caller gone) are freed now, not when the
-    // garbage collector comes by.
+    // A chart's pixels nobody took (an obsolete or unreadable answer, a caller gone).
+    close_pixels(pixels);
+}
+
+/// Frees a chart's bitmap now rather than when the garbage collector comes by.
+pub fn close_pixels(pixels: Option<ImageBitmap>) {
     if let Some(pixels) = pixels {
         pixels.close();
     }
