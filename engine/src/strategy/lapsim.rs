@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::model::{Degradation, FcyKind, FcyPhase, Fisk, Plan, RaceModel};
+use super::model::{Degradation, FcyKind, FcyPhase, FiskTable, Plan, RaceModel};
 use super::rng::{NormalTable, Stream};
 use crate::wire::Compound;
 
@@ -125,7 +125,8 @@ struct CarConst {
     grid_loss_s: f64,
     stop_min_s: f64,
     crew_mean_s: f64,
-    stop_var: Option<Fisk>,
+    /// The team's stop-time distribution: an index into [`Prepared::stop_tables`].
+    stop_var: Option<usize>,
     cold_s: f64,
     top_speed: f64,
     p_accident: f64,
@@ -219,6 +220,8 @@ pub struct Prepared {
     vsc_laps: Vec<f64>,
     min_gap_laps: u32,
     table: NormalTable,
+    /// The teams' stop-time distributions, one per distinct distribution.
+    stop_tables: Vec<FiskTable>,
 }
 
 impl TyreSet {
@@ -278,6 +281,7 @@ impl Prepared {
         let mut cars = Vec::with_capacity(n);
         let mut start_set = Vec::with_capacity(n);
         let mut stops = Vec::with_capacity(n);
+        let mut stop_tables = Vec::new();
         for (d, plan) in model.drivers.iter().zip(plans) {
             let set = |compound: Compound, age: f64| -> Result<TyreSet, SimError> {
                 let deg = d.tyres.of(compound).ok_or_else(|| SimError::NoTyreModel {
@@ -341,7 +345,15 @@ impl Prepared {
                 grid_loss_s: t.grid_loss_per_slot_s * f64::from(d.grid.max(1) - 1),
                 stop_min_s: t.tyre_change_min_s,
                 crew_mean_s: d.pit_crew_extra_s,
-                stop_var: d.pit_variability,
+                stop_var: d.pit_variability.map(|f| {
+                    match stop_tables.iter().position(|t: &FiskTable| t.fisk() == f) {
+                        Some(i) => i,
+                        None => {
+                            stop_tables.push(FiskTable::new(f));
+                            stop_tables.len() - 1
+                        }
+                    }
+                }),
                 cold_s: d.tyres.cold_tyre_s,
                 top_speed: d.top_speed_kmh,
                 p_accident: d.p_accident,
@@ -453,6 +465,7 @@ impl Prepared {
             vsc_laps: model.random.vsc_laps.clone(),
             min_gap_laps: model.random.min_gap_laps.ceil().max(0.0) as u32,
             table: NormalTable::new(),
+            stop_tables,
         })
     }
 
@@ -508,6 +521,8 @@ pub struct Runner<'p> {
     /// out), and for the running cars at the flag, once classified.
     final_time: Vec<f64>,
     final_laps: Vec<u32>,
+    /// Scratch: the lap's noise, one standard normal deviate per running car in running order.
+    noise: Vec<f64>,
     /// Scratch: the accident weights of a SC's draw.
     weights: Vec<f64>,
     /// Scratch: the classification order.
@@ -527,6 +542,7 @@ impl<'p> Runner<'p> {
             running: vec![true; n],
             final_time: vec![0.0; n],
             final_laps: vec![0; n],
+            noise: vec![0.0; n],
             weights: Vec::with_capacity(n),
             classified: Vec::with_capacity(n),
             outcome: Outcome {
@@ -722,12 +738,16 @@ impl<'p> Runner<'p> {
                 && lap >= d.from_lap
                 && (last_neutral == 0 || lap > last_neutral + d.after_sc_laps)
         });
+        let noise = &mut self.noise[..self.field.len()];
+        if RANDOM {
+            rng.fill_normal(&p.table, noise);
+        }
         // The car ahead's crossing time and laps at the start of the lap (the DRS window is measured there).
         let mut ahead: Option<(f64, u32)> = None;
-        for slot in &mut self.field {
+        for (k, slot) in self.field.iter_mut().enumerate() {
             let mut drive = slot.pace_s + slot.fuel * p.fuel_s_per_kg + slot.set.loss_s();
             if RANDOM {
-                drive += slot.sigma_s * rng.normal(&p.table);
+                drive += slot.sigma_s * noise[k];
             }
             if lap == 1 {
                 let car = &p.cars[usize::from(slot.car)];
@@ -758,13 +778,13 @@ impl<'p> Runner<'p> {
                 if slot.out_lap {
                     t += p.pit_out[s] + car.cold_s;
                     if p.pits_after_line {
-                        t += standstill(car, RANDOM.then_some(&mut *rng));
+                        t += standstill(p, car, RANDOM.then_some(&mut *rng));
                     }
                 }
                 if in_lap {
                     t += p.pit_in[s];
                     if !p.pits_after_line {
-                        t += standstill(car, RANDOM.then_some(&mut *rng));
+                        t += standstill(p, car, RANDOM.then_some(&mut *rng));
                     }
                 }
                 slot.pit_add = t - drive;
@@ -947,9 +967,9 @@ fn ahead_of(c: &Slot, a: &Slot) -> bool {
 
 /// The standstill: the track's minimum plus the crew's time, the team's mean in a deterministic race and a draw
 /// from its distribution in a random one.
-fn standstill(car: &CarConst, rng: Option<&mut Stream>) -> f64 {
+fn standstill(p: &Prepared, car: &CarConst, rng: Option<&mut Stream>) -> f64 {
     let crew = match (rng, car.stop_var) {
-        (Some(rng), Some(fisk)) => fisk
+        (Some(rng), Some(table)) => p.stop_tables[table]
             .quantile(rng.open_uniform())
             .clamp(0.0, MAX_STOP_EXTRA_S),
         _ => car.crew_mean_s,

@@ -336,6 +336,52 @@ impl Fisk {
     }
 }
 
+/// A [`Fisk`]'s quantiles on a grid, for draws in a hot loop: `pow` was 8 % of a random race's time. Between
+/// `u` = 1/16 and 15/16 linear interpolation between quantiles 1/512 apart is within 1 ms of the exact value for
+/// shapes `c` from 1.3 to 6 (TUMFTM's teams span 1.6–5.8); below and above, towards the pole at 1 and the unbounded
+/// slope at 0, the quantile is computed exactly (one draw in 8 pays for a `pow`).
+#[derive(Clone, Debug)]
+pub struct FiskTable {
+    fisk: Fisk,
+    q: Box<[f64]>,
+}
+
+impl FiskTable {
+    /// Slices of (0, 1).
+    const SLICES: usize = 512;
+    /// The slices interpolated: `FIRST..LAST`.
+    const FIRST: usize = Self::SLICES / 16;
+    const LAST: usize = Self::SLICES - Self::SLICES / 16;
+
+    /// The table of `fisk`.
+    pub fn new(fisk: Fisk) -> Self {
+        let n = Self::SLICES as f64;
+        // Entries below `FIRST` are never read; they keep the index the slice's.
+        let q = (0..=Self::LAST)
+            .map(|i| fisk.quantile(i as f64 / n))
+            .collect();
+        FiskTable { fisk, q }
+    }
+
+    /// The distribution.
+    pub fn fisk(&self) -> Fisk {
+        self.fisk
+    }
+
+    /// The value at quantile `u` in (0, 1).
+    #[inline]
+    pub fn quantile(&self, u: f64) -> f64 {
+        let x = u * Self::SLICES as f64;
+        // `as` saturates: a NaN gives slice 0, computed exactly.
+        let i = x as usize;
+        if !(Self::FIRST..Self::LAST).contains(&i) {
+            return self.fisk.quantile(u);
+        }
+        let (a, b) = (self.q[i], self.q[i + 1]);
+        a + (b - a) * (x - i as f64)
+    }
+}
+
 /// Distributions of the random events.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RandomEvents {
