@@ -255,11 +255,7 @@ mod tests {
         assert!(mean.abs() < 0.01, "mean {mean}");
         assert!((var - 1.0).abs() < 0.02, "variance {var}");
         // The pairs are not correlated: the high and the low half of a draw are independent bits.
-        let cov = out
-            .chunks_exact(2)
-            .map(|p| p[0] * p[1])
-            .sum::<f64>()
-            / (n / 2.0).floor();
+        let cov = out.chunks_exact(2).map(|p| p[0] * p[1]).sum::<f64>() / (n / 2.0).floor();
         assert!(cov.abs() < 0.01, "covariance within pairs {cov}");
         // The same stream gives the same deviates whether filled or drawn one by one from the halves.
         let (mut a, mut b) = (Stream::for_chunk(9, 3), Stream::for_chunk(9, 3));
