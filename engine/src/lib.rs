@@ -18,6 +18,7 @@
 //! - [`protocol`]: the messages the relay sends to browsers over WebSocket.
 //! - [`race`]: real races from FastF1 and f1db files (contents in, no IO), replayed as a sequence of states.
 //! - [`strategy`]: the Monte Carlo strategy simulator: race model, simulation, strategy search, what-if.
+//! - [`sorting`]: stable sorts through one instantiation of the standard sort (the browser app's size).
 #![warn(missing_docs)]
 
 pub mod backoff;
@@ -30,6 +31,7 @@ pub mod protocol;
 pub mod race;
 pub mod recording;
 pub mod sim;
+pub mod sorting;
 pub mod strategy;
 pub mod telemetry;
 pub mod twin;

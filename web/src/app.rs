@@ -7,6 +7,7 @@
 
 use leptos::prelude::*;
 
+use boxbox_engine::sorting::sort_by;
 use boxbox_engine::wire::DataSource;
 
 use crate::charts::{ChartsView, LatestBaseline};
@@ -555,7 +556,7 @@ fn RivalPicker(
                         .collect()
                 })
                 .unwrap_or_default();
-            cars.sort_by(|a, b| a.1.cmp(&b.1));
+            sort_by(&mut cars, |a, b| a.1.cmp(&b.1));
             cars
         })
     });

@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::sorting::sort_by_key;
 use crate::telemetry::normalize::{DEFAULT_PIT_LANE_LOSS_S, driver_code, team_colour};
 use crate::wire::{
     CarState, Compound, Corners, Damage, DataSource, Driver, DriverStatus, PitStatus, RaceState,
@@ -508,7 +509,7 @@ impl FeedNormalizer {
             slot.seen = false;
         }
         let mut sorted: Vec<&FeedCar> = frame.cars.iter().collect();
-        sorted.sort_by_key(|c| c.position);
+        sort_by_key(&mut sorted, |c| c.position);
         for car in sorted {
             let idx = match self.index.get(&car.car_id) {
                 Some(&i) => i,
@@ -598,7 +599,9 @@ impl FeedNormalizer {
             .unwrap_or(Weather::Clear);
         // Cars in the frame in the feed's order, then cars that dropped out of the feed (retired) behind them.
         let mut order: Vec<usize> = (0..self.cars.len()).collect();
-        order.sort_by_key(|&i| (!self.cars[i].seen, self.cars[i].last.position, i));
+        sort_by_key(&mut order, |&i| {
+            (!self.cars[i].seen, self.cars[i].last.position, i)
+        });
         let mut cars: Vec<CarState> = order
             .iter()
             .enumerate()

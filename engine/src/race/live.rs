@@ -27,6 +27,7 @@ use crate::wire::{LapRecord, RaceState, TrackStatus};
 use super::{
     Classification, RealDriver, RealLap, RealPitStop, RealRace, Retirement, pit_lane_loss,
 };
+use crate::sorting::sort_by_key;
 
 /// Why a live session cannot be read as a race.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -72,14 +73,14 @@ impl RealRace {
             by_car.entry(r.car_idx).or_default().push(r);
         }
         let mut cars: Vec<_> = state.cars.iter().collect();
-        cars.sort_by_key(|c| (c.grid_position.max(1), c.car_idx));
+        sort_by_key(&mut cars, |c| (c.grid_position.max(1), c.car_idx));
         let lane_s = state.session.pit_lane_loss_s;
         let mut drivers = Vec::with_capacity(cars.len());
         let mut pit_stops = Vec::new();
         for (i, car) in cars.iter().enumerate() {
             let index = u8::try_from(i).unwrap_or(u8::MAX);
             let mut own = by_car.remove(&car.car_idx).unwrap_or_default();
-            own.sort_by_key(|r| r.lap);
+            sort_by_key(&mut own, |r| r.lap);
             own.dedup_by_key(|r| r.lap);
             let laps = car_laps(&own);
             for (stop, in_lap) in (1..).zip(laps.iter().filter(|l| l.pit_in_s.is_some())) {
@@ -131,7 +132,7 @@ impl RealRace {
         if leader_laps == 0 {
             return Err(LiveRaceError::NoLaps);
         }
-        pit_stops.sort_by_key(|s| (s.lap, s.car_idx, s.stop));
+        sort_by_key(&mut pit_stops, |s| (s.lap, s.car_idx, s.stop));
         let (pit_lane_loss_s, pit_lane_loss_stops) = pit_lane_loss(&drivers, &pit_stops);
         let car_idx = cars.iter().map(|c| c.car_idx).collect();
         Ok(LiveRace {

@@ -30,6 +30,7 @@ use serde::de::DeserializeOwned;
 
 use crate::wire::{Compound, ResultStatus, TrackStatus};
 
+use crate::sorting::sort_by_key;
 pub use live::{LiveRace, LiveRaceError};
 pub use states::RaceEvent;
 
@@ -757,7 +758,7 @@ fn parse(files: &RaceFiles<'_>) -> Result<RealRace, ImportError> {
         raw.entry(row.driver.clone()).or_default().push(lap);
     }
     for laps in raw.values_mut() {
-        laps.sort_by_key(|l| l.lap);
+        sort_by_key(laps, |l| l.lap);
     }
 
     // The race start, from the winner's official time.
@@ -817,7 +818,7 @@ fn parse(files: &RaceFiles<'_>) -> Result<RealRace, ImportError> {
             )),
         }
     }
-    slots.sort_by_key(|&(p, _)| p);
+    sort_by_key(&mut slots, |&(p, _)| p);
     order.extend(slots.iter().map(|&(_, code)| (code, false)));
     order.extend(pit_lane.iter().map(|&code| (code, true)));
     for r in &results {
@@ -894,7 +895,7 @@ fn parse(files: &RaceFiles<'_>) -> Result<RealRace, ImportError> {
             pit_lane_s,
         });
     }
-    pit_stops.sort_by_key(|s| (s.lap, s.car_idx, s.stop));
+    sort_by_key(&mut pit_stops, |s| (s.lap, s.car_idx, s.stop));
 
     let (pit_lane_loss_s, pit_lane_loss_stops) = pit_lane_loss(&drivers, &pit_stops);
     Ok(RealRace {

@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{RealDriver, RealRace, status_bits, worst_status};
+use crate::sorting::sort_by;
 use crate::wire::{
     CarState, Corners, Damage, DataSource, Driver, DriverStatus, PitStatus, RaceState,
     ResultStatus, SCHEMA_VERSION, SessionInfo, SessionPhase, SessionType, Stint, Team, TrackStatus,
@@ -141,7 +142,7 @@ impl RealRace {
                 );
             }
         }
-        all.sort_by(|a, b| a.0.total_cmp(&b.0));
+        sort_by(&mut all, |a, b| a.0.total_cmp(&b.0));
         all
     }
 }
@@ -298,7 +299,7 @@ impl<'a> Replay<'a> {
     /// Running order: indices into `cars`.
     fn order(&self) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.cars.len()).collect();
-        order.sort_by(|&a, &b| {
+        sort_by(&mut order, |&a, &b| {
             let (ca, cb) = (&self.cars[a], &self.cars[b]);
             let last = |c: &CarReplay<'_>| c.effective_crossing_s(c.completed).unwrap_or(0.0);
             ca.retired

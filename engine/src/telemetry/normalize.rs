@@ -16,6 +16,7 @@ use super::{
     Body, CarDamageData, CarStatusData, CarTelemetryData, EventDetails, LapDataRecords, Packet,
     PacketHeader,
 };
+use crate::sorting::sort_by_key;
 use crate::wire::{
     CarState, Compound, Corners, Damage, DataSource, Driver, DriverStatus, PitStatus, RaceState,
     ResultStatus, SCHEMA_VERSION, SessionInfo, SessionPhase, SessionType, Stint, Team, TrackStatus,
@@ -379,7 +380,7 @@ impl Normalizer {
         if cars.is_empty() {
             return None;
         }
-        cars.sort_by_key(|(i, _, l)| (l.position, *i));
+        sort_by_key(&mut cars, |(i, _, l)| (l.position, *i));
         let leader = cars[0].2;
         let out: Vec<CarState> = cars
             .iter()

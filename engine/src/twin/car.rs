@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::sorting::sort_by;
 use crate::twin::TwinParams;
 use crate::twin::field::{FieldModels, next_compound};
 use crate::twin::laps::CarLaps;
@@ -400,7 +401,9 @@ fn damage_summary(car: &CarState) -> DamageSummary {
     .filter(|(_, v)| *v > 0.0)
     .map(|(n, v)| (n.to_owned(), v))
     .collect();
-    parts.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    sort_by(&mut parts, |a, b| {
+        b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0))
+    });
     DamageSummary {
         worst_pct: d.worst_pct(),
         worst_part: parts.first().map(|p| p.0.clone()),

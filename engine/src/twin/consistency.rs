@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::sorting::sort_by_key;
 use crate::twin::alert::{Alert, AlertKind, Evidence, Severity};
 use crate::wire::{CarState, LapRecord, PitStatus, RaceState, Stint};
 
@@ -173,7 +174,7 @@ impl ConsistencyMonitor {
                 },
             );
         }
-        found.sort_by_key(|w| (w.check, w.car_idx, w.lap));
+        sort_by_key(&mut found, |w| (w.check, w.car_idx, w.lap));
         found.retain(|w| self.reported.insert((w.check, w.car_idx, w.lap)));
         found
     }

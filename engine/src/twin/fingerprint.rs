@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sorting::{sort_by, sort_by_key};
 use crate::twin::alert::{Alert, AlertKind, Evidence, Severity};
 use crate::twin::consistency::MAX_PLAUSIBLE_LAP_S;
 use crate::wire::{LapRecord, TrackStatus};
@@ -236,7 +237,7 @@ fn plausible_s(t: f64) -> bool {
 
 /// Sorts one car's records by lap and keeps the first record of each lap.
 fn sort_by_lap(own: &mut Vec<&LapRecord>) {
-    own.sort_by_key(|r| r.lap);
+    sort_by_key(own, |r| r.lap);
     own.dedup_by_key(|r| r.lap);
 }
 
@@ -450,7 +451,9 @@ fn score(own: &[&LapRecord], i: usize, driver_code: &str, at: (u32, f64)) -> Vec
         .iter()
         .filter(|(_, s)| s.sigmas.abs() > ANOMALY_SIGMAS)
         .collect();
-    odd.sort_by(|a, b| b.1.sigmas.abs().total_cmp(&a.1.sigmas.abs()));
+    sort_by(&mut odd, |a, b| {
+        b.1.sigmas.abs().total_cmp(&a.1.sigmas.abs())
+    });
     let Some(&&(k, d)) = odd.first() else {
         return Vec::new();
     };

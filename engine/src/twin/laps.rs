@@ -1,6 +1,7 @@
 //! The lap history seen per car: records sorted by lap, which laps are clean, which stint each lap belongs to, and
 //! the fuel on board (measured, or modelled when the source gives timing only).
 
+use crate::sorting::sort_by_key;
 use crate::wire::{CarState, LapRecord, RaceState, TrackStatus};
 
 /// Fuel assumptions for sources that do not measure fuel (a real race's timing feed).
@@ -75,7 +76,7 @@ impl<'a> CarLaps<'a> {
     }
 
     fn from_records(car: &CarState, mut laps: Vec<&'a LapRecord>) -> Self {
-        laps.sort_by_key(|r| r.lap);
+        sort_by_key(&mut laps, |r| r.lap);
         laps.dedup_by_key(|r| r.lap);
         let clean = laps.iter().map(|r| is_clean(r)).collect();
         let stint = laps

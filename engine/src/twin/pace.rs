@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::sorting::{sort_by, sort_by_key};
 use crate::twin::laps::{CarLaps, FuelModel};
 use crate::wire::{CarState, Compound};
 
@@ -158,7 +159,7 @@ pub(crate) fn median(xs: &mut [f64]) -> Option<f64> {
     if xs.is_empty() {
         return None;
     }
-    xs.sort_by(f64::total_cmp);
+    sort_by(xs, f64::total_cmp);
     let n = xs.len();
     Some(if n % 2 == 1 {
         xs[n / 2]
@@ -241,7 +242,7 @@ impl FieldPace {
                 }
             }
         }
-        pooled.sort_by_key(|e| e.0);
+        sort_by_key(&mut pooled, |e| e.0);
         let mut compounds: Vec<CompoundPace> = pooled
             .iter()
             .map(|&(compound, sxx, sxy, stints, laps)| CompoundPace {

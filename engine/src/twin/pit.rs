@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::sorting::sort_by;
 use crate::twin::laps::CarLaps;
 use crate::twin::pace::{FieldPace, PaceParams};
 use crate::wire::{CarState, Compound, PitStatus, RaceState, ResultStatus};
@@ -215,7 +216,7 @@ pub fn compound_rule_met(car: &CarState) -> bool {
         .map(|s| s.compound)
         .filter(|c| c.is_dry())
         .collect();
-    dry.sort();
+    sort_by(&mut dry, Ord::cmp);
     dry.dedup();
     dry.len() >= 2 || car.stints.iter().any(|s| !s.compound.is_dry())
 }
@@ -241,7 +242,7 @@ fn survival(observations: &[Observation]) -> Vec<(f64, f64)> {
         .filter(|o| o.event)
         .map(|o| o.exit)
         .collect();
-    ages.sort_by(f64::total_cmp);
+    sort_by(&mut ages, f64::total_cmp);
     ages.dedup();
     let mut s = 1.0;
     let mut steps = Vec::with_capacity(ages.len());
@@ -479,7 +480,7 @@ pub fn rejoin_if_pitting_now(state: &RaceState, car: &CarState) -> Option<Rejoin
         .filter(|c| c.car_idx != car.car_idx && c.result_status == ResultStatus::Active)
         .map(|c| (effective(c), c.car_idx))
         .collect();
-    others.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    sort_by(&mut others, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let ahead = others.iter().rev().find(|(g, _)| *g <= own).copied();
     let behind = others.iter().find(|(g, _)| *g > own).copied();
     let position = 1 + others.iter().filter(|(g, _)| *g <= own).count();

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::history::LapRecorder;
+use crate::sorting::{sort_by, sort_by_key};
 use crate::twin::TwinParams;
 use crate::twin::alert::Alert;
 use crate::twin::car::{CarTwin, car_twin};
@@ -154,7 +155,7 @@ impl Twins {
     pub fn with_history(params: TwinParams, records: Vec<LapRecord>) -> Self {
         let mut fingerprints = Fingerprints::new();
         let mut sorted: Vec<&LapRecord> = records.iter().collect();
-        sorted.sort_by_key(|r| (r.car_idx, r.lap));
+        sort_by_key(&mut sorted, |r| (r.car_idx, r.lap));
         for r in sorted {
             // Alerts about laps before the history was received are old news.
             let _ = fingerprints.observe(r, "", (r.lap, 0.0));
@@ -310,7 +311,7 @@ impl Twins {
                     team: team.to_owned(),
                     ..TeamTendency::default()
                 });
-                self.tendencies.sort_by(|a, b| a.team.cmp(&b.team));
+                sort_by(&mut self.tendencies, |a, b| a.team.cmp(&b.team));
                 let Some(t) = self.tendencies.iter_mut().find(|t| t.team == team) else {
                     return;
                 };

@@ -1,6 +1,7 @@
 //! The car panel as data: everything shown for the selected car, formatted, from its live state and its Car Twin
 //! in the twins' report. Sources that measure only timing (real-race replays) read "not measured", never zeros.
 
+use boxbox_engine::sorting::sort_by;
 use boxbox_engine::twin::alert::{Alert, AlertKind, Evidence, Severity};
 use boxbox_engine::twin::car::{RivalDelta, StintDegradation};
 use boxbox_engine::twin::pit::Rejoin;
@@ -363,7 +364,7 @@ fn alert_cards(report: &TwinReport, car: &CarState) -> Vec<AlertCard> {
         )
         .collect();
     // Most urgent first; among equals, the newest first (the sort is stable, so the report's order breaks ties).
-    alerts.sort_by(|a, b| {
+    sort_by(&mut alerts, |a, b| {
         b.severity
             .cmp(&a.severity)
             .then_with(|| b.session_time_s.total_cmp(&a.session_time_s))

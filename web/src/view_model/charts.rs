@@ -17,6 +17,7 @@ use boxbox_charts::{
     PositionChart, PositionRow, RaceTraceChart, SectorChart, SectorLaps, Series, Stint, StintChart,
     StintRow, TraceSeries, Tyre,
 };
+use boxbox_engine::sorting::{sort_by, sort_by_key};
 use boxbox_engine::strategy::monte_carlo::McReport;
 use boxbox_engine::twin::laps::CarLaps;
 use boxbox_engine::twin::pace::stint_degradation;
@@ -358,7 +359,9 @@ pub fn stint_chart(
 /// The Monte Carlo's finishing-position probabilities, a row per driver from the best expected position down.
 pub fn position_chart(report: &McReport, from_lap: u32) -> PositionChart {
     let mut drivers: Vec<_> = report.drivers.iter().collect();
-    drivers.sort_by(|a, b| a.mean_position.total_cmp(&b.mean_position));
+    sort_by(&mut drivers, |a, b| {
+        a.mean_position.total_cmp(&b.mean_position)
+    });
     PositionChart {
         title: format!("Finishing positions · Monte Carlo from lap {from_lap}"),
         rows: drivers
@@ -462,7 +465,7 @@ pub fn sector_chart(state: &RaceState, records: &[LapRecord], selected: Option<u
                 .filter(|r| r.car_idx == c.car_idx)
                 .map(|r| (r.lap, r.sectors_s))
                 .collect();
-            laps.sort_by_key(|(lap, _)| *lap);
+            sort_by_key(&mut laps, |(lap, _)| *lap);
             laps
         }),
     };
@@ -566,7 +569,7 @@ fn lap_times(records: &[LapRecord], car_idx: u8) -> Vec<(u32, f64)> {
 /// A car's stints from its lap records, in lap order.
 fn past_stints(records: &[LapRecord], car_idx: u8) -> Vec<Stint> {
     let mut laps: Vec<&LapRecord> = records.iter().filter(|r| r.car_idx == car_idx).collect();
-    laps.sort_by_key(|r| r.lap);
+    sort_by_key(&mut laps, |r| r.lap);
     let mut stints: Vec<Stint> = Vec::new();
     let mut previous: Option<&LapRecord> = None;
     for r in laps {

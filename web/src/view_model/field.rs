@@ -2,6 +2,7 @@
 //! degradation, its next laps, its predicted stop, where it would rejoin if it pitted now, and its undercut and
 //! overcut chances on the car ahead.
 
+use boxbox_engine::sorting::{sort_by, sort_by_key};
 use boxbox_engine::twin::TwinReport;
 use boxbox_engine::twin::explain::CALL_PROBABILITY;
 use boxbox_engine::twin::field::{Battle, RivalTwin};
@@ -183,9 +184,11 @@ pub fn basis(b: PitBasis) -> &'static str {
 /// The three likeliest in-laps, in lap order: `L22 30 % · L23 45 % · L24 25 %`.
 fn stop_detail(p: &PitPrediction) -> String {
     let mut likeliest = p.probabilities.clone();
-    likeliest.sort_by(|a, b| b.p.total_cmp(&a.p).then(a.lap.cmp(&b.lap)));
+    sort_by(&mut likeliest, |a, b| {
+        b.p.total_cmp(&a.p).then(a.lap.cmp(&b.lap))
+    });
     likeliest.truncate(3);
-    likeliest.sort_by_key(|l| l.lap);
+    sort_by_key(&mut likeliest, |l| l.lap);
     likeliest
         .iter()
         .map(|l| format!("L{} {}", l.lap, chance(l.p)))

@@ -1,0 +1,89 @@
+//! Stable sorts that share one instantiation of the standard library's sort, for code shipped to the browser.
+//!
+//! `slice::sort_by` is generic over the element and the comparator: every call site gets its own copy of the
+//! driftsort, quicksort and small-sort code, 1.5–4 KB of WASM each, and the app had 35 of them (62 KB of its 1 MB of
+//! code). Here the elements are sorted through their indices with a comparator behind `dyn`, so the standard sort is
+//! compiled once; what each call site adds is the index vector and the permutation. The result is the standard
+//! stable sort's (equal elements keep their order). For the lists these sorts see (cars, laps, messages), the index
+//! vector costs nothing measurable; hot loops keep the standard sorts.
+
+use std::cmp::Ordering;
+
+/// Sorts `v` stably by `compare`: the result of `v.sort_by(compare)`.
+pub fn sort_by<T>(v: &mut [T], mut compare: impl FnMut(&T, &T) -> Ordering) {
+    if v.len() < 2 {
+        return;
+    }
+    let Ok(len) = u32::try_from(v.len()) else {
+        // Never for the lists sorted here; the standard sort is still right.
+        v.sort_by(compare);
+        return;
+    };
+    let mut order: Vec<u32> = (0..len).collect();
+    {
+        let v = &*v;
+        sort_indices(&mut order, &mut |a, b| {
+            compare(&v[a as usize], &v[b as usize])
+        });
+    }
+    permute(v, &mut order);
+}
+
+/// Sorts `v` stably by the key `key` gives: the result of `v.sort_by_key(key)`.
+pub fn sort_by_key<T, K: Ord>(v: &mut [T], mut key: impl FnMut(&T) -> K) {
+    sort_by(v, |a, b| key(a).cmp(&key(b)));
+}
+
+/// The one instantiation of the standard sort.
+#[inline(never)]
+fn sort_indices(order: &mut [u32], compare: &mut dyn FnMut(u32, u32) -> Ordering) {
+    order.sort_by(|&a, &b| compare(a, b));
+}
+
+/// Puts `v[order[i]]` at `i` for every `i`, following the permutation's cycles; `order` is consumed.
+fn permute<T>(v: &mut [T], order: &mut [u32]) {
+    for start in 0..order.len() {
+        let mut at = start;
+        loop {
+            let from = order[at] as usize;
+            // Placed: marks the slot done, and ends a cycle of one.
+            order[at] = at as u32;
+            if from == start || from == at {
+                break;
+            }
+            v.swap(at, from);
+            at = from;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_same_order_as_the_standard_stable_sort(v in proptest::collection::vec((0u8..6, any::<u16>()), 0..200)) {
+            // Sorting by the first field only: ties must keep their order, as the standard sort keeps it.
+            let mut want = v.clone();
+            want.sort_by_key(|x| x.0);
+            let mut got = v.clone();
+            sort_by(&mut got, |a, b| a.0.cmp(&b.0));
+            prop_assert_eq!(&got, &want);
+            let mut by_key = v;
+            sort_by_key(&mut by_key, |x| x.0);
+            prop_assert_eq!(by_key, want);
+        }
+    }
+
+    #[test]
+    fn permutations_with_cycles_of_every_length_land_right() {
+        let mut v: Vec<u32> = vec![4, 0, 3, 1, 2, 7, 6, 5, 8];
+        sort_by(&mut v, Ord::cmp);
+        assert_eq!(v, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        let mut strings = vec!["b".to_owned(), "a".to_owned()];
+        sort_by(&mut strings, Ord::cmp);
+        assert_eq!(strings, ["a", "b"]);
+    }
+}
