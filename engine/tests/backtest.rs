@@ -55,7 +55,7 @@ fn the_twins_beat_the_baseline_on_the_real_races() {
 }
 
 /// The strategy issue's target: from half distance the Monte Carlo's expected finishing order beats the order
-/// frozen there over the 13 races (2026-12-06: 1.15 places against 1.26, better on 10 races).
+/// frozen there over the 13 races (2026-12-06: 1.17 places against 1.26, better on 9 races).
 #[test]
 fn the_monte_carlo_predicts_the_final_order_better_than_freezing_it() {
     let results: Vec<_> = races()

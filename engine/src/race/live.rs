@@ -22,12 +22,12 @@
 
 use std::collections::BTreeMap;
 
+use crate::sorting::sort_by_key;
 use crate::wire::{LapRecord, RaceState, TrackStatus};
 
 use super::{
     Classification, RealDriver, RealLap, RealPitStop, RealRace, Retirement, pit_lane_loss,
 };
-use crate::sorting::sort_by_key;
 
 /// Why a live session cannot be read as a race.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

@@ -28,9 +28,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::sorting::sort_by_key;
 use crate::wire::{Compound, ResultStatus, TrackStatus};
 
-use crate::sorting::sort_by_key;
 pub use live::{LiveRace, LiveRaceError};
 pub use states::RaceEvent;
 

@@ -8,8 +8,8 @@
 //! runs, so a race allocates nothing. The runner keeps the running cars as records in running order (what the lap
 //! loop reads and writes side by side), so each pass over the field walks memory front to back, the car ahead is
 //! the previous record, and an overtake swaps two records. A green or VSC lap is one pass: the cars' laps are
-//! worked out a few places ahead of their meetings at the line. With no random stream the race is deterministic: no
-//! noise, mean start performance, no random events, the teams' mean stop times.
+//! worked out up to `LOOKAHEAD` places ahead of their meetings at the line (2 natively, 0 on WASM). With no random
+//! stream the race is deterministic: no noise, mean start performance, no random events, the teams' mean stop times.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -127,7 +127,7 @@ struct CarConst {
     stop_min_s: f64,
     crew_mean_s: f64,
     /// The team's stop-time distribution: an index into [`Prepared::stop_tables`].
-    stop_var: Option<usize>,
+    stop_table: Option<usize>,
     cold_s: f64,
     top_speed: f64,
     p_accident: f64,
@@ -353,7 +353,7 @@ impl Prepared {
                 grid_loss_s: t.grid_loss_per_slot_s * f64::from(d.grid.max(1) - 1),
                 stop_min_s: t.tyre_change_min_s,
                 crew_mean_s: d.pit_crew_extra_s,
-                stop_var: d.pit_variability.map(|f| {
+                stop_table: d.pit_variability.map(|f| {
                     match stop_tables.iter().position(|t: &FiskTable| t.fisk() == f) {
                         Some(i) => i,
                         None => {
@@ -566,7 +566,16 @@ impl<'p> Runner<'p> {
     }
 
     /// Runs one race: random when `rng` is given, deterministic otherwise.
-    pub fn run(&mut self, mut rng: Option<&mut Stream>) -> &Outcome {
+    pub fn run(&mut self, rng: Option<&mut Stream>) -> &Outcome {
+        self.run_ahead::<LOOKAHEAD>(rng)
+    }
+
+    /// [`Runner::run`] with the laps worked out `AHEAD` places ahead of the meetings (see [`LOOKAHEAD`]): the same
+    /// race for any `AHEAD`, which the tests check for the value the other target uses.
+    pub(crate) fn run_ahead<const AHEAD: usize>(
+        &mut self,
+        mut rng: Option<&mut Stream>,
+    ) -> &Outcome {
         self.reset();
         self.draw_events(rng.as_deref_mut());
         let p = self.p;
@@ -587,14 +596,14 @@ impl<'p> Runner<'p> {
             }
             match (rng.as_deref_mut(), status) {
                 (Some(rng), SC) => self.sc_lap::<true>(lap, rng),
-                (Some(rng), _) => self.race_lap::<true>(lap, status, last_neutral, rng),
+                (Some(rng), _) => self.race_lap::<true, AHEAD>(lap, status, last_neutral, rng),
                 (None, _) => {
                     // Never drawn from: the deterministic instance of the loop compiles the draws away.
                     let mut unused = Stream::for_chunk(0, 0);
                     if status == SC {
                         self.sc_lap::<false>(lap, &mut unused);
                     } else {
-                        self.race_lap::<false>(lap, status, last_neutral, &mut unused);
+                        self.race_lap::<false, AHEAD>(lap, status, last_neutral, &mut unused);
                     }
                 }
             }
@@ -743,15 +752,14 @@ impl<'p> Runner<'p> {
         if RANDOM {
             rng.fill_normal(&p.table, noise);
         }
-        let mut ahead: Option<(f64, u32)> = None;
+        // No DRS behind the safety car, so no car ahead to measure to.
+        let rules = LapRules {
+            lap,
+            status: SC,
+            drs: None,
+        };
         for (k, slot) in self.field.iter_mut().enumerate() {
-            let rules = LapRules {
-                lap,
-                status: SC,
-                drs: None,
-            };
-            unhindered::<RANDOM>(p, rules, slot, noise[k], ahead, rng);
-            ahead = Some((slot.time, slot.laps));
+            unhindered::<RANDOM>(p, rules, slot, noise[k], None, rng);
         }
         // The safety car, a SC lap after the leader's last crossing, sets the pace of the first car on track: the
         // leader, or the car behind it when the leader is in the pit lane (which `interact_sc` rejoins behind the
@@ -804,11 +812,11 @@ impl<'p> Runner<'p> {
     /// A green or VSC lap in one pass front to back: each car's unhindered lap, then its meeting at the line with
     /// the car ahead, whose crossing is already settled. It is held behind within the minimum gap unless far enough
     /// ahead to pass (green only: a pass swaps the two and the overtaker then meets the car ahead of it); a pitting
-    /// car neither holds up nor is held up by its neighbours. The laps are worked out [`LOOKAHEAD`] places ahead of
-    /// the meetings, in the running order at the start of the lap (a pass changes only places already worked
-    /// out), so the draws come in that order and the DRS window is measured to the car that was ahead then.
+    /// car neither holds up nor is held up by its neighbours. The laps are worked out `AHEAD` places ahead of the
+    /// meetings ([`LOOKAHEAD`]), in the running order at the start of the lap (a pass changes only places already
+    /// worked out), so the draws come in that order and the DRS window is measured to the car that was ahead then.
     #[cfg_attr(target_arch = "wasm32", inline(never))]
-    fn race_lap<const RANDOM: bool>(
+    fn race_lap<const RANDOM: bool, const AHEAD: usize>(
         &mut self,
         lap: u32,
         status: u8,
@@ -844,7 +852,7 @@ impl<'p> Runner<'p> {
         let mut any_pitting = first.pitting;
         let mut k = 1;
         while k < n {
-            while done <= (k + LOOKAHEAD).min(n - 1) {
+            while done <= (k + AHEAD).min(n - 1) {
                 let slot = &mut field[done];
                 unhindered::<RANDOM>(p, rules, slot, noise[done], Some(ahead), rng);
                 ahead = (slot.time, slot.laps);
@@ -1047,7 +1055,7 @@ fn ahead_of(c: &Slot, a: &Slot) -> bool {
 /// The standstill: the track's minimum plus the crew's time, the team's mean in a deterministic race and a draw
 /// from its distribution in a random one.
 fn standstill(p: &Prepared, car: &CarConst, rng: Option<&mut Stream>) -> f64 {
-    let crew = match (rng, car.stop_var) {
+    let crew = match (rng, car.stop_table) {
         (Some(rng), Some(table)) => p.stop_tables[table]
             .quantile(rng.open_uniform())
             .clamp(0.0, MAX_STOP_EXTRA_S),

@@ -338,8 +338,9 @@ impl Fisk {
 
 /// A [`Fisk`]'s quantiles on a grid, for draws in a hot loop: `pow` was 8 % of a random race's time. Between
 /// `u` = 1/16 and 15/16 linear interpolation between quantiles 1/512 apart is within 1 ms of the exact value for
-/// shapes `c` from 1.3 to 6 (TUMFTM's teams span 1.6–5.8); below and above, towards the pole at 1 and the unbounded
-/// slope at 0, the quantile is computed exactly (one draw in 8 pays for a `pow`).
+/// TUMFTM's teams' distributions (shape `c` 1.6–5.8, scale 0.5–2.3; the error grows with the scale and as the
+/// shape falls); below and above, towards the pole at 1 and the unbounded slope at 0, the quantile is computed
+/// exactly (one draw in 8 pays for a `pow`).
 #[derive(Clone, Debug)]
 pub struct FiskTable {
     fisk: Fisk,
@@ -356,7 +357,7 @@ impl FiskTable {
     /// The table of `fisk`.
     pub fn new(fisk: Fisk) -> Self {
         let n = Self::SLICES as f64;
-        // Entries below `FIRST` are never read; they keep the index the slice's.
+        // Entries below `FIRST` are never read; keeping them makes `q[i]` the quantile at slice `i`'s start.
         let q = (0..=Self::LAST)
             .map(|i| fisk.quantile(i as f64 / n))
             .collect();

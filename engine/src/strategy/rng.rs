@@ -8,7 +8,7 @@
 //! SplitMix64 (Steele, Lea and Flood; Vigna's constants) passes BigCrush and is two 64-bit multiplies per draw,
 //! which WASM has as instructions (wyrand, used before, needs a 128-bit product: a call to `__multi3` on WASM, 5 % of
 //! a race there). Each chunk's stream starts at a state hashed from the seed and the chunk, so that chunk `k` of
-//! seed `s` and chunk `k + 1` are unrelated. Normal deviates take 32 bits each, two per draw.
+//! seed `s` and chunk `k + 1` are unrelated. Normal deviates take 32 bits each, two per draw in `fill_normal`.
 
 /// Normal deviates come from this many quantiles, interpolated (tails reach ±3.7σ).
 const TABLE_BITS: u32 = 11;
@@ -31,11 +31,9 @@ impl Stream {
     /// The next 64 random bits.
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        let z = splitmix64(self.state);
+        self.state = self.state.wrapping_add(GAMMA);
+        z
     }
 
     /// Uniform in [0, 1), 53 bits.
@@ -137,8 +135,13 @@ impl Default for NormalTable {
     }
 }
 
+/// SplitMix64's increment (the golden ratio's fraction in 64 bits).
+const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// SplitMix64's output for the state before `x`'s step: the generator's one step, and the seeding hash.
+#[inline]
 fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = x.wrapping_add(GAMMA);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
