@@ -138,7 +138,7 @@ impl Default for NormalTable {
 /// SplitMix64's increment (the golden ratio's fraction in 64 bits).
 const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// SplitMix64's output for the state before `x`'s step: the generator's one step, and the seeding hash.
+/// One SplitMix64 step from state `x`: the output for state `x + GAMMA`. The generator's step, and the seeding hash.
 #[inline]
 fn splitmix64(mut x: u64) -> u64 {
     x = x.wrapping_add(GAMMA);
