@@ -2160,9 +2160,13 @@ async fn search_over_workers(client: &Client, url: &str) -> anyhow::Result<()> {
             answer["report"]
         );
         let elapsed_ms = answer["elapsed_ms"].as_f64().context("elapsed_ms")?;
+        let window = answer["report"]
+            .as_str()
+            .and_then(|r| r.split("window ").nth(1))
+            .unwrap_or("none");
         println!(
             "BENCH wasm strategy refresh over {workers} worker(s): {} plans screened, {} ranked x {RUNS} runs \
-             (+ window) in {:.2} s",
+             (+ window {window}) in {:.2} s",
             answer["plans_screened"],
             answer["ranked"],
             elapsed_ms / 1000.0

@@ -22,7 +22,7 @@ fn random_races_allocate_nothing() {
     let plans: Vec<_> = model.drivers.iter().map(|d| d.plan.clone()).collect();
     let prepared = Prepared::new(&model, &plans, None).expect("prepares");
     let mut runner = Runner::new(&prepared);
-    let mut rng = Stream::for_chunk(3, 0);
+    let mut rng = Stream::for_race(3, 0);
     let (mut sc_laps, mut dnfs) = (0, 0);
     let info = allocation_counter::measure(|| {
         for _ in 0..500 {

@@ -257,3 +257,94 @@ fn russia_2019_fixed_fcy_phases() {
     );
     assert_eq!(m.fixed.retirements.unwrap().len(), 5);
 }
+
+/// A car's plans run together (`run_plans`: their races forked from one at each plan's first in-lap) give
+/// each plan the races it gets alone (`run_chunk`), bit for bit: on every 2019 race, with the fixed events and with
+/// random ones, from the grid and from half distance (a lapped car, a retired one), for plans that start on
+/// different compounds, stop on the first lap that may be run or never, once, twice.
+#[test]
+fn plans_run_together_meet_the_races_each_meets_alone() {
+    use boxbox_engine::strategy::lapsim::{CarStart, Prepared, RaceStart};
+    use boxbox_engine::strategy::model::{Plan, PlannedStop};
+    use boxbox_engine::strategy::monte_carlo::{CHUNK_RUNS, run_chunk, run_plans};
+
+    let mcs = mcs_ini();
+    for (folder, ini) in race_inis() {
+        let fixed = read(&ini, &mcs).unwrap();
+        let mut random = fixed.clone();
+        random.fixed = Default::default();
+        let rivals: Vec<Plan> = fixed.drivers.iter().map(|d| d.plan.clone()).collect();
+        let n = rivals.len();
+        let laps = fixed.total_laps;
+        let half = laps / 2;
+        let mid = RaceStart {
+            completed_laps: half,
+            cars: (0..n)
+                .map(|i| CarStart {
+                    race_time_s: f64::from(half) * fixed.timing.base_lap_s + i as f64 * 0.8,
+                    laps: if i == n - 1 { half - 1 } else { half },
+                    compound: rivals[i].start.unwrap(),
+                    tyre_age_laps: 8.0 + i as f64,
+                    fuel_kg: 50.0,
+                    retired: i == 5,
+                })
+                .collect(),
+        };
+        let car = 2;
+        let own = rivals[car].start.unwrap();
+        let other = if own == Compound::Hard {
+            Compound::Medium
+        } else {
+            Compound::Hard
+        };
+        let stop = |lap: u32, compound| PlannedStop {
+            lap,
+            compound,
+            age_laps: 0,
+        };
+        let plan = |start, stops: Vec<PlannedStop>| Plan {
+            start: Some(start),
+            start_age_laps: 0,
+            stops,
+        };
+        let candidates = [
+            rivals[car].clone(),
+            plan(own, vec![stop(1, other)]),
+            plan(own, vec![stop(half + 1, other)]),
+            plan(own, vec![stop(laps / 3, other), stop(2 * laps / 3, own)]),
+            plan(own, vec![stop(half + 4, other)]),
+            plan(own, vec![]),
+            plan(other, vec![stop(half - 3, own)]),
+            plan(other, vec![stop(half + 2, own)]),
+        ];
+        for model in [&fixed, &random] {
+            for start in [None, Some(&mid)] {
+                let prepared: Vec<Prepared> = candidates
+                    .iter()
+                    .filter_map(|c| {
+                        let mut plans = rivals.clone();
+                        plans[car] = c.clone();
+                        Prepared::new(model, &plans, start).ok()
+                    })
+                    .collect();
+                assert!(
+                    prepared.len() >= 6,
+                    "{folder}: {} plans prepared",
+                    prepared.len()
+                );
+                for (chunk, runs) in [(0, 40), (3, 25)] {
+                    let first = chunk * u64::from(CHUNK_RUNS);
+                    let together = run_plans(&prepared, car, 9, first..first + u64::from(runs));
+                    for (i, p) in prepared.iter().enumerate() {
+                        assert_eq!(
+                            together[i],
+                            run_chunk(p, 9, chunk, runs),
+                            "{folder}, plan {i}, from lap {:?}",
+                            start.map(|s| s.completed_laps)
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

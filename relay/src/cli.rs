@@ -141,6 +141,9 @@ pub struct StrategyArgs {
     /// Monte Carlo races per evaluated plan (every plan sees the same seed).
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs_per_plan: u32,
+    /// Races each pit-window lap is run on, the first of every plan's (at most `--runs-per-plan`).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub window_runs: u32,
     /// Seed shared by every plan.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

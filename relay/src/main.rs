@@ -141,6 +141,7 @@ fn strategy(args: &boxbox_relay::cli::StrategyArgs) -> anyhow::Result<()> {
     let options = strategy::StrategyOptions {
         driver: args.driver.clone(),
         runs_per_plan: args.runs_per_plan,
+        window_runs: args.window_runs,
         seed: args.seed,
         max_stops: args.max_stops,
         lap_step: args.lap_step,

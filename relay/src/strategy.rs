@@ -101,6 +101,8 @@ pub struct StrategyOptions {
     pub driver: String,
     /// Monte Carlo runs per evaluated plan.
     pub runs_per_plan: u32,
+    /// Races each pit-window lap is run on.
+    pub window_runs: u32,
     /// Seed shared by every plan.
     pub seed: u64,
     /// Most stops a plan may have (1 to 3).
@@ -327,6 +329,7 @@ pub fn strategy(race: &LoadedRace, options: &StrategyOptions) -> anyhow::Result<
     };
     let config = SearchConfig {
         runs_per_plan: options.runs_per_plan,
+        window_runs: options.window_runs,
         max_stops: options.max_stops,
         lap_step: options.lap_step,
         objective: options.objective,
@@ -494,8 +497,8 @@ pub fn write_strategy(run: &StrategyRun, json: bool, out: &mut impl Write) -> an
         (Some(w), Some(stop)) => {
             writeln!(
                 out,
-                "pit window: in-lap {}–{} (best {}), fit {:?} (within {} {unit} of the best)",
-                w.earliest_lap, w.latest_lap, w.best_lap, w.compound, w.tolerance
+                "pit window: in-lap {}–{} (best {}), fit {:?} (within {} {unit} of the best on the first {} races)",
+                w.earliest_lap, w.latest_lap, w.best_lap, w.compound, w.tolerance, w.races
             )?;
             writeln!(
                 out,

@@ -99,7 +99,7 @@ pub enum Step {
         /// The search so far.
         state: SearchState,
         /// Blocks of plans for the searched car.
-        blocks: Vec<Vec<Plan>>,
+        blocks: Vec<Block>,
     },
     /// The search is over.
     Done(SearchReport),
@@ -135,24 +135,49 @@ pub fn start(inputs: &DeskInputs, config: &SearchConfig, workers: usize) -> Resu
     let per = plans.len().div_ceil(2 * workers);
     Ok(Step::Work {
         state,
-        blocks: plans.chunks(per).map(<[Plan]>::to_vec).collect(),
+        blocks: plans
+            .chunks(per)
+            .map(|plans| Block {
+                window: false,
+                plans: plans.to_vec(),
+            })
+            .collect(),
     })
 }
 
-/// Evaluates a block of plans for the search of `config` (in a worker); a plan that cannot be simulated has its
-/// error in its place.
+/// Plans a worker evaluates together.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Block {
+    /// Pit-window laps, run on the window's races ([`SearchConfig::for_window`]); else finalists.
+    pub window: bool,
+    /// The searched car's plans.
+    pub plans: Vec<Plan>,
+}
+
+/// Evaluates a block of plans for the search of `config` (in a worker), together ([`search::evaluate_plans`]); a
+/// plan that cannot be simulated has its error in its place.
 pub fn evaluate(
     inputs: &DeskInputs,
     config: &SearchConfig,
-    plans: &[Plan],
+    block: &Block,
 ) -> Vec<Result<PlanResult, String>> {
-    plans
-        .iter()
-        .map(|p| {
-            search::evaluate_plan(&inputs.model, &inputs.plans, Some(&inputs.start), config, p)
-                .map_err(|e| e.to_string())
-        })
-        .collect()
+    let window;
+    let config = if block.window {
+        window = config.for_window();
+        &window
+    } else {
+        config
+    };
+    search::evaluate_plans(
+        &inputs.model,
+        &inputs.plans,
+        Some(&inputs.start),
+        config,
+        &block.plans,
+    )
+    .into_iter()
+    .map(|r| r.map_err(|e| e.to_string()))
+    .collect()
 }
 
 /// Takes the results of the blocks [`Step::Work`] listed, in order (in a worker), and says what comes next.
@@ -204,7 +229,13 @@ pub fn advance(
         report.window = Some(window.finish(&mut report.warnings));
         return Ok(Step::Done(*report));
     }
-    let blocks = pending.iter().map(|c| vec![c.plan.clone()]).collect();
+    let blocks = pending
+        .iter()
+        .map(|c| Block {
+            window: true,
+            plans: vec![c.plan.clone()],
+        })
+        .collect();
     state.phase = Phase::Window {
         report,
         scan: window,

@@ -147,7 +147,7 @@ pub enum Job {
         inputs: Opaque,
         /// The search's settings (the car, its runs per plan and seed).
         config: SearchConfig,
-        /// The block (`Vec<Plan>`).
+        /// The block ([`crate::split_search::Block`]).
         plans: Opaque,
     },
     /// The step's state with its blocks' results, in order → the next [`Answer::SearchStep`], or the
@@ -230,7 +230,7 @@ pub enum Answer {
     SearchStep {
         /// The [`crate::split_search::SearchState`].
         state: Opaque,
-        /// Blocks of plans (`Vec<Plan>` each), one [`Job::SearchEvaluate`] each.
+        /// Blocks of plans ([`crate::split_search::Block`] each), one [`Job::SearchEvaluate`] each.
         blocks: Vec<Opaque>,
     },
     /// A block's results (`Vec<Result<PlanResult, String>>`), for the next [`Job::SearchAdvance`].
@@ -310,8 +310,8 @@ pub fn run(job: &Job) -> Result<Answer, String> {
             config,
             plans,
         } => {
-            let plans: Vec<Plan> = plans.decode()?;
-            Opaque::encode(&split_search::evaluate(&inputs.decode()?, config, &plans))
+            let block: split_search::Block = plans.decode()?;
+            Opaque::encode(&split_search::evaluate(&inputs.decode()?, config, &block))
                 .map(Answer::Evaluated)
         }
         Job::SearchAdvance { state, results } => {

@@ -446,7 +446,7 @@ fn fit_overtake_threshold(
             return DEFAULT_OVERTAKE_THRESHOLD_S;
         };
         let mut runner = Runner::new(&prepared);
-        let mut rng = Stream::for_chunk(PASS_FIT_SEED, 0);
+        let mut rng = Stream::for_race(PASS_FIT_SEED, 0);
         let passes: u64 = (0..PASS_FIT_RUNS)
             .map(|_| u64::from(runner.run(Some(&mut rng)).passes))
             .sum();

@@ -135,7 +135,7 @@ struct CarConst {
 }
 
 /// A tyre set: its degradation and age when fitted.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct TyreSet {
     /// `k0 + a·(k1 + a·(k2 + a·k3))`, or with `log`, `k0 + k1·ln(k2·a + 1)`: every model in one shape, so the
     /// hot loop evaluates it without matching on the model.
@@ -486,6 +486,42 @@ impl Prepared {
     pub fn total_laps(&self) -> u32 {
         self.total_laps
     }
+
+    /// The in-lap of `car`'s first stop still to come, in its own laps.
+    pub fn first_stop_lap(&self, car: usize) -> Option<u32> {
+        self.stops.get(car)?.first().map(|s| s.lap)
+    }
+
+    /// The same race with no stop still to come for `car`: the shared start of its plans' races ([`Runner::fork`]).
+    pub fn without_stops(&self, car: usize) -> Prepared {
+        let mut p = self.clone();
+        if let Some(stops) = p.stops.get_mut(car) {
+            stops.clear();
+        }
+        for slot in p
+            .start_field
+            .iter_mut()
+            .filter(|s| usize::from(s.car) == car)
+        {
+            slot.next_stop_lap = u32::MAX;
+        }
+        p
+    }
+
+    /// Whether `car` starts the race the same way here as in `other` (its tyres, their age, its place): when both
+    /// are prepared from the same model, start and rivals' plans, the races differ only from `car`'s first stop in
+    /// either, and [`Runner::fork`] may start one from the other's shared part.
+    pub fn same_start(&self, other: &Prepared, car: usize) -> bool {
+        let key = |p: &Prepared| {
+            p.start_field
+                .iter()
+                .position(|s| usize::from(s.car) == car)
+                .map(|i| (i, p.start_field[i].set))
+        };
+        self.first_lap == other.first_lap
+            && self.start_field.len() == other.start_field.len()
+            && key(self) == key(other)
+    }
 }
 
 /// The laps a phase in race progress covers: from the lap during which it starts to the lap during which it ends.
@@ -535,6 +571,12 @@ pub struct Runner<'p> {
     weights: Vec<f64>,
     /// Scratch: the classification order.
     classified: Vec<u8>,
+    /// The next lap to run.
+    next_lap: u32,
+    /// The last lap under a SC or VSC (0: none yet).
+    last_neutral: u32,
+    /// The earliest retirement lap of a running car.
+    next_retirement: u32,
     outcome: Outcome,
 }
 
@@ -553,6 +595,9 @@ impl<'p> Runner<'p> {
             noise: vec![0.0; n],
             weights: Vec::with_capacity(n),
             classified: Vec::with_capacity(n),
+            next_lap: p.first_lap,
+            last_neutral: 0,
+            next_retirement: u32::MAX,
             outcome: Outcome {
                 position: vec![0; n],
                 race_time_s: vec![0.0; n],
@@ -576,16 +621,72 @@ impl<'p> Runner<'p> {
         &mut self,
         mut rng: Option<&mut Stream>,
     ) -> &Outcome {
+        self.start(rng.as_deref_mut());
+        self.advance::<AHEAD>(u32::MAX, rng);
+        self.classify();
+        &self.outcome
+    }
+
+    /// Starts a random race: its events drawn from `rng`, no lap run yet. [`Runner::run_to`] runs its laps and
+    /// [`Runner::finish`] classifies it; with the same `rng` the three give [`Runner::run`]'s race.
+    pub fn begin(&mut self, rng: &mut Stream) {
+        self.start(Some(rng));
+    }
+
+    /// Runs the race's laps before lap `before` (all of them with `u32::MAX`).
+    pub fn run_to(&mut self, before: u32, rng: &mut Stream) {
+        self.advance::<LOOKAHEAD>(before, Some(rng));
+    }
+
+    /// Classifies the race once its laps are run.
+    pub fn finish(&mut self) -> &Outcome {
+        self.classify();
+        &self.outcome
+    }
+
+    /// Takes over `base`'s race where it stands, `car` with its next stop from this runner's plan. `base` runs the
+    /// same model, start and rivals' plans, with no stop for `car` ([`Prepared::without_stops`]), and has not run
+    /// this plan's first in-lap yet ([`Prepared::first_stop_lap`]): until then the two races are the same, draw for
+    /// draw, so the rest of the race here (on a copy of `base`'s stream) is the one [`Runner::run`] would give.
+    pub fn fork(&mut self, base: &Runner<'_>, car: usize) {
+        self.status.copy_from_slice(&base.status);
+        self.field.clear();
+        self.field.extend_from_slice(&base.field);
+        self.retire_lap.copy_from_slice(&base.retire_lap);
+        self.running.copy_from_slice(&base.running);
+        self.final_time.copy_from_slice(&base.final_time);
+        self.final_laps.copy_from_slice(&base.final_laps);
+        self.next_lap = base.next_lap;
+        self.last_neutral = base.last_neutral;
+        self.next_retirement = base.next_retirement;
+        self.outcome.sc_laps = base.outcome.sc_laps;
+        self.outcome.vsc_laps = base.outcome.vsc_laps;
+        self.outcome.passes = base.outcome.passes;
+        if let Some(slot) = self.field.iter_mut().find(|s| usize::from(s.car) == car) {
+            slot.next_stop = 0;
+            slot.next_stop_lap = self.p.first_stop_lap(car).unwrap_or(u32::MAX);
+        }
+    }
+
+    /// Resets the runner and draws the race's events.
+    fn start(&mut self, rng: Option<&mut Stream>) {
         self.reset();
-        self.draw_events(rng.as_deref_mut());
+        self.draw_events(rng);
+        self.next_lap = self.p.first_lap;
+        self.last_neutral = 0;
+        self.next_retirement = self.retire_lap.iter().copied().min().unwrap_or(u32::MAX);
+    }
+
+    /// Runs the laps from the next one up to, not including, `before` (or the flag).
+    fn advance<const AHEAD: usize>(&mut self, before: u32, mut rng: Option<&mut Stream>) {
         let p = self.p;
-        let mut last_neutral = 0u32;
-        let mut next_retirement = self.retire_lap.iter().copied().min().unwrap_or(u32::MAX);
-        for lap in p.first_lap..=p.total_laps {
+        let last = p.total_laps.min(before.saturating_sub(1));
+        while self.next_lap <= last {
+            let lap = self.next_lap;
             let status = self.status[lap as usize];
-            if lap >= next_retirement {
+            if lap >= self.next_retirement {
                 self.retire(lap);
-                next_retirement = self
+                self.next_retirement = self
                     .retire_lap
                     .iter()
                     .zip(&self.running)
@@ -594,12 +695,13 @@ impl<'p> Runner<'p> {
                     .min()
                     .unwrap_or(u32::MAX);
             }
+            let last_neutral = self.last_neutral;
             match (rng.as_deref_mut(), status) {
                 (Some(rng), SC) => self.sc_lap::<true>(lap, rng),
                 (Some(rng), _) => self.race_lap::<true, AHEAD>(lap, status, last_neutral, rng),
                 (None, _) => {
                     // Never drawn from: the deterministic instance of the loop compiles the draws away.
-                    let mut unused = Stream::for_chunk(0, 0);
+                    let mut unused = Stream::for_race(0, 0);
                     if status == SC {
                         self.sc_lap::<false>(lap, &mut unused);
                     } else {
@@ -609,11 +711,10 @@ impl<'p> Runner<'p> {
             }
             self.finish_lap(status);
             if status != GREEN {
-                last_neutral = lap;
+                self.last_neutral = lap;
             }
+            self.next_lap = lap + 1;
         }
-        self.classify();
-        &self.outcome
     }
 
     // On WASM each phase of a lap is its own function: V8 optimises the race inlined into one function so poorly

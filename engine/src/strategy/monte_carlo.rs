@@ -1,5 +1,6 @@
-//! Monte Carlo over races: runs are split into fixed chunks, chunk `k` draws from its own stream of the seed, and
-//! the chunks' tallies merge into the same [`McReport`] whatever the split over workers or the merge order.
+//! Monte Carlo over races: race `k` draws from its own stream of the seed, runs are split into fixed chunks (a
+//! worker's unit of work), and the chunks' tallies merge into the same [`McReport`] whatever the split over workers
+//! or the merge order. [`run_plans`] runs one car's plans on the same races, their shared laps once.
 //!
 //! Per driver it reports the finishing-position distribution, mean position, win / podium / points chances,
 //! expected points, the race time's mean and 5–95 % band (finishers), and the DNF chance.
@@ -10,7 +11,7 @@ use super::lapsim::{Outcome, Prepared, Runner};
 use super::model::RaceModel;
 use super::rng::Stream;
 
-/// Runs per chunk: the unit of work of a worker and of a random stream.
+/// Runs per chunk: the unit of work of a worker.
 pub const CHUNK_RUNS: u32 = 250;
 
 /// Points for P1–P10 (the 2010– system, no fastest-lap point).
@@ -116,15 +117,64 @@ impl Tally {
     }
 }
 
+/// The races chunk `chunk` holds: `runs` of them from its first.
+fn races(chunk: u64, runs: u32) -> std::ops::Range<u64> {
+    let first = chunk * u64::from(CHUNK_RUNS);
+    first..first + u64::from(runs)
+}
+
 /// Runs chunk `chunk` (`runs` races) of `seed`.
 pub fn run_chunk(prepared: &Prepared, seed: u64, chunk: u64, runs: u32) -> Tally {
     let mut tally = Tally::new(prepared.drivers());
     let mut runner = Runner::new(prepared);
-    let mut rng = Stream::for_chunk(seed, chunk);
-    for _ in 0..runs {
-        tally.add(runner.run(Some(&mut rng)));
+    for race in races(chunk, runs) {
+        tally.add(runner.run(Some(&mut Stream::for_race(seed, race))));
     }
     tally
+}
+
+/// Runs races `races` of `seed` for each of `prepared`, the same model, start and rivals' plans with different
+/// plans for `car`: for each, the tally [`run_chunk`] gives over those races, bit for bit. Plans that start `car`
+/// alike ([`Prepared::same_start`]) share their races up to each one's first in-lap: each race is run once with no
+/// stop for `car` and forked ([`Runner::fork`]) at every plan's first in-lap, in lap order, so a plan's race costs
+/// only the laps from its first stop on (a refresh's finalists evaluated together: 0.64 of the time one by one).
+pub fn run_plans(
+    prepared: &[Prepared],
+    car: usize,
+    seed: u64,
+    races: std::ops::Range<u64>,
+) -> Vec<Tally> {
+    let mut tallies: Vec<Tally> = prepared.iter().map(|p| Tally::new(p.drivers())).collect();
+    let mut grouped = vec![false; prepared.len()];
+    for lead in 0..prepared.len() {
+        if grouped[lead] {
+            continue;
+        }
+        // The plans that start like `lead`'s, by first in-lap (none: last).
+        let mut group: Vec<usize> = (lead..prepared.len())
+            .filter(|&i| !grouped[i] && prepared[i].same_start(&prepared[lead], car))
+            .collect();
+        for &i in &group {
+            grouped[i] = true;
+        }
+        let first_stop = |i: usize| prepared[i].first_stop_lap(car).unwrap_or(u32::MAX);
+        group.sort_by_key(|&i| first_stop(i));
+        let shared = prepared[lead].without_stops(car);
+        let mut base = Runner::new(&shared);
+        let mut runners: Vec<Runner> = group.iter().map(|&i| Runner::new(&prepared[i])).collect();
+        for race in races.clone() {
+            let mut rng = Stream::for_race(seed, race);
+            base.begin(&mut rng);
+            for (runner, &i) in runners.iter_mut().zip(&group) {
+                base.run_to(first_stop(i), &mut rng);
+                runner.fork(&base, car);
+                let mut rest = rng.clone();
+                runner.run_to(u32::MAX, &mut rest);
+                tallies[i].add(runner.finish());
+            }
+        }
+    }
+    tallies
 }
 
 /// Runs every chunk of `config` on this thread.

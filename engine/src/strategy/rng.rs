@@ -1,5 +1,5 @@
-//! The Monte Carlo's random numbers: a small, fast 64-bit generator with one independent stream per chunk of
-//! runs, and normal deviates from a fixed inverse-CDF table. The same bits natively and in WASM.
+//! The Monte Carlo's random numbers: a small, fast 64-bit generator with one independent stream per race, and
+//! normal deviates from a fixed inverse-CDF table. The same bits natively and in WASM.
 //!
 //! Hand-written on purpose: the simulator draws a few thousand numbers per race and a hundred thousand races a
 //! second, so the generator must cost a few cycles, and the fixtures pin exact bits, so the algorithm must never
@@ -7,8 +7,10 @@
 //! distribution uses `f64::exp`/`ln`, which are the platform's and differ in the last bit between glibc and WASM.
 //! SplitMix64 (Steele, Lea and Flood; Vigna's constants) passes BigCrush and is two 64-bit multiplies per draw,
 //! which WASM has as instructions (wyrand, used before, needs a 128-bit product: a call to `__multi3` on WASM, 5 % of
-//! a race there). Each chunk's stream starts at a state hashed from the seed and the chunk, so that chunk `k` of
-//! seed `s` and chunk `k + 1` are unrelated. Normal deviates take 32 bits each, two per draw in `fill_normal`.
+//! a race there). Each race's stream starts at a state hashed from the seed and the race's number, so that race `k`
+//! of seed `s` and race `k + 1` are unrelated, and race `k` draws the same numbers whatever plan it is run with
+//! (common random numbers: two plans' races differ by the plans, and a search can run their shared laps once).
+//! Normal deviates take 32 bits each, two per draw in `fill_normal`.
 
 /// Normal deviates come from this many quantiles, interpolated (tails reach ±3.7σ).
 const TABLE_BITS: u32 = 11;
@@ -21,10 +23,10 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// The stream for chunk `chunk` of the runs seeded with `seed`.
-    pub fn for_chunk(seed: u64, chunk: u64) -> Self {
+    /// The stream of race `race` of the runs seeded with `seed`.
+    pub fn for_race(seed: u64, race: u64) -> Self {
         let mut x = splitmix64(seed ^ 0x6a09_e667_f3bc_c909);
-        x = splitmix64(x ^ chunk.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        x = splitmix64(x ^ race.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         Stream { state: x }
     }
 
@@ -205,15 +207,15 @@ mod tests {
     fn streams_are_reproducible_and_independent() {
         let a: Vec<u64> = (0..4)
             .map(|_| 0)
-            .scan(Stream::for_chunk(7, 0), |s, _: u64| Some(s.next_u64()))
+            .scan(Stream::for_race(7, 0), |s, _: u64| Some(s.next_u64()))
             .collect();
         let b: Vec<u64> = (0..4)
             .map(|_| 0)
-            .scan(Stream::for_chunk(7, 0), |s, _: u64| Some(s.next_u64()))
+            .scan(Stream::for_race(7, 0), |s, _: u64| Some(s.next_u64()))
             .collect();
         let c: Vec<u64> = (0..4)
             .map(|_| 0)
-            .scan(Stream::for_chunk(7, 1), |s, _: u64| Some(s.next_u64()))
+            .scan(Stream::for_race(7, 1), |s, _: u64| Some(s.next_u64()))
             .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
@@ -222,7 +224,7 @@ mod tests {
     #[test]
     fn uniform_and_normal_have_the_right_moments() {
         let table = NormalTable::new();
-        let mut s = Stream::for_chunk(1, 2);
+        let mut s = Stream::for_race(1, 2);
         let n = 200_000;
         let (mut su, mut sz, mut szz, mut beyond_2) = (0.0, 0.0, 0.0, 0);
         for _ in 0..n {
@@ -248,7 +250,7 @@ mod tests {
     #[test]
     fn normals_drawn_in_pairs_have_the_right_moments_and_come_in_order() {
         let table = NormalTable::new();
-        let mut s = Stream::for_chunk(4, 0);
+        let mut s = Stream::for_race(4, 0);
         // An odd count: the last deviate takes a draw of its own.
         let mut out = vec![0.0; 200_001];
         s.fill_normal(&table, &mut out);
@@ -261,7 +263,7 @@ mod tests {
         let cov = out.chunks_exact(2).map(|p| p[0] * p[1]).sum::<f64>() / (n / 2.0).floor();
         assert!(cov.abs() < 0.01, "covariance within pairs {cov}");
         // The same stream gives the same deviates whether filled or drawn one by one from the halves.
-        let (mut a, mut b) = (Stream::for_chunk(9, 3), Stream::for_chunk(9, 3));
+        let (mut a, mut b) = (Stream::for_race(9, 3), Stream::for_race(9, 3));
         let mut filled = [0.0; 5];
         a.fill_normal(&table, &mut filled);
         let bits = b.next_u64();
@@ -280,7 +282,7 @@ mod tests {
 
     #[test]
     fn weighted_draws_follow_the_weights_and_refuse_zero() {
-        let mut s = Stream::for_chunk(3, 0);
+        let mut s = Stream::for_race(3, 0);
         let mut counts = [0u32; 3];
         for _ in 0..30_000 {
             counts[s.weighted(&[1.0, 0.0, 3.0]).unwrap_or(1)] += 1;

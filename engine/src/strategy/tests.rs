@@ -321,7 +321,7 @@ fn the_lap_loop_gives_the_same_races_whatever_its_lookahead() {
         let (mut a, mut b) = (Runner::new(&prepared), Runner::new(&prepared));
         let none = a.run_ahead::<0>(None).clone();
         assert_eq!(&none, b.run_ahead::<2>(None));
-        let (mut sa, mut sb) = (Stream::for_chunk(5, 0), Stream::for_chunk(5, 0));
+        let (mut sa, mut sb) = (Stream::for_race(5, 0), Stream::for_race(5, 0));
         let (mut passes, mut neutralised, mut dnfs) = (0, 0, 0);
         for _ in 0..300 {
             let x = a.run_ahead::<0>(Some(&mut sa)).clone();
@@ -444,7 +444,7 @@ fn bad_models_and_plans_are_errors_not_panics() {
 
 #[test]
 fn a_stream_is_a_stream() {
-    let mut s = Stream::for_chunk(1, 1);
+    let mut s = Stream::for_race(1, 1);
     assert_ne!(s.next_u64(), s.next_u64());
 }
 
@@ -575,6 +575,40 @@ mod search {
                     retired: false,
                 })
                 .collect(),
+        }
+    }
+
+    #[test]
+    fn plans_evaluated_together_get_their_own_results_and_the_window_its_first_races() {
+        // From the grid (plans on two start compounds, one with a bad stop) and from mid-race.
+        let m = field(8, 40);
+        let rivals = plans(&m);
+        let config = SearchConfig {
+            window_runs: 50,
+            ..quick(3)
+        };
+        let start = mid_race(&m);
+        for from in [None, Some(&start)] {
+            let list = search::shortlist(&m, &rivals, from, &config).unwrap();
+            let mut batch = list.finalists.clone();
+            let mut bad = batch[0].clone();
+            bad.stops[0].lap = 99;
+            batch.insert(1, bad);
+            let together = search::evaluate_plans(&m, &rivals, from, &config, &batch);
+            assert!(together[1].is_err());
+            for (plan, r) in batch.iter().zip(&together) {
+                let alone = search::evaluate_plan(&m, &rivals, from, &config, plan);
+                assert_eq!(r, &alone, "{}", plan.label());
+                let Ok(r) = r else { continue };
+                // The window's expectation is the plan's own over the window's races.
+                let short =
+                    search::evaluate_plan(&m, &rivals, from, &config.for_window(), plan).unwrap();
+                assert_eq!(
+                    (r.window_mean_position, r.window_expected_points),
+                    (short.mean_position, short.expected_points)
+                );
+                assert_eq!(short.window_mean_position, short.mean_position);
+            }
         }
     }
 

@@ -807,6 +807,7 @@ mod tests {
             best_lap: 23,
             compound: Compound::Hard,
             tolerance: 0.1,
+            races: 500,
         };
         let r = control_range(&i, 0, Some(&w)).expect("laps left");
         assert_eq!(
@@ -918,6 +919,8 @@ mod tests {
             expected_points: 10.0,
             p_dnf: 0.0,
             position_probability: probs,
+            window_mean_position: mean,
+            window_expected_points: 10.0,
         }
     }
 
@@ -940,6 +943,7 @@ mod tests {
                 best_lap: 30,
                 compound: Compound::Hard,
                 tolerance: 0.1,
+                races: 500,
             }),
             current: Some(result("M-20-H-45-S", 2.4, vec![0.2, 0.3, 0.5])),
             warnings: Vec::new(),
