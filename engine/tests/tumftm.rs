@@ -260,8 +260,9 @@ fn russia_2019_fixed_fcy_phases() {
 
 /// A car's plans run together (`run_plans`: their races forked from one at each plan's first in-lap) give
 /// each plan the races it gets alone (`run_chunk`), bit for bit: on every 2019 race, with the fixed events and with
-/// random ones, from the grid and from half distance (a lapped car, a retired one), for plans that start on
-/// different compounds, stop on the first lap that may be run or never, once, twice.
+/// random ones, from the grid and from half distance (a lapped car, a retired one), for a car in the field, the
+/// lapped car and the retired one, and plans that start on different compounds, stop on the first lap that may be
+/// run or never, once, twice.
 #[test]
 fn plans_run_together_meet_the_races_each_meets_alone() {
     use boxbox_engine::strategy::lapsim::{CarStart, Prepared, RaceStart};
@@ -290,58 +291,60 @@ fn plans_run_together_meet_the_races_each_meets_alone() {
                 })
                 .collect(),
         };
-        let car = 2;
-        let own = rivals[car].start.unwrap();
-        let other = if own == Compound::Hard {
-            Compound::Medium
-        } else {
-            Compound::Hard
-        };
-        let stop = |lap: u32, compound| PlannedStop {
-            lap,
-            compound,
-            age_laps: 0,
-        };
-        let plan = |start, stops: Vec<PlannedStop>| Plan {
-            start: Some(start),
-            start_age_laps: 0,
-            stops,
-        };
-        let candidates = [
-            rivals[car].clone(),
-            plan(own, vec![stop(1, other)]),
-            plan(own, vec![stop(half + 1, other)]),
-            plan(own, vec![stop(laps / 3, other), stop(2 * laps / 3, own)]),
-            plan(own, vec![stop(half + 4, other)]),
-            plan(own, vec![]),
-            plan(other, vec![stop(half - 3, own)]),
-            plan(other, vec![stop(half + 2, own)]),
-        ];
-        for model in [&fixed, &random] {
-            for start in [None, Some(&mid)] {
-                let prepared: Vec<Prepared> = candidates
-                    .iter()
-                    .filter_map(|c| {
-                        let mut plans = rivals.clone();
-                        plans[car] = c.clone();
-                        Prepared::new(model, &plans, start).ok()
-                    })
-                    .collect();
-                assert!(
-                    prepared.len() >= 6,
-                    "{folder}: {} plans prepared",
-                    prepared.len()
-                );
-                for (chunk, runs) in [(0, 40), (3, 25)] {
-                    let first = chunk * u64::from(CHUNK_RUNS);
-                    let together = run_plans(&prepared, car, 9, first..first + u64::from(runs));
-                    for (i, p) in prepared.iter().enumerate() {
-                        assert_eq!(
-                            together[i],
-                            run_chunk(p, 9, chunk, runs),
-                            "{folder}, plan {i}, from lap {:?}",
-                            start.map(|s| s.completed_laps)
-                        );
+        // A car in the field, the lapped one and the one retired at half distance.
+        for car in [2, n - 1, 5] {
+            let own = rivals[car].start.unwrap();
+            let other = if own == Compound::Hard {
+                Compound::Medium
+            } else {
+                Compound::Hard
+            };
+            let stop = |lap: u32, compound| PlannedStop {
+                lap,
+                compound,
+                age_laps: 0,
+            };
+            let plan = |start, stops: Vec<PlannedStop>| Plan {
+                start: Some(start),
+                start_age_laps: 0,
+                stops,
+            };
+            let candidates = [
+                rivals[car].clone(),
+                plan(own, vec![stop(1, other)]),
+                plan(own, vec![stop(half + 1, other)]),
+                plan(own, vec![stop(laps / 3, other), stop(2 * laps / 3, own)]),
+                plan(own, vec![stop(half + 4, other)]),
+                plan(own, vec![]),
+                plan(other, vec![stop(half - 3, own)]),
+                plan(other, vec![stop(half + 2, own)]),
+            ];
+            for model in [&fixed, &random] {
+                for start in [None, Some(&mid)] {
+                    let prepared: Vec<Prepared> = candidates
+                        .iter()
+                        .filter_map(|c| {
+                            let mut plans = rivals.clone();
+                            plans[car] = c.clone();
+                            Prepared::new(model, &plans, start).ok()
+                        })
+                        .collect();
+                    assert!(
+                        prepared.len() >= 6,
+                        "{folder}: {} plans prepared",
+                        prepared.len()
+                    );
+                    for (chunk, runs) in [(0, 40), (3, 25)] {
+                        let first = chunk * u64::from(CHUNK_RUNS);
+                        let together = run_plans(&prepared, car, 9, first..first + u64::from(runs));
+                        for (i, p) in prepared.iter().enumerate() {
+                            assert_eq!(
+                                together[i],
+                                run_chunk(p, 9, chunk, runs),
+                                "{folder}, car {car}, plan {i}, from lap {:?}",
+                                start.map(|s| s.completed_laps)
+                            );
+                        }
                     }
                 }
             }

@@ -145,7 +145,7 @@ struct TyreSet {
 }
 
 /// A planned stop as the simulation uses it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Stop {
     lap: u32,
     set: TyreSet,
@@ -154,7 +154,7 @@ struct Stop {
 /// A running car as the lap loop sees it. The runner keeps one per running car, in running order: the loop walks
 /// the field front to back with no indirection, the car ahead is the previous record, and a pass swaps two records.
 /// What the loop reads every lap is copied in from the car's constants; the rest stays in [`CarConst`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Slot {
     /// Crossing time at the end of the lap being run: the unhindered one, then as the cars' interaction leaves it.
     cand: f64,
@@ -492,6 +492,17 @@ impl Prepared {
         self.stops.get(car)?.first().map(|s| s.lap)
     }
 
+    /// The race lap (the leader's count, [`Runner::run_to`]'s) in which `car` drives the in-lap of its first stop
+    /// still to come, if it runs that long: it runs a lap every race lap, from its own count at the start (a lapped
+    /// car's in-lap comes later in the race's count).
+    pub fn first_stop_race_lap(&self, car: usize) -> Option<u32> {
+        // The stops still to come are after the car's own laps at the start (`Prepared::new`).
+        let to_go = self
+            .first_stop_lap(car)?
+            .saturating_sub(self.start_laps[car]);
+        (self.first_lap - 1).checked_add(to_go)
+    }
+
     /// The same race with no stop still to come for `car`: the shared start of its plans' races ([`Runner::fork`]).
     pub fn without_stops(&self, car: usize) -> Prepared {
         let mut p = self.clone();
@@ -508,19 +519,28 @@ impl Prepared {
         p
     }
 
-    /// Whether `car` starts the race the same way here as in `other` (its tyres, their age, its place): when both
-    /// are prepared from the same model, start and rivals' plans, the races differ only from `car`'s first stop in
-    /// either, and [`Runner::fork`] may start one from the other's shared part.
+    /// Whether the race starts the same way here as in `other` but for `car`'s stops: the same field in the same
+    /// places (`car` on the same tyres, as old), the rivals on the same stops. When both are prepared from the same
+    /// model, the races differ only from `car`'s first stop in either, and [`Runner::fork`] may start one from the
+    /// other's shared part.
     pub fn same_start(&self, other: &Prepared, car: usize) -> bool {
-        let key = |p: &Prepared| {
-            p.start_field
-                .iter()
-                .position(|s| usize::from(s.car) == car)
-                .map(|i| (i, p.start_field[i].set))
+        let field = |s: &Slot| {
+            let mut s = *s;
+            if usize::from(s.car) == car {
+                s.next_stop_lap = u32::MAX;
+            }
+            s
         };
         self.first_lap == other.first_lap
+            && self.total_laps == other.total_laps
             && self.start_field.len() == other.start_field.len()
-            && key(self) == key(other)
+            && self.stops.len() == other.stops.len()
+            && self
+                .start_field
+                .iter()
+                .map(field)
+                .eq(other.start_field.iter().map(field))
+            && (0..self.stops.len()).all(|c| c == car || self.stops[c] == other.stops[c])
     }
 }
 
@@ -646,8 +666,8 @@ impl<'p> Runner<'p> {
 
     /// Takes over `base`'s race where it stands, `car` with its next stop from this runner's plan. `base` runs the
     /// same model, start and rivals' plans, with no stop for `car` ([`Prepared::without_stops`]), and has not run
-    /// this plan's first in-lap yet ([`Prepared::first_stop_lap`]): until then the two races are the same, draw for
-    /// draw, so the rest of the race here (on a copy of `base`'s stream) is the one [`Runner::run`] would give.
+    /// this plan's first in-lap yet ([`Prepared::first_stop_race_lap`]): until then the two races are the same,
+    /// draw for draw, so the rest of the race here (on a copy of `base`'s stream) is the one [`Runner::run`] gives.
     pub fn fork(&mut self, base: &Runner<'_>, car: usize) {
         self.status.copy_from_slice(&base.status);
         self.field.clear();

@@ -35,8 +35,9 @@ pub struct SearchConfig {
     pub car: usize,
     /// Monte Carlo runs per evaluated plan.
     pub runs_per_plan: u32,
-    /// Races each pit-window lap is run on (at most `runs_per_plan`): the first ones of every plan, so that the
-    /// window compares the laps race by race with the best plan on the same races ([`PlanResult`]'s `window_*`).
+    /// Races each pit-window lap is run on (at most `runs_per_plan`; 0: all of them): the first ones of every plan,
+    /// so that the window compares the laps race by race with the best plan on the same races ([`PlanResult`]'s
+    /// `window_*`).
     #[serde(default = "default_window_runs")]
     pub window_runs: u32,
     /// Seed shared by every plan: race `k` is the same race for every plan (common random numbers).
@@ -76,9 +77,13 @@ impl SearchConfig {
         }
     }
 
-    /// The races a pit-window lap is run on: `window_runs`, at most `runs_per_plan`.
+    /// The races a pit-window lap is run on: `window_runs` (0: all), at most `runs_per_plan`.
     pub fn window_races(&self) -> u32 {
-        self.window_runs.clamp(1, self.runs_per_plan.max(1))
+        let runs = self.runs_per_plan.max(1);
+        match self.window_runs {
+            0 => runs,
+            n => n.min(runs),
+        }
     }
 
     /// These settings with a window lap's runs per plan.
@@ -489,7 +494,7 @@ struct Direction {
 pub struct WindowCandidate {
     /// The in-lap tried.
     pub lap: u32,
-    /// The plan to evaluate ([`evaluate_plan`]).
+    /// The plan to evaluate ([`evaluate_plan`] on [`SearchConfig::for_window`]).
     pub plan: Plan,
 }
 

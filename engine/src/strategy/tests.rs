@@ -587,6 +587,11 @@ mod search {
             window_runs: 50,
             ..quick(3)
         };
+        let with = |window_runs| SearchConfig {
+            window_runs,
+            ..config.clone()
+        };
+        assert_eq!([0, 50, 500].map(|w| with(w).window_races()), [120, 50, 120]);
         let start = mid_race(&m);
         for from in [None, Some(&start)] {
             let list = search::shortlist(&m, &rivals, from, &config).unwrap();
