@@ -161,18 +161,16 @@ pub fn evaluate(
     config: &SearchConfig,
     block: &Block,
 ) -> Vec<Result<PlanResult, String>> {
-    let window;
     let config = if block.window {
-        window = config.for_window();
-        &window
+        config.for_window()
     } else {
-        config
+        config.clone()
     };
     search::evaluate_plans(
         &inputs.model,
         &inputs.plans,
         Some(&inputs.start),
-        config,
+        &config,
         &block.plans,
     )
     .into_iter()

@@ -643,8 +643,7 @@ impl<'p> Runner<'p> {
     ) -> &Outcome {
         self.start(rng.as_deref_mut());
         self.advance::<AHEAD>(u32::MAX, rng);
-        self.classify();
-        &self.outcome
+        self.finish()
     }
 
     /// Starts a random race: its events drawn from `rng`, no lap run yet. [`Runner::run_to`] runs its laps and

@@ -145,6 +145,9 @@ pub fn run_plans(
     races: std::ops::Range<u64>,
 ) -> Vec<Tally> {
     let mut tallies: Vec<Tally> = prepared.iter().map(|p| Tally::new(p.drivers())).collect();
+    if races.is_empty() {
+        return tallies;
+    }
     let mut grouped = vec![false; prepared.len()];
     for lead in 0..prepared.len() {
         if grouped[lead] {
