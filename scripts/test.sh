@@ -7,6 +7,12 @@ scripts/setup.sh
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
 
+# Scratch space for the run, removed at its end: Chromium (under chromedriver, in the e2e and the wasm-bindgen tests)
+# leaves profiles and temporary directories behind when it is killed, tens of megabytes each.
+scratch=$(mktemp -d -t boxbox-test.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+export TMPDIR=$scratch
+
 step() {
     local name=$1
     shift

@@ -47,25 +47,57 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
+/// chromedriver on a free port, with a scratch directory of its own: the Chromium profiles of its sessions and
+/// Chromium's temporary files (`TMPDIR`), which a killed browser leaves behind. Dropping it kills chromedriver and
+/// removes the directory, so test runs do not pile up profiles in the system's temporary directory.
+struct Chromedriver {
+    port: u16,
+    scratch: PathBuf,
+    process: Option<Child>,
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        // Kill first: Chromium must not write into the directory while it is being removed.
+        if let Some(mut process) = self.process.take() {
+            let _ = process.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
 /// Starts chromedriver on a free port and waits until it accepts connections.
-async fn start_chromedriver() -> anyhow::Result<(Child, u16)> {
+async fn start_chromedriver() -> anyhow::Result<Chromedriver> {
     let exe = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
     let port = free_port()?;
-    let child = Command::new(&exe)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| {
-            format!("cannot start {exe} (install chromium-driver; scripts/setup.sh does)")
-        })?;
+    let scratch =
+        std::env::temp_dir().join(format!("boxbox-e2e-chrome-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("cannot create {}", scratch.display()))?;
+    let mut driver = Chromedriver {
+        port,
+        scratch,
+        process: None,
+    };
+    driver.process = Some(
+        Command::new(&exe)
+            .arg(format!("--port={port}"))
+            // Chromium inherits it from chromedriver.
+            .env("TMPDIR", &driver.scratch)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| {
+                format!("cannot start {exe} (install chromium-driver; scripts/setup.sh does)")
+            })?,
+    );
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
         {
-            return Ok((child, port));
+            return Ok(driver);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -131,19 +163,18 @@ async fn start_relay_with(
     Ok((child, url.to_owned()))
 }
 
-async fn browser(driver_port: u16) -> anyhow::Result<Client> {
-    browser_as(driver_port, "main", (1280, 800)).await
+async fn browser(driver: &Chromedriver) -> anyhow::Result<Client> {
+    browser_as(driver, "main", (1280, 800)).await
 }
 
 /// A WebDriver session with its own Chromium profile `name` (a fresh browser context: no cookies, storage or
 /// service worker from another session) and a window of `width` × `height`.
 async fn browser_as(
-    driver_port: u16,
+    driver: &Chromedriver,
     name: &str,
     (width, height): (u32, u32),
 ) -> anyhow::Result<Client> {
-    let profile =
-        std::env::temp_dir().join(format!("boxbox-e2e-chrome-{}-{name}", std::process::id()));
+    let profile = driver.scratch.join(format!("profile-{name}"));
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".to_owned(),
@@ -156,7 +187,7 @@ async fn browser_as(
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let client = ClientBuilder::new(connector)
         .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
         .await
         .context("cannot open a WebDriver session")?;
     set_viewport(&client, width, height).await?;
@@ -199,9 +230,9 @@ static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_race_in_headless_chromium() -> anyhow::Result<()> {
     let _one = ONE_BROWSER.lock().await;
-    let (_driver, driver_port) = start_chromedriver().await?;
+    let driver = start_chromedriver().await?;
     let (relay, url) = start_relay(0, 7, 40.0).await?;
-    let client = browser(driver_port).await?;
+    let client = browser(&driver).await?;
     let mut outcome = drive(&client, &url).await;
     if outcome.is_ok() {
         outcome = reconnects(&client, relay, &url).await;
@@ -667,9 +698,9 @@ async fn with_relay_and_browser(
     body: impl AsyncFnOnce(&Client, &str) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let _one = ONE_BROWSER.lock().await;
-    let (_driver, driver_port) = start_chromedriver().await?;
+    let driver = start_chromedriver().await?;
     let (_relay, url) = start_relay(0, seed, speed).await?;
-    let client = browser(driver_port).await?;
+    let client = browser(&driver).await?;
     let outcome = body(&client, &url).await;
     client.close().await?;
     outcome
@@ -1287,8 +1318,8 @@ async fn race_folder_replay_in_headless_chromium() -> anyhow::Result<()> {
         .collect();
     let served: Vec<(&str, PathBuf)> = files.iter().map(|(u, p)| (u.as_str(), p.clone())).collect();
     let server = StaticServer::start(&served)?;
-    let (_driver, driver_port) = start_chromedriver().await?;
-    let client = browser(driver_port).await?;
+    let driver = start_chromedriver().await?;
+    let client = browser(&driver).await?;
     let outcome = race_folder(&client, &server.url, &folder).await;
     client.close().await?;
     outcome
@@ -1388,8 +1419,8 @@ async fn offline_replay_in_headless_chromium() -> anyhow::Result<()> {
     std::fs::write(&bad, "lap,driver,time\n1,HAM,91.2\n")?;
     // No relay anywhere: a static server for the app and the recordings.
     let mut server = StaticServer::start(&[("/x.pcap", pcap.clone()), ("/bad.pcap", bad)])?;
-    let (_driver, driver_port) = start_chromedriver().await?;
-    let client = browser(driver_port).await?;
+    let driver = start_chromedriver().await?;
+    let client = browser(&driver).await?;
     let mut outcome = replay(&client, &server.url).await;
     if outcome.is_ok() {
         let asked = server.asked();
@@ -1595,7 +1626,7 @@ const SHARE_CONTROL_TOKEN: &str = "e2e-share-control-token-0123";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn share_link_opens_the_same_session_read_only() -> anyhow::Result<()> {
     let _one = ONE_BROWSER.lock().await;
-    let (_driver, driver_port) = start_chromedriver().await?;
+    let driver = start_chromedriver().await?;
     let (_relay, url) = start_relay_with(
         0,
         3,
@@ -1607,8 +1638,8 @@ async fn share_link_opens_the_same_session_read_only() -> anyhow::Result<()> {
         ],
     )
     .await?;
-    let engineer = browser_as(driver_port, "engineer", (1280, 800)).await?;
-    let analyst = browser_as(driver_port, "analyst", (768, 1024)).await?;
+    let engineer = browser_as(&driver, "engineer", (1280, 800)).await?;
+    let analyst = browser_as(&driver, "analyst", (768, 1024)).await?;
     let outcome = share(&engineer, &analyst, &url).await;
     engineer.close().await?;
     analyst.close().await?;
@@ -1921,9 +1952,11 @@ async fn lock_and_read(engineer: &Client, analyst: &Client) -> anyhow::Result<()
     bail!("the lock is still shown after Unlock")
 }
 
-/// A `nats-server` (the Debian package) with its WebSocket listener for browsers, killed when dropped.
+/// A `nats-server` (the Debian package) with its WebSocket listener for browsers, killed (and its configuration file
+/// removed) when dropped.
 struct NatsServer {
     _child: Child,
+    config: PathBuf,
     /// `nats://…` for the relay.
     client_url: String,
     /// `ws://…` for the page.
@@ -1973,7 +2006,14 @@ async fn start_nats_server() -> anyhow::Result<NatsServer> {
         _child: child,
         client_url: format!("nats://127.0.0.1:{port}"),
         websocket_url: format!("ws://127.0.0.1:{ws_port}"),
+        config,
     })
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.config);
+    }
 }
 
 /// The page reads the race through NATS WebSocket (`?nats=`) from a relay publishing to NATS: the tower fills and
@@ -1982,9 +2022,9 @@ async fn start_nats_server() -> anyhow::Result<NatsServer> {
 async fn live_race_through_nats_websocket() -> anyhow::Result<()> {
     let _one = ONE_BROWSER.lock().await;
     let nats = start_nats_server().await?;
-    let (_driver, driver_port) = start_chromedriver().await?;
+    let driver = start_chromedriver().await?;
     let (_relay, url) = start_relay_with(0, 9, 40.0, &["--nats", &nats.client_url]).await?;
-    let client = browser(driver_port).await?;
+    let client = browser(&driver).await?;
     let outcome = through_nats(&client, &url, &nats.websocket_url).await;
     client.close().await?;
     outcome

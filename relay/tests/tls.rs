@@ -284,6 +284,7 @@ async fn https_and_wss_with_the_users_certificate_plain_http_refused_and_sigterm
     assert!(log.contains("tls=true"), "{log}");
     // The shutdown sequence ran to its last save.
     assert!(log.contains("persister figures"), "{log}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Runs `boxbox serve` with `args`, which must make it exit at start with a non-zero code; returns its stderr.
@@ -363,4 +364,5 @@ fn a_missing_file_a_foreign_key_or_a_file_without_pem_stops_it_at_start_naming_t
 
     let e = run(vec!["--tls-cert".into(), cert.cert_file.clone().into()]);
     assert!(e.contains("--tls-cert needs --tls-key"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
