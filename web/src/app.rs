@@ -232,7 +232,9 @@ fn SessionBar(
                 .map(|(s, _)| format!("LAP {} / {}", s.leader_lap, s.total_laps))
         })
     };
-    let track = move || session.with(|s| s.as_ref().map(|(s, _)| s.track.to_uppercase()));
+    // Upper-cased by the stylesheet: the browser knows every script's cases (`Portimão`), and Rust's
+    // `to_uppercase` would bring Unicode's case tables (24 KB) into the app.
+    let track = move || session.with(|s| s.as_ref().map(|(s, _)| s.track.clone()));
     let flag = move || session.with(|s| s.as_ref().map(|(s, _)| vm::track_status(s.track_status)));
     let weather = move || {
         session.with(|s| {

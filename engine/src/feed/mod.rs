@@ -378,7 +378,7 @@ fn validate(frame: &FeedFrame) -> Result<(), (String, String)> {
 }
 
 fn key(s: &str) -> String {
-    s.trim().to_lowercase().replace([' ', '-'], "_")
+    s.trim().to_ascii_lowercase().replace([' ', '-'], "_")
 }
 
 fn parse_compound(s: &str) -> Result<Compound, String> {

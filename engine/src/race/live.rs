@@ -106,7 +106,7 @@ impl RealRace {
                 classification: Classification {
                     position: Some(car.position),
                     position_text: if out {
-                        format!("{:?}", car.result_status).to_uppercase()
+                        format!("{:?}", car.result_status).to_ascii_uppercase()
                     } else {
                         car.position.to_string()
                     },

@@ -584,7 +584,9 @@ fn title_case(id: &str) -> String {
         .map(|w| {
             let mut chars = w.chars();
             chars.next().map_or_else(String::new, |c| {
-                c.to_uppercase().chain(chars).collect::<String>()
+                std::iter::once(c.to_ascii_uppercase())
+                    .chain(chars)
+                    .collect::<String>()
             })
         })
         .collect::<Vec<_>>()
@@ -598,11 +600,11 @@ fn median(mut xs: Vec<f64>) -> Option<f64> {
 
 /// A team's colour: the 2019 calibration's for 2019 and earlier, the current grid's otherwise.
 fn team_colour(team: &str, year: u32) -> String {
-    let lower = team.to_lowercase();
+    let lower = team.to_ascii_lowercase();
     if year <= 2019
         && let Some(t) = crate::calibration::TEAMS
             .iter()
-            .find(|t| lower.contains(&t.name.to_lowercase()))
+            .find(|t| lower.contains(&t.name.to_ascii_lowercase()))
     {
         return t.colour.to_owned();
     }

@@ -1523,21 +1523,27 @@ fn fisk_mean(f: &Fisk) -> f64 {
     sum / f64::from(N)
 }
 
-/// `"Carlos Sainz Jnr"`, `"carlos-sainz-jr"` → `"carlossainz"`.
+/// `"Carlos Sainz Jnr"`, `"carlos-sainz-jr"` → `"carlossainz"`; `"Kimi RÄIKKÖNEN"` → `"kimiraikkonen"`. Accents
+/// are folded, so a source that spells a name without them matches, and the cases are ASCII's (the browser's WASM
+/// does without Unicode's case tables).
 fn normalise_name(name: &str) -> String {
     name.split(|c: char| !c.is_alphanumeric())
-        .map(str::to_lowercase)
+        .map(fold_lower)
         .filter(|w| !w.is_empty() && !matches!(w.as_str(), "jr" | "jnr" | "junior"))
+        .collect()
+}
+
+/// `word` with its accents folded and in lower case.
+fn fold_lower(word: &str) -> String {
+    word.chars()
+        .map(|c| crate::telemetry::normalize::fold_accent(c).to_ascii_lowercase())
         .collect()
 }
 
 /// `"Red Bull Racing"`, `"RedBull"` → `"redbull"`; `"Haas F1 Team"`, `"HaasF1Team"` → `"haas"`.
 fn normalise_team(team: &str) -> String {
-    let s: String = team
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .collect::<String>()
-        .to_lowercase();
+    let s: String = team.chars().filter(|c| c.is_alphanumeric()).collect();
+    let s = fold_lower(&s);
     s.replace("racing", "").replace("f1team", "")
 }
 
@@ -1588,6 +1594,8 @@ mod tests {
             normalise_name("Carlos Sainz Jr")
         );
         assert_eq!(normalise_name("Kimi Raikkonen"), "kimiraikkonen");
+        assert_eq!(normalise_name("Kimi RÄIKKÖNEN"), "kimiraikkonen");
+        assert_eq!(normalise_name("Sergio Pérez"), "sergioperez");
         for (fastf1, tumftm) in [
             ("Red Bull Racing", "RedBull"),
             ("Haas F1 Team", "HaasF1Team"),

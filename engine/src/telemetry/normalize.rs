@@ -543,13 +543,14 @@ pub(crate) fn driver_code(name: &str) -> String {
     if code.is_empty() {
         "???".to_owned()
     } else {
-        code.to_uppercase()
+        // The letters are Latin once folded: ASCII's cases, not Unicode's tables (the browser's WASM carries them).
+        code.to_ascii_uppercase()
     }
 }
 
 /// The base letter of an accented Latin letter (the accents in drivers' names). A table crate such as deunicode
 /// would cover every script but adds its tables to the browser's WASM for a three-letter code.
-fn fold_accent(c: char) -> char {
+pub(crate) fn fold_accent(c: char) -> char {
     match c {
         'à'..='å' | 'ā' | 'ă' | 'ą' => 'a',
         'À'..='Å' | 'Ā' | 'Ă' | 'Ą' => 'A',
@@ -559,6 +560,8 @@ fn fold_accent(c: char) -> char {
         'È'..='Ë' | 'Ē' | 'Ė' | 'Ę' | 'Ě' => 'E',
         'ì'..='ï' | 'ī' | 'į' | 'ı' => 'i',
         'Ì'..='Ï' | 'Ī' | 'Į' | 'İ' => 'I',
+        'ł' => 'l',
+        'Ł' => 'L',
         'ñ' | 'ń' | 'ň' => 'n',
         'Ñ' | 'Ń' | 'Ň' => 'N',
         'ò'..='ö' | 'ø' | 'ō' | 'ő' => 'o',
@@ -689,11 +692,11 @@ pub fn team_colour(name: &str) -> &'static str {
 
 /// The game's team id (0–9) of one of the current ten teams, by (part of) its name, case-insensitive.
 pub fn team_id_by_name(name: &str) -> Option<u8> {
-    let name = name.to_lowercase();
+    let name = name.to_ascii_lowercase();
     TEAMS
         .iter()
         .position(|(team, _)| {
-            let team = team.to_lowercase();
+            let team = team.to_ascii_lowercase();
             name.contains(&team) || (name.len() >= 3 && team.contains(&name))
         })
         .map(|i| i as u8)
@@ -851,6 +854,9 @@ mod tests {
     fn codes_teams_and_session_types() {
         assert_eq!(driver_code("Max VERSTAPPEN"), "VER");
         assert_eq!(driver_code("ZHOU"), "ZHO");
+        assert_eq!(driver_code("Kimi Räikkönen"), "RAI");
+        assert_eq!(driver_code("Sergio pérez"), "PER");
+        assert_eq!(driver_code("Robert łukasz"), "LUK");
         assert_eq!(driver_code(""), "???");
         assert_eq!(session_type(2023, 10), SessionType::Race);
         assert_eq!(session_type(2024, 10), SessionType::Qualifying);

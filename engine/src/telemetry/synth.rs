@@ -443,7 +443,7 @@ fn track_id(name: &str) -> i8 {
 
 /// The game's team id for a team name: the current ten by name, and the 2019 teams by their successors.
 fn team_id(name: &str) -> u8 {
-    let n = name.to_lowercase();
+    let n = name.to_ascii_lowercase();
     const SUCCESSORS: [(&str, u8); 4] = [
         ("racing point", 4),
         ("renault", 5),
