@@ -138,7 +138,7 @@ impl RealRace {
         Ok(LiveRace {
             race: RealRace {
                 name: format!("{} (live)", state.session.track),
-                circuit_id: state.session.track.to_lowercase().replace(' ', "_"),
+                circuit_id: state.session.track.to_ascii_lowercase().replace(' ', "_"),
                 track: state.session.track.clone(),
                 date: String::new(),
                 track_length_m: state.session.track_length_m,
