@@ -536,7 +536,8 @@ pub fn ReplayBar(
         let at = scrub.get().unwrap_or_else(|| deck.position_s.get());
         format!("{} / {}", vm::clock(at), vm::clock(deck.duration_s.get()))
     };
-    let range_value = move |ev: &leptos::ev::Event| event_target_value(ev).parse::<f64>().ok();
+    let range_value =
+        move |ev: &leptos::ev::Event| crate::view_model::parse_number(&event_target_value(ev));
     view! {
         <section class="replay-bar" aria-label="Offline replay" data-testid="replay-bar">
             <span class="replay-name" title=move || deck.name.get()>{move || deck.name.get()}</span>
@@ -553,7 +554,7 @@ pub fn ReplayBar(
                     data-testid="replay-speed"
                     aria-label="Replay speed"
                     on:change=move |ev| {
-                        if let Ok(speed) = event_target_value(&ev).parse::<f64>() {
+                        if let Some(speed) = crate::view_model::parse_number(&event_target_value(&ev)) {
                             deck.set_speed(speed);
                         }
                     }

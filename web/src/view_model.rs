@@ -24,6 +24,15 @@ use boxbox_engine::wire::{
 
 use self::sectors::SectorCell;
 
+/// A decimal number typed or sent as text (a control's value, a link's `t=`): `2700`, `12.5`, `1e3`, with
+/// surrounding blanks; `None` for anything else (`inf`, `NaN`, `.5` and `5.` included).
+///
+/// Read by serde_json, which the page links anyway for the wire and which rounds correctly (`float_roundtrip`):
+/// `str::parse::<f64>` would add `core`'s own parser and its 10 KB table of powers of five to the wasm.
+pub fn parse_number(text: &str) -> Option<f64> {
+    serde_json::from_str::<f64>(text.trim()).ok()
+}
+
 /// A lap or sector time as `m:ss.sss` (or `ss.sss` under a minute); `—` when unknown.
 pub fn lap_time(s: Option<f64>) -> String {
     lap_time_to(s, 3)
@@ -273,6 +282,27 @@ pub fn pit_window_status(status: PitWindowStatus) -> (&'static str, &'static str
 mod tests {
     use super::*;
     use boxbox_engine::sim::{RaceSim, SimConfig};
+
+    #[test]
+    fn numbers_read_as_rust_reads_them_for_what_controls_and_links_send() {
+        for text in [
+            "2700",
+            "2700.5",
+            "0",
+            "0.1",
+            "12.345678901234567",
+            "1e3",
+            "2.5E-3",
+            "-4",
+            "100",
+        ] {
+            assert_eq!(parse_number(text), text.parse::<f64>().ok(), "{text}");
+        }
+        assert_eq!(parse_number(" 612 "), Some(612.0));
+        for text in ["", "abc", "1,5", "inf", "NaN", "12s", "--1"] {
+            assert_eq!(parse_number(text), None, "{text:?}");
+        }
+    }
 
     #[test]
     fn penalties_read_as_time_added_and_passes_to_serve() {

@@ -68,9 +68,7 @@ impl ReplayQuery {
                 "replay" => recording = Some(percent_decode(value)),
                 "race" => race = Some(percent_decode(value)),
                 "t" => {
-                    start_s = percent_decode(value)
-                        .parse::<f64>()
-                        .ok()
+                    start_s = super::parse_number(&percent_decode(value))
                         .filter(|t| t.is_finite() && *t >= 0.0);
                 }
                 _ => {}
