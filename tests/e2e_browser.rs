@@ -92,16 +92,25 @@ async fn start_chromedriver() -> anyhow::Result<Chromedriver> {
                 format!("cannot start {exe} (install chromium-driver; scripts/setup.sh does)")
             })?,
     );
+    ensure!(
+        listening(port).await,
+        "chromedriver did not listen on port {port} within 10 s"
+    );
+    Ok(driver)
+}
+
+/// Whether something accepts connections on `port` (loopback) within 10 s.
+async fn listening(port: u16) -> bool {
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
         {
-            return Ok(driver);
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    bail!("chromedriver did not listen on port {port} within 10 s")
+    false
 }
 
 /// Starts `boxbox serve` on `port` (0: any free port) and returns it with the URL it printed.
@@ -1989,18 +1998,10 @@ async fn start_nats_server() -> anyhow::Result<NatsServer> {
             format!("cannot start {binary} (apt-get install nats-server; scripts/setup.sh does)")
         })?;
     for p in [port, ws_port] {
-        let mut up = false;
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", p))
-                .await
-                .is_ok()
-            {
-                up = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        ensure!(up, "nats-server did not listen on port {p} within 10 s");
+        ensure!(
+            listening(p).await,
+            "nats-server did not listen on port {p} within 10 s"
+        );
     }
     Ok(NatsServer {
         _child: child,
