@@ -38,6 +38,17 @@ fn captures() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A datagram larger than any the games send: a real LapData header and 3,000 bytes in all.
+fn oversized(captures: &[Vec<u8>]) -> Vec<u8> {
+    let lap_data = captures
+        .iter()
+        .find(|d| d.len() > 6 && d[6] == 2)
+        .expect("a LapData capture");
+    let mut d = lap_data.clone();
+    d.resize(3000, 0xAB);
+    d
+}
+
 fn malformed() -> Vec<u8> {
     // A hand-edited capture with the wrong length (see the captures' README).
     std::fs::read(
@@ -70,8 +81,9 @@ async fn game_datagrams_are_forwarded_recorded_and_replay_to_the_same_state() {
     let game = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut sent = captures();
     sent.insert(3, malformed());
+    sent.insert(2, oversized(&sent));
     let mut forwarded = Vec::new();
-    let mut buf = [0u8; 2048];
+    let mut buf = vec![0u8; 65_536];
     for datagram in &sent {
         game.send_to(datagram, udp_addr).await.unwrap();
         let (n, _) = tokio::time::timeout(Duration::from_secs(5), other_app.recv_from(&mut buf))
@@ -100,7 +112,8 @@ async fn game_datagrams_are_forwarded_recorded_and_replay_to_the_same_state() {
     assert_eq!(source["simulated"], false);
     assert_eq!(source["connection"], "connected");
     assert_eq!(source["forwarded"], sent.len());
-    assert_eq!(source["errors"]["wrong_length"], 1);
+    // The hand-edited capture and the oversized datagram (received whole, so forwarded and recorded too).
+    assert_eq!(source["errors"]["wrong_length"], 2);
     assert!(
         source["last_error"]
             .as_str()

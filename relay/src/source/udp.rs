@@ -16,8 +16,10 @@ use tokio::sync::watch;
 use super::{Connection, Fallback, FallbackRun, Publisher, SourceStats};
 use crate::recorder::Recorder;
 
-/// Receive buffer: the largest datagram of formats 2023–2025 is 1460 bytes, of format 2026 1470.
-pub const RECV_BUFFER_BYTES: usize = 2048;
+/// Receive buffer: any UDP datagram fits (65,507 bytes over IPv4), so one larger than the games send (1,460 bytes
+/// at most for formats 2023–2025, 1,470 for 2026) is received whole: counted as a wrong length with its real size,
+/// forwarded and recorded like the rest. A smaller buffer cuts it on Linux and fails the receive on Windows.
+pub const RECV_BUFFER_BYTES: usize = 65_536;
 
 /// A silence this long counts as one failure towards the fallback.
 const SILENCE: Duration = Duration::from_secs(5);
