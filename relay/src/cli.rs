@@ -12,6 +12,10 @@ use serde::Deserialize;
 
 use crate::source::{SourceConfig, SourceSpec};
 
+/// The lowest request rate a client may be held to, per second (0 switches the limit off): a refused client is
+/// told to wait up to one over it.
+const MIN_RATE_LIMIT_PER_S: f64 = 0.01;
+
 /// boxbox: a race-strategy pit wall in the browser.
 #[derive(Debug, Parser)]
 #[command(name = "boxbox", version, about)]
@@ -636,14 +640,18 @@ impl ServeArgs {
         }
         match self.rate_limit_per_s.or(file.rate_limit_per_s) {
             Some(0.0) => access.rate_limit = None,
-            Some(r) if r.is_finite() && r > 0.0 => {
+            Some(r) if r.is_finite() && r >= MIN_RATE_LIMIT_PER_S => {
                 access.rate_limit = Some(crate::access::RateLimit {
                     per_s: r,
                     // Four seconds' worth: a page load's burst of requests passes.
                     burst: (r * 4.0).ceil().clamp(1.0, f64::from(u32::MAX)) as u32,
                 });
             }
-            Some(r) => anyhow::bail!("rate_limit_per_s {r}: must be ≥ 0"),
+            Some(r) => {
+                anyhow::bail!(
+                    "rate_limit_per_s {r}: must be 0 (off) or at least {MIN_RATE_LIMIT_PER_S}"
+                )
+            }
             None => {}
         }
         Ok(access)
@@ -660,11 +668,11 @@ fn parse_objective(s: &str) -> Result<boxbox_engine::strategy::search::Objective
 }
 
 fn parse_speed(s: &str) -> Result<f64, String> {
-    parse_positive(s, 1000.0)
+    parse_between(s, crate::source::MIN_SPEED, 1000.0)
 }
 
 fn parse_race_speed(s: &str) -> Result<f64, String> {
-    parse_positive(s, crate::source::MAX_RACE_SPEED)
+    parse_between(s, crate::source::MIN_SPEED, crate::source::MAX_RACE_SPEED)
 }
 
 fn parse_persist_interval(s: &str) -> Result<f64, String> {
@@ -676,16 +684,19 @@ fn parse_persist_interval(s: &str) -> Result<f64, String> {
     }
 }
 
+/// States (or frames) per second: at least one every 10 s, at most 60 a second.
 fn parse_rate(s: &str) -> Result<f64, String> {
-    parse_positive(s, 60.0)
+    parse_between(s, 0.1, 60.0)
 }
 
-fn parse_positive(s: &str, max: f64) -> Result<f64, String> {
+/// A number from `min` to `max`. The lower bounds keep waits (a period over a rate or a speed) within what a clock
+/// can hold.
+fn parse_between(s: &str, min: f64, max: f64) -> Result<f64, String> {
     let x: f64 = s.parse().map_err(|e| format!("{e}"))?;
-    if x.is_finite() && x > 0.0 && x <= max {
+    if x.is_finite() && (min..=max).contains(&x) {
         Ok(x)
     } else {
-        Err(format!("must be greater than 0 and at most {max}"))
+        Err(format!("must be between {min} and {max}"))
     }
 }
 
@@ -738,6 +749,20 @@ mod tests {
         assert!(serve(&["--persist-interval-s", "inf"]).is_err());
         assert!(serve(&["--speed", "0"]).is_err());
         assert!(serve(&["--speed", "nan"]).is_err());
+        // Bounds that keep waits within what a clock holds (these used to panic the source or a request).
+        for flags in [
+            &["--speed", "1e-300"][..],
+            &["--replay", "x.pcap", "--replay-speed", "0.001"],
+            &["--race-dir", "x", "--race-speed", "1e-300"],
+            &["--rate-hz", "1e-300"],
+            &["--rate-limit-per-s", "1e-300"],
+            &["--restart-after-s", "inf"],
+            &["--restart-after-s", "1e300"],
+        ] {
+            assert!(serve(flags).is_err(), "{flags:?}");
+        }
+        assert!(serve(&["--speed", "0.01", "--restart-after-s", "60"]).is_ok());
+        assert!(serve(&["--rate-limit-per-s", "0"]).is_ok(), "off");
         assert!(serve(&["--laps", "0"]).is_err());
         assert!(
             serve(&["--udp", "0.0.0.0:20777", "--ingest"]).is_err(),

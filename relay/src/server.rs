@@ -20,7 +20,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Extension, Json, Router};
 use boxbox_engine::twin::{CarTwin, TwinReport};
 use boxbox_engine::wire::SCHEMA_VERSION;
@@ -140,6 +140,9 @@ pub fn app(state: AppState, web_dir: &Path) -> Router {
     let router = api
         .route("/ws", get(crate::ws::upgrade))
         .route("/metrics", get(crate::metrics::handler))
+        // Under `/api` nothing is the web app: a version or path that does not exist is a JSON 404.
+        .route("/api", any(api_not_found))
+        .route("/api/{*rest}", any(api_not_found))
         .fallback_service(web)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -151,7 +154,8 @@ pub fn app(state: AppState, web_dir: &Path) -> Router {
             crate::metrics::track,
         ))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(Extension(Arc::new(doc)));
+        .layer(Extension(Arc::new(doc)))
+        .layer(axum::middleware::from_fn(json_errors));
     // No CORS layer at all unless origins are configured: browsers then keep other origins out.
     let router = match cors(&limits.cors_origins) {
         Some(layer) => router.layer(layer),
@@ -710,6 +714,54 @@ impl IntoResponse for ApiError {
         let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
         (self.status, Json(body)).into_response()
     }
+}
+
+/// axum's own refusals are plain text or empty (a method a route does not take, a path parameter that is not UTF-8,
+/// `/ws` without the upgrade headers): every error of the API (`/api`, `/ws`, `/metrics`) is JSON with a message,
+/// so they are rewritten here with the same status and headers (axum adds `Allow` to a `405` after this layer,
+/// on its way out of the route). The web app's answers stay what they are.
+async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let api = path == "/api" || path.starts_with("/api/") || path == "/ws" || path == "/metrics";
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    if !api {
+        return response;
+    }
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // axum's texts are a line; a longer body is cut.
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            format!("{path} does not take {method} (its methods are in the Allow header)"),
+        ),
+        StatusCode::NOT_FOUND => ("not_found", text),
+        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", text),
+        s if s.is_server_error() => ("internal", text),
+        _ => ("bad_request", text),
+    };
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        message
+    };
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let mut rewritten = ApiError::new(status, code, message).into_response();
+    rewritten.headers_mut().extend(parts.headers);
+    rewritten
 }
 
 async fn api_not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> ApiError {

@@ -199,7 +199,10 @@ pub async fn serve_client<W, R>(
                 heard = Instant::now();
                 let reply = match incoming {
                     Some(Ok(Message::Text(text))) => message(&mut feed, text.as_str()),
-                    Some(Ok(Message::Binary(_))) => Some(error("invalid_message", "messages are JSON text frames")),
+                    Some(Ok(Message::Binary(_))) => {
+                        WsStats::bump(&feed.stats().bad_messages);
+                        Some(error("invalid_message", "messages are JSON text frames"))
+                    }
                     // Pings are answered by axum; pongs only show the client is there.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
                     Some(Ok(Message::Close(_)) | Err(_)) | None => break,

@@ -954,6 +954,77 @@ async fn rate_limits_answer_429_per_ip() {
         .error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
 }
 
+/// What axum refuses by itself (a method a route does not take, a path parameter that is not UTF-8, `/ws` without
+/// the upgrade) and what is under `/api` but not `/api/v1` are JSON errors too; the web app's paths are not.
+#[tokio::test]
+async fn the_routers_own_refusals_are_json_errors_too() {
+    let api = api(open_access(), None, None).await;
+    let wrong = api
+        .call(Method::DELETE, "/api/v1/health", Some(CONTROL_TOKEN), None)
+        .await;
+    let body = wrong.error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    let allow = wrong.headers[header::ALLOW].to_str().unwrap();
+    assert!(allow.contains("GET"), "{allow}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("DELETE"),
+        "{body}"
+    );
+    for path in ["/api", "/api/", "/api/v2/telemetry", "/api/foo/bar"] {
+        api.get(path)
+            .await
+            .error(StatusCode::NOT_FOUND, "not_found");
+    }
+    let body = api
+        .get("/api/v1/car-twin/%FF")
+        .await
+        .error(StatusCode::BAD_REQUEST, "bad_request");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("UTF-8"),
+        "{body}"
+    );
+    let plain_get = api.get("/ws").await;
+    assert!(plain_get.status.is_client_error(), "{}", plain_get.status);
+    assert!(plain_get.json()["error"]["message"].is_string());
+    // The web app's paths keep their own answers (here no web app: not JSON).
+    let page = api.get("/some/page").await;
+    assert!(
+        serde_json::from_slice::<Value>(&page.body).is_err(),
+        "{}",
+        page.status
+    );
+}
+
+/// Speeds and waits that no clock can hold are refused before the source starts (they used to panic its task).
+#[tokio::test]
+async fn a_source_with_an_absurd_speed_or_wait_is_refused() {
+    let api = api(open_access(), None, None).await;
+    for body in [
+        json!({"mode": "simulator", "speed": 1e-300}),
+        json!({"mode": "simulator", "speed": 10, "restart_after_s": 1e300}),
+        json!({"mode": "simulator", "speed": 10, "restart_after_s": -1}),
+        json!({"mode": "replay", "file": "x.pcap", "speed": 0.001}),
+        json!({"mode": "race", "dir": "x", "speed": 1e-300}),
+    ] {
+        let answer = api
+            .call(
+                Method::PUT,
+                "/api/v1/source",
+                Some(CONTROL_TOKEN),
+                Some(body.clone()),
+            )
+            .await;
+        let error = answer.error(StatusCode::BAD_REQUEST, "invalid_source");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("speed") || message.contains("restart_after_s"),
+            "{body}: {message}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn bodies_are_limited_and_json_errors_say_so() {
     let mut config = open_access();

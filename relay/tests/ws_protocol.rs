@@ -194,6 +194,27 @@ async fn subscribe_delay_ping_and_bad_messages() {
             }
         }
     }
+    // A binary frame too (messages are JSON text).
+    ws.send(Message::Binary(vec![1u8, 2, 3].into()))
+        .await
+        .unwrap();
+    loop {
+        match next(&mut ws).await.1 {
+            ServerMessage::Error { code, .. } => {
+                assert_eq!(code, "invalid_message");
+                break;
+            }
+            ServerMessage::Delta { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        hub.ws_stats()
+            .bad_messages
+            .load(std::sync::atomic::Ordering::Relaxed),
+        5,
+        "every bad message is counted"
+    );
     let (_, after) = next(&mut ws).await;
     assert!(matches!(after, ServerMessage::Delta { .. }), "{after:?}");
 

@@ -113,6 +113,11 @@ pub fn default_race_speed() -> f64 {
 }
 /// Fastest real race: 10,000 race seconds per real second (a race in under a second, for tests).
 pub const MAX_RACE_SPEED: f64 = 10_000.0;
+/// Slowest speed of any source: a hundredth of real time. Waits are the source's time over its speed, so a speed
+/// near zero would ask for a wait no clock can hold.
+pub const MIN_SPEED: f64 = 0.01;
+/// Longest wait before the simulator starts its next race: a day.
+pub const MAX_RESTART_AFTER_S: f64 = 86_400.0;
 
 impl SourceSpec {
     /// The mode's name, as in JSON.
@@ -132,19 +137,31 @@ impl SourceSpec {
     /// # Errors
     /// A message saying which value is wrong.
     pub fn validate(&self) -> Result<(), String> {
-        let speed_ok = |s: f64, max: f64| s.is_finite() && s > 0.0 && s <= max;
+        let speed_ok = |s: f64, max: f64| s.is_finite() && (MIN_SPEED..=max).contains(&s);
         match self {
-            SourceSpec::Simulator { speed, laps, .. } => {
+            SourceSpec::Simulator {
+                speed,
+                laps,
+                restart_after_s,
+                ..
+            } => {
                 if !speed_ok(*speed, 1000.0) {
-                    return Err(format!("speed {speed}: must be > 0 and ≤ 1000"));
+                    return Err(format!("speed {speed}: must be {MIN_SPEED} to 1000"));
                 }
                 if !(1..=200).contains(laps) {
                     return Err(format!("laps {laps}: must be 1–200"));
                 }
+                if let Some(r) = restart_after_s
+                    && !(r.is_finite() && (0.0..=MAX_RESTART_AFTER_S).contains(r))
+                {
+                    return Err(format!(
+                        "restart_after_s {r}: must be 0 to {MAX_RESTART_AFTER_S} seconds"
+                    ));
+                }
             }
             SourceSpec::Replay { speed, start_s, .. } => {
                 if !speed_ok(*speed, 1000.0) {
-                    return Err(format!("speed {speed}: must be > 0 and ≤ 1000"));
+                    return Err(format!("speed {speed}: must be {MIN_SPEED} to 1000"));
                 }
                 if !(start_s.is_finite() && *start_s >= 0.0) {
                     return Err(format!("start_s {start_s}: must be ≥ 0"));
@@ -152,7 +169,9 @@ impl SourceSpec {
             }
             SourceSpec::Race { speed, .. } => {
                 if !speed_ok(*speed, MAX_RACE_SPEED) {
-                    return Err(format!("speed {speed}: must be > 0 and ≤ {MAX_RACE_SPEED}"));
+                    return Err(format!(
+                        "speed {speed}: must be {MIN_SPEED} to {MAX_RACE_SPEED}"
+                    ));
                 }
             }
             SourceSpec::WsFeed { url } => {
