@@ -797,23 +797,13 @@ fn load_or_create_secret(path: &std::path::Path) -> anyhow::Result<[u8; 32]> {
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let secret = random_bytes::<32>()?;
-            let temporary = path.with_extension("key.tmp");
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            options
-                .open(&temporary)
-                .and_then(|mut file| {
-                    std::io::Write::write_all(&mut file, format!("{}\n", hex(&secret)).as_bytes())?;
-                    file.sync_all()
-                })
-                .and_then(|()| std::fs::rename(&temporary, path))
-                .and_then(|()| match path.parent() {
-                    Some(dir) => std::fs::File::open(dir).and_then(|d| d.sync_all()),
-                    None => Ok(()),
-                })
-                .with_context(|| format!("cannot write the token secret {}", path.display()))?;
+            crate::persist::replace_file(
+                path,
+                &path.with_extension("key.tmp"),
+                format!("{}\n", hex(&secret)).as_bytes(),
+                true,
+            )
+            .with_context(|| format!("cannot write the token secret {}", path.display()))?;
             Ok(secret)
         }
         Err(e) => {

@@ -283,31 +283,49 @@ pub fn load(dir: &Path) -> Recovery {
     recovery
 }
 
-/// Writes `bytes` as `dir/name` atomically: the temporary file, fsync, rename, directory fsync.
+/// Writes `bytes` as `dir/name` atomically ([`replace_file`] through [`TEMP_FILE`]).
 ///
 /// # Errors
 /// If any step fails; the message names the file. The previous `dir/name` is then untouched.
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    let temporary = dir.join(TEMP_FILE);
     let path = dir.join(name);
-    let written = File::create(&temporary).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(e).with_context(|| format!("cannot write {}", temporary.display()));
+    replace_file(&path, &dir.join(TEMP_FILE), bytes, false)
+        .with_context(|| format!("cannot save the state as {}", path.display()))
+}
+
+/// Replaces `path` with `bytes` so that neither a reader nor a crash ever sees half a file: they go to `temporary`
+/// (a name in the same directory), which is fsynced and renamed over `path`, then the directory is fsynced so the
+/// rename survives a power cut. `private`: only the owner may read the file (Unix). The state, the token secret and
+/// the post-race report are all written this way.
+///
+/// # Errors
+/// The step that failed. `path` is then untouched and `temporary` removed (unless the directory's fsync failed,
+/// after the rename).
+pub fn replace_file(path: &Path, temporary: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     }
-    std::fs::rename(&temporary, &path).with_context(|| {
-        format!(
-            "cannot rename the new state into place as {}",
-            path.display()
-        )
-    })?;
-    // The rename is only durable once the directory entry is on disk.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("cannot fsync the state directory {}", dir.display()))
+    #[cfg(not(unix))]
+    let _ = private;
+    let written = options
+        .open(temporary)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(temporary, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(temporary);
+        return Err(e);
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(dir).and_then(|d| d.sync_all())
 }
 
 /// Takes the state directory's lock, creating the directory if needed. Waits up to `wait` for a relay that is

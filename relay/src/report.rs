@@ -8,7 +8,6 @@
 //! folder, then a rename over the target.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
@@ -123,8 +122,8 @@ pub fn render(
     Ok(html)
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a reader never sees half
-/// a file and a failed write leaves the old file in place.
+/// Writes `bytes` to `path` atomically ([`crate::persist::replace_file`]), so a reader never sees half a file and
+/// a failed write leaves the old file in place.
 ///
 /// # Errors
 /// When the folder is not writable or the rename fails; the message names `path`.
@@ -132,27 +131,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let name = path
         .file_name()
         .with_context(|| format!("no file name in the output path {}", path.display()))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
     // Hidden, and unique per process: two reports written at once never share a temporary file.
-    let temporary = dir.join(format!(
+    let temporary = path.with_file_name(format!(
         ".{}.{}.tmp",
         name.to_string_lossy(),
         std::process::id()
     ));
-    let written = std::fs::File::create(&temporary)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temporary, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(e).with_context(|| format!("cannot write the report to {}", path.display()));
-    }
-    Ok(())
+    crate::persist::replace_file(path, &temporary, bytes, false)
+        .with_context(|| format!("cannot write the report to {}", path.display()))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
