@@ -40,6 +40,9 @@ const DEFAULT_TRACK_LENGTH_M: f64 = 5000.0;
 /// Most cars a feed may carry (the state model indexes cars with a `u8`).
 pub const MAX_CARS: usize = 64;
 
+/// The longest name a frame may carry (track, session type, car id, driver, team), in characters.
+pub const MAX_TEXT_CHARS: usize = 64;
+
 /// One frame of a JSON feed.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct FeedFrame {
@@ -264,6 +267,14 @@ fn validate(frame: &FeedFrame) -> Result<(), (String, String)> {
     if frame.lap == 0 {
         return Err(("lap".into(), "laps count from 1".into()));
     }
+    // The history keeps a record per lap: a lap count no race has would grow it without bound.
+    let most = crate::strategy::lapsim::MAX_RACE_LAPS;
+    if frame.lap > most + 1 {
+        return Err(("lap".into(), format!("{}: at most {}", frame.lap, most + 1)));
+    }
+    if frame.total_laps.is_some_and(|t| t > most) {
+        return Err(("total_laps".into(), format!("at most {most}")));
+    }
     if frame.cars.is_empty() {
         return Err(("cars".into(), "a frame needs at least one car".into()));
     }
@@ -297,10 +308,39 @@ fn validate(frame: &FeedFrame) -> Result<(), (String, String)> {
             ));
         }
     }
+    // Names go into every state the relay keeps and sends: a bound on each.
+    let long = |text: &str| text.chars().count() > MAX_TEXT_CHARS;
+    for (field, text) in [
+        ("track", frame.track.as_deref()),
+        ("session_type", frame.session_type.as_deref()),
+    ] {
+        if text.is_some_and(long) {
+            return Err((
+                field.into(),
+                format!("longer than {MAX_TEXT_CHARS} characters"),
+            ));
+        }
+    }
     let mut ids = BTreeMap::new();
     let mut positions = BTreeMap::new();
     for (i, car) in frame.cars.iter().enumerate() {
         let at = |field: &str| format!("cars[{i}].{field}");
+        let id = match &car.car_id {
+            CarId::Text(id) => Some(id.as_str()),
+            CarId::Number(_) => None,
+        };
+        for (field, text) in [
+            ("car_id", id),
+            ("driver", Some(car.driver.as_str())),
+            ("team", car.team.as_deref()),
+        ] {
+            if text.is_some_and(long) {
+                return Err((
+                    at(field),
+                    format!("longer than {MAX_TEXT_CHARS} characters"),
+                ));
+            }
+        }
         if let Some(j) = ids.insert(&car.car_id, i) {
             return Err((at("car_id"), format!("same car_id as cars[{j}]")));
         }

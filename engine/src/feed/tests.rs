@@ -202,6 +202,22 @@ fn bad_input_says_where_and_what() {
             "cars: a frame needs at least one car",
         ),
         (
+            r#"{"timestamp": 1, "lap": 4000000000, "cars": [{"car_id": 1, "driver": "A", "position": 1}]}"#,
+            "lap: 4000000000: at most 201",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "total_laps": 100000, "cars": [{"car_id": 1, "driver": "A", "position": 1}]}"#,
+            "total_laps: at most 200",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "position": 1}]}"#,
+            "cars[0].driver: longer than 64 characters",
+        ),
+        (
+            r#"{"timestamp": 1, "lap": 1, "track": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "cars": [{"car_id": 1, "driver": "A", "position": 1}]}"#,
+            "track: longer than 64 characters",
+        ),
+        (
             r#"{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1, "tire": {"compound": "purple"}}]}"#,
             "cars[0].tire.compound: unknown compound \"purple\"",
         ),

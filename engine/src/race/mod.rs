@@ -715,6 +715,15 @@ fn parse(files: &RaceFiles<'_>) -> Result<RealRace, ImportError> {
     if race.laps == 0 {
         return Err(value_error(RACE_CSV, line, "laps", "0: a race has laps"));
     }
+    let most = crate::strategy::lapsim::MAX_RACE_LAPS;
+    if race.laps > most {
+        return Err(value_error(
+            RACE_CSV,
+            line,
+            "laps",
+            format!("{}: at most {most}", race.laps),
+        ));
+    }
     let year: u32 = race.date.get(..4).and_then(|y| y.parse().ok()).unwrap_or(0);
 
     let results: Vec<Line<ResultRow>> = read_csv(RESULTS_CSV, files.results_csv)?;

@@ -18,6 +18,9 @@ use super::model::{Degradation, FcyKind, FcyPhase, FiskTable, Plan, RaceModel};
 use super::rng::{NormalTable, Stream};
 use crate::wire::Compound;
 
+/// The longest race the simulator takes, laps (the longest Grands Prix are under 90).
+pub const MAX_RACE_LAPS: u32 = 200;
+
 /// The longest extra standstill drawn from a team's stop-time distribution: its tail is heavy (a Fisk with shape
 /// near 1.5), and a wheel-nut failure costs tens of seconds, not minutes.
 const MAX_STOP_EXTRA_S: f64 = 30.0;
@@ -34,6 +37,9 @@ pub enum SimError {
     /// The model's distance is zero.
     #[error("the race has no laps")]
     NoLaps,
+    /// A distance no race has: the simulation's buffers and the strategy search grow with it.
+    #[error("{0} laps: at most {MAX_RACE_LAPS} are supported")]
+    TooManyLaps(u32),
     /// Plans and drivers do not match.
     #[error("{plans} plans for {drivers} drivers")]
     PlanCount {
@@ -69,6 +75,12 @@ pub enum SimError {
     /// A start state that does not fit the model.
     #[error("the start state: {0}")]
     BadStart(String),
+    /// A fixed SC/VSC phase or retirement outside the race (or not a number).
+    #[error("the race's events: {0}")]
+    BadEvent(String),
+    /// Every race of a Monte Carlo was dropped (or none was asked for): there is nothing to rank.
+    #[error("no valid run: {0}")]
+    NoValidRun(String),
 }
 
 /// Where a simulation starts when it is not the grid: the live race after `completed_laps` laps (leader laps).
@@ -264,6 +276,9 @@ impl Prepared {
         if model.total_laps == 0 {
             return Err(SimError::NoLaps);
         }
+        if model.total_laps > MAX_RACE_LAPS {
+            return Err(SimError::TooManyLaps(model.total_laps));
+        }
         if plans.len() != n {
             return Err(SimError::PlanCount {
                 plans: plans.len(),
@@ -397,6 +412,26 @@ impl Prepared {
                 )
             }
         };
+        if let Some(p) = model.fixed.fcy.iter().flatten().find(|p| {
+            !(p.start.is_finite() && p.end.is_finite() && p.start < f64::from(model.total_laps))
+        }) {
+            return Err(SimError::BadEvent(format!(
+                "a {:?} phase from {} to {} laps is not within the race's {} laps",
+                p.kind, p.start, p.end, model.total_laps
+            )));
+        }
+        if let Some(r) = model
+            .fixed
+            .retirements
+            .iter()
+            .flatten()
+            .find(|r| !(r.at.is_finite() && r.at < f64::from(model.total_laps)))
+        {
+            return Err(SimError::BadEvent(format!(
+                "a retirement at {} laps is not within the race's {} laps",
+                r.at, model.total_laps
+            )));
+        }
         let fixed_fcy = model.fixed.fcy.as_ref().map(|phases| {
             phases
                 .iter()
@@ -409,7 +444,7 @@ impl Prepared {
         let fixed_retirements = model.fixed.retirements.as_ref().map(|r| {
             r.iter()
                 .filter(|r| r.driver < n)
-                .map(|r| (r.driver, (r.at.floor() as u32 + 1).max(1)))
+                .map(|r| (r.driver, (r.at.floor() as u32).saturating_add(1).max(1)))
                 .collect()
         });
         let mut sc_start = model.random.sc_start;
@@ -546,7 +581,9 @@ impl Prepared {
 
 /// The laps a phase in race progress covers: from the lap during which it starts to the lap during which it ends.
 fn phase_laps(p: &FcyPhase, total_laps: u32) -> (u32, u32) {
-    let first = (p.start.max(0.0).floor() as u32 + 1).min(total_laps);
+    let first = (p.start.max(0.0).floor() as u32)
+        .saturating_add(1)
+        .min(total_laps);
     let last = (p.end.max(p.start).ceil() as u32).clamp(first, total_laps);
     (first, last)
 }
@@ -786,7 +823,8 @@ impl<'p> Runner<'p> {
                 } else {
                     let fifth = f64::from(total) / 5.0;
                     let progress = fifth * ((bin - 1) as f64 + rng.uniform());
-                    (progress.floor() as u32 + 1).clamp(2, total)
+                    // A one-lap race has no lap 2: its SC can only start on lap 1.
+                    (progress.floor() as u32 + 1).clamp(2.min(total), total)
                 };
                 let laps = rng.weighted(&p.sc_laps).map_or(1, |i| i as u32 + 1);
                 if start < first || !self.free(start, laps) {

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::lapsim::Runner;
-use super::lapsim::{Prepared, RaceStart, SimError};
+use super::lapsim::{MAX_RACE_LAPS, Prepared, RaceStart, SimError};
 use super::model::{FcyPhase, Plan, PlannedStop, RaceModel};
 use super::monte_carlo::{self, McConfig, McReport};
 use super::rng::Stream;
@@ -60,6 +60,11 @@ pub struct SearchConfig {
 }
 
 impl SearchConfig {
+    /// The most stops a plan may have, within 1 to 3 whatever `max_stops` says.
+    fn most_stops(&self) -> usize {
+        self.max_stops.clamp(1, 3) as usize
+    }
+
     /// Defaults for `car`: 300 runs per plan, the window's laps on up to 500 of them, in-laps every 2 laps, stints
     /// of at least 5 laps, 6 finalists per stop count.
     pub fn for_car(car: usize, seed: u64) -> Self {
@@ -245,6 +250,10 @@ pub fn shortlist(
 ) -> Result<Shortlist, SimError> {
     let car = config.car;
     let driver = model.drivers.get(car).ok_or(SimError::NoSuchCar(car))?;
+    // Before the plans are listed: their number grows with the cube of the distance.
+    if model.total_laps > MAX_RACE_LAPS {
+        return Err(SimError::TooManyLaps(model.total_laps));
+    }
     let mut warnings = Vec::new();
     let candidates = enumerate(model, plans, start, config);
     let plans_screened = candidates.len();
@@ -263,7 +272,7 @@ pub fn shortlist(
             .then_with(|| a.1.label().cmp(&b.1.label()))
     });
     let mut finalists = Vec::new();
-    for stops in 1..=config.max_stops as usize {
+    for stops in 1..=config.most_stops() {
         finalists.extend(
             screened
                 .iter()
@@ -308,6 +317,12 @@ pub fn evaluate_plans(
     candidates: &[Plan],
 ) -> Vec<Result<PlanResult, SimError>> {
     let car = config.car;
+    if car >= model.drivers.len() {
+        return candidates
+            .iter()
+            .map(|_| Err(SimError::NoSuchCar(car)))
+            .collect();
+    }
     let prepared: Vec<Result<Prepared, SimError>> = candidates
         .iter()
         .map(|plan| {
@@ -351,6 +366,15 @@ pub fn evaluate_plans(
         .map(|(plan, prepared)| {
             prepared?;
             let (all, window) = reports.next().ok_or(SimError::NoDrivers)?;
+            // A plan whose every race was dropped would rank first with a mean position of 0.
+            if all.runs == 0 || window.runs == 0 {
+                let why = if all.warnings.is_empty() {
+                    format!("{} runs asked for", config.runs_per_plan)
+                } else {
+                    all.warnings.join("; ")
+                };
+                return Err(SimError::NoValidRun(why));
+            }
             let free = free_track_s(model, car, plan, start).unwrap_or(f64::NAN);
             Ok(result(plan.clone(), free, car, &all, &window))
         })
@@ -719,7 +743,7 @@ fn enumerate(
     let step = config.lap_step.max(1);
     let grid: Vec<u32> = (first_lap..=last_lap).step_by(step as usize).collect();
     let mut out = Vec::new();
-    let max_new = config.max_stops.clamp(1, 3) as usize;
+    let max_new = config.most_stops();
     for (start_compound, start_age) in starts {
         let used: Vec<Compound> = std::iter::once(start_compound)
             .chain(done.iter().map(|s| s.compound))

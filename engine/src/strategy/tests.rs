@@ -904,3 +904,110 @@ mod search {
         assert!(behind.p_ahead_if_pit > behind.p_ahead_if_stay, "{behind:?}");
     }
 }
+
+/// Inputs from outside that used to panic or rank nonsense: each is refused with its reason, or runs.
+mod bad_input {
+    use super::*;
+    use crate::strategy::lapsim::{MAX_RACE_LAPS, SimError};
+    use crate::strategy::search::{self, SearchConfig, WhatIf};
+
+    #[test]
+    fn a_one_lap_race_runs_with_random_safety_cars() {
+        let mut m = field(6, 1);
+        // Every race has a SC, and its start bin is never the first lap's.
+        m.random.sc_count = vec![0.0, 1.0];
+        m.random.sc_start = [0.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+        let no_stop: Vec<Plan> = plans(&m)
+            .into_iter()
+            .map(|p| Plan {
+                stops: Vec::new(),
+                ..p
+            })
+            .collect();
+        let p = Prepared::new(&m, &no_stop, None).unwrap();
+        let tally = monte_carlo::run_chunk(&p, 9, 0, 50);
+        assert_eq!(tally.runs + tally.invalid_runs, 50);
+        assert_eq!(tally.sc_runs, 50);
+    }
+
+    #[test]
+    fn a_race_longer_than_any_is_refused() {
+        let m = field(4, MAX_RACE_LAPS + 1);
+        assert_eq!(
+            Prepared::new(&m, &plans(&m), None).unwrap_err(),
+            SimError::TooManyLaps(MAX_RACE_LAPS + 1)
+        );
+        let config = SearchConfig::for_car(0, 1);
+        assert!(search::search(&m, &plans(&m), None, &config).is_err());
+    }
+
+    #[test]
+    fn events_outside_the_race_are_refused() {
+        let m = field(4, 30);
+        let config = McConfig {
+            runs: 10,
+            seed: 1,
+            deterministic: false,
+        };
+        for (start, end) in [
+            (5e9, 5e9 + 2.0),
+            (30.0, 32.0),
+            (f64::NAN, 3.0),
+            (2.0, f64::INFINITY),
+        ] {
+            let what = WhatIf {
+                plans: Vec::new(),
+                fcy: vec![FcyPhase {
+                    start,
+                    end,
+                    kind: FcyKind::Sc,
+                }],
+            };
+            let e = search::what_if(&m, &plans(&m), None, &what, &config).unwrap_err();
+            assert!(matches!(e, SimError::BadEvent(_)), "{start}–{end}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_car_outside_the_field_or_no_run_is_an_error_not_a_result() {
+        let m = field(4, 30);
+        let plan = plans(&m)[0].clone();
+        let far = SearchConfig::for_car(99, 1);
+        let results =
+            search::evaluate_plans(&m, &plans(&m), None, &far, std::slice::from_ref(&plan));
+        assert_eq!(results, vec![Err(SimError::NoSuchCar(99))]);
+        // No run asked for: nothing to rank, rather than a mean position of 0 ranked first.
+        let none = SearchConfig {
+            runs_per_plan: 0,
+            ..SearchConfig::for_car(0, 1)
+        };
+        let e = search::evaluate_plan(&m, &plans(&m), None, &none, &plan).unwrap_err();
+        assert!(matches!(e, SimError::NoValidRun(_)), "{e}");
+        let report = search::search(&m, &plans(&m), None, &none).unwrap();
+        assert!(report.ranked.is_empty());
+        assert!(
+            report.warnings.iter().any(|w| w.contains("no valid run")),
+            "{:?}",
+            report.warnings
+        );
+    }
+
+    #[test]
+    fn a_stop_count_outside_one_to_three_is_read_as_within() {
+        let m = field(6, 40);
+        let search = |max_stops| {
+            let config = SearchConfig {
+                runs_per_plan: 40,
+                lap_step: 6,
+                finalists_per_stop_count: 2,
+                max_stops,
+                ..SearchConfig::for_car(1, 3)
+            };
+            search::search(&m, &plans(&m), None, &config).unwrap()
+        };
+        let (zero, one) = (search(0), search(1));
+        assert!(!zero.ranked.is_empty());
+        assert_eq!(zero.ranked, one.ranked);
+        assert_eq!(search(u32::MAX).ranked, search(3).ranked);
+    }
+}

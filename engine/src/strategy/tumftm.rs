@@ -586,6 +586,13 @@ impl TumftmPars {
         if r.tot_no_laps == 0 {
             return Err(invalid("RACE_PARS", "tot_no_laps is 0"));
         }
+        let most = super::lapsim::MAX_RACE_LAPS;
+        if r.tot_no_laps > most {
+            return Err(invalid(
+                "RACE_PARS",
+                &format!("tot_no_laps is {}: at most {most}", r.tot_no_laps),
+            ));
+        }
 
         Ok(RaceModel {
             track: t.name.clone(),
@@ -1896,6 +1903,20 @@ t_startperf = {"Alpha Driver": {"mean": -0.05, "sigma": 0.1}, "unknown": {"mean"
             read_err(&race).to_string(),
             "[RACE_PARS] driver BBB: listed twice in participants"
         );
+    }
+
+    #[test]
+    fn a_distance_no_race_has_is_refused() {
+        for (laps, why) in [
+            ("0", "tot_no_laps is 0"),
+            ("100000", "tot_no_laps is 100000: at most 200"),
+        ] {
+            let race = RACE.replace(
+                r#""tot_no_laps": 50,"#,
+                &format!(r#""tot_no_laps": {laps},"#),
+            );
+            assert!(read_err(&race).to_string().contains(why), "{laps}");
+        }
     }
 
     #[test]
