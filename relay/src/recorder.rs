@@ -1,9 +1,9 @@
 //! Session recordings on disk: every datagram from the game is appended to one libpcap file per session (keyed by
-//! the header's `session_uid`), with its receive time and UDP/IP framing, so Wireshark opens it and
-//! `boxbox replay` re-sends exactly what the game sent.
+//! the `session_uid` of the datagrams that decode; anything else goes to the current file), with its receive time
+//! and UDP/IP framing, so Wireshark opens it and `boxbox replay` re-sends exactly what the game sent.
 //!
-//! Files are flushed at least once a second and when the session changes or the source stops, so a crash loses at
-//! most the last second; a torn last record is reported by the reader, never fatal. Simulated data is not
+//! Files are flushed at least once a second, when the game goes quiet, and when the session changes or the source
+//! stops, so a crash loses at most the last second; a torn last record is reported by the reader, never fatal. Simulated data is not
 //! datagrams and never reaches a recorder.
 
 use std::fs::{File, OpenOptions};
@@ -47,13 +47,15 @@ impl Recorder {
         self.current.as_ref().map(|o| o.path.as_path())
     }
 
-    /// Appends `datagram` to its session's file, opening a new file when the session changes. A datagram too short
-    /// to carry a session id goes to the current file.
+    /// Appends `datagram` to its session's file, opening a new file when the session changes. `session`: the
+    /// session uid of a datagram that decoded; only such a datagram changes files, anything else on the port (a
+    /// runt, a damaged packet, another program's traffic, whose header bytes are anything) goes to the current
+    /// file, so junk cannot open a file per datagram.
     ///
     /// # Errors
     /// If the directory or the file cannot be created or written.
-    pub fn write(&mut self, datagram: &Datagram) -> io::Result<()> {
-        let uid = session_uid(&datagram.payload);
+    pub fn write(&mut self, datagram: &Datagram, session: Option<u64>) -> io::Result<()> {
+        let uid = session;
         let same = match (&self.current, uid) {
             (Some(open), Some(uid)) => open.session_uid == Some(uid),
             (Some(_), None) => true,
@@ -72,6 +74,20 @@ impl Recorder {
             open.last_flush = Instant::now();
         }
         Ok(())
+    }
+
+    /// Writes out what is buffered (the source calls it when the game goes quiet).
+    ///
+    /// # Errors
+    /// If the buffered records cannot be written.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match self.current.as_mut() {
+            Some(open) => {
+                open.last_flush = Instant::now();
+                open.file.flush()
+            }
+            None => Ok(()),
+        }
     }
 
     /// Flushes and closes the current file.
@@ -131,12 +147,6 @@ impl Drop for Recorder {
     }
 }
 
-/// The header's `m_sessionUID` (bytes 7..15), if the datagram is long enough to have one.
-fn session_uid(payload: &[u8]) -> Option<u64> {
-    let bytes: [u8; 8] = payload.get(7..15)?.try_into().ok()?;
-    Some(u64::from_le_bytes(bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,24 +172,27 @@ mod tests {
         let mut rec = Recorder::new(&dir);
         let first = [datagram(1, 10, 0), datagram(1, 20, 1), datagram(1, 30, 2)];
         for d in &first {
-            rec.write(d).unwrap();
+            rec.write(d, Some(1)).unwrap();
         }
         let path_1 = rec.path().unwrap().to_owned();
-        // A runt datagram stays with the current session.
+        // A runt datagram, and one whose header says session 9 but did not decode, stay with the current session.
         let runt = Datagram {
             payload: vec![7, 7],
             ..datagram(1, 40, 0)
         };
-        rec.write(&runt).unwrap();
-        rec.write(&datagram(2, 50, 3)).unwrap();
+        rec.write(&runt, None).unwrap();
+        rec.write(&datagram(9, 45, 0), None).unwrap();
+        assert_eq!(rec.path(), Some(path_1.as_path()));
+        rec.write(&datagram(2, 50, 3), Some(2)).unwrap();
         let path_2 = rec.path().unwrap().to_owned();
         assert_ne!(path_1, path_2);
         rec.finish().unwrap();
 
         let one = read_pcap(&std::fs::read(&path_1).unwrap()).unwrap();
-        assert_eq!(one.datagrams.len(), 4);
+        assert_eq!(one.datagrams.len(), 5);
         assert_eq!(&one.datagrams[..3], &first);
         assert_eq!(one.datagrams[3].payload, vec![7, 7]);
+        assert_eq!(one.datagrams[4], datagram(9, 45, 0));
         assert!(!one.truncated_tail);
         let two = read_pcap(&std::fs::read(&path_2).unwrap()).unwrap();
         assert_eq!(two.datagrams, vec![datagram(2, 50, 3)]);

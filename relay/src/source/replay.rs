@@ -150,7 +150,7 @@ pub async fn serve(
     let mut pipeline = PacketPipeline::new(publisher, stats.clone());
     let mut pacer = Pacer::new(&recording.datagrams, options);
     while let Some(d) = pacer.next(&mut stop).await {
-        pipeline.push(&d.payload, 0);
+        let _ = pipeline.push(&d.payload, 0);
     }
     pipeline.publish_now();
     if pacer.delivered() == recording.datagrams.len() {

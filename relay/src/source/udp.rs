@@ -43,14 +43,15 @@ impl PacketPipeline {
     }
 
     /// Takes one datagram (already forwarded `forwarded` times). Malformed datagrams are counted and skipped.
-    pub fn push(&mut self, datagram: &[u8], forwarded: u64) {
+    /// Returns the session uid of a datagram that decoded.
+    pub fn push(&mut self, datagram: &[u8], forwarded: u64) -> Option<u64> {
         let decoded = telemetry::decode(datagram);
         let counted = match &decoded {
             Ok(p) => Ok(PACKET_NAMES[usize::from(p.header.packet_id)]),
             Err(e) => Err((e.kind(), e.to_string())),
         };
         self.stats.count(counted, forwarded);
-        let Ok(packet) = decoded else { return };
+        let Ok(packet) = decoded else { return None };
         let session_before = self.normalizer.session_uid();
         self.normalizer.push(&packet);
         if self.normalizer.session_uid() != session_before {
@@ -70,6 +71,7 @@ impl PacketPipeline {
         } else {
             self.publisher.hold();
         }
+        Some(packet.header.session_uid)
     }
 
     /// When a held-back state is due, if one is waiting.
@@ -126,6 +128,12 @@ pub async fn run(
                 }
                 Err(_silence) => {
                     silences += 1;
+                    // The game paused or stopped: what is buffered goes to disk now, not with the next datagram.
+                    if let Some(rec) = recorder.as_mut()
+                        && let Err(e) = rec.flush()
+                    {
+                        stats.error("recording", format!("cannot record: {e}"));
+                    }
                     if let Some(fb) = &settings.fallback
                         && fallback.is_none()
                         && silences >= fb.after_failures
@@ -153,6 +161,7 @@ pub async fn run(
                 Err(e) => tracing::debug!(%dst, "forward failed: {e}"),
             }
         }
+        let session = pipeline.push(datagram, forwarded);
         if let Some(rec) = recorder.as_mut() {
             let record = Datagram {
                 received: SystemTime::now()
@@ -163,14 +172,13 @@ pub async fn run(
                 payload: datagram.to_vec(),
             };
             let before = rec.path().map(ToOwned::to_owned);
-            if let Err(e) = rec.write(&record) {
+            if let Err(e) = rec.write(&record, session) {
                 stats.error("recording", format!("cannot record: {e}"));
             }
             if rec.path() != before.as_deref() {
                 stats.set_recording(rec.path().map(ToOwned::to_owned));
             }
         }
-        pipeline.push(datagram, forwarded);
     }
     if let Some(run) = fallback.take() {
         run.stop(&stats).await;
