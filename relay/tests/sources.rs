@@ -205,13 +205,14 @@ async fn a_websocket_feed_is_parsed_counted_and_reconnected() {
         s["connection"] == "connected"
     })
     .await;
-    // A feed that resends an old frame after a reconnect does not rewind the race; new frames go on.
+    // A feed that resends an old frame after a reconnect does not rewind the race (the frame is counted as a
+    // `stale_feed` error, not a frame); new frames go on.
     send(&mut feed, frame(90.0, 2, &field("soft", 0)).to_string()).await;
     let mut next = last;
     next[0].4 = 5;
     send(&mut feed, frame(105.0, 7, &next).to_string()).await;
     wait_for(relay.addr, SOURCE, Duration::from_secs(5), |s| {
-        s["packets"]["feed_frame"] == 6
+        s["packets"]["feed_frame"] == 5 && s["errors"]["stale_feed"] == 1
     })
     .await;
     let state = wait_state(&relay, Duration::from_secs(5), |s| s.session_time_s == 5.0).await;
@@ -310,6 +311,10 @@ async fn ingest_takes_frames_and_batches_and_rejects_bad_bodies_whole() {
     ]);
     let (code, body) = relay.http("POST", INGEST, Some(&batch.to_string())).await;
     assert_eq!((code, &body["accepted"]), (202, &json!(2)), "{body}");
+    // A frame older than the last one is not applied: not counted as accepted.
+    let old = json!([frame(11.5, 1, &field("medium", 0))]);
+    let (code, body) = relay.http("POST", INGEST, Some(&old.to_string())).await;
+    assert_eq!((code, &body["accepted"]), (202, &json!(0)), "{body}");
 
     let before = wait_state(&relay, Duration::from_secs(5), |s| s.session_time_s == 2.0).await;
     assert_eq!(before.source, DataSource::Live);
@@ -322,8 +327,9 @@ async fn ingest_takes_frames_and_batches_and_rejects_bad_bodies_whole() {
     );
     assert_eq!(
         (&status["packets"]["feed_frame"], &status["received"]),
-        (&json!(3), &json!(3))
+        (&json!(3), &json!(4))
     );
+    assert_eq!(status["errors"]["stale_feed"], 1, "{status}");
     assert_eq!(status["simulated"], false);
 
     // Each bad body is refused whole, with where and what.

@@ -532,12 +532,12 @@ impl FeedNormalizer {
     }
 
     /// Feeds one validated frame (from [`parse`]). A frame older than the last one is ignored and counted, so a
-    /// feed that resends after a reconnect does not rewind the race.
-    pub fn push(&mut self, frame: FeedFrame) {
+    /// feed that resends after a reconnect does not rewind the race: `false` then, `true` when it was applied.
+    pub fn push(&mut self, frame: FeedFrame) -> bool {
         let t = frame.timestamp.0;
         if self.first_timestamp.is_some() && t < self.last_timestamp {
             self.stale_frames += 1;
-            return;
+            return false;
         }
         self.frames += 1;
         self.first_timestamp.get_or_insert(t);
@@ -620,6 +620,7 @@ impl FeedNormalizer {
             }
         }
         self.frame = Some(frame);
+        true
     }
 
     /// The race as a [`RaceState`], once a frame arrived. Times are seconds since the first frame.

@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use boxbox_engine::backoff::backoff_s;
 use boxbox_engine::feed::{self, FeedNormalizer};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{Connection, Fallback, FallbackRun, Publisher, SourceStats, jitter_unit};
+
+/// Silence after which the feed is pinged; after twice this with nothing received, the connection is given up.
+const QUIET: Duration = Duration::from_secs(15);
 
 /// Runs the feed client until `stop` turns true.
 pub async fn run_ws(
@@ -33,17 +36,35 @@ pub async fn run_ws(
         };
         match connected {
             Ok(Ok((socket, _response))) => {
-                failures = 0;
-                if let Some(run) = stand_in.take() {
-                    run.stop(&stats).await;
-                }
                 stats.set_connection(Connection::Connected);
                 tracing::info!(%url, "feed connected");
-                let (_sink, mut stream) = socket.split();
+                let (mut sink, mut stream) = socket.split();
+                // Whether a frame came on this connection: only then is the feed back (a server that accepts and
+                // closes at once counts as a failure, so the stand-in still starts).
+                let mut heard_from = false;
+                // A half-open connection (the feed's host lost power, a NAT forgot the route) never closes: after
+                // `QUIET` with nothing received the feed is asked for a pong, after twice that it is given up.
+                let mut last_heard = tokio::time::Instant::now();
+                let mut pinged = false;
                 loop {
                     let held = publisher.held_until();
+                    let quiet_until = last_heard + if pinged { 2 * QUIET } else { QUIET };
                     let message = tokio::select! {
                         m = stream.next() => m,
+                        () = tokio::time::sleep_until(quiet_until) => {
+                            if pinged {
+                                stats.error(
+                                    "connection",
+                                    format!("the feed sent nothing for {} s", 2 * QUIET.as_secs()),
+                                );
+                                break;
+                            }
+                            pinged = true;
+                            if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                                break;
+                            }
+                            continue;
+                        }
                         () = super::udp::sleep_until_some(held) => {
                             if let Some(state) = normalizer.state() {
                                 publisher.publish_now(state);
@@ -55,6 +76,8 @@ pub async fn run_ws(
                             return;
                         }
                     };
+                    last_heard = tokio::time::Instant::now();
+                    pinged = false;
                     let bytes = match message {
                         Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
                         Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
@@ -68,8 +91,14 @@ pub async fn run_ws(
                     match feed::parse(&bytes) {
                         Ok(frames) => {
                             for frame in frames {
-                                normalizer.push(frame);
-                                stats.count(Ok("feed_frame"), 0);
+                                if super::count_frame(&mut normalizer, frame, &stats) && !heard_from
+                                {
+                                    heard_from = true;
+                                    failures = 0;
+                                    if let Some(run) = stand_in.take() {
+                                        run.stop(&stats).await;
+                                    }
+                                }
                             }
                             if !publisher.due() {
                                 publisher.hold();

@@ -638,17 +638,17 @@ impl Sources {
         Ok(())
     }
 
-    /// Feeds frames posted to `/api/v1/ingest`; returns how many were applied.
+    /// Feeds frames posted to `/api/v1/ingest`; returns how many were applied (a frame older than the last one is
+    /// not: it is counted as a `stale_feed` error).
     ///
     /// # Errors
     /// [`SourceError::NotIngest`] when another source is running.
     pub fn ingest(&self, frames: Vec<FeedFrame>) -> Result<usize, SourceError> {
         let (state, stats) = self.ingest_state()?;
         let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
-        let n = frames.len();
+        let mut n = 0;
         for frame in frames {
-            state.normalizer.push(frame);
-            stats.count(Ok("feed_frame"), 0);
+            n += usize::from(count_frame(&mut state.normalizer, frame, &stats));
         }
         if let Some(race) = state.normalizer.state() {
             // Ingest is paced by the poster: publish every batch.
@@ -849,4 +849,27 @@ pub fn jitter_unit(attempt: u32) -> f64 {
     use std::hash::BuildHasher;
     let bits = std::collections::hash_map::RandomState::new().hash_one(attempt);
     (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Feeds `frame` to `normalizer` and counts it: a frame, or a `stale_feed` error when it is older than the last one
+/// (ignored: a feed resending after a reconnect, or one whose clock went back). Whether it was applied.
+pub(crate) fn count_frame(
+    normalizer: &mut boxbox_engine::feed::FeedNormalizer,
+    frame: boxbox_engine::feed::FeedFrame,
+    stats: &SourceStats,
+) -> bool {
+    let t = frame.timestamp.0;
+    let applied = normalizer.push(frame);
+    if applied {
+        stats.count(Ok("feed_frame"), 0);
+    } else {
+        stats.count(
+            Err((
+                "stale_feed",
+                format!("a frame at t = {t} s is older than the last one: ignored"),
+            )),
+            0,
+        );
+    }
+    applied
 }
