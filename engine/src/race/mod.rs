@@ -508,7 +508,8 @@ fn parse_clock(text: &str) -> Option<f64> {
         }
         seconds = seconds * 60.0 + x;
     }
-    Some(seconds)
+    // Each part finite is not enough: `1e308:0:0` is not.
+    seconds.is_finite().then_some(seconds)
 }
 
 /// FastF1's relative compound names.
@@ -733,6 +734,42 @@ fn parse(files: &RaceFiles<'_>) -> Result<RealRace, ImportError> {
     let grid: Vec<Line<GridRow>> = read_csv(GRID_CSV, files.grid_csv)?;
     if grid.is_empty() {
         return Err(inconsistent(GRID_CSV, "no grid rows"));
+    }
+    for Line { line, row } in &results {
+        if let Some(p) = row.time_penalty
+            && !(p.is_finite() && p >= 0.0)
+        {
+            return Err(value_error(
+                RESULTS_CSV,
+                *line,
+                "timePenalty",
+                format!("{p}: must be seconds ≥ 0"),
+            ));
+        }
+    }
+    // A driver listed twice would be two cars.
+    for (file, codes) in [
+        (
+            RESULTS_CSV,
+            results
+                .iter()
+                .map(|r| (r.line, &r.row.driver_code))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            GRID_CSV,
+            grid.iter().map(|g| (g.line, &g.row.driver_code)).collect(),
+        ),
+    ] {
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some((line, code)) = codes.into_iter().find(|(_, code)| !seen.insert(*code)) {
+            return Err(value_error(
+                file,
+                line,
+                "driverCode",
+                format!("{code:?} is listed twice"),
+            ));
+        }
     }
     let lap_rows: Vec<Line<LapRow>> = read_csv(LAPS_CSV, files.laps_csv)?;
     let stop_rows: Vec<Line<PitStopRow>> = read_csv(PIT_STOPS_CSV, files.pit_stops_csv)?;

@@ -484,7 +484,7 @@ impl<'a> Replay<'a> {
             },
             |s| TyreSet {
                 compound: s.compound,
-                age_laps: s.start_age_laps + s.laps,
+                age_laps: s.start_age_laps.saturating_add(s.laps),
                 corners: Corners::default(),
             },
         );

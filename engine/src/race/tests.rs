@@ -535,6 +535,28 @@ fn errors_name_the_file_line_and_column() {
         ),
         "{err:?}"
     );
+    // A race time no clock holds, a time penalty that is not one, a driver listed twice (or in a grid twice).
+    let err = parse_with(2, &files[2].replacen(",57,1:34:21.295", ",57,1e308:0:0", 1)).unwrap_err();
+    assert!(
+        matches!(&err, ImportError::Value { file: RESULTS_CSV, column, .. } if column == "time"),
+        "{err:?}"
+    );
+    let err = parse_with(
+        2,
+        &files[2].replacen(",57,1:34:21.295,,", ",57,1:34:21.295,NaN,", 1),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, ImportError::Value { file: RESULTS_CSV, line: 2, column, .. } if column == "timePenalty"),
+        "{err:?}"
+    );
+    let second_row = files[4].lines().nth(1).unwrap();
+    let err = parse_with(4, &format!("{}\n{second_row}\n", files[4].trim_end())).unwrap_err();
+    assert!(
+        matches!(&err, ImportError::Value { file: GRID_CSV, column, .. } if column == "driverCode"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("listed twice"), "{err}");
     // Empty files are errors, not panics (an empty pit-stop file is a race without stops).
     for i in [0, 1, 2, 4] {
         assert!(parse_with(i, "").is_err(), "file {i}");

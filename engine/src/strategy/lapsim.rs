@@ -872,13 +872,15 @@ impl<'p> Runner<'p> {
     /// No neutralisation within the minimum distance of laps `start..start + laps`.
     fn free(&self, start: u32, laps: u32) -> bool {
         let lo = start.saturating_sub(self.p.min_gap_laps).max(1) as usize;
-        let hi =
-            ((start + laps - 1 + self.p.min_gap_laps) as usize).min(self.p.total_laps as usize);
+        let hi = (start
+            .saturating_add(laps - 1)
+            .saturating_add(self.p.min_gap_laps) as usize)
+            .min(self.p.total_laps as usize);
         self.status[lo..=hi].iter().all(|s| *s == GREEN)
     }
 
     fn neutralise(&mut self, start: u32, laps: u32, kind: u8) {
-        let last = (start + laps - 1).min(self.p.total_laps);
+        let last = start.saturating_add(laps - 1).min(self.p.total_laps);
         for lap in start..=last {
             self.status[lap as usize] = kind;
         }
@@ -985,7 +987,7 @@ impl<'p> Runner<'p> {
         let drs_on = p.drs.filter(|d| {
             status == GREEN
                 && lap >= d.from_lap
-                && (last_neutral == 0 || lap > last_neutral + d.after_sc_laps)
+                && (last_neutral == 0 || lap > last_neutral.saturating_add(d.after_sc_laps))
         });
         let min_gap = p.min_gap[status as usize];
         let field = &mut self.field[..];

@@ -302,8 +302,9 @@ impl Plan {
             .into_iter()
             .chain(made.clone().map(|s| (s.lap, s.compound, s.age_laps)));
         let ends = made.map(|s| s.lap).chain(std::iter::once(last_lap));
-        fits.zip(ends)
-            .map(|((from, compound, age), to)| (compound, to - from + age))
+        fits.zip(ends).map(|((from, compound, age), to)| {
+            (compound, (to.saturating_sub(from)).saturating_add(age))
+        })
     }
 
     /// `M-27-H`: the start compound, then each stop's lap and compound.
