@@ -8,13 +8,30 @@ use std::time::Duration;
 use boxbox_engine::backoff::backoff_s;
 use boxbox_engine::feed::{self, FeedNormalizer};
 use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::client::Response;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::{Connection, Fallback, FallbackRun, Publisher, SourceStats, jitter_unit};
 
 /// Silence after which the feed is pinged; after twice this with nothing received, the connection is given up.
 const QUIET: Duration = Duration::from_secs(15);
+
+/// The largest message taken from a feed: the ingest endpoint's default body limit (tungstenite's own is 64 MiB).
+pub const MAX_FEED_MESSAGE_BYTES: usize = 16 << 20;
+
+/// Opens the feed's WebSocket with [`MAX_FEED_MESSAGE_BYTES`] as its message limit.
+async fn connect(
+    url: &str,
+) -> tungstenite::Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response)> {
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_FEED_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_FEED_MESSAGE_BYTES));
+    tokio_tungstenite::connect_async_with_config(url, Some(config), false).await
+}
 
 /// Runs the feed client until `stop` turns true.
 pub async fn run_ws(
@@ -31,7 +48,7 @@ pub async fn run_ws(
     loop {
         stats.set_connection(Connection::Connecting);
         let connected = tokio::select! {
-            c = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url.as_str())) => c,
+            c = tokio::time::timeout(Duration::from_secs(10), connect(&url)) => c,
             _ = stop.changed() => break,
         };
         match connected {
