@@ -171,11 +171,19 @@ impl PcapReader {
                 datagram: (self.unwrap)(&packet.data)
                     .and_then(|sliced| udp_datagram(packet.timestamp, &sliced)),
             },
+            // More bytes than any record holds and still incomplete: the record's header claims a length no
+            // capture writes (a damaged file), and reading on would buffer the rest of the file for it.
+            Err(pcap_file::PcapError::IncompleteBuffer) if bytes.len() > MAX_RECORD_BYTES => {
+                PcapStep::Damaged
+            }
             Err(pcap_file::PcapError::IncompleteBuffer) => PcapStep::NeedMore,
             Err(_) => PcapStep::Damaged,
         }
     }
 }
+
+/// The longest pcap record: its 16-byte header and the largest snap length tools write (tcpdump's 262,144).
+const MAX_RECORD_BYTES: usize = 16 + 262_144;
 
 /// How to get from a frame of link type `link` to its IP packet.
 fn unwrap_fn(link: DataLink) -> Result<Unwrap, RecordingError> {
@@ -285,6 +293,28 @@ mod tests {
         assert_eq!(back.datagrams.len(), 3);
         assert!(back.truncated_tail);
         assert!(read_pcap(&file[..whole]).is_ok_and(|r| !r.truncated_tail));
+    }
+
+    #[test]
+    fn a_record_claiming_more_than_any_record_holds_is_damaged_not_a_wait() {
+        let mut file = pcap_file_header();
+        file.extend(pcap_record(&datagram(0)));
+        let header_len = 24;
+        let (reader, _) = PcapReader::new(&file).unwrap();
+        // A record header whose captured length says 1 GiB, then 300 KiB of anything.
+        let mut damaged = pcap_record(&datagram(1));
+        damaged[8..12].copy_from_slice(&(1u32 << 30).to_le_bytes());
+        damaged.resize(300 << 10, 0xAB);
+        let first = file.len() - header_len;
+        let mut rest = file[header_len..].to_vec();
+        rest.extend(&damaged);
+        assert!(matches!(reader.next(&rest), PcapStep::Record { .. }));
+        assert!(matches!(reader.next(&rest[first..]), PcapStep::Damaged));
+        // With less in hand than a record can hold, it may still be coming.
+        assert!(matches!(
+            reader.next(&rest[first..first + 1000]),
+            PcapStep::NeedMore
+        ));
     }
 
     #[test]
