@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::connection::State;
+use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::{broadcast, watch};
@@ -108,6 +109,7 @@ pub async fn spawn(
         synced: None,
         session: String::new(),
         warned_max_payload: false,
+        answers: Answers::default(),
     };
     Ok(tokio::spawn(publisher.run(stop)))
 }
@@ -123,7 +125,21 @@ struct Publisher {
     session: String,
     /// A frame over the server's `max_payload` has been reported.
     warned_max_payload: bool,
+    answers: Answers,
 }
+
+/// Snapshot requests answered: anyone on the NATS server (a browser on its WebSocket listener too) may ask, and
+/// each answer is a whole snapshot, so answers are limited to [`MAX_ANSWERS_PER_S`] (more are dropped and counted;
+/// a page asks again).
+#[derive(Default)]
+struct Answers {
+    /// The second the count is for, and the answers sent in it.
+    second: Option<tokio::time::Instant>,
+    sent: u32,
+}
+
+/// The most snapshot requests answered a second.
+const MAX_ANSWERS_PER_S: u32 = 20;
 
 impl Publisher {
     async fn run(mut self, mut stop: watch::Receiver<bool>) {
@@ -186,7 +202,7 @@ impl Publisher {
                 } else {
                     "snapshot"
                 };
-                if self.send(&session, kind, p.frame.as_str()).await {
+                if self.send(&session, kind, p.frame.clone()).await {
                     self.synced = Some(p.seq);
                 }
             }
@@ -210,17 +226,33 @@ impl Publisher {
         // subscribers: the deltas stay contiguous, and those it already holds reach its readers as stale (a
         // `Replica` skips them by `seq`). Moving on to its `seq` here would leave a gap for everyone reading the
         // deltas alone, whenever the hub was a state ahead of this task.
-        if self.send(&session, "snapshot", frame.as_str()).await && self.synced.is_none() {
+        if self.send(&session, "snapshot", frame).await && self.synced.is_none() {
             self.synced = Some(seq);
         }
     }
 
-    /// Answers a snapshot request with the latest snapshot (an empty reply while the relay has no state).
-    async fn answer(&self, request: async_nats::Message) {
+    /// Answers a snapshot request with the latest snapshot (an empty reply while the relay has no state), within
+    /// [`MAX_ANSWERS_PER_S`].
+    async fn answer(&mut self, request: async_nats::Message) {
         let Some(reply) = request.reply else { return };
-        let frame = self.hub.snapshot().map_or_else(Bytes::new, |(_, f)| {
-            Bytes::copy_from_slice(f.as_str().as_bytes())
-        });
+        let now = tokio::time::Instant::now();
+        let a = &mut self.answers;
+        if a.second
+            .is_none_or(|s| now.duration_since(s) >= std::time::Duration::from_secs(1))
+        {
+            a.second = Some(now);
+            a.sent = 0;
+        }
+        if a.sent >= MAX_ANSWERS_PER_S {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        a.sent += 1;
+        // The hub's serialized snapshot, shared: no copy per answer.
+        let frame = self
+            .hub
+            .snapshot()
+            .map_or_else(Bytes::new, |(_, f)| Bytes::from(f));
         match self.client.publish(reply, frame).await {
             Ok(()) => {
                 self.stats.published.fetch_add(1, Ordering::Relaxed);
@@ -229,14 +261,12 @@ impl Publisher {
         }
     }
 
-    /// Publishes `frame` on `boxbox.<session>.<kind>`; false if it did not go.
-    async fn send(&mut self, session: &str, kind: &str, frame: &str) -> bool {
+    /// Publishes `frame` on `boxbox.<session>.<kind>` (the hub's bytes, shared, not copied); false if it did not
+    /// go.
+    async fn send(&mut self, session: &str, kind: &str, frame: Utf8Bytes) -> bool {
         let subject = format!("boxbox.{session}.{kind}");
-        match self
-            .client
-            .publish(subject, Bytes::copy_from_slice(frame.as_bytes()))
-            .await
-        {
+        let bytes = frame.len();
+        match self.client.publish(subject, Bytes::from(frame)).await {
             Ok(()) => {
                 self.stats.published.fetch_add(1, Ordering::Relaxed);
                 session.clone_into(&mut self.session);
@@ -249,7 +279,7 @@ impl Publisher {
                     if !self.warned_max_payload {
                         self.warned_max_payload = true;
                         tracing::warn!(
-                            bytes = frame.len(),
+                            bytes,
                             "a frame is over the nats server's max_payload and is not published: raise it ({e})"
                         );
                     }

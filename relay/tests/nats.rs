@@ -258,6 +258,21 @@ async fn nats_subscribers_rebuild_the_race_and_publishing_survives_a_server_rest
         matches!(answer, ServerMessage::Snapshot { seq: s, .. } if s >= seq),
         "{answer:?}"
     );
+    // A flood of requests is answered up to the relay's limit (20 a second), not one snapshot per request.
+    let inbox = subscriber.new_inbox();
+    let mut replies = subscriber.subscribe(inbox.clone()).await.unwrap();
+    for _ in 0..60 {
+        subscriber
+            .publish_with_reply("boxbox.any.snapshot.request", inbox.clone(), "".into())
+            .await
+            .unwrap();
+    }
+    subscriber.flush().await.unwrap();
+    let mut answered = 0;
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(500), replies.next()).await {
+        answered += 1;
+    }
+    assert!((1..=40).contains(&answered), "{answered} answers to 60 requests");
 
     // NATS goes away: `/ws` and HTTP go on, and the publications are counted as dropped.
     drop(nats);
