@@ -272,7 +272,10 @@ async fn nats_subscribers_rebuild_the_race_and_publishing_survives_a_server_rest
     while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(500), replies.next()).await {
         answered += 1;
     }
-    assert!((1..=40).contains(&answered), "{answered} answers to 60 requests");
+    assert!(
+        (1..=40).contains(&answered),
+        "{answered} answers to 60 requests"
+    );
 
     // NATS goes away: `/ws` and HTTP go on, and the publications are counted as dropped.
     drop(nats);

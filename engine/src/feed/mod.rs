@@ -509,6 +509,8 @@ struct FeedSlot {
     best_sectors_s: [Option<f64>; 3],
     gap_to_leader_s: Option<f64>,
     stints: Vec<Stint>,
+    /// The leader's lap (the frame's `lap`) when the last stint began.
+    stint_began_on: u32,
     pit_stops: u32,
     grid_position: u8,
     /// Whether the latest frame has the car; a car that drops out of the feed is listed as retired.
@@ -569,6 +571,7 @@ impl FeedNormalizer {
                         best_sectors_s: sectors(car),
                         gap_to_leader_s: None,
                         stints: Vec::new(),
+                        stint_began_on: frame.lap,
                         pit_stops: 0,
                         grid_position: if frame.lap <= 1 { car.position } else { 0 },
                         seen: false,
@@ -581,7 +584,9 @@ impl FeedNormalizer {
             slot.seen = true;
             slot.last = car.clone();
             let new_lap = car.lap_time.filter(|x| *x > 0.0);
-            if new_lap.is_some() && new_lap != slot.last_lap_s {
+            // No car completes more laps than the leader is on: a feed whose lap times change every frame does
+            // not count a lap per frame (nor grow the crossings without bound).
+            if new_lap.is_some() && new_lap != slot.last_lap_s && slot.laps_completed < frame.lap {
                 slot.laps_completed += 1;
                 slot.last_crossing = Some(t);
                 slot.last_lap_s = new_lap;
@@ -605,10 +610,17 @@ impl FeedNormalizer {
                     {
                         stint.laps = lap_now.saturating_sub(stint.start_lap);
                     }
+                    // No car stops twice in a lap: a change on the stint's first lap corrects its tyres (a feed
+                    // fixing a frame, or one that leaves `age` out now and then) instead of adding a stop.
+                    Some(stint) if slot.stint_began_on == frame.lap => {
+                        stint.compound = compound;
+                        stint.start_age_laps = tire.age;
+                    }
                     last => {
                         if last.is_some() {
                             slot.pit_stops += 1;
                         }
+                        slot.stint_began_on = frame.lap;
                         slot.stints.push(Stint {
                             compound,
                             start_lap: lap_now,

@@ -282,3 +282,37 @@ fn bad_input_says_where_and_what() {
         );
     }
 }
+
+/// A feed that changes a car's lap time or tyres every frame (jitter, a field it sometimes leaves out) counts no
+/// more laps than the leader is on and no more stops than laps: what it keeps per car stays bounded.
+#[test]
+fn a_jittery_feed_neither_counts_a_lap_nor_a_stop_per_frame() {
+    let mut n = FeedNormalizer::new();
+    for i in 0..500u32 {
+        let age = if i % 2 == 0 { 12 } else { 0 };
+        let lap_time = 90.0 + f64::from(i) * 0.001;
+        push(
+            &mut n,
+            &frame(
+                100.0 + f64::from(i) * 0.1,
+                3,
+                &car(16, "Charles Leclerc", 1, "soft", age, lap_time),
+            ),
+        );
+    }
+    let s = n.state().unwrap();
+    let c = &s.cars[0];
+    assert!(c.lap <= 3, "{} laps counted on lap 3", c.lap);
+    assert_eq!(
+        c.pit_stops, 0,
+        "no stop: the feed only left the tyre age out"
+    );
+    assert_eq!(c.stints.len(), 1, "{:?}", c.stints);
+    // A real stop on a later lap is still one.
+    push(
+        &mut n,
+        &frame(200.0, 4, &car(16, "Charles Leclerc", 1, "hard", 0, 91.0)),
+    );
+    let s = n.state().unwrap();
+    assert_eq!((s.cars[0].pit_stops, s.cars[0].stints.len()), (1, 2));
+}
