@@ -51,6 +51,7 @@ pub mod hub;
 pub mod locks;
 pub mod metrics;
 pub mod nats;
+pub mod pcap_stream;
 pub mod persist;
 pub mod recorder;
 pub mod report;

@@ -209,7 +209,7 @@ fn replay(args: boxbox_relay::cli::ReplayArgs) -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async move {
-        let recording = boxbox_relay::source::replay::load(&args.file)?;
+        let mut playback = boxbox_relay::source::replay::open(&args.file)?;
         let socket = boxbox_relay::source::udp::sender_socket(args.to)
             .await
             .context("cannot open a UDP socket")?;
@@ -219,8 +219,7 @@ fn replay(args: boxbox_relay::cli::ReplayArgs) -> anyhow::Result<()> {
             fast_forward_per_s: Some(2000.0),
         };
         eprintln!(
-            "replaying {} datagrams from {} to {} at {}x",
-            recording.datagrams.len(),
+            "replaying {} to {} at {}x",
             args.file.display(),
             args.to,
             args.speed
@@ -231,8 +230,8 @@ fn replay(args: boxbox_relay::cli::ReplayArgs) -> anyhow::Result<()> {
             let _ = stop_tx.send(true);
         });
         let mut failed = 0usize;
-        let mut pacer = boxbox_relay::source::replay::Pacer::new(&recording.datagrams, options);
-        while let Some(d) = pacer.next(&mut stop).await {
+        let mut pacer = boxbox_relay::source::replay::Pacer::new(options);
+        while let Some(d) = pacer.next(&mut playback, &mut stop).await {
             if socket.send_to(&d.payload, args.to).await.is_err() {
                 failed += 1;
             }
@@ -241,6 +240,10 @@ fn replay(args: boxbox_relay::cli::ReplayArgs) -> anyhow::Result<()> {
             "sent {} datagrams ({failed} failed)",
             pacer.delivered() - failed
         );
+        let end = playback.finish().await?;
+        if end.truncated_tail {
+            eprintln!("the recording ends inside a record: sent what precedes it");
+        }
         if failed > 0 {
             anyhow::bail!("{failed} datagrams could not be sent to {}", args.to);
         }

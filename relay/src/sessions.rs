@@ -10,13 +10,12 @@
 //! by playing it through the engine (decode → normalize → lap records, the same code as a replay, states sampled
 //! every [`SAMPLE_EVERY_S`] of session time) on a blocking thread, one at a time, for files up to
 //! [`MAX_EXPORT_BYTES`]; the last one is cached while the file does not change. The file is read through a window
-//! of [`READ_CHUNK_BYTES`] ([`boxbox_engine::recording::PcapReader`]), so memory does not grow with the recording.
+//! ([`crate::pcap_stream::PcapStream`]), so memory does not grow with the recording.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use anyhow::Context;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -24,7 +23,6 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use boxbox_engine::history::LapRecorder;
-use boxbox_engine::recording::{PcapReader, PcapStep};
 use boxbox_engine::telemetry::{self, normalize::Normalizer};
 use boxbox_engine::wire::{LapRecord, RaceState, SCHEMA_VERSION};
 use serde::Serialize;
@@ -40,9 +38,6 @@ pub const SAMPLE_EVERY_S: f64 = 0.2;
 /// The largest recording exported: it bounds the time an export takes (a simulated 57-lap race at 20 Hz is
 /// 777 MB and takes 4–10 s in a debug build), not the memory (24 MB at the peak for that race).
 pub const MAX_EXPORT_BYTES: u64 = 4 << 30;
-
-/// How much of a recording is read at a time for an export.
-pub const READ_CHUNK_BYTES: usize = 1 << 20;
 
 /// The longest session id.
 const MAX_ID_LEN: usize = 128;
@@ -409,46 +404,18 @@ pub fn export(
     }
 }
 
-/// Plays a recording through the engine and exports it, reading it [`READ_CHUNK_BYTES`] at a time. A torn or
-/// damaged tail ends the export with what came before it, as a replay does.
+/// Plays a recording through the engine and exports it, reading it a window at a time
+/// ([`crate::pcap_stream::PcapStream`]). A torn or damaged tail ends the export with what came before it, as a
+/// replay does.
 ///
 /// # Errors
 /// If the file cannot be read or is not a libpcap file.
 pub fn export_pcap(id: &str, path: &Path) -> anyhow::Result<SessionExport> {
-    use std::io::Read;
-    let context = || format!("cannot read {}", path.display());
-    let mut file = std::fs::File::open(path).with_context(context)?;
-    // Appends up to a chunk to `buf`; 0 at the end of the file.
-    let mut read_more = |buf: &mut Vec<u8>| -> std::io::Result<usize> {
-        let old = buf.len();
-        buf.resize(old + READ_CHUNK_BYTES, 0);
-        let n = file.read(&mut buf[old..])?;
-        buf.truncate(old + n);
-        Ok(n)
-    };
-    let mut buf = Vec::with_capacity(2 * READ_CHUNK_BYTES);
-    while buf.len() < 24 && read_more(&mut buf).with_context(context)? > 0 {}
-    let (reader, mut pos) = PcapReader::new(&buf).with_context(context)?;
+    let mut stream = crate::pcap_stream::PcapStream::open(path)?;
     let mut normalizer = Normalizer::new();
     let mut laps = LapRecorder::new();
     let mut sampled_at: Option<f64> = None;
-    loop {
-        let datagram = match reader.next(&buf[pos..]) {
-            PcapStep::Record { consumed, datagram } => {
-                pos += consumed;
-                datagram
-            }
-            PcapStep::NeedMore => {
-                // Keep the partial record, read on; a partial record at the end of the file is a torn tail.
-                buf.drain(..pos);
-                pos = 0;
-                if read_more(&mut buf).with_context(context)? == 0 {
-                    break;
-                }
-                continue;
-            }
-            PcapStep::Damaged => break,
-        };
+    while let Some(datagram) = stream.next_record()? {
         // Frames that are not UDP and malformed datagrams are skipped, as the live source does.
         let Some(packet) = datagram.and_then(|d| telemetry::decode(&d.payload).ok()) else {
             continue;

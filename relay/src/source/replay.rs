@@ -2,20 +2,23 @@
 //! the same [`PacketPipeline`] as live UDP) or out to a UDP address (`boxbox replay --to`).
 //!
 //! Seek: datagrams before `start_s` (session time, from each packet's header) are delivered at once (or at a
-//! bounded rate over a socket) so the state at the seek point is complete; pacing starts there.
+//! bounded rate over a socket) so the state at the seek point is complete; pacing starts there. The file is read
+//! as it plays, a window at a time, never whole.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use boxbox_engine::recording::{Datagram, Recording, read_pcap};
+use boxbox_engine::recording::Datagram;
 use boxbox_engine::telemetry::PacketHeader;
 use boxbox_engine::telemetry::reader::Reader;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::udp::PacketPipeline;
 use super::{Connection, Publisher, SourceStats};
+use crate::pcap_stream::PcapStream;
 
 /// How to play a recording.
 #[derive(Clone, Copy, Debug)]
@@ -28,18 +31,66 @@ pub struct PlayOptions {
     pub fast_forward_per_s: Option<f64>,
 }
 
-/// Reads a recording.
+/// Datagrams read ahead of the pacer: the memory a playback holds, whatever the recording's size (a race recorded
+/// at the games' rates is gigabytes).
+const READ_AHEAD: usize = 1024;
+
+/// A recording being played: read on a blocking thread through a window ([`PcapStream`]) and handed over
+/// [`READ_AHEAD`] datagrams at most ahead of the [`Pacer`].
+#[derive(Debug)]
+pub struct Playback {
+    datagrams: mpsc::Receiver<Datagram>,
+    reader: JoinHandle<anyhow::Result<ReadEnd>>,
+}
+
+/// How reading a recording ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadEnd {
+    /// UDP datagrams read.
+    pub datagrams: usize,
+    /// Frames that are not IPv4/UDP datagrams, skipped.
+    pub skipped_frames: usize,
+    /// The file ended inside a record, or at a damaged one: what came before it was played.
+    pub truncated_tail: bool,
+}
+
+/// Opens a recording and starts reading it.
 ///
 /// # Errors
 /// If the file cannot be read or is not a libpcap file.
-pub fn load(path: &std::path::Path) -> anyhow::Result<Recording> {
-    use anyhow::Context;
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let recording = read_pcap(&bytes).with_context(|| format!("cannot read {}", path.display()))?;
-    if recording.truncated_tail {
-        tracing::warn!(file = %path.display(), "the recording ends inside a record; playing what precedes it");
+pub fn open(path: &Path) -> anyhow::Result<Playback> {
+    let mut stream = PcapStream::open(path)?;
+    let (tx, datagrams) = mpsc::channel(READ_AHEAD);
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut end = ReadEnd::default();
+        while let Some(record) = stream.next_record()? {
+            match record {
+                Some(d) => {
+                    end.datagrams += 1;
+                    // The playback was stopped: nothing more to read.
+                    if tx.blocking_send(d).is_err() {
+                        return Ok(end);
+                    }
+                }
+                None => end.skipped_frames += 1,
+            }
+        }
+        end.truncated_tail = stream.truncated_tail();
+        Ok(end)
+    });
+    Ok(Playback { datagrams, reader })
+}
+
+impl Playback {
+    /// Stops reading (if the pacer stopped early) and says how reading ended.
+    ///
+    /// # Errors
+    /// If the file could not be read to its end.
+    pub async fn finish(self) -> anyhow::Result<ReadEnd> {
+        let Playback { datagrams, reader } = self;
+        drop(datagrams);
+        reader.await?
     }
-    Ok(recording)
 }
 
 /// The packet header's session time, if the datagram has a header.
@@ -49,31 +100,27 @@ fn session_time(payload: &[u8]) -> Option<f64> {
         .map(|h| f64::from(h.session_time))
 }
 
-/// Paces a recording: [`Pacer::next`] returns each datagram when it is due, earlier datagrams of a seek at once.
+/// Paces a playback: [`Pacer::next`] returns each datagram when it is due. Until the first datagram at or after
+/// `start_s` (session time) they come at once (a seek: the state there is complete); from it on, with the
+/// recording's timing, scaled.
 #[derive(Debug)]
-pub struct Pacer<'a> {
-    datagrams: &'a [Datagram],
+pub struct Pacer {
     options: PlayOptions,
-    /// Index of the first datagram at or after `start_s`.
-    seek_end: usize,
-    next: usize,
+    /// The seek is over: datagrams are paced.
+    paced: bool,
+    delivered: usize,
     started: Instant,
-    /// When the first paced datagram was delivered.
-    t0: Option<Instant>,
+    /// When the first paced datagram was delivered, and when it had been received.
+    t0: Option<(Instant, Duration)>,
 }
 
-impl<'a> Pacer<'a> {
-    /// A pacer over `datagrams`, starting now.
-    pub fn new(datagrams: &'a [Datagram], options: PlayOptions) -> Self {
-        let seek_end = datagrams
-            .iter()
-            .position(|d| session_time(&d.payload).is_some_and(|t| t >= options.start_s))
-            .unwrap_or(datagrams.len());
+impl Pacer {
+    /// A pacer starting now.
+    pub fn new(options: PlayOptions) -> Self {
         Pacer {
-            datagrams,
             options,
-            seek_end,
-            next: 0,
+            paced: false,
+            delivered: 0,
             started: Instant::now(),
             t0: None,
         }
@@ -81,17 +128,27 @@ impl<'a> Pacer<'a> {
 
     /// Datagrams returned so far.
     pub fn delivered(&self) -> usize {
-        self.next
+        self.delivered
     }
 
-    /// The next datagram once it is due; `None` at the end or when `stop` turns true.
-    pub async fn next(&mut self, stop: &mut watch::Receiver<bool>) -> Option<&'a Datagram> {
-        let d = self.datagrams.get(self.next)?;
+    /// The next datagram of `playback` once it is due; `None` at the end or when `stop` turns true.
+    pub async fn next(
+        &mut self,
+        playback: &mut Playback,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<Datagram> {
         if *stop.borrow() {
             return None;
         }
-        let k = self.next;
-        let due = if k < self.seek_end {
+        let d = tokio::select! {
+            d = playback.datagrams.recv() => d?,
+            _ = stop.changed() => return None,
+        };
+        if !self.paced {
+            self.paced = session_time(&d.payload).is_some_and(|t| t >= self.options.start_s);
+        }
+        let k = self.delivered;
+        let due = if !self.paced {
             match self.options.fast_forward_per_s {
                 Some(rate) => Some(self.started + Duration::from_secs_f64(k as f64 / rate)),
                 None => {
@@ -103,10 +160,8 @@ impl<'a> Pacer<'a> {
                 }
             }
         } else {
-            let first = &self.datagrams[self.seek_end];
-            let t0 = *self.t0.get_or_insert_with(Instant::now);
-            let offset =
-                d.received.saturating_sub(first.received).as_secs_f64() / self.options.speed;
+            let (t0, first) = *self.t0.get_or_insert_with(|| (Instant::now(), d.received));
+            let offset = d.received.saturating_sub(first).as_secs_f64() / self.options.speed;
             Some(t0 + Duration::from_secs_f64(offset))
         };
         if let Some(due) = due {
@@ -115,7 +170,7 @@ impl<'a> Pacer<'a> {
                 _ = stop.changed() => return None,
             }
         }
-        self.next += 1;
+        self.delivered += 1;
         Some(d)
     }
 }
@@ -129,9 +184,9 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let path = file.clone();
-    let loaded = tokio::task::spawn_blocking(move || load(&path)).await;
-    let recording = match loaded {
-        Ok(Ok(r)) => r,
+    let opened = tokio::task::spawn_blocking(move || open(&path)).await;
+    let mut playback = match opened {
+        Ok(Ok(p)) => p,
         Ok(Err(e)) => {
             tracing::error!("{e:#}");
             stats.error("recording", format!("{e:#}"));
@@ -146,15 +201,31 @@ pub async fn serve(
     };
     stats.set_recording(Some(file.clone()));
     stats.set_connection(Connection::Connected);
-    tracing::info!(file = %file.display(), datagrams = recording.datagrams.len(), ?options, "replaying");
+    tracing::info!(file = %file.display(), ?options, "replaying");
     let mut pipeline = PacketPipeline::new(publisher, stats.clone());
-    let mut pacer = Pacer::new(&recording.datagrams, options);
-    while let Some(d) = pacer.next(&mut stop).await {
+    let mut pacer = Pacer::new(options);
+    while let Some(d) = pacer.next(&mut playback, &mut stop).await {
         let _ = pipeline.push(&d.payload, 0);
     }
     pipeline.publish_now();
-    if pacer.delivered() == recording.datagrams.len() {
-        stats.set_connection(Connection::Finished);
-        tracing::info!(file = %file.display(), "replay finished");
+    let stopped = *stop.borrow();
+    match playback.finish().await {
+        Ok(end) => {
+            if end.truncated_tail {
+                tracing::warn!(
+                    file = %file.display(),
+                    "the recording ends inside a record; played what precedes it"
+                );
+            }
+            if !stopped {
+                stats.set_connection(Connection::Finished);
+                tracing::info!(file = %file.display(), datagrams = end.datagrams, "replay finished");
+            }
+        }
+        Err(e) => {
+            tracing::error!("{e:#}");
+            stats.error("recording", format!("{e:#}"));
+            stats.set_connection(Connection::Failed);
+        }
     }
 }
