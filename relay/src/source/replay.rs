@@ -33,7 +33,7 @@ pub struct PlayOptions {
 
 /// Datagrams read ahead of the pacer: the memory a playback holds, whatever the recording's size (a race recorded
 /// at the games' rates is gigabytes).
-const READ_AHEAD: usize = 1024;
+pub const READ_AHEAD: usize = 1024;
 
 /// A recording being played: read on a blocking thread through a window ([`PcapStream`]) and handed over
 /// [`READ_AHEAD`] datagrams at most ahead of the [`Pacer`].
