@@ -225,14 +225,16 @@ proptest! {
         let _ = decode(&bytes);
     }
 
-    /// Real packets truncated or with a flipped bit never panic, and truncation is always reported.
+    /// Real packets truncated or with a flipped bit never panic, and truncating a packet that decodes is always
+    /// reported. (Not one of the deliberately malformed captures: `2024-03-SCAR.bin` is a byte too long, so its
+    /// first 45 bytes are a whole SCAR event.)
     #[test]
     fn damaged_real_packets_never_panic(pick in 0usize..1000, cut in 0usize..1500, bit in 0usize..12_000) {
         let captures = all_captures();
-        let (_, bytes) = &captures[pick % captures.len()];
+        let (name, bytes) = &captures[pick % captures.len()];
         let cut = cut.min(bytes.len());
-        if cut < bytes.len() {
-            prop_assert!(decode(&bytes[..cut]).is_err());
+        if cut < bytes.len() && decode(bytes).is_ok() {
+            prop_assert!(decode(&bytes[..cut]).is_err(), "{name} cut at {cut}");
         }
         let mut flipped = bytes.clone();
         let bit = bit % (flipped.len() * 8);

