@@ -146,6 +146,9 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
+/// The default limit of an ingest body (`--max-ingest-bytes`), and of a WebSocket feed's message.
+pub const DEFAULT_MAX_INGEST_BYTES: usize = 16 << 20;
+
 impl AccessConfig {
     /// Defaults for a pit wall: reads open, CORS closed, 1 MiB bodies (16 MiB for ingest), 50 requests per second
     /// per IP with bursts of 200, and the given control token (or a generated one).
@@ -156,7 +159,7 @@ impl AccessConfig {
             require_token_for_reads: false,
             cors_origins: Vec::new(),
             max_body_bytes: 1 << 20,
-            max_ingest_bytes: 16 << 20,
+            max_ingest_bytes: DEFAULT_MAX_INGEST_BYTES,
             rate_limit: Some(RateLimit {
                 per_s: 50.0,
                 burst: 200,

@@ -30,6 +30,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::{broadcast, watch};
 
+use crate::access::{RateLimit, RateLimiter};
 use crate::hub::{Hub, Publication};
 
 /// How often the latest snapshot is published even when no session begins.
@@ -44,7 +45,8 @@ const CLIENT_CAPACITY: usize = 1024;
 pub struct NatsStats {
     /// Messages handed to NATS (snapshots, deltas, request replies).
     pub published: AtomicU64,
-    /// Publications not sent: NATS was unreachable or the publisher fell behind.
+    /// Publications not sent: NATS was unreachable, the publisher fell behind, or a snapshot request was over the
+    /// answers' limit.
     pub dropped: AtomicU64,
     /// The client is connected to a NATS server.
     pub is_connected: AtomicBool,
@@ -109,7 +111,10 @@ pub async fn spawn(
         synced: None,
         session: String::new(),
         warned_max_payload: false,
-        answers: Answers::default(),
+        answers: RateLimiter::new(RateLimit {
+            per_s: f64::from(MAX_ANSWERS_PER_S),
+            burst: MAX_ANSWERS_PER_S,
+        }),
     };
     Ok(tokio::spawn(publisher.run(stop)))
 }
@@ -125,20 +130,13 @@ struct Publisher {
     session: String,
     /// A frame over the server's `max_payload` has been reported.
     warned_max_payload: bool,
-    answers: Answers,
+    /// Snapshot requests: anyone on the NATS server (a browser on its WebSocket listener too) may ask, and each
+    /// answer is a whole snapshot, so answers are limited to [`MAX_ANSWERS_PER_S`] (more are dropped and counted;
+    /// a page asks again). One bucket for all: requests carry no address.
+    answers: RateLimiter,
 }
 
-/// Snapshot requests answered: anyone on the NATS server (a browser on its WebSocket listener too) may ask, and
-/// each answer is a whole snapshot, so answers are limited to [`MAX_ANSWERS_PER_S`] (more are dropped and counted;
-/// a page asks again).
-#[derive(Default)]
-struct Answers {
-    /// The second the count is for, and the answers sent in it.
-    second: Option<tokio::time::Instant>,
-    sent: u32,
-}
-
-/// The most snapshot requests answered a second.
+/// The most snapshot requests answered a second (and at once).
 const MAX_ANSWERS_PER_S: u32 = 20;
 
 impl Publisher {
@@ -233,21 +231,17 @@ impl Publisher {
 
     /// Answers a snapshot request with the latest snapshot (an empty reply while the relay has no state), within
     /// [`MAX_ANSWERS_PER_S`].
-    async fn answer(&mut self, request: async_nats::Message) {
+    async fn answer(&self, request: async_nats::Message) {
         let Some(reply) = request.reply else { return };
-        let now = tokio::time::Instant::now();
-        let a = &mut self.answers;
-        if a.second
-            .is_none_or(|s| now.duration_since(s) >= std::time::Duration::from_secs(1))
+        let everyone = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        if self
+            .answers
+            .check(everyone, tokio::time::Instant::now())
+            .is_err()
         {
-            a.second = Some(now);
-            a.sent = 0;
-        }
-        if a.sent >= MAX_ANSWERS_PER_S {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        a.sent += 1;
         // The hub's serialized snapshot, shared: no copy per answer.
         let frame = self
             .hub

@@ -721,13 +721,13 @@ impl IntoResponse for ApiError {
 /// so they are rewritten here with the same status and headers (axum adds `Allow` to a `405` after this layer,
 /// on its way out of the route). The web app's answers stay what they are.
 async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let path = request.uri().path().to_owned();
+    let path = request.uri().path();
     let api = path == "/api" || path.starts_with("/api/") || path == "/ws" || path == "/metrics";
-    let method = request.method().clone();
-    let response = next.run(request).await;
     if !api {
-        return response;
+        return next.run(request).await;
     }
+    let (path, method) = (path.to_owned(), request.method().clone());
+    let response = next.run(request).await;
     let status = response.status();
     let json = response
         .headers()
@@ -737,7 +737,7 @@ async fn json_errors(request: axum::extract::Request, next: axum::middleware::Ne
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    // axum's texts are a line; a longer body is cut.
+    // axum's texts are a line; a body over 4 KiB is not one of them, and its status's reason stands in for it.
     let text = axum::body::to_bytes(body, 4096)
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())

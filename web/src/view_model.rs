@@ -24,13 +24,25 @@ use boxbox_engine::wire::{
 
 use self::sectors::SectorCell;
 
-/// A decimal number typed or sent as text (a control's value, a link's `t=`): `2700`, `12.5`, `1e3`, with
-/// surrounding blanks; `None` for anything else (`inf`, `NaN`, `.5` and `5.` included).
+/// A decimal number typed or sent as text (a control's value, a link's `t=`): `2700`, `12.5`, `1e3`, `+5`,
+/// `090`, with surrounding blanks; `None` for anything else (`inf`, `NaN`, `.5` and `5.` included).
 ///
 /// Read by serde_json, which the page links anyway for the wire and which rounds correctly (`float_roundtrip`):
-/// `str::parse::<f64>` would add `core`'s own parser and its 10 KB table of powers of five to the wasm.
+/// `str::parse::<f64>` would add `core`'s own parser and its 10 KB table of powers of five to the wasm. JSON has
+/// no leading `+` and no leading zeros, which a hand-written link may have: they are taken off first.
 pub fn parse_number(text: &str) -> Option<f64> {
-    serde_json::from_str::<f64>(text.trim()).ok()
+    let text = text.trim();
+    let (sign, digits) = match (text.strip_prefix('-'), text.strip_prefix('+')) {
+        (Some(rest), _) => ("-", rest),
+        (None, Some(rest)) if !rest.starts_with(['+', '-']) => ("", rest),
+        (None, Some(_)) => return None,
+        (None, None) => ("", text),
+    };
+    // Zeros before another digit: `090` is 90, `0.5` and `0` stay.
+    let zeros = digits.len() - digits.trim_start_matches('0').len();
+    let keep = usize::from(!digits[zeros..].starts_with(|c: char| c.is_ascii_digit()));
+    let digits = &digits[zeros.saturating_sub(keep)..];
+    serde_json::from_str::<f64>(&format!("{sign}{digits}")).ok()
 }
 
 /// A lap or sector time as `m:ss.sss` (or `ss.sss` under a minute); `—` when unknown.
@@ -299,7 +311,19 @@ mod tests {
             assert_eq!(parse_number(text), text.parse::<f64>().ok(), "{text}");
         }
         assert_eq!(parse_number(" 612 "), Some(612.0));
-        for text in ["", "abc", "1,5", "inf", "NaN", "12s", "--1"] {
+        for (text, n) in [
+            ("+5", 5.0),
+            ("090", 90.0),
+            ("007.5", 7.5),
+            ("-012", -12.0),
+            ("0", 0.0),
+            ("00", 0.0),
+        ] {
+            assert_eq!(parse_number(text), Some(n), "{text}");
+        }
+        for text in [
+            "", "abc", "1,5", "inf", "NaN", "12s", "--1", "+-1", "+", "0x10",
+        ] {
             assert_eq!(parse_number(text), None, "{text:?}");
         }
     }

@@ -170,9 +170,9 @@ pub enum CarId {
 pub struct FeedTire {
     /// `soft`, `medium`, `hard`, `intermediate`, `wet` (or `S`/`M`/`H`/`I`/`W`).
     pub compound: String,
-    /// Laps on this set.
+    /// Laps on this set; left out, the set is the one the car had (its age counted from the laps since).
     #[serde(default)]
-    pub age: u32,
+    pub age: Option<u32>,
     /// Percent worn, 0–100 (one figure for the four corners).
     #[serde(default)]
     pub wear_level: f64,
@@ -509,8 +509,8 @@ struct FeedSlot {
     best_sectors_s: [Option<f64>; 3],
     gap_to_leader_s: Option<f64>,
     stints: Vec<Stint>,
-    /// The leader's lap (the frame's `lap`) when the last stint began.
-    stint_began_on: u32,
+    /// The leader's lap (the frame's `lap`) when the car's last stop began its stint (none before a stop).
+    stint_began_on: Option<u32>,
     pit_stops: u32,
     grid_position: u8,
     /// Whether the latest frame has the car; a car that drops out of the feed is listed as retired.
@@ -571,7 +571,7 @@ impl FeedNormalizer {
                         best_sectors_s: sectors(car),
                         gap_to_leader_s: None,
                         stints: Vec::new(),
-                        stint_began_on: frame.lap,
+                        stint_began_on: None,
                         pit_stops: 0,
                         grid_position: if frame.lap <= 1 { car.position } else { 0 },
                         seen: false,
@@ -605,27 +605,30 @@ impl FeedNormalizer {
             {
                 let lap_now = slot.laps_completed + 1;
                 match slot.stints.last_mut() {
+                    // Same compound and not a younger set (an age left out is the same set).
                     Some(stint)
-                        if stint.compound == compound && tire.age >= stint.start_age_laps =>
+                        if stint.compound == compound
+                            && tire.age.is_none_or(|age| age >= stint.start_age_laps) =>
                     {
                         stint.laps = lap_now.saturating_sub(stint.start_lap);
                     }
-                    // No car stops twice in a lap: a change on the stint's first lap corrects its tyres (a feed
-                    // fixing a frame, or one that leaves `age` out now and then) instead of adding a stop.
-                    Some(stint) if slot.stint_began_on == frame.lap => {
+                    // No car stops twice in a lap: another change on the lap of a stop corrects that stop's tyres
+                    // (a feed fixing a frame) instead of adding a stop, so a feed cannot grow the stints per frame.
+                    Some(stint) if slot.stint_began_on == Some(frame.lap) => {
                         stint.compound = compound;
-                        stint.start_age_laps = tire.age;
+                        stint.start_age_laps = tire.age.unwrap_or(stint.start_age_laps);
                     }
                     last => {
-                        if last.is_some() {
+                        let stop = last.is_some();
+                        if stop {
                             slot.pit_stops += 1;
                         }
-                        slot.stint_began_on = frame.lap;
+                        slot.stint_began_on = stop.then_some(frame.lap);
                         slot.stints.push(Stint {
                             compound,
                             start_lap: lap_now,
                             laps: 0,
-                            start_age_laps: tire.age,
+                            start_age_laps: tire.age.unwrap_or(0),
                         });
                     }
                 }
@@ -710,7 +713,11 @@ impl FeedNormalizer {
             },
             |tire| TyreSet {
                 compound: parse_compound(&tire.compound).unwrap_or(Compound::Medium),
-                age_laps: tire.age,
+                age_laps: tire.age.unwrap_or_else(|| {
+                    slot.stints
+                        .last()
+                        .map_or(0, |s| s.start_age_laps.saturating_add(s.laps))
+                }),
                 corners: Corners::from_array(
                     [TyreCorner {
                         wear_pct: tire.wear_level,

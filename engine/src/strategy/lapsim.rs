@@ -75,7 +75,7 @@ pub enum SimError {
     /// A start state that does not fit the model.
     #[error("the start state: {0}")]
     BadStart(String),
-    /// A fixed SC/VSC phase or retirement outside the race (or not a number).
+    /// A fixed SC/VSC phase or retirement at a lap that is not a number.
     #[error("the race's events: {0}")]
     BadEvent(String),
     /// Every race of a Monte Carlo was dropped (or none was asked for): there is nothing to rank.
@@ -412,12 +412,18 @@ impl Prepared {
                 )
             }
         };
-        if let Some(p) = model.fixed.fcy.iter().flatten().find(|p| {
-            !(p.start.is_finite() && p.end.is_finite() && p.start < f64::from(model.total_laps))
-        }) {
+        // Not a number of laps: refused. Beyond the flag is fine: a retirement there never happens (a car
+        // disqualified after running the distance is one), a phase there is held on the last lap.
+        if let Some(p) = model
+            .fixed
+            .fcy
+            .iter()
+            .flatten()
+            .find(|p| !(p.start.is_finite() && p.end.is_finite()))
+        {
             return Err(SimError::BadEvent(format!(
-                "a {:?} phase from {} to {} laps is not within the race's {} laps",
-                p.kind, p.start, p.end, model.total_laps
+                "a {:?} phase from {} to {} laps",
+                p.kind, p.start, p.end
             )));
         }
         if let Some(r) = model
@@ -425,12 +431,9 @@ impl Prepared {
             .retirements
             .iter()
             .flatten()
-            .find(|r| !(r.at.is_finite() && r.at < f64::from(model.total_laps)))
+            .find(|r| !r.at.is_finite())
         {
-            return Err(SimError::BadEvent(format!(
-                "a retirement at {} laps is not within the race's {} laps",
-                r.at, model.total_laps
-            )));
+            return Err(SimError::BadEvent(format!("a retirement at {} laps", r.at)));
         }
         let fixed_fcy = model.fixed.fcy.as_ref().map(|phases| {
             phases

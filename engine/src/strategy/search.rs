@@ -367,7 +367,7 @@ pub fn evaluate_plans(
             prepared?;
             let (all, window) = reports.next().ok_or(SimError::NoDrivers)?;
             // A plan whose every race was dropped would rank first with a mean position of 0.
-            if all.runs == 0 || window.runs == 0 {
+            if all.runs == 0 {
                 let why = if all.warnings.is_empty() {
                     format!("{} runs asked for", config.runs_per_plan)
                 } else {
@@ -376,7 +376,9 @@ pub fn evaluate_plans(
                 return Err(SimError::NoValidRun(why));
             }
             let free = free_track_s(model, car, plan, start).unwrap_or(f64::NAN);
-            Ok(result(plan.clone(), free, car, &all, &window))
+            // No valid race among the window's: its figures are the whole run's rather than zeros.
+            let window = if window.runs == 0 { &all } else { &window };
+            Ok(result(plan.clone(), free, car, &all, window))
         })
         .collect()
 }

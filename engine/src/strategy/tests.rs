@@ -942,30 +942,38 @@ mod bad_input {
     }
 
     #[test]
-    fn events_outside_the_race_are_refused() {
+    fn events_at_no_lap_are_refused_and_beyond_the_flag_run() {
         let m = field(4, 30);
         let config = McConfig {
             runs: 10,
             seed: 1,
             deterministic: false,
         };
-        for (start, end) in [
-            (5e9, 5e9 + 2.0),
-            (30.0, 32.0),
-            (f64::NAN, 3.0),
-            (2.0, f64::INFINITY),
-        ] {
-            let what = WhatIf {
-                plans: Vec::new(),
-                fcy: vec![FcyPhase {
-                    start,
-                    end,
-                    kind: FcyKind::Sc,
-                }],
-            };
-            let e = search::what_if(&m, &plans(&m), None, &what, &config).unwrap_err();
+        let what = |start, end| WhatIf {
+            plans: Vec::new(),
+            fcy: vec![FcyPhase {
+                start,
+                end,
+                kind: FcyKind::Sc,
+            }],
+        };
+        for (start, end) in [(f64::NAN, 3.0), (2.0, f64::INFINITY)] {
+            let e = search::what_if(&m, &plans(&m), None, &what(start, end), &config).unwrap_err();
             assert!(matches!(e, SimError::BadEvent(_)), "{start}–{end}: {e}");
         }
+        // Beyond the flag (it used to overflow into a race-long SC at 5e9): held on the last lap at most.
+        for (start, end) in [(5e9, 5e9 + 2.0), (30.0, 32.0)] {
+            let r = search::what_if(&m, &plans(&m), None, &what(start, end), &config).unwrap();
+            assert!(r.what_if.sc_probability <= 1.0, "{start}–{end}");
+        }
+        // A retirement at the flag (a car disqualified after the distance) never happens.
+        let mut flagged = m.clone();
+        flagged.fixed.retirements = Some(vec![Retirement {
+            driver: 1,
+            at: 30.0,
+        }]);
+        let p = Prepared::new(&flagged, &plans(&flagged), None).unwrap();
+        assert!(!Runner::new(&p).run(None).dnf[1]);
     }
 
     #[test]

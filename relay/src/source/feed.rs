@@ -21,7 +21,7 @@ use super::{Connection, Fallback, FallbackRun, Publisher, SourceStats, jitter_un
 const QUIET: Duration = Duration::from_secs(15);
 
 /// The largest message taken from a feed: the ingest endpoint's default body limit (tungstenite's own is 64 MiB).
-pub const MAX_FEED_MESSAGE_BYTES: usize = 16 << 20;
+pub const MAX_FEED_MESSAGE_BYTES: usize = crate::access::DEFAULT_MAX_INGEST_BYTES;
 
 /// Opens the feed's WebSocket with [`MAX_FEED_MESSAGE_BYTES`] as its message limit.
 async fn connect(
@@ -83,7 +83,9 @@ pub async fn run_ws(
                             continue;
                         }
                         () = super::udp::sleep_until_some(held) => {
-                            if let Some(state) = normalizer.state() {
+                            if stand_in.is_none()
+                                && let Some(state) = normalizer.state()
+                            {
                                 publisher.publish_now(state);
                             }
                             continue;
@@ -117,10 +119,13 @@ pub async fn run_ws(
                                     }
                                 }
                             }
-                            if !publisher.due() {
-                                publisher.hold();
-                            } else if let Some(state) = normalizer.state() {
-                                publisher.publish_now(state);
+                            // While the stand-in runs it has the hub: stale frames publish nothing.
+                            if stand_in.is_none() {
+                                if !publisher.due() {
+                                    publisher.hold();
+                                } else if let Some(state) = normalizer.state() {
+                                    publisher.publish_now(state);
+                                }
                             }
                         }
                         Err(e) => {
@@ -130,8 +135,10 @@ pub async fn run_ws(
                     }
                 }
                 tracing::warn!(%url, "feed disconnected");
-                // Publish the last state the feed gave, whatever the rate limit.
-                if let Some(state) = normalizer.state() {
+                // Publish the last state the feed gave, whatever the rate limit (unless the stand-in has the hub).
+                if stand_in.is_none()
+                    && let Some(state) = normalizer.state()
+                {
                     publisher.publish_now(state);
                 }
             }

@@ -66,11 +66,11 @@ pub fn open(path: &Path) -> anyhow::Result<Playback> {
         while let Some(record) = stream.next_record()? {
             match record {
                 Some(d) => {
-                    end.datagrams += 1;
                     // The playback was stopped: nothing more to read.
                     if tx.blocking_send(d).is_err() {
                         return Ok(end);
                     }
+                    end.datagrams += 1;
                 }
                 None => end.skipped_frames += 1,
             }
@@ -184,6 +184,7 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let path = file.clone();
+    // Opening reads the file's first window: file IO, off the async threads.
     let opened = tokio::task::spawn_blocking(move || open(&path)).await;
     let mut playback = match opened {
         Ok(Ok(p)) => p,
