@@ -377,6 +377,24 @@ async fn ingest_takes_frames_and_batches_and_rejects_bad_bodies_whole() {
         (&json!(2.0), &json!(2))
     );
 
+    // The feed moves on to the next race: another track, its clock back near zero. A new session, not a stale
+    // frame: the hub's live session changes and the state is the new race's alone.
+    let sessions = relay.http("GET", "/api/v1/sessions", None).await.1;
+    let monza_id = sessions["sessions"][0]["id"].clone();
+    assert_eq!(sessions["sessions"][0]["track"], "Monza", "{sessions}");
+    let mut spa = frame(1.0, 1, &field("soft", 0));
+    spa["track"] = json!("Spa");
+    let (code, body) = relay.http("POST", INGEST, Some(&spa.to_string())).await;
+    assert_eq!((code, &body["accepted"]), (202, &json!(1)), "{body}");
+    let state = wait_state(&relay, Duration::from_secs(5), |s| s.session.track == "Spa").await;
+    assert_eq!((state.session_time_s, state.session.leader_lap), (0.0, 1));
+    assert_eq!(codes(&state), ["VER", "HAM", "LEC"]);
+    let sessions = relay.http("GET", "/api/v1/sessions", None).await.1;
+    assert_eq!(sessions["sessions"][0]["track"], "Spa", "{sessions}");
+    assert_ne!(sessions["sessions"][0]["id"], monza_id, "{sessions}");
+    let status = relay.http("GET", SOURCE, None).await.1;
+    assert_eq!(status["errors"]["stale_feed"], 1, "{status}");
+
     // With another source running, ingest is refused.
     let (code, _) = relay
         .http(

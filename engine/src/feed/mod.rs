@@ -20,7 +20,8 @@
 //!
 //! The feed has no timing loops, so the normalizer derives them: a car completed a lap when its `lap_time`
 //! changes, and its gap to the leader is the time between the leader's and its own line crossings of that lap.
-//! A new compound or a younger tyre means a pit stop.
+//! A new compound or a younger tyre means a pit stop. Another track or session type, or a field of cars none of
+//! which the session knows, begins a new session ([`Pushed::NewSession`]).
 
 use std::collections::BTreeMap;
 
@@ -494,8 +495,29 @@ pub struct FeedNormalizer {
     leader_crossings: BTreeMap<u32, f64>,
     frames: u64,
     stale_frames: u64,
+    /// Car entries ignored because the session had used [`MAX_CARS`] ids already.
+    refused_cars: u64,
     /// The longest distance along a lap seen, in metres (at least 5 km).
     longest_lap_m: f64,
+}
+
+/// What [`FeedNormalizer::push`] did with a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// Applied to the session under way.
+    Applied,
+    /// The frame begins another session (see [`FeedNormalizer::push`]): the normalizer forgot the last one and
+    /// started over from this frame.
+    NewSession,
+    /// Older than the last frame: ignored.
+    Stale,
+}
+
+impl Pushed {
+    /// Whether the frame was applied (to the session under way or to a new one).
+    pub fn applied(self) -> bool {
+        self != Pushed::Stale
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -533,13 +555,32 @@ impl FeedNormalizer {
         (self.frames, self.stale_frames)
     }
 
-    /// Feeds one validated frame (from [`parse`]). A frame older than the last one is ignored and counted, so a
-    /// feed that resends after a reconnect does not rewind the race: `false` then, `true` when it was applied.
-    pub fn push(&mut self, frame: FeedFrame) -> bool {
+    /// Car entries ignored because the session had used [`MAX_CARS`] car ids already (a feed that renumbers its
+    /// cars within a session).
+    pub fn refused_cars(&self) -> u64 {
+        self.refused_cars
+    }
+
+    /// Feeds one validated frame (from [`parse`]).
+    ///
+    /// A frame older than the last one is ignored and counted ([`Pushed::Stale`]), so a feed that resends after a
+    /// reconnect does not rewind the race. A frame that names another track or session type than the last one, or
+    /// whose cars are all unknown to the session, begins a new session ([`Pushed::NewSession`], whatever its
+    /// timestamp): the feed moved on to the next session or race, and its laps, stints and cars must not be added
+    /// to the last one's.
+    pub fn push(&mut self, frame: FeedFrame) -> Pushed {
         let t = frame.timestamp.0;
-        if self.first_timestamp.is_some() && t < self.last_timestamp {
+        let new_session = self.begins_new_session(&frame);
+        if new_session {
+            *self = FeedNormalizer {
+                frames: self.frames,
+                stale_frames: self.stale_frames,
+                refused_cars: self.refused_cars,
+                ..FeedNormalizer::new()
+            };
+        } else if self.first_timestamp.is_some() && t < self.last_timestamp {
             self.stale_frames += 1;
-            return false;
+            return Pushed::Stale;
         }
         self.frames += 1;
         self.first_timestamp.get_or_insert(t);
@@ -557,6 +598,7 @@ impl FeedNormalizer {
                 Some(&i) => i,
                 None => {
                     if self.cars.len() >= MAX_CARS {
+                        self.refused_cars += 1;
                         continue;
                     }
                     self.index.insert(car.car_id.clone(), self.cars.len());
@@ -635,7 +677,27 @@ impl FeedNormalizer {
             }
         }
         self.frame = Some(frame);
-        true
+        if new_session {
+            Pushed::NewSession
+        } else {
+            Pushed::Applied
+        }
+    }
+
+    /// Whether `frame` belongs to another session than the last frame: another track or session type (where both
+    /// frames name one), or no car the session knows.
+    fn begins_new_session(&self, frame: &FeedFrame) -> bool {
+        let Some(last) = &self.frame else {
+            return false;
+        };
+        let differs =
+            |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(a), Some(b)) if a != b);
+        differs(&last.track, &frame.track)
+            || differs(&last.session_type, &frame.session_type)
+            || !frame
+                .cars
+                .iter()
+                .any(|c| self.index.contains_key(&c.car_id))
     }
 
     /// The race as a [`RaceState`], once a frame arrived. Times are seconds since the first frame.

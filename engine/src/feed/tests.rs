@@ -333,3 +333,132 @@ fn a_jittery_feed_neither_counts_a_lap_nor_a_stop_per_frame() {
     let s = n.state().unwrap();
     assert_eq!((s.cars[0].pit_stops, s.cars[0].stints.len()), (2, 3));
 }
+
+/// Pushes every frame of `json`; what the last one did.
+fn push_one(n: &mut FeedNormalizer, json: &str) -> Pushed {
+    let mut last = None;
+    for f in parse(json.as_bytes()).unwrap() {
+        last = Some(n.push(f));
+    }
+    last.unwrap()
+}
+
+fn at_track(track: &str, json: String) -> String {
+    json.replacen(r#""lap""#, &format!(r#""track": "{track}", "lap""#), 1)
+}
+
+#[test]
+fn another_track_session_type_or_field_begins_a_new_session() {
+    let mut n = FeedNormalizer::new();
+    let field = |lap: u32, lap_time: f64| {
+        [
+            car(16, "Charles Leclerc", 1, "soft", lap, lap_time),
+            car(
+                44,
+                "Lewis Hamilton",
+                2,
+                "soft",
+                lap,
+                if lap_time > 0.0 { lap_time + 0.4 } else { 0.0 },
+            ),
+        ]
+        .join(",")
+    };
+    for (t, lap, lap_time) in [(100.0, 1, 0.0), (190.0, 2, 90.0), (281.0, 3, 91.0)] {
+        let pushed = push_one(
+            &mut n,
+            &at_track("Monza", frame(t, lap, &field(lap, lap_time))),
+        );
+        assert_eq!(pushed, Pushed::Applied);
+    }
+    let monza = n.state().unwrap();
+    assert_eq!(
+        (monza.session.track.as_str(), monza.cars[0].lap),
+        ("Monza", 3)
+    );
+    // The same track with an earlier clock is a resend, not a session: ignored.
+    let resent = at_track("Monza", frame(150.0, 2, &field(2, 90.0)));
+    assert_eq!(push_one(&mut n, &resent), Pushed::Stale);
+
+    // The next race: another track, the clock back near zero, the same car ids.
+    let spa =
+        |t: f64, lap: u32, lap_time: f64| at_track("Spa", frame(t, lap, &field(lap, lap_time)));
+    assert_eq!(push_one(&mut n, &spa(5.0, 1, 0.0)), Pushed::NewSession);
+    let s = n.state().unwrap();
+    s.check_invariants().unwrap();
+    assert_eq!(s.session.track, "Spa");
+    assert_eq!(
+        s.session_time_s, 0.0,
+        "the new session's clock starts at its first frame"
+    );
+    assert_eq!(s.cars.len(), 2);
+    assert!(
+        s.cars
+            .iter()
+            .all(|c| c.lap == 1 && c.pit_stops == 0 && c.stints.len() == 1)
+    );
+    assert!(
+        s.cars.iter().all(|c| c.best_lap_s.is_none()),
+        "Monza's laps are forgotten"
+    );
+    // Its own clock goes on from there, and goes back as before.
+    assert_eq!(push_one(&mut n, &spa(110.0, 2, 105.0)), Pushed::Applied);
+    assert_eq!(push_one(&mut n, &spa(100.0, 2, 105.0)), Pushed::Stale);
+    assert_eq!(n.state().unwrap().cars[0].lap, 2);
+
+    // Another session type at the same track.
+    let qualifying = spa(120.0, 1, 0.0).replace(r#""race""#, r#""qualifying""#);
+    assert_eq!(push_one(&mut n, &qualifying), Pushed::NewSession);
+    assert_eq!(
+        n.state().unwrap().session.session_type,
+        SessionType::Qualifying
+    );
+
+    // A frame none of whose cars the session knows: another field (a feed that renumbered every car).
+    let others = [
+        car(1, "Max Verstappen", 1, "medium", 1, 0.0),
+        car(4, "Lando Norris", 2, "medium", 1, 0.0),
+    ]
+    .join(",");
+    let renumbered =
+        at_track("Spa", frame(130.0, 1, &others)).replace(r#""race""#, r#""qualifying""#);
+    assert_eq!(push_one(&mut n, &renumbered), Pushed::NewSession);
+    let s = n.state().unwrap();
+    let codes: Vec<&str> = s.cars.iter().map(|c| c.driver.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        ["VER", "NOR"],
+        "no car of the last field listed as retired"
+    );
+    assert_eq!(n.counts(), (7, 2));
+}
+
+#[test]
+fn cars_beyond_the_sessions_ids_are_counted_not_lost_silently() {
+    let mut n = FeedNormalizer::new();
+    let cars = |ids: &[u32]| {
+        ids.iter()
+            .enumerate()
+            .map(|(k, &id)| car(id, &format!("Driver {id}"), k as u8 + 1, "soft", 1, 0.0))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let all: Vec<u32> = (1..=MAX_CARS as u32).collect();
+    assert_eq!(
+        push_one(&mut n, &frame(0.0, 1, &cars(&all))),
+        Pushed::Applied
+    );
+    assert_eq!(n.refused_cars(), 0);
+    // The last car renumbered: its new id has no slot left.
+    let mut renumbered = all.clone();
+    renumbered[MAX_CARS - 1] = 1000;
+    assert_eq!(
+        push_one(&mut n, &frame(1.0, 1, &cars(&renumbered))),
+        Pushed::Applied
+    );
+    assert_eq!(n.refused_cars(), 1);
+    let s = n.state().unwrap();
+    s.check_invariants().unwrap();
+    assert_eq!(s.cars.len(), MAX_CARS);
+    assert_eq!(s.cars.last().unwrap().result_status, ResultStatus::Retired);
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use boxbox_engine::backoff::backoff_s;
-use boxbox_engine::feed::{self, FeedNormalizer};
+use boxbox_engine::feed::{self, FeedNormalizer, Pushed};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -110,8 +110,11 @@ pub async fn run_ws(
                     match feed::parse(&bytes) {
                         Ok(frames) => {
                             for frame in frames {
-                                if super::count_frame(&mut normalizer, frame, &stats) && !heard_from
-                                {
+                                let pushed = super::count_frame(&mut normalizer, frame, &stats);
+                                if pushed == Pushed::NewSession && stand_in.is_none() {
+                                    publisher.begin_session(None);
+                                }
+                                if pushed.applied() && !heard_from {
                                     heard_from = true;
                                     failures = 0;
                                     if let Some(run) = stand_in.take() {

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use boxbox_engine::feed::{FeedFrame, FeedNormalizer};
+use boxbox_engine::feed::{FeedFrame, FeedNormalizer, Pushed};
 use boxbox_engine::wire::RaceState;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -648,7 +648,11 @@ impl Sources {
         let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
         let mut n = 0;
         for frame in frames {
-            n += usize::from(count_frame(&mut state.normalizer, frame, &stats));
+            let pushed = count_frame(&mut state.normalizer, frame, &stats);
+            if pushed == Pushed::NewSession {
+                state.publish.begin_session(None);
+            }
+            n += usize::from(pushed.applied());
         }
         if let Some(race) = state.normalizer.state() {
             // Ingest is paced by the poster: publish every batch.
@@ -852,24 +856,39 @@ pub fn jitter_unit(attempt: u32) -> f64 {
 }
 
 /// Feeds `frame` to `normalizer` and counts it: a frame, or a `stale_feed` error when it is older than the last one
-/// (ignored: a feed resending after a reconnect, or one whose clock went back). Whether it was applied.
+/// (ignored: a feed resending after a reconnect, or one whose clock went back), and a `too_many_cars` error for cars
+/// it had to leave out. On [`Pushed::NewSession`] the caller begins a new session in the hub.
 pub(crate) fn count_frame(
-    normalizer: &mut boxbox_engine::feed::FeedNormalizer,
+    normalizer: &mut FeedNormalizer,
     frame: boxbox_engine::feed::FeedFrame,
     stats: &SourceStats,
-) -> bool {
+) -> Pushed {
     let t = frame.timestamp.0;
-    let applied = normalizer.push(frame);
-    if applied {
-        stats.count(Ok("feed_frame"), 0);
-    } else {
-        stats.count(
+    let refused = normalizer.refused_cars();
+    let pushed = normalizer.push(frame);
+    match pushed {
+        Pushed::Applied => stats.count(Ok("feed_frame"), 0),
+        Pushed::NewSession => {
+            tracing::info!("the feed began another session (track, session type or field changed)");
+            stats.count(Ok("feed_frame"), 0);
+        }
+        Pushed::Stale => stats.count(
             Err((
                 "stale_feed",
                 format!("a frame at t = {t} s is older than the last one: ignored"),
             )),
             0,
+        ),
+    }
+    let left_out = normalizer.refused_cars() - refused;
+    if left_out > 0 {
+        stats.error(
+            "too_many_cars",
+            format!(
+                "{left_out} car(s) left out: the feed used {} car ids in this session already",
+                boxbox_engine::feed::MAX_CARS
+            ),
         );
     }
-    applied
+    pushed
 }
