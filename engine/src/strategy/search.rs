@@ -136,6 +136,9 @@ pub struct PlanResult {
     pub window_mean_position: f64,
     /// Expected points over the same races.
     pub window_expected_points: f64,
+    /// What went wrong in its Monte Carlo without stopping it (races dropped for a non-finite time).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The optimal pit window for the next stop.
@@ -401,9 +404,20 @@ pub fn rank<E: std::fmt::Display>(
     let mut ranked = Vec::new();
     for (plan, r) in list.finalists.iter().zip(finalists) {
         match r {
-            Ok(r) => ranked.push(r),
+            Ok(r) => {
+                warnings.extend(r.warnings.iter().map(|w| format!("{}: {w}", r.label)));
+                ranked.push(r);
+            }
             Err(e) => warnings.push(format!("{}: {e}", plan.label())),
         }
+    }
+    let current = current.and_then(Result::ok);
+    if let Some(r) = &current {
+        warnings.extend(
+            r.warnings
+                .iter()
+                .map(|w| format!("current plan {}: {w}", r.label)),
+        );
     }
     let key = |r: &PlanResult| score(config.objective, r);
     ranked.sort_by(|a, b| {
@@ -421,7 +435,7 @@ pub fn rank<E: std::fmt::Display>(
         plans_screened: list.plans_screened,
         ranked,
         window: None,
-        current: current.and_then(Result::ok),
+        current,
         warnings,
     }
 }
@@ -471,6 +485,7 @@ fn result(
         position_probability: d.position_probability.clone(),
         window_mean_position: w.mean_position,
         window_expected_points: w.expected_points,
+        warnings: r.warnings.clone(),
     }
 }
 
@@ -671,11 +686,19 @@ impl WindowScan {
             }
             let dir = &mut self.dirs[d];
             match result {
-                Ok(r) if window_score(self.objective, &r) <= self.best_score + self.tolerance => {
-                    dir.inside.push(lap);
-                    dir.reached = lap;
+                Ok(r) => {
+                    if let Some(w) = r.warnings.first()
+                        && dir.warning.is_none()
+                    {
+                        dir.warning = Some(format!("window at lap {lap}: {w}"));
+                    }
+                    if window_score(self.objective, &r) <= self.best_score + self.tolerance {
+                        dir.inside.push(lap);
+                        dir.reached = lap;
+                    } else {
+                        dir.open = false;
+                    }
                 }
-                Ok(_) => dir.open = false,
                 Err(e) => {
                     dir.warning = Some(format!("window at lap {lap}: {e}"));
                     dir.open = false;

@@ -1005,6 +1005,36 @@ mod bad_input {
     }
 
     #[test]
+    fn races_dropped_in_a_plans_monte_carlo_are_reported_with_its_result() {
+        let mut m = field(6, 30);
+        // Car 2's lap noise is so wide that its race time overflows to infinity in some races and not in others.
+        m.drivers[2].lap_sigma_s = 5e307;
+        let config = SearchConfig {
+            runs_per_plan: 60,
+            lap_step: 6,
+            finalists_per_stop_count: 2,
+            max_stops: 1,
+            ..SearchConfig::for_car(1, 3)
+        };
+        let plan = plans(&m)[1].clone();
+        let r = search::evaluate_plan(&m, &plans(&m), None, &config, &plan).unwrap();
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert!(r.warnings[0].contains("runs dropped"), "{:?}", r.warnings);
+        let report = search::search(&m, &plans(&m), None, &config).unwrap();
+        assert!(!report.ranked.is_empty());
+        for ranked in &report.ranked {
+            let w = &ranked.warnings;
+            assert!(w.len() == 1 && w[0].contains(" runs dropped"), "{w:?}");
+            let named = format!("{}: {}", ranked.label, w[0]);
+            assert!(report.warnings.contains(&named), "{:?}", report.warnings);
+        }
+        // A model with no such car: no warning anywhere.
+        let clean = search::search(&field(6, 30), &plans(&m), None, &config).unwrap();
+        assert!(clean.ranked.iter().all(|r| r.warnings.is_empty()));
+        assert!(clean.warnings.is_empty(), "{:?}", clean.warnings);
+    }
+
+    #[test]
     fn a_stop_count_outside_one_to_three_is_read_as_within() {
         let m = field(6, 40);
         let search = |max_stops| {

@@ -921,6 +921,7 @@ mod tests {
             position_probability: probs,
             window_mean_position: mean,
             window_expected_points: 10.0,
+            warnings: Vec::new(),
         }
     }
 
