@@ -402,7 +402,17 @@ async fn ingest(
         }
     };
     state.sources.check_ingest().map_err(wrong_source)?;
-    let frames = boxbox_engine::feed::parse(&body).map_err(|e| {
+    // Off the async threads: a batch may be megabytes of JSON (up to `--max-ingest-bytes`).
+    let parsed = tokio::task::spawn_blocking(move || boxbox_engine::feed::parse(&body))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("reading the feed failed: {e}"),
+            )
+        })?;
+    let frames = parsed.map_err(|e| {
         state.sources.ingest_rejected(e.message.clone());
         ApiError {
             status: StatusCode::BAD_REQUEST,
