@@ -44,7 +44,7 @@ step "format" cargo fmt --all --check
 step "tidy" tidy
 step "clippy (native)" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "clippy (wasm)" cargo clippy -p boxbox-engine -p boxbox-charts -p boxbox-web -p boxbox-worker --target wasm32-unknown-unknown --locked -- -D warnings
-step "clippy (wasm tests)" cargo clippy -p boxbox-web --target wasm32-unknown-unknown --tests --locked -- -D warnings
+step "clippy (wasm tests)" cargo clippy -p boxbox-engine -p boxbox-web --target wasm32-unknown-unknown --tests --locked -- -D warnings
 step "docs" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 step "web app" trunk build --release
 step "relay binary" cargo build -p boxbox-relay --locked

@@ -494,6 +494,7 @@ impl Replica {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(not(target_arch = "wasm32"))]
     use proptest::prelude::*;
 
     use super::*;
@@ -672,6 +673,7 @@ mod tests {
     }
 
     /// A state `b` made from `a` by arbitrary edits: cars reordered, fields of random cars changed or nulled.
+    #[cfg(not(target_arch = "wasm32"))]
     fn edited(mut b: RaceState, edits: &[(usize, u8, f64)], rotate: usize) -> RaceState {
         let n = b.cars.len();
         b.cars.rotate_left(rotate % n);
@@ -696,6 +698,7 @@ mod tests {
         b
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     proptest! {
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 

@@ -403,6 +403,8 @@ fn a_safety_car_bunches_the_field() {
     panic!("no seed in 0..40 had a safety car lasting 300 s");
 }
 
+// Property tests run natively only (proptest seeds from the OS).
+#[cfg(not(target_arch = "wasm32"))]
 mod properties {
     use super::*;
     use proptest::prelude::*;

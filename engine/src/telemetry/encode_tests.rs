@@ -2,6 +2,7 @@
 //! decoded packet), damaged real packets that still decode round-trip too, and every way a packet can misfit its
 //! format is a typed error.
 
+#[cfg(not(target_arch = "wasm32"))]
 use proptest::prelude::*;
 
 use super::tests::{all_captures, capture};
@@ -382,6 +383,7 @@ fn a_layout_that_misses_the_size_table_is_an_error_not_a_panic() {
     assert_eq!(check_length(vec![0; 45], 2025, 3, 45), Ok(vec![0; 45]));
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
