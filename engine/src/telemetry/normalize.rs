@@ -8,7 +8,10 @@
 //! - retired cars stay listed (LapData keeps them in their slots with result status 7);
 //! - names may arrive after timing (Participants comes every 5 s): a car is `Car N` until then;
 //! - `player_car_index` 255 means spectating and is never used as an index;
-//! - the safety car comes from both the Session packet and `SCAR` events (whichever is newer).
+//! - the safety car comes from both the Session packet and `SCAR` events (whichever is newer);
+//! - a red flag (`RDFL`, or the Session packet's count of red-flag periods going up) holds until the lights go out
+//!   for the restart (`LGOT`), a `SCAR` event, or the flag (`CHQF`, `SEND`): the Session packet has no status for it
+//!   and would otherwise turn it green twice a second.
 
 #[cfg(doc)]
 use super::RacePacket;
@@ -37,6 +40,10 @@ pub struct Normalizer {
     session: Option<SessionFacts>,
     /// The safety-car status; SCAR events and Session packets both set it, the latest wins.
     track_status: TrackStatus,
+    /// A red flag is out (it overrides `track_status`).
+    red_flag: bool,
+    /// The Session packet's count of red-flag periods, as last seen.
+    red_flag_periods: u8,
     phase: SessionPhase,
     player_car: Option<u8>,
     cars: Vec<CarSlot>,
@@ -173,6 +180,10 @@ impl Normalizer {
                     _ => TrackStatus::Green,
                 };
                 self.track_status = status;
+                if s.num_red_flag_periods > self.red_flag_periods {
+                    self.red_flag = true;
+                }
+                self.red_flag_periods = s.num_red_flag_periods;
             }
             Body::LapData(l) => {
                 self.lap_data(&l.lap_data);
@@ -224,9 +235,18 @@ impl Normalizer {
     fn event(&mut self, code: &str, details: &EventDetails) {
         match (code, details) {
             ("SSTA", _) => self.phase = SessionPhase::Running,
-            ("CHQF", _) => self.phase = SessionPhase::Chequered,
-            ("SEND", _) => self.phase = SessionPhase::Finished,
+            ("CHQF", _) => {
+                self.phase = SessionPhase::Chequered;
+                self.red_flag = false;
+            }
+            ("SEND", _) => {
+                self.phase = SessionPhase::Finished;
+                self.red_flag = false;
+            }
             ("FLBK", _) => self.flashback(),
+            ("RDFL", _) => self.red_flag = true,
+            // The restart's lights went out.
+            ("LGOT", _) => self.red_flag = false,
             (
                 "SCAR",
                 EventDetails::SafetyCar {
@@ -241,6 +261,8 @@ impl Normalizer {
                     _ => TrackStatus::Green,
                 };
                 self.track_status = status;
+                // After a red flag the race resumes behind the safety car, or a SCAR says it resumes.
+                self.red_flag = false;
             }
             _ => {}
         }
@@ -403,7 +425,11 @@ impl Normalizer {
                 weather: session.weather,
                 air_temp_c: session.air_temp_c,
                 track_temp_c: session.track_temp_c,
-                track_status: self.track_status,
+                track_status: if self.red_flag {
+                    TrackStatus::Red
+                } else {
+                    self.track_status
+                },
                 pit_lane_loss_s: DEFAULT_PIT_LANE_LOSS_S,
                 timing_only: false,
             },
@@ -839,6 +865,55 @@ mod tests {
         e_set(&mut scar, 2, 3);
         n.push(&scar);
         assert_eq!(n.state().unwrap().session.track_status, TrackStatus::Green);
+    }
+
+    #[test]
+    fn a_red_flag_holds_until_the_restart() {
+        let mut n = melbourne();
+        let status = |n: &Normalizer| n.state().unwrap().session.track_status;
+        assert_eq!(status(&n), TrackStatus::Green);
+        let mut event = decode(&capture("gamesdat/2025/packet-3-SSTA.bin")).unwrap();
+        let mut code = |p: &mut Packet, c: &str| {
+            if let Body::Event(e) = &mut p.body {
+                e.event_string_code = c.to_owned();
+                e.event_details = EventDetails::None;
+            }
+            p.clone()
+        };
+        n.push(&code(&mut event, "RDFL"));
+        assert_eq!(status(&n), TrackStatus::Red);
+        // The Session packet (twice a second) has no red-flag status: the flag stays out.
+        let session = decode(&capture("gamesdat/2025/packet-1.bin")).unwrap();
+        assert!(matches!(session.body, Body::Session(_)));
+        n.push(&session);
+        assert_eq!(status(&n), TrackStatus::Red);
+        n.push(&code(&mut event, "LGOT"));
+        assert_eq!(status(&n), TrackStatus::Green);
+
+        // A red flag whose event was lost: the Session packet's count of red-flag periods goes up.
+        let mut counted = session.clone();
+        if let Body::Session(s) = &mut counted.body {
+            s.num_red_flag_periods += 1;
+        }
+        n.push(&counted);
+        assert_eq!(status(&n), TrackStatus::Red);
+        n.push(&counted);
+        assert_eq!(
+            status(&n),
+            TrackStatus::Red,
+            "the same count again changes nothing"
+        );
+        // The restart behind the safety car.
+        let mut scar = code(&mut event, "SCAR");
+        e_set(&mut scar, 1, 0);
+        n.push(&scar);
+        assert_eq!(status(&n), TrackStatus::SafetyCar);
+        n.push(&counted);
+        assert_eq!(status(&n), TrackStatus::Green, "no new red-flag period");
+        // The flag ends a red-flagged race.
+        n.push(&code(&mut event, "RDFL"));
+        n.push(&code(&mut event, "CHQF"));
+        assert_eq!(status(&n), TrackStatus::Green);
     }
 
     fn e_set(p: &mut Packet, kind: u8, event: u8) {
