@@ -257,12 +257,7 @@ impl PacketSynth {
                 "RTMT",
                 EventDetails::Retirement {
                     vehicle_idx: car.car_idx,
-                    // 2025 reasons: 2 terminal damage, 5 mechanical failure.
-                    reason: Some(if car.result_status == ResultStatus::Dnf {
-                        2
-                    } else {
-                        5
-                    }),
+                    reason: Some(result_reason(car.result_status)),
                 },
             ));
         }
@@ -617,6 +612,18 @@ fn motion(state: &RaceState, n_cars: usize) -> Motion {
     }
 }
 
+/// The 2025 result reason (FinalClassification, RTMT) of a result: 2 finished, 3 terminal damage (an accident),
+/// 8 mechanical failure (a retirement), 6 black flagged (disqualified), 0 invalid while racing.
+fn result_reason(status: ResultStatus) -> u8 {
+    match status {
+        ResultStatus::Finished => 2,
+        ResultStatus::Dnf => 3,
+        ResultStatus::Retired => 8,
+        ResultStatus::Disqualified => 6,
+        ResultStatus::Active => 0,
+    }
+}
+
 fn classification(state: &RaceState, n_cars: usize) -> FinalClassification {
     const POINTS: [u8; 10] = [25, 18, 15, 12, 10, 8, 6, 4, 2, 1];
     let mut data = vec![
@@ -644,8 +651,9 @@ fn classification(state: &RaceState, n_cars: usize) -> FinalClassification {
             },
             grid_position: car.grid_position,
             points: if finished {
-                POINTS
-                    .get(usize::from(car.position) - 1)
+                usize::from(car.position)
+                    .checked_sub(1)
+                    .and_then(|k| POINTS.get(k))
                     .copied()
                     .unwrap_or(0)
             } else {
@@ -653,12 +661,7 @@ fn classification(state: &RaceState, n_cars: usize) -> FinalClassification {
             },
             num_pit_stops: car.pit_stops.min(255) as u8,
             result_status: result_status_id(car.result_status),
-            result_reason: Some(match car.result_status {
-                ResultStatus::Finished => 3,
-                ResultStatus::Dnf => 2,
-                ResultStatus::Retired => 5,
-                _ => 0,
-            }),
+            result_reason: Some(result_reason(car.result_status)),
             best_lap_time_in_ms: car.best_lap_s.map_or(0, ms),
             // The state has no per-car finish time: the session time plus the gap to the leader approximates it.
             total_race_time: state.session_time_s + car.gap_to_leader_s.unwrap_or(0.0),

@@ -281,3 +281,63 @@ fn penalties_and_blisters_travel_in_the_packets() {
     assert_eq!(got.cars[3].tyres.corners.front_left.blister_pct, Some(12.0));
     assert_eq!(got.cars[3].tyres.corners.rear_right.blister_pct, Some(0.0));
 }
+
+#[test]
+fn retirements_and_the_classification_carry_the_specs_result_reasons() {
+    let mut sim = RaceSim::new(&SimConfig {
+        seed: 3,
+        total_laps: 3,
+    });
+    sim.advance_to(60.0);
+    let mut synth = PacketSynth::new(5, calibration::SAKHIR.sector_end_frac);
+    let racing = sim.state();
+    synth.frame(&racing).unwrap();
+    let mut out = racing.clone();
+    out.cars[2].result_status = ResultStatus::Dnf;
+    out.cars[5].result_status = ResultStatus::Retired;
+    let mut reasons = Vec::new();
+    for d in synth.frame(&out).unwrap() {
+        if let Body::Event(e) = decode(&d).unwrap().body
+            && let EventDetails::Retirement {
+                vehicle_idx,
+                reason,
+            } = e.event_details
+        {
+            reasons.push((vehicle_idx, reason));
+        }
+    }
+    reasons.sort_unstable();
+    // §7.6: 3 terminal damage, 8 mechanical failure.
+    let (crashed, failed) = (out.cars[2].car_idx, out.cars[5].car_idx);
+    let mut want = vec![(crashed, Some(3)), (failed, Some(8))];
+    want.sort_unstable();
+    assert_eq!(reasons, want);
+
+    let mut finished = out.clone();
+    finished.session.phase = SessionPhase::Finished;
+    for car in finished
+        .cars
+        .iter_mut()
+        .filter(|c| !c.result_status.is_out())
+    {
+        car.result_status = ResultStatus::Finished;
+    }
+    let classification = synth
+        .frame(&finished)
+        .unwrap()
+        .iter()
+        .find_map(|d| match decode(d).unwrap().body {
+            Body::FinalClassification(c) => Some(c),
+            _ => None,
+        })
+        .expect("a classification once the session is finished");
+    for car in &finished.cars {
+        let data = &classification.classification_data[usize::from(car.car_idx)];
+        let want = match car.result_status {
+            ResultStatus::Finished => 2,
+            ResultStatus::Dnf => 3,
+            _ => 8,
+        };
+        assert_eq!(data.result_reason, Some(want), "{:?}", car.result_status);
+    }
+}
