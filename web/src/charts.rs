@@ -25,10 +25,11 @@ use crate::pool::{self, Done, PoolError, close_pixels};
 use crate::view_model::charts::{self as vm, Baseline, ChartJob};
 use crate::worker_protocol::{Answer, CHART_GENERATION, Job};
 
-/// The strategy desk's latest baseline Monte Carlo and the laps completed when it started, shared with the Charts
-/// view (provided by the pit wall as context; the desk sets it).
+/// The strategy desk's latest baseline Monte Carlo, the laps completed when it started and the feed's session it
+/// was run for ([`LiveFeed::session`]), shared with the Charts view (provided by the pit wall as context; the desk
+/// sets it).
 #[derive(Clone, Copy, Debug)]
-pub struct LatestBaseline(pub RwSignal<Option<(Arc<McReport>, u32)>>);
+pub struct LatestBaseline(pub RwSignal<Option<(Arc<McReport>, u32, u64)>>);
 
 impl LatestBaseline {
     /// No Monte Carlo yet.
@@ -196,7 +197,11 @@ pub fn ChartsView(
         lap.track();
         let car = car.get();
         let width = width.get();
-        let mc = baseline.and_then(|b| b.0.get());
+        // Another session's Monte Carlo (a source switch, a replay opened) is not this race's.
+        let session = feed.session();
+        let mc = baseline
+            .and_then(|b| b.0.get())
+            .filter(|(_, _, of)| *of == session);
         if width == 0 {
             return;
         }
@@ -209,7 +214,7 @@ pub fn ChartsView(
                         records,
                         report.as_deref().map(|r| &r.field),
                         car,
-                        mc.as_ref().map(|(report, from_lap)| Baseline {
+                        mc.as_ref().map(|(report, from_lap, _)| Baseline {
                             report,
                             from_lap: *from_lap,
                         }),

@@ -100,7 +100,8 @@ impl Desk {
         // Pinned inputs do not change with the live race: its generation does not matter then.
         (
             if pin > 0 { 0 } else { generation },
-            self.car.get_untracked().unwrap_or(u8::MAX),
+            // The desk's own signals may be gone (its tab closed while a run was under way): no car then.
+            self.car.try_get_untracked().flatten().unwrap_or(u8::MAX),
             pin,
         )
     }
@@ -116,14 +117,15 @@ impl Desk {
         match refresh {
             Refresh::Now => self.refresh(),
             Refresh::After { delay_ms } => {
-                gloo_timers::callback::Timeout::new(delay_ms.ceil() as u32, move || {
+                // A task, not a forgotten `Timeout`: that would leak its closure on every rerun.
+                spawn_local(async move {
+                    gloo_timers::future::TimeoutFuture::new(delay_ms.ceil() as u32).await;
                     let key = self.key();
                     let now = now_ms();
                     if let Some(r) = self.gate.try_update_value(|g| g.on_timer(key, now)) {
                         self.follow(r);
                     }
-                })
-                .forget();
+                });
             }
             Refresh::Wait => {}
         }
@@ -167,8 +169,13 @@ impl Desk {
         let generation = self.generation.get_value();
         pool.supersede(generation);
         let workers = pool.size();
+        let session = self.feed.session();
         self.status.set(DeskStatus::Running { workers });
-        let current = move || self.generation.get_value() == generation;
+        // A what-if of the last run is obsolete now: its answer is dropped, so its button must not wait for it.
+        self.what_if_busy.set(false);
+        // Not current once another run started, or once the desk is gone (its tab closed: its signals are disposed,
+        // and this task still runs to its end).
+        let current = move || self.generation.try_get_value() == Some(generation);
         spawn_local(async move {
             let t0 = now_ms();
             let inputs = match pool.run(generation, &job).await {
@@ -179,7 +186,7 @@ impl Desk {
                 Ok(_) => Err("the worker answered something else".to_owned()),
                 Err(e) => Err(e.to_string()),
             };
-            let car = self.car.get_untracked();
+            let car = self.car.try_get_untracked().flatten();
             let ready = inputs.and_then(|i| {
                 let driver = car
                     .and_then(|c| i.driver_of(c))
@@ -216,9 +223,11 @@ impl Desk {
                     (true, Answer::Baseline { report, digest }) => {
                         let report = Arc::new(report);
                         if let Some(shared) = self.shared_baseline {
-                            let _ = shared
-                                .0
-                                .try_set(Some((report.clone(), inputs.completed_laps)));
+                            let _ = shared.0.try_set(Some((
+                                report.clone(),
+                                inputs.completed_laps,
+                                session,
+                            )));
                         }
                         self.baseline.set(Some((report, digest)));
                     }
@@ -292,7 +301,7 @@ impl Desk {
             let result = pool
                 .run(generation, &vm::what_if_job(&inputs, driver, &controls))
                 .await;
-            if self.generation.get_value() != generation {
+            if self.generation.try_get_value() != Some(generation) {
                 return;
             }
             self.what_if_busy.set(false);
@@ -340,6 +349,13 @@ pub fn StrategyDesk(
         feed.report.track();
         car.track();
         desk.poll();
+    });
+    // The tab closed: the jobs this desk still has queued are obsolete (the shared pool would run them for nobody,
+    // ahead of the Charts view's).
+    on_cleanup(|| {
+        if let Ok(pool) = pool::shared() {
+            pool.supersede(pool.generation().saturating_add(1));
+        }
     });
 
     let status = move || vm::status_line(&desk.status.get());

@@ -59,6 +59,8 @@ pub struct LiveFeed {
     report_queued: StoredValue<bool>,
     /// Times the twins restarted (a snapshot, a new session, a replay's seek).
     epoch: StoredValue<u64>,
+    /// Sessions seen (a source switch, another race, a replay opened): what was computed for one is not another's.
+    session: StoredValue<u64>,
     /// The relay's state rebuilt from its snapshot and deltas.
     replica: StoredValue<Replica>,
     /// Every car's telemetry along its lap, fed every state (not reactive: the Charts view reads it once a lap).
@@ -78,6 +80,7 @@ impl LiveFeed {
             schedule: StoredValue::new(ReportSchedule::new()),
             report_queued: StoredValue::new(false),
             epoch: StoredValue::new(0),
+            session: StoredValue::new(0),
             replica: StoredValue::new(Replica::new()),
             traces: StoredValue::new(LapTraces::new()),
             rivals: RwSignal::new(Vec::new()),
@@ -109,6 +112,7 @@ impl LiveFeed {
     /// A state with the session's lap history so far: the twins restart from that history (the relay's snapshot,
     /// or an offline replay after a seek).
     pub fn start(&self, state: RaceState, history: Vec<LapRecord>) {
+        self.note_session(&state);
         self.restart(Twins::with_history(TwinParams::PIT_WALL, history));
         self.observe(state);
     }
@@ -116,11 +120,9 @@ impl LiveFeed {
     /// The session's next state (the relay's update, or an offline replay's tick).
     pub fn update(&self, state: RaceState) {
         // A source switch starts a new session without a new snapshot: forget the old one's laps.
-        let new_session = self.state.with_untracked(|prev| {
-            prev.as_ref()
-                .is_some_and(|prev| view_model::new_session(prev, &state))
-        });
-        if new_session {
+        // The first state of all comes in a snapshot (`start`).
+        let first = self.state.with_untracked(Option::is_none);
+        if self.note_session(&state) && !first {
             self.restart(Twins::new(TwinParams::PIT_WALL));
         }
         self.observe(state);
@@ -175,6 +177,23 @@ impl LiveFeed {
         self.epoch.try_get_value().unwrap_or(0)
     }
 
+    /// The session the latest state belongs to, counted from 1 (0 before any state).
+    pub fn session(&self) -> u64 {
+        self.session.try_get_value().unwrap_or(0)
+    }
+
+    /// Counts a new session when `state` does not continue the latest one.
+    fn note_session(&self, state: &RaceState) -> bool {
+        let new = self.state.with_untracked(|prev| {
+            prev.as_ref()
+                .is_none_or(|prev| view_model::new_session(prev, state))
+        });
+        if new {
+            self.session.update_value(|s| *s += 1);
+        }
+        new
+    }
+
     fn restart(&self, twins: Twins) {
         self.epoch.update_value(|e| *e += 1);
         self.twins.set_value(twins);
@@ -200,13 +219,14 @@ impl LiveFeed {
             }
             Refresh::After { delay_ms } => {
                 let feed = *self;
-                gloo_timers::callback::Timeout::new(delay_ms.ceil() as u32, move || {
+                // A task, not a forgotten `Timeout`: that leaked its closure about once a second while live.
+                wasm_bindgen_futures::spawn_local(async move {
+                    gloo_timers::future::TimeoutFuture::new(delay_ms.ceil() as u32).await;
                     let now = now_ms();
                     if let Some(refresh) = feed.schedule.try_update_value(|s| s.on_timer(now)) {
                         feed.follow(refresh);
                     }
-                })
-                .forget();
+                });
             }
             Refresh::Wait => {}
         }
@@ -261,23 +281,72 @@ pub fn connect(feed: LiveFeed, url: String) -> AbortHandle {
     keep_connected(feed, url, move |ws| relay_session(feed, ws))
 }
 
-/// One `/ws` connection: messages into `feed` until it closes; after a sequence gap, asks for a snapshot. Returns
-/// whether any message came (which resets the backoff).
+/// After this long with no message from the relay the page asks for a pong; after twice this long it gives the
+/// connection up and reconnects. A half-open connection (the tablet roamed to another access point, a NAT forgot
+/// the route) never closes by itself, and the pit wall would show a stale race as live.
+pub(crate) const QUIET_MS: u32 = 5_000;
+
+/// How long a connection must last for the reconnect backoff to start over.
+const STABLE_MS: f64 = 10_000.0;
+
+/// One `/ws` connection: messages into `feed` until it closes or goes quiet (see [`QUIET_MS`]); after a sequence
+/// gap, asks once for a snapshot. Returns whether any message came (which resets the backoff).
 async fn relay_session(feed: LiveFeed, ws: WebSocket) -> bool {
     let mut received = false;
+    // Deltas refused since the last resync was asked for: the deltas until its snapshot fail too, and each asking
+    // again would bring a snapshot each (every one restarts the twins and the desk). Asked again only after
+    // `RESYNC_AGAIN` more, in case the answer never comes.
+    const RESYNC_AGAIN: u32 = 50;
+    let mut refused: Option<u32> = None;
+    let mut pinged = false;
     let (mut tx, mut rx) = ws.split();
-    while let Some(frame) = rx.next().await {
+    loop {
+        let quiet = gloo_timers::future::TimeoutFuture::new(QUIET_MS);
+        let frame = match futures::future::select(rx.next(), quiet).await {
+            futures::future::Either::Left((Some(frame), _)) => frame,
+            futures::future::Either::Left((None, _)) => break,
+            futures::future::Either::Right(_) if pinged => {
+                leptos::logging::warn!(
+                    "the relay sent nothing for {} s: reconnecting",
+                    2 * QUIET_MS / 1000
+                );
+                break;
+            }
+            futures::future::Either::Right(_) => {
+                pinged = true;
+                let ping =
+                    serde_json::to_string(&ClientMessage::Ping { id: None }).unwrap_or_default();
+                if tx.send(Message::Text(ping)).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        pinged = false;
         let Ok(Message::Text(text)) = frame else {
             break;
         };
         match crate::relay_message::decode(&text) {
             Ok(message) => {
                 received = true;
-                feed.connection.set(Connection::Live);
-                if !feed.apply(message) {
-                    let resync = serde_json::to_string(&ClientMessage::Resync).unwrap_or_default();
-                    if tx.send(Message::Text(resync)).await.is_err() {
-                        break;
+                // Set only on a change: every `set` wakes what reads it (the wake lock, the session badge).
+                if feed.connection.get_untracked() != Connection::Live {
+                    feed.connection.set(Connection::Live);
+                }
+                let snapshot = matches!(message, ServerMessage::Snapshot { .. });
+                if feed.apply(message) {
+                    if snapshot {
+                        refused = None;
+                    }
+                } else {
+                    let n = refused.map_or(0, |n| n + 1);
+                    refused = Some(n);
+                    if n.is_multiple_of(RESYNC_AGAIN) {
+                        let resync =
+                            serde_json::to_string(&ClientMessage::Resync).unwrap_or_default();
+                        if tx.send(Message::Text(resync)).await.is_err() {
+                            break;
+                        }
                     }
                 }
             }
@@ -301,7 +370,10 @@ where
         loop {
             match WebSocket::open(&url) {
                 Ok(ws) => {
-                    if session(ws).await {
+                    // Only a connection that carried data and lasted starts the backoff over: one that sends a
+                    // snapshot and drops at once would be reopened twice a second.
+                    let opened = now_ms();
+                    if session(ws).await && now_ms() - opened >= STABLE_MS {
                         attempt = 0;
                     }
                 }

@@ -14,7 +14,7 @@ use gloo_net::websocket::Message;
 use gloo_net::websocket::futures::WebSocket;
 use leptos::prelude::*;
 
-use crate::live::{Connection, LiveFeed, keep_connected};
+use crate::live::{Connection, LiveFeed, QUIET_MS, keep_connected};
 use crate::nats_protocol::{self as nats, NatsReader, ServerOp};
 
 /// Subscription ids.
@@ -51,7 +51,28 @@ async fn session(feed: LiveFeed, ws: WebSocket, received: &mut bool) -> Result<(
     // The sequence number of the last message applied: deltas at or before it are stale.
     let mut have: Option<u64> = None;
     let mut requested_at = f64::NEG_INFINITY;
-    while let Some(frame) = rx.next().await {
+    // A quiet connection is asked for a pong, then given up (see `crate::live::QUIET_MS`).
+    let mut pinged = false;
+    loop {
+        let quiet = gloo_timers::future::TimeoutFuture::new(QUIET_MS);
+        let frame = match futures::future::select(rx.next(), quiet).await {
+            futures::future::Either::Left((Some(frame), _)) => frame,
+            futures::future::Either::Left((None, _)) => break,
+            futures::future::Either::Right(_) if pinged => {
+                return Err(format!(
+                    "nothing for {} s: reconnecting",
+                    2 * QUIET_MS / 1000
+                ));
+            }
+            futures::future::Either::Right(_) => {
+                pinged = true;
+                tx.send(Message::Bytes(nats::ping().as_bytes().to_vec()))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                continue;
+            }
+        };
+        pinged = false;
         match frame.map_err(|e| e.to_string())? {
             Message::Bytes(bytes) => reader.push(&bytes),
             Message::Text(text) => reader.push(text.as_bytes()),
@@ -96,7 +117,9 @@ async fn session(feed: LiveFeed, ws: WebSocket, received: &mut bool) -> Result<(
                         continue;
                     }
                     *received = true;
-                    feed.connection.set(Connection::Live);
+                    if feed.connection.get_untracked() != Connection::Live {
+                        feed.connection.set(Connection::Live);
+                    }
                     if feed.apply(message) {
                         have = Some(seq);
                     } else {

@@ -206,6 +206,11 @@ pub fn pong() -> &'static str {
     "PONG\r\n"
 }
 
+/// Asks the server for a `PONG` (the page's check that a quiet connection is still there).
+pub fn ping() -> &'static str {
+    "PING\r\n"
+}
+
 /// Whether the page applies a feed message that came through NATS, given the sequence number of the last one it
 /// applied (`None`: not in sync). In sync, snapshots are skipped (the relay publishes one every few seconds for late
 /// subscribers, and applying it would restart the twins) unless one goes back in sequence, which only a restarted

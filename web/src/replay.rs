@@ -79,6 +79,9 @@ pub struct ReplayDeck {
     /// The live connection, aborted when a replay opens.
     live: StoredValue<Option<AbortHandle>>,
     ticking: StoredValue<bool>,
+    /// Counts the opens asked for: only the latest may show its progress, fail or open (an older one still fetching
+    /// when the user picks a file would otherwise replace it when its bytes arrive).
+    opening: StoredValue<u64>,
 }
 
 impl ReplayDeck {
@@ -103,6 +106,7 @@ impl ReplayDeck {
             transport: StoredValue::new(Transport::new()),
             live: StoredValue::new(None),
             ticking: StoredValue::new(false),
+            opening: StoredValue::new(0),
         }
     }
 
@@ -132,6 +136,7 @@ impl ReplayDeck {
     /// Fetches and opens the recording or race folder the query names; `token` is the page's, sent only to the
     /// relay that served the page ([`crate::view_model::share::bearer_for`], asked for each file of a folder).
     pub fn open_url(self, query: ReplayQuery, token: Option<String>) {
+        let serial = self.begin_open();
         self.go_offline();
         self.source.set(Some(query.source.clone()));
         let ReplaySource { kind, url } = query.source;
@@ -141,7 +146,7 @@ impl ReplayDeck {
                 ReplayKind::Recording => {
                     // What the page shows of the address: never its query (a `?token=` in it).
                     let shown = without_query(&url).to_owned();
-                    self.loading(format!("fetching {shown}"));
+                    self.loading(serial, format!("fetching {shown}"));
                     match fetch(&url, bearer(&url).as_deref()).await {
                         Ok(response) => match array_buffer(response).await {
                             Ok(buffer) => {
@@ -149,11 +154,11 @@ impl ReplayDeck {
                                     label: shown,
                                     start_s: query.start_s,
                                 };
-                                self.open_with(command, Some(buffer)).await;
+                                self.open_with(serial, command, Some(buffer)).await;
                             }
-                            Err(()) => self.fail(format!("cannot read {shown}")),
+                            Err(()) => self.fail(serial, format!("cannot read {shown}")),
                         },
-                        Err(why) => self.fail(why),
+                        Err(why) => self.fail(serial, why),
                     }
                 }
                 ReplayKind::RaceFolder => {
@@ -161,7 +166,7 @@ impl ReplayDeck {
                     for (text, name) in texts.iter_mut().zip(FILE_NAMES) {
                         let file_url = vm::race_file_url(&url, name);
                         let shown = without_query(&file_url);
-                        self.loading(format!("fetching {shown}"));
+                        self.loading(serial, format!("fetching {shown}"));
                         let read = match fetch(&file_url, bearer(&file_url).as_deref()).await {
                             Ok(response) => response
                                 .text()
@@ -171,7 +176,7 @@ impl ReplayDeck {
                         };
                         match read {
                             Ok(read) => *text = read,
-                            Err(why) => return self.fail(why),
+                            Err(why) => return self.fail(serial, why),
                         }
                     }
                     let command = ReplayCommand::OpenRace {
@@ -179,7 +184,7 @@ impl ReplayDeck {
                         files: texts.into(),
                         start_s: query.start_s,
                     };
-                    self.open_with(command, None).await;
+                    self.open_with(serial, command, None).await;
                 }
             }
         });
@@ -193,12 +198,13 @@ impl ReplayDeck {
         if pick == Err(PickError::Nothing) {
             return;
         }
+        let serial = self.begin_open();
         self.go_offline();
         self.source.set(None);
         match pick {
             Ok(Pick::Recording(k)) => {
                 if let Some(file) = files.into_iter().nth(k) {
-                    self.open_file(file);
+                    self.open_file(serial, file);
                 }
             }
             Ok(Pick::RaceFolder(at)) => {
@@ -212,11 +218,11 @@ impl ReplayDeck {
                     for (text, file) in texts.iter_mut().zip(picked) {
                         let Some(file) = file else { return };
                         let name = file.name();
-                        self.loading(format!("reading {name}"));
+                        self.loading(serial, format!("reading {name}"));
                         let read = wasm_bindgen_futures::JsFuture::from(file.text()).await;
                         match read.ok().and_then(|t| t.as_string()) {
                             Some(read) => *text = read,
-                            None => return self.fail(format!("cannot read {name}")),
+                            None => return self.fail(serial, format!("cannot read {name}")),
                         }
                     }
                     let command = ReplayCommand::OpenRace {
@@ -224,17 +230,17 @@ impl ReplayDeck {
                         files: texts.into(),
                         start_s: None,
                     };
-                    self.open_with(command, None).await;
+                    self.open_with(serial, command, None).await;
                 });
             }
-            Err(why) => self.fail(why.to_string()),
+            Err(why) => self.fail(serial, why.to_string()),
         }
     }
 
     /// Reads and opens a recording the user picked.
-    fn open_file(self, file: web_sys::File) {
+    fn open_file(self, serial: u64, file: web_sys::File) {
         let name = file.name();
-        self.loading(format!("reading {name}"));
+        self.loading(serial, format!("reading {name}"));
         spawn_local(async move {
             match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
                 Ok(buffer) => {
@@ -242,31 +248,55 @@ impl ReplayDeck {
                         label: name,
                         start_s: None,
                     };
-                    self.open_with(command, Some(buffer.unchecked_into())).await;
+                    self.open_with(serial, command, Some(buffer.unchecked_into()))
+                        .await;
                 }
-                Err(_) => self.fail(format!("cannot read {name}")),
+                Err(_) => self.fail(serial, format!("cannot read {name}")),
             }
         });
     }
 
-    fn loading(&self, what: String) {
-        self.status.set(ReplayStatus::Loading(what));
+    /// Starts an open: the opens before it no longer show anything.
+    fn begin_open(&self) -> u64 {
+        self.opening.update_value(|s| *s += 1);
+        self.opening.get_value()
     }
 
-    fn fail(&self, why: String) {
-        self.status.set(ReplayStatus::Failed(why));
+    /// Whether the open numbered `serial` is the latest asked for.
+    fn latest(&self, serial: u64) -> bool {
+        self.opening.try_get_value() == Some(serial)
+    }
+
+    fn loading(&self, serial: u64, what: String) {
+        if self.latest(serial) {
+            self.status.set(ReplayStatus::Loading(what));
+        }
+    }
+
+    fn fail(&self, serial: u64, why: String) {
+        if self.latest(serial) {
+            self.status.set(ReplayStatus::Failed(why));
+        }
     }
 
     /// Has the replay worker decode a recording or import a race folder (`command`, with the recording's bytes)
     /// and shows it at the command's start (the first race state by default), paused.
-    async fn open_with(self, command: ReplayCommand, bytes: Option<js_sys::ArrayBuffer>) {
+    async fn open_with(
+        self,
+        serial: u64,
+        command: ReplayCommand,
+        bytes: Option<js_sys::ArrayBuffer>,
+    ) {
+        if !self.latest(serial) {
+            return;
+        }
         let label = match &command {
             ReplayCommand::OpenRecording { label, .. } | ReplayCommand::OpenRace { label, .. } => {
                 label.clone()
             }
             _ => String::new(),
         };
-        self.loading(format!("decoding {label}"));
+        self.loading(serial, format!("decoding {label}"));
         self.set_playing(false);
         // The previous replay, if any, sends nothing more; a command of its still in the worker is let finish
         // (the worker takes one command at a time).
@@ -274,19 +304,26 @@ impl ReplayDeck {
         while self.busy.get_value() {
             gloo_timers::future::TimeoutFuture::new(20).await;
         }
+        // A later open came while this one waited: it goes on instead.
+        if !self.latest(serial) {
+            return;
+        }
         self.busy.set_value(true);
         let answer = match ReplayWorker::shared().await {
             Ok(worker) => worker.call(&command, bytes).await,
             Err(why) => Err(why),
         };
         self.busy.set_value(false);
+        if !self.latest(serial) {
+            return;
+        }
         let text = match answer {
             Ok(text) => text,
-            Err(why) => return self.fail(why),
+            Err(why) => return self.fail(serial, why),
         };
         match split_answer(&text) {
             Ok((header, _)) if header.error.is_some() => {
-                return self.fail(header.error.unwrap_or_default());
+                return self.fail(serial, header.error.unwrap_or_default());
             }
             Ok((header, message)) => {
                 self.note.set(header.note.clone());
@@ -296,7 +333,7 @@ impl ReplayDeck {
                 self.queued_seek.set_value(None);
                 self.show(&header, message);
             }
-            Err(why) => return self.fail(why),
+            Err(why) => return self.fail(serial, why),
         }
         self.status.set(ReplayStatus::Ready);
         if !self.ticking.get_value() {
@@ -314,7 +351,11 @@ impl ReplayDeck {
         if !message.is_empty() {
             match crate::relay_message::decode(message) {
                 Ok(message) => {
-                    self.feed.apply(message);
+                    // A delta that does not apply would leave every later one refused while the clock runs on: a
+                    // seek to the play head answers with a snapshot.
+                    if !self.feed.apply(message) {
+                        self.seek(header.position_s);
+                    }
                 }
                 Err(e) => leptos::logging::warn!("the replay worker's message does not read: {e}"),
             }
@@ -355,17 +396,22 @@ impl ReplayDeck {
             ReplayCommand::Advance { step_s }
         };
         self.busy.set_value(true);
+        let serial = self.opening.get_value();
         spawn_local(async move {
             let answer = match ReplayWorker::shared().await {
                 Ok(worker) => worker.call(&command, None).await,
                 Err(why) => Err(why),
             };
             let _ = self.busy.try_set_value(false);
+            // Another recording is being opened: this answer is the old one's.
+            if !self.latest(serial) {
+                return;
+            }
             let text = match answer {
                 Ok(text) => text,
                 Err(why) => {
                     self.set_playing(false);
-                    self.fail(why);
+                    self.fail(serial, why);
                     return;
                 }
             };
@@ -376,7 +422,7 @@ impl ReplayDeck {
                 },
                 Err(why) => {
                     self.set_playing(false);
-                    self.fail(why);
+                    self.fail(serial, why);
                     return;
                 }
             }
@@ -563,8 +609,9 @@ pub fn ReplayBar(
                         .iter()
                         .map(|&s| {
                             view! {
-                                // Only this control sets the speed: the DOM keeps the choice, no reactive attribute needed.
-                                <option value=s.to_string() selected=s == vm::DEFAULT_SPEED>
+                                // The deck's speed, not the default: the bar is built again for another recording,
+                                // which keeps playing at the speed chosen before.
+                                <option value=s.to_string() prop:selected=move || deck.speed.get() == s>
                                     {vm::speed_label(s)}
                                 </option>
                             }

@@ -74,6 +74,11 @@ impl PageAccess {
         spawn_local(async move {
             let mut attempt = 0;
             let access = loop {
+                // A replay took the page over: it never calls the relay (which may be down for good).
+                if deck.status.with_untracked(|s| *s != ReplayStatus::Idle) {
+                    self.checking.set_value(false);
+                    return;
+                }
                 if let Ok((status, body)) =
                     call("GET", "/api/v1/whoami", self.token().as_deref(), None).await
                     && let Some(access) = Access::from_whoami(status, &body)
