@@ -60,8 +60,10 @@ pub enum AuditKind {
     SafetyCar,
     /// A virtual safety car was deployed.
     VirtualSafetyCar,
-    /// The SC or VSC period ended.
+    /// The SC, VSC or red-flag period ended.
     GreenAgain,
+    /// A red flag suspended the session.
+    RedFlag,
     /// A car retired.
     Retirement,
     /// A car was given a penalty (the message says which; `detail.seconds` is the time added, 0 for a

@@ -41,6 +41,9 @@ const DEFAULT_TRACK_LENGTH_M: f64 = 5000.0;
 /// Most cars a feed may carry (the state model indexes cars with a `u8`).
 pub const MAX_CARS: usize = 64;
 
+/// The oldest tyre set a frame may carry, in laps (a whole weekend's running is under 200).
+pub const MAX_TYRE_AGE_LAPS: u32 = 400;
+
 /// The longest name a frame may carry (track, session type, car id, driver, team), in characters.
 pub const MAX_TEXT_CHARS: usize = 64;
 
@@ -368,6 +371,15 @@ fn validate(frame: &FeedFrame) -> Result<(), (String, String)> {
                 return Err((
                     at("tire.wear_level"),
                     format!("{} is not a percentage (0–100)", tire.wear_level),
+                ));
+            }
+            // A set older than any weekend runs it is a sentinel (a -1 sent unsigned), not an age.
+            if let Some(age) = tire.age
+                && age > MAX_TYRE_AGE_LAPS
+            {
+                return Err((
+                    at("tire.age"),
+                    format!("{age} laps: at most {MAX_TYRE_AGE_LAPS}"),
                 ));
             }
         }

@@ -226,6 +226,10 @@ fn bad_input_says_where_and_what() {
             "cars[0].tire.age: invalid value: integer `-1`",
         ),
         (
+            r#"{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 1, "tire": {"compound": "soft", "age": 4294967295}}]}"#,
+            "cars[0].tire.age: 4294967295 laps: at most 400",
+        ),
+        (
             r#"{"timestamp": 1, "lap": 1, "cars": [{"car_id": 1, "driver": "A", "position": 2}]}"#,
             "cars[0].position: 2 is not a position in a field of 1",
         ),

@@ -873,7 +873,7 @@ mod tests {
         let status = |n: &Normalizer| n.state().unwrap().session.track_status;
         assert_eq!(status(&n), TrackStatus::Green);
         let mut event = decode(&capture("gamesdat/2025/packet-3-SSTA.bin")).unwrap();
-        let mut code = |p: &mut Packet, c: &str| {
+        let code = |p: &mut Packet, c: &str| {
             if let Body::Event(e) = &mut p.body {
                 e.event_string_code = c.to_owned();
                 e.event_details = EventDetails::None;

@@ -19,6 +19,7 @@ use crate::twin::pace::PaceModel;
 use crate::twin::pit::{PitPrediction, Rejoin, rejoin_if_pitting_now};
 use crate::wire::{
     CORNER_NAMES, CarState, Compound, Corners, LapRecord, RaceState, ResultStatus, SCHEMA_VERSION,
+    SessionPhase,
 };
 
 /// What the Car Twin knows about one car.
@@ -193,7 +194,16 @@ pub fn car_twin(
     };
     let racing = car.result_status == ResultStatus::Active;
     let laps_remaining = if racing {
-        (total - f64::from(car.lap.saturating_sub(1)) - lap_frac).max(0.0)
+        // A lapped car takes the flag that many laps short of the distance; once the leader has, every car
+        // finishes the lap it is on.
+        let to_go =
+            total - f64::from(car.laps_down) - f64::from(car.lap.saturating_sub(1)) - lap_frac;
+        let to_go = if state.session.phase == SessionPhase::Chequered {
+            to_go.min(1.0 - lap_frac)
+        } else {
+            to_go
+        };
+        to_go.max(0.0)
     } else {
         0.0
     };
@@ -421,15 +431,23 @@ fn rival_delta(
         Some(idx) => state.car(idx)?,
         None => state.cars.get(usize::from(car.position).checked_sub(2)?)?,
     };
-    if other.car_idx == car.car_idx {
+    // No delta to itself, nor to a car out of the race (parked: no gap, no pace).
+    if other.car_idx == car.car_idx || other.result_status.is_out() {
         return None;
     }
-    // The leader's gap is `None`, i.e. zero.
-    let gap_s = Some(car.gap_to_leader_s.unwrap_or(0.0) - other.gap_to_leader_s.unwrap_or(0.0));
+    // The leader's gap is `None`, i.e. zero; another car's is a gap not known yet (before its first crossing).
+    let gap_of = |c: &CarState| {
+        if c.position == 1 {
+            Some(c.gap_to_leader_s.unwrap_or(0.0))
+        } else {
+            c.gap_to_leader_s
+        }
+    };
+    let gap_s = gap_of(car).zip(gap_of(other)).map(|(a, b)| a - b);
     let next = |c: &CarState| {
         let m = models.model(state, c.car_idx)?;
         Some(m.lap_time_s(
-            f64::from(c.tyres.age_laps + 1),
+            f64::from(c.tyres.age_laps.saturating_add(1)),
             models.pace.fuel.modelled_kg(c.lap),
             &models.pace.fuel,
         ))

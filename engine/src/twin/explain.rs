@@ -40,12 +40,7 @@ pub fn car_alerts(
 ) -> Vec<Alert> {
     let at = (car.lap, state.session_time_s);
     let me = Some(car.car_idx);
-    let loss = if state.session.track_status.is_neutralised() {
-        // Under SC/VSC the field is slow, so the stop costs roughly half.
-        state.session.pit_lane_loss_s * 0.5
-    } else {
-        state.session.pit_lane_loss_s
-    };
+    let loss = crate::twin::pit::pit_loss_now(state);
     let threat_from_behind: Option<&Battle> = field
         .battles
         .iter()

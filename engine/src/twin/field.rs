@@ -9,7 +9,9 @@ use crate::twin::pace::{CompoundPace, FieldPace, PaceModel, pace_model, predict_
 use crate::twin::pit::{
     PitPrediction, Rejoin, TRAFFIC_GAP_S, TeamTendency, predict_next_pit, rejoin_if_pitting_now,
 };
-use crate::wire::{CarState, Compound, LapRecord, RaceState, ResultStatus, SCHEMA_VERSION, Stint};
+use crate::wire::{
+    CarState, Compound, LapRecord, PitStatus, RaceState, ResultStatus, SCHEMA_VERSION, Stint,
+};
 
 /// What the pit wall knows about the whole field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -246,11 +248,16 @@ fn battles(state: &RaceState, models: &FieldModels, params: &TwinParams) -> Vec<
         let (Some(ma), Some(mb)) = (&models.models[i], &models.models[i + 1]) else {
             continue;
         };
+        // Racing each other on track: not under a SC or VSC (the train's compressed intervals are no gaps to
+        // undercut), neither in the pit lane already (a stop under way is no longer a choice).
         let (Some(gap), true) = (
             behind.interval_s,
             ahead.result_status == ResultStatus::Active
                 && behind.result_status == ResultStatus::Active
-                && ahead.laps_down == behind.laps_down,
+                && ahead.laps_down == behind.laps_down
+                && !state.session.track_status.is_neutralised()
+                && ahead.pit_status == PitStatus::None
+                && behind.pit_status == PitStatus::None,
         ) else {
             continue;
         };
@@ -260,7 +267,11 @@ fn battles(state: &RaceState, models: &FieldModels, params: &TwinParams) -> Vec<
         }
         let fuel_kg = fuel.modelled_kg(behind.lap);
         let old = |m: &PaceModel, car: &CarState, k: u32| {
-            m.lap_time_s(f64::from(car.tyres.age_laps + k), fuel_kg, fuel)
+            m.lap_time_s(
+                f64::from(car.tyres.age_laps.saturating_add(k)),
+                fuel_kg,
+                fuel,
+            )
         };
         let fresh = |m: &PaceModel, car: &CarState, age: u32| {
             let total = state.session.total_laps;

@@ -385,7 +385,7 @@ pub fn predict_laps(car: &CarState, model: &PaceModel, field: &FieldPace, n: u32
             } else {
                 field.fuel.modelled_kg(lap)
             };
-            model.lap_time_s(f64::from(age + k), fuel_kg, &field.fuel)
+            model.lap_time_s(f64::from(age.saturating_add(k)), fuel_kg, &field.fuel)
         })
         .collect()
 }

@@ -329,7 +329,8 @@ pub fn predict_next_pit(
     if car.result_status != ResultStatus::Active {
         return None;
     }
-    let total = state.session.total_laps;
+    // The car's own distance: a lapped car takes the flag that many laps short.
+    let total = state.session.total_laps.saturating_sub(car.laps_down);
     let stint = car.stints.last()?;
     let rule_met = compound_rule_met(car);
     let loss = state.session.pit_lane_loss_s;
@@ -390,6 +391,11 @@ pub fn predict_next_pit(
         (t.mean_offset_laps * n / (n + params.tendency_prior_stops))
             .clamp(-params.tendency_max_laps, params.tendency_max_laps)
     });
+    // The car would reach the flag on this set before the field's sets give out, and needs no other compound: it
+    // makes no stop (a stop after the flag, or on its last lap, is none).
+    if rule_met && plan.is_none() && in_lap_of(age) + shift > f64::from(last_useful) {
+        return None;
+    }
     let laps_in_stint = age_now - entry;
     let expected = age - entry;
     let (centre, basis) = if state.session.track_status.is_neutralised()
@@ -434,8 +440,10 @@ pub fn predict_next_pit(
 /// A normal distribution around `centre` with `sigma`, discretised on the laps `first..=last` within ±2σ and
 /// normalised.
 fn spread_over_laps(centre: f64, sigma: f64, first: u32, last: u32) -> Vec<LapProbability> {
-    let lo = (libm::floor(centre - 2.0 * sigma).max(f64::from(first))) as u32;
-    let hi = (libm::ceil(centre + 2.0 * sigma).min(f64::from(last))) as u32;
+    // Within `first..=last` even when the centre is outside it (the nearest lap then).
+    let last = last.max(first);
+    let lo = (libm::floor(centre - 2.0 * sigma).clamp(f64::from(first), f64::from(last))) as u32;
+    let hi = (libm::ceil(centre + 2.0 * sigma).clamp(f64::from(lo), f64::from(last))) as u32;
     let mut out: Vec<LapProbability> = (lo..=hi.max(lo))
         .map(|lap| {
             let z = (f64::from(lap) - centre) / sigma;
@@ -454,13 +462,23 @@ fn spread_over_laps(centre: f64, sigma: f64, first: u32, last: u32) -> Vec<LapPr
     out
 }
 
+/// What a stop costs now against the cars on track: the pit lane's loss, about half of it under a SC or VSC (the
+/// field is slow while the car is in the lane).
+pub fn pit_loss_now(state: &RaceState) -> f64 {
+    if state.session.track_status.is_neutralised() {
+        state.session.pit_lane_loss_s * 0.5
+    } else {
+        state.session.pit_lane_loss_s
+    }
+}
+
 /// Where `car` would rejoin if it entered the pits now: its gap to the leader grows by the pit loss (a car in the
 /// pit lane already has, on average, half its loss still to come).
 pub fn rejoin_if_pitting_now(state: &RaceState, car: &CarState) -> Option<Rejoin> {
     if car.result_status != ResultStatus::Active {
         return None;
     }
-    let loss = state.session.pit_lane_loss_s;
+    let loss = pit_loss_now(state);
     let effective = |c: &CarState| {
         let gap = c.gap_to_leader_s.unwrap_or(0.0);
         match c.pit_status {

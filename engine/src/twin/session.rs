@@ -48,8 +48,10 @@ pub enum EventKind {
     SafetyCar,
     /// A virtual safety car was deployed.
     VirtualSafetyCar,
-    /// The SC or VSC period ended.
+    /// The SC, VSC or red-flag period ended.
     GreenAgain,
+    /// A red flag: the session is suspended (the cars return to the pit lane, tyres may be changed).
+    RedFlag,
     /// A car entered the pit lane.
     PitStop,
     /// A car retired.
@@ -229,6 +231,7 @@ impl Twins {
             let kind = match status {
                 TrackStatus::SafetyCar => Some(EventKind::SafetyCar),
                 TrackStatus::VirtualSafetyCar => Some(EventKind::VirtualSafetyCar),
+                TrackStatus::Red => Some(EventKind::RedFlag),
                 TrackStatus::Green | TrackStatus::Yellow if was.is_neutralised() => {
                     Some(EventKind::GreenAgain)
                 }
@@ -252,10 +255,12 @@ impl Twins {
                 unserved_penalties: car.unserved_penalties,
             };
             if let Some(prev) = self.seen[slot] {
+                // Not the whole field driving into the pit lane under a red flag: that is no stop.
                 if prev.pit_status == PitStatus::None
                     && now.pit_status != PitStatus::None
                     && car.result_status == ResultStatus::Active
                     && state.session.phase == crate::wire::SessionPhase::Running
+                    && status != TrackStatus::Red
                 {
                     new_events.push(event(EventKind::PitStop, Some(car.car_idx), car.lap));
                     stops.push((car.car_idx, car.lap, car.team.name.clone()));

@@ -387,3 +387,126 @@ proptest::proptest! {
         }
     }
 }
+
+/// Cars 1.. ran a 12-lap medium stint and stopped for hards; car 0 ran hards first and is on mediums now, 8 laps
+/// old, at lap 21 of a race of `total_laps`.
+fn last_stint_field(total_laps: u32) -> (RaceState, Vec<LapRecord>) {
+    let (mut state, records) = synthetic_field(6, 20, &[], 3);
+    state.session.total_laps = total_laps;
+    for (i, car) in state.cars.iter_mut().enumerate() {
+        let stint = |compound, start_lap, laps| Stint {
+            compound,
+            start_lap,
+            laps,
+            start_age_laps: 0,
+        };
+        if i == 0 {
+            car.stints = vec![stint(Compound::Hard, 1, 12), stint(Compound::Medium, 13, 8)];
+            car.tyres.age_laps = 8;
+        } else {
+            car.stints = vec![stint(Compound::Medium, 1, 12), stint(Compound::Hard, 13, 8)];
+            car.tyres.compound = Compound::Hard;
+            car.tyres.age_laps = 8;
+            car.pit_stops = 1;
+        }
+    }
+    state.cars[0].pit_stops = 1;
+    (state, records)
+}
+
+#[test]
+fn a_car_that_reaches_the_flag_on_its_set_is_predicted_no_stop() {
+    let next_pit = |state: &RaceState, records: &[LapRecord]| {
+        field_twin(state, records, &[], &TwinParams::PIT_WALL).rivals[0]
+            .next_pit
+            .clone()
+    };
+    // The field's mediums gave out after 12 laps: with the race going on, car 0 stops soon.
+    let (state, records) = last_stint_field(50);
+    let p = next_pit(&state, &records).expect("a stop while the race goes on");
+    assert!((21..=30).contains(&p.lap), "{p:?}");
+    // Two laps from the flag, the field's median age is only reached after it: both compounds used, and the set
+    // lasts (a medium is good for 48 % of the distance), so no stop.
+    let (state, records) = last_stint_field(22);
+    assert_eq!(next_pit(&state, &records), None);
+    // Without its second compound the car must still stop, within the race.
+    let (mut state, records) = last_stint_field(22);
+    state.cars[0].stints.remove(0);
+    let p = next_pit(&state, &records).expect("the compound rule makes it stop");
+    assert!(p.lap <= 21, "{p:?}");
+    assert!(p.probabilities.iter().all(|x| x.lap <= 21), "{p:?}");
+}
+
+#[test]
+fn no_undercut_is_counted_under_a_safety_car_or_with_a_car_in_the_pit_lane() {
+    let (mut state, records) = synthetic_field(3, 20, &[], 5);
+    state.session.pit_lane_loss_s = 22.0;
+    for (car, gap) in state.cars.iter_mut().zip([0.0, 1.0, 2.0]) {
+        car.interval_s = (gap > 0.0).then_some(1.0);
+        car.gap_to_leader_s = (gap > 0.0).then_some(gap);
+    }
+    let battles =
+        |state: &RaceState| field_twin(state, &records, &[], &TwinParams::PIT_WALL).battles;
+    assert_eq!(battles(&state).len(), 2);
+    let mut sc = state.clone();
+    sc.session.track_status = TrackStatus::SafetyCar;
+    assert!(
+        battles(&sc).is_empty(),
+        "the SC train's intervals are no gaps"
+    );
+    let mut pitting = state.clone();
+    pitting.cars[1].pit_status = PitStatus::PitLane;
+    assert!(battles(&pitting).is_empty(), "{:?}", battles(&pitting));
+}
+
+#[test]
+fn under_a_safety_car_a_stop_costs_half_the_pit_loss() {
+    let mut state = with_gaps(&[0.0, 5.0, 12.0, 30.0, 33.0, 40.0]);
+    state.session.track_status = TrackStatus::SafetyCar;
+    // 12 s + 11 s = 23 s: behind the car at 5 s, ahead of the one at 30 s.
+    let r = rejoin_if_pitting_now(&state, &state.cars[2]).unwrap();
+    assert_eq!(r.position, 3);
+    assert!((r.gap_behind_s.unwrap() - 7.0).abs() < 1e-9);
+}
+
+#[test]
+fn a_lapped_car_has_fewer_laps_to_go_and_none_after_the_flag() {
+    let (mut state, records) = synthetic_field(3, 20, &[], 7);
+    state.session.total_laps = 22;
+    let remaining = |state: &RaceState| {
+        let twins = field_twins(state, &records, &TwinParams::PIT_WALL);
+        twins[2].laps_remaining
+    };
+    let on_the_lead_lap = remaining(&state);
+    assert!((on_the_lead_lap - 2.0).abs() < 1e-9, "{on_the_lead_lap}");
+    state.cars[2].laps_down = 1;
+    assert!((remaining(&state) - 1.0).abs() < 1e-9);
+    state.session.phase = crate::wire::SessionPhase::Chequered;
+    state.cars[2].laps_down = 0;
+    assert!(
+        remaining(&state) <= 1.0,
+        "only the lap it is on after the flag"
+    );
+}
+
+#[test]
+fn a_rival_out_of_the_race_or_with_no_gap_yet_gives_no_delta() {
+    let (mut state, records) = synthetic_field(3, 20, &[], 9);
+    for (car, gap) in state.cars.iter_mut().zip([None, Some(1.5), Some(3.0)]) {
+        car.gap_to_leader_s = gap;
+    }
+    let delta = |state: &RaceState| {
+        let twins = field_twins(state, &records, &TwinParams::PIT_WALL);
+        twins[2].rival.clone()
+    };
+    let d = delta(&state).expect("the car ahead");
+    assert!((d.gap_s.unwrap() - 1.5).abs() < 1e-9, "{d:?}");
+    state.cars[1].gap_to_leader_s = None;
+    assert_eq!(
+        delta(&state).and_then(|d| d.gap_s),
+        None,
+        "no gap yet is not the leader's zero"
+    );
+    state.cars[1].result_status = crate::wire::ResultStatus::Retired;
+    assert_eq!(delta(&state), None);
+}

@@ -258,14 +258,24 @@ mod tests {
             .filter(|r| r.stop.starts_with('L') && r.stop.contains(" ±"))
             .count();
         assert!(predicted >= 15, "{rows:#?}");
-        // The leader has no car ahead to undercut; everyone else has both chances.
+        // The leader has no car ahead to undercut; everyone else has both chances, unless it or the car ahead is
+        // in the pit lane already (its stop is no longer a choice).
+        assert!(!state.session.track_status.is_neutralised());
         assert!(rows[0].undercut.is_empty() && rows[0].overcut.is_empty());
-        for row in &rows[1..] {
-            assert!(
-                row.undercut.ends_with('%') && row.overcut.ends_with('%'),
-                "{row:?}"
-            );
+        let mut battles = 0;
+        for pair in rows.windows(2) {
+            let (ahead, row) = (&pair[0], &pair[1]);
+            if ahead.stop == "IN PIT" || row.stop == "IN PIT" || ahead.out || row.out {
+                assert!(row.undercut.is_empty() && row.overcut.is_empty(), "{row:?}");
+            } else {
+                assert!(
+                    row.undercut.ends_with('%') && row.overcut.ends_with('%'),
+                    "{row:?}"
+                );
+                battles += 1;
+            }
         }
+        assert!(battles >= 15, "{battles} battles");
         let first = &state.cars[0];
         assert_eq!(rows[0].team_colour, first.team.colour);
     }

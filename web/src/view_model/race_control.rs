@@ -26,8 +26,10 @@ pub enum EntryKind {
     SafetyCar,
     /// A virtual safety car was deployed.
     VirtualSafetyCar,
-    /// The SC or VSC period ended.
+    /// The SC, VSC or red-flag period ended.
     GreenAgain,
+    /// A red flag suspended the session.
+    RedFlag,
     /// A car entered the pit lane.
     PitStop,
     /// A car retired.
@@ -47,6 +49,7 @@ impl EntryKind {
             EntryKind::SafetyCar => "rc-sc",
             EntryKind::VirtualSafetyCar => "rc-vsc",
             EntryKind::GreenAgain => "rc-green",
+            EntryKind::RedFlag => "rc-red",
             EntryKind::PitStop => "rc-pit",
             EntryKind::Retirement => "rc-out",
             EntryKind::Penalty | EntryKind::Disqualified => "rc-penalty",
@@ -60,6 +63,7 @@ impl EntryKind {
             EntryKind::SafetyCar => "SC",
             EntryKind::VirtualSafetyCar => "VSC",
             EntryKind::GreenAgain => "GREEN",
+            EntryKind::RedFlag => "RED",
             EntryKind::PitStop => "PIT",
             EntryKind::Retirement => "OUT",
             EntryKind::Penalty => "PEN",
@@ -76,6 +80,7 @@ impl EntryKind {
             EntryKind::SafetyCar
                 | EntryKind::VirtualSafetyCar
                 | EntryKind::GreenAgain
+                | EntryKind::RedFlag
                 | EntryKind::Retirement
                 | EntryKind::Penalty
                 | EntryKind::Disqualified
@@ -127,10 +132,18 @@ pub fn feed(events: &[TwinEvent], records: &[LapRecord], state: &RaceState) -> V
                     "VIRTUAL SAFETY CAR DEPLOYED".to_owned(),
                 )
             }
+            (EventKind::RedFlag, _) => {
+                neutralised = Some(EventKind::RedFlag);
+                (
+                    EntryKind::RedFlag,
+                    "RED FLAG · SESSION SUSPENDED".to_owned(),
+                )
+            }
             (EventKind::GreenAgain, _) => {
                 let text = match neutralised.take() {
                     Some(EventKind::SafetyCar) => "SAFETY CAR IN · TRACK CLEAR",
                     Some(EventKind::VirtualSafetyCar) => "VSC ENDED · TRACK CLEAR",
+                    Some(EventKind::RedFlag) => "RACE RESUMED · TRACK CLEAR",
                     _ => "SC/VSC ENDED · TRACK CLEAR",
                 };
                 (EntryKind::GreenAgain, text.to_owned())
