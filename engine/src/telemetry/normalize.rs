@@ -8,7 +8,9 @@
 //! - retired cars stay listed (LapData keeps them in their slots with result status 7);
 //! - names may arrive after timing (Participants comes every 5 s): a car is `Car N` until then;
 //! - `player_car_index` 255 means spectating and is never used as an index;
-//! - the safety car comes from both the Session packet and `SCAR` events (whichever is newer);
+//! - the safety car comes from both the Session packet and `SCAR` events (whichever is newer: a `SCAR` event holds
+//!   until the Session packet's own status changes or agrees, since the packets sent just after an event still
+//!   carry the old status and would flicker it back for half a second);
 //! - a red flag (`RDFL`, or the Session packet's count of red-flag periods going up) holds until the lights go out
 //!   for the restart (`LGOT`), a `SCAR` event, or the flag (`CHQF`, `SEND`): the Session packet has no status for it
 //!   and would otherwise turn it green twice a second.
@@ -40,6 +42,10 @@ pub struct Normalizer {
     session: Option<SessionFacts>,
     /// The safety-car status; SCAR events and Session packets both set it, the latest wins.
     track_status: TrackStatus,
+    /// The Session packet's own safety-car status, as last seen.
+    session_status: Option<TrackStatus>,
+    /// A `SCAR` event set `track_status` and the Session packet has not moved since.
+    scar_holds: bool,
     /// A red flag is out (it overrides `track_status`).
     red_flag: bool,
     /// The Session packet's count of red-flag periods, as last seen.
@@ -179,7 +185,12 @@ impl Normalizer {
                     2 => TrackStatus::VirtualSafetyCar,
                     _ => TrackStatus::Green,
                 };
-                self.track_status = status;
+                let moved = self.session_status != Some(status);
+                self.session_status = Some(status);
+                if moved || !self.scar_holds || status == self.track_status {
+                    self.track_status = status;
+                    self.scar_holds = false;
+                }
                 if s.num_red_flag_periods > self.red_flag_periods {
                     self.red_flag = true;
                 }
@@ -261,6 +272,7 @@ impl Normalizer {
                     _ => TrackStatus::Green,
                 };
                 self.track_status = status;
+                self.scar_holds = true;
                 // After a red flag the race resumes behind the safety car, or a SCAR says it resumes.
                 self.red_flag = false;
             }
@@ -868,6 +880,43 @@ mod tests {
     }
 
     #[test]
+    fn a_safety_car_event_is_not_undone_by_the_session_packets_old_status() {
+        let mut n = melbourne();
+        let status = |n: &Normalizer| n.state().unwrap().session.track_status;
+        let session = decode(&capture("gamesdat/2025/packet-1.bin")).unwrap();
+        let with_status = |sc: u8| {
+            let mut p = session.clone();
+            if let Body::Session(s) = &mut p.body {
+                s.safety_car_status = sc;
+            }
+            p
+        };
+        n.push(&with_status(0));
+        let mut scar = decode(&capture("gamesdat/2025/packet-3-SSTA.bin")).unwrap();
+        if let Body::Event(e) = &mut scar.body {
+            e.event_string_code = "SCAR".to_owned();
+        }
+        e_set(&mut scar, 1, 0);
+        n.push(&scar);
+        assert_eq!(status(&n), TrackStatus::SafetyCar);
+        // The Session packets sent just after the event still say green: no flicker back.
+        n.push(&with_status(0));
+        assert_eq!(status(&n), TrackStatus::SafetyCar);
+        n.push(&with_status(1));
+        assert_eq!(status(&n), TrackStatus::SafetyCar);
+        // "Returned": green from the event, though the next packets still say SC.
+        e_set(&mut scar, 1, 2);
+        n.push(&scar);
+        n.push(&with_status(1));
+        assert_eq!(status(&n), TrackStatus::Green);
+        n.push(&with_status(0));
+        assert_eq!(status(&n), TrackStatus::Green);
+        // With no event, the Session packet's own change is followed at once.
+        n.push(&with_status(2));
+        assert_eq!(status(&n), TrackStatus::VirtualSafetyCar);
+    }
+
+    #[test]
     fn a_red_flag_holds_until_the_restart() {
         let mut n = melbourne();
         let status = |n: &Normalizer| n.state().unwrap().session.track_status;
@@ -909,11 +958,16 @@ mod tests {
         n.push(&scar);
         assert_eq!(status(&n), TrackStatus::SafetyCar);
         n.push(&counted);
-        assert_eq!(status(&n), TrackStatus::Green, "no new red-flag period");
-        // The flag ends a red-flagged race.
+        assert_eq!(
+            status(&n),
+            TrackStatus::SafetyCar,
+            "no new red-flag period (and the event is newer than the packet's status)"
+        );
+        // The flag ends a red-flagged race: the red flag goes, the SC status stands.
         n.push(&code(&mut event, "RDFL"));
+        assert_eq!(status(&n), TrackStatus::Red);
         n.push(&code(&mut event, "CHQF"));
-        assert_eq!(status(&n), TrackStatus::Green);
+        assert_eq!(status(&n), TrackStatus::SafetyCar);
     }
 
     fn e_set(p: &mut Packet, kind: u8, event: u8) {
