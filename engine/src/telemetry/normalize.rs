@@ -54,6 +54,8 @@ pub struct Normalizer {
     player_car: Option<u8>,
     cars: Vec<CarSlot>,
     rewound: bool,
+    /// The frame of the last flashback seen.
+    last_flashback_frame: Option<u32>,
     counters: NormalizerCounters,
 }
 
@@ -94,6 +96,9 @@ struct CarSlot {
     stints: Vec<Stint>,
     /// Pit stops when the current stint began, to tell a stop from a compound read glitch.
     stint_pit_stops: u32,
+    /// A flashback undid a stop: the tyres known are the undone stop's until the next CarStatus, so no stint is
+    /// begun from them.
+    tyres_stale: bool,
 }
 
 /// What LapData says about one car, in the engine's units.
@@ -160,7 +165,7 @@ impl Normalizer {
             self.counters.session_resets = resets;
             self.counters.flashbacks = flashbacks;
         } else if h.frame_identifier < self.last_frame {
-            self.flashback();
+            self.flashback(h.frame_identifier);
         }
         self.counters.packets += 1;
         self.last_frame = h.frame_identifier;
@@ -219,6 +224,7 @@ impl Normalizer {
             Body::CarStatus(s) => {
                 for (slot, d) in self.slots(s.car_status_data.len()).zip(&s.car_status_data) {
                     slot.status = Some(*d);
+                    slot.tyres_stale = false;
                 }
                 self.track_stints();
             }
@@ -238,8 +244,18 @@ impl Normalizer {
         self.cars.iter_mut()
     }
 
-    fn flashback(&mut self) {
-        self.counters.flashbacks += 1;
+    /// A flashback seen at frame `frame`. One flashback shows twice (the frame id going back, then the FLBK event,
+    /// a few frames apart): counted once.
+    fn flashback(&mut self, frame: u32) {
+        /// Frames between the two signs of one flashback, at most (a second at 60 Hz).
+        const ECHO_FRAMES: u32 = 60;
+        if self
+            .last_flashback_frame
+            .is_none_or(|f| frame.abs_diff(f) > ECHO_FRAMES)
+        {
+            self.counters.flashbacks += 1;
+        }
+        self.last_flashback_frame = Some(frame);
         self.rewound = true;
     }
 
@@ -254,7 +270,7 @@ impl Normalizer {
                 self.phase = SessionPhase::Finished;
                 self.red_flag = false;
             }
-            ("FLBK", _) => self.flashback(),
+            ("FLBK", _) => self.flashback(self.last_frame),
             ("RDFL", _) => self.red_flag = true,
             // The restart's lights went out.
             ("LGOT", _) => self.red_flag = false,
@@ -344,7 +360,14 @@ impl Normalizer {
         let rewound = std::mem::take(&mut self.rewound);
         for (slot, new) in self.slots(facts.len()).zip(facts) {
             if rewound {
+                // Stints that began after the rewound moment: later laps, or a stop the flashback undid on the
+                // same lap (a car has one stint more than its stops).
                 slot.stints.retain(|s| s.start_lap <= new.lap);
+                if new.pit_stops < slot.stint_pit_stops {
+                    slot.stints.truncate(new.pit_stops as usize + 1);
+                    slot.stint_pit_stops = new.pit_stops;
+                    slot.tyres_stale = true;
+                }
             }
             // A lap completed: book its sectors (sector 3 is what is left of the lap time).
             if let Some(old) = slot.lap
@@ -372,7 +395,7 @@ impl Normalizer {
     /// Stints follow the tyres: a new one when the compound changes or a stop resets the tyre age.
     fn track_stints(&mut self) {
         for slot in &mut self.cars {
-            let (Some(lap), Some(status)) = (slot.lap, slot.status) else {
+            let (Some(lap), Some(status), false) = (slot.lap, slot.status, slot.tyres_stale) else {
                 continue;
             };
             let compound = compound(status.visual_tyre_compound);
@@ -858,6 +881,15 @@ mod tests {
         earlier.header.frame_identifier -= 100;
         n.push(&earlier);
         assert_eq!(n.counters().flashbacks, 1);
+        // Its FLBK event, a few frames on: the same flashback.
+        let mut flbk = decode(&capture("gamesdat/2025/packet-3-SSTA.bin")).unwrap();
+        if let Body::Event(e) = &mut flbk.body {
+            e.event_string_code = "FLBK".to_owned();
+            e.event_details = EventDetails::None;
+        }
+        flbk.header.frame_identifier = earlier.header.frame_identifier + 3;
+        n.push(&flbk);
+        assert_eq!(n.counters().flashbacks, 1);
 
         let mut scar = decode(&capture("gamesdat/2025/packet-3-SSTA.bin")).unwrap();
         let Body::Event(e) = &mut scar.body else {
@@ -914,6 +946,56 @@ mod tests {
         // With no event, the Session packet's own change is followed at once.
         n.push(&with_status(2));
         assert_eq!(status(&n), TrackStatus::VirtualSafetyCar);
+    }
+
+    #[test]
+    fn a_flashback_to_before_a_stop_on_the_same_lap_undoes_its_stint() {
+        let mut n = melbourne();
+        let lap_data = decode(&capture("gamesdat/2025/packet-2.bin")).unwrap();
+        let status = [1, 2, 4, 6, 7, 10]
+            .into_iter()
+            .map(|id| decode(&capture(&format!("gamesdat/2025/packet-{id}.bin"))).unwrap())
+            .find(|p| matches!(p.body, Body::CarStatus(_)))
+            .expect("a CarStatus capture");
+        let at = |frame: u32, stops: u8, visual: u8, age: u8| {
+            let mut l = lap_data.clone();
+            l.header.frame_identifier = frame;
+            if let Body::LapData(d) = &mut l.body
+                && let LapDataRecords::Current(v) = &mut d.lap_data
+            {
+                v[0].num_pit_stops = stops;
+            }
+            let mut c = status.clone();
+            c.header.frame_identifier = frame;
+            if let Body::CarStatus(s) = &mut c.body {
+                s.car_status_data[0].visual_tyre_compound = visual;
+                s.car_status_data[0].tyres_age_laps = age;
+            }
+            (l, c)
+        };
+        let stints = |n: &Normalizer| {
+            let state = n.state().unwrap();
+            let car = state.cars.iter().find(|c| c.car_idx == 0).unwrap();
+            car.stints.iter().map(|s| s.compound).collect::<Vec<_>>()
+        };
+        let base = lap_data.header.frame_identifier + 10;
+        // Mediums (visual 17), then a stop for hards (18) on the same lap.
+        for (l, c) in [at(base, 0, 17, 5), at(base + 1, 1, 18, 0)] {
+            n.push(&l);
+            n.push(&c);
+        }
+        let before = stints(&n);
+        assert_eq!(
+            &before[before.len() - 2..],
+            [Compound::Medium, Compound::Hard]
+        );
+        // A flashback to before the pit entry: mediums again, no stop made.
+        let (l, c) = at(base - 5, 0, 17, 5);
+        n.push(&l);
+        n.push(&c);
+        let after = stints(&n);
+        assert_eq!(after.len(), before.len() - 1, "{after:?}");
+        assert_eq!(after.last(), Some(&Compound::Medium));
     }
 
     #[test]
