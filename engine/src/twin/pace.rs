@@ -379,8 +379,10 @@ pub fn predict_laps(car: &CarState, model: &PaceModel, field: &FieldPace, n: u32
         .map(|k| {
             let lap = completed + k;
             let fuel_kg = if field.fuel.measured {
-                // Measured fuel now, minus a modelled burn for the laps ahead.
-                let burn = field.fuel.start_kg / f64::from(field.fuel.total_laps);
+                // Measured fuel now, burned evenly over the laps to go (a car carries fuel for the distance: a
+                // 14-lap race starts with far less than the 110 kg a full race does).
+                let to_go = field.fuel.total_laps.saturating_sub(completed).max(1);
+                let burn = car.fuel_kg / f64::from(to_go);
                 (car.fuel_kg - burn * f64::from(k)).max(0.0)
             } else {
                 field.fuel.modelled_kg(lap)

@@ -5,7 +5,7 @@ use super::*;
 use crate::sim::{RaceSim, SimConfig};
 use crate::twin::alert::MAX_RADIO_CHARS;
 use crate::twin::laps::{CarLaps, FuelModel, by_car};
-use crate::twin::pace::{FieldPace, pace_model, predict_laps};
+use crate::twin::pace::{FieldPace, PaceModel, pace_model, predict_laps};
 use crate::twin::pit::rejoin_if_pitting_now;
 use crate::wire::{
     CarState, Compound, Corners, LapRecord, PitStatus, RaceState, Stint, TrackStatus,
@@ -509,4 +509,31 @@ fn a_rival_out_of_the_race_or_with_no_gap_yet_gives_no_delta() {
     );
     state.cars[1].result_status = crate::wire::ResultStatus::Retired;
     assert_eq!(delta(&state), None);
+}
+
+#[test]
+fn measured_fuel_is_burned_over_the_laps_to_go_in_predictions() {
+    // A 14-lap race (a 25 % game race) with 28 kg on board at the start of lap 1: 2 kg a lap, not 110 kg / 14.
+    let (mut state, records) = synthetic_field(2, 0, &[], 1);
+    state.session.total_laps = 14;
+    state.session.timing_only = false;
+    let mut field = field_pace(&state, &records);
+    field.fuel.total_laps = 14;
+    field.fuel.measured = true;
+    let car = &mut state.cars[0];
+    car.lap = 1;
+    car.fuel_kg = 28.0;
+    car.tyres.age_laps = 0;
+    let model = PaceModel {
+        compound: Compound::Medium,
+        base_s: 90.0,
+        deg_s_per_lap: 0.0,
+        sigma_s: 0.2,
+        laps: 5,
+    };
+    let laps = predict_laps(car, &model, &field, 5);
+    for pair in laps.windows(2) {
+        let per_lap = pair[0] - pair[1];
+        assert!((per_lap - 2.0 * SENS).abs() < 1e-9, "{laps:?}");
+    }
 }
