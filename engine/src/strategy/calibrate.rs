@@ -560,15 +560,15 @@ pub fn start_at(race: &RealRace, model: &RaceModel, lap: u32) -> Result<RaceStar
     })
 }
 
-/// Charges a car whose in-lap is the start lap the out-lap it still has to drive through the pit lane (green
-/// losses), which a [`RaceStart`] cannot express: without it the car would rejoin as if it had not stopped.
+/// Charges a car whose in-lap is the last lap it completed the out-lap it still has to drive through the pit lane
+/// (green losses), which a [`RaceStart`] cannot express: without it the car would rejoin as if it had not stopped.
+/// The car's own laps, not the leader's: a lapped car's in-lap is its own lap count.
 pub fn with_pending_out_laps(
     race: &RealRace,
     model: &RaceModel,
     mut start: RaceStart,
 ) -> RaceStart {
     let t = &model.timing;
-    let lap = start.completed_laps;
     for (car, (d, m)) in start
         .cars
         .iter_mut()
@@ -577,7 +577,7 @@ pub fn with_pending_out_laps(
         let stopped = race
             .pit_stops()
             .iter()
-            .any(|s| s.car_idx == d.car_idx && s.lap == lap);
+            .any(|s| s.car_idx == d.car_idx && s.lap == car.laps);
         if stopped && !car.retired {
             car.race_time_s += t.pit.out_green_s + m.tyres.cold_tyre_s;
             if t.pits_after_line {

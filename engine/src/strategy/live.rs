@@ -68,13 +68,30 @@ pub fn inputs(state: &RaceState, records: &[LapRecord]) -> Result<LiveInputs, Li
     let model = calibrate::from_real_race_until(race, None, Some(lap))?;
     let mut start = calibrate::start_at(race, &model, lap)?;
     let measured_fuel = !state.session.timing_only;
+    // When the leader completed the lap the simulation starts from.
+    let leader_crossing = race
+        .drivers()
+        .iter()
+        .filter_map(|d| d.crossing_s(lap))
+        .min_by(f64::total_cmp);
     for ((car, d), idx) in start.cars.iter_mut().zip(race.drivers()).zip(&live.car_idx) {
         let Some(now) = state.cars.iter().find(|c| c.car_idx == *idx) else {
             continue;
         };
-        // The car's own laps: a lapped car has completed fewer than the leader, and is still running.
-        car.laps = u32::try_from(d.laps.len()).unwrap_or(u32::MAX).min(lap);
-        car.race_time_s = d.laps.last().map_or(0.0, |l| l.end_s);
+        let own = u32::try_from(d.laps.len()).unwrap_or(u32::MAX).min(lap);
+        let last_crossing = d.laps.last().map_or(0.0, |l| l.end_s);
+        // A car on the leader's lap that has not crossed the line since the leader did is put at its coming
+        // crossing: the leader's plus its gap, which counts what its lap so far has cost (a stop included). Left a
+        // lap short, it would be simulated as lapped: behind the leader whatever its pace, and a lap short at the
+        // flag. A lapped car has completed fewer laps than the leader, and keeps its own.
+        let coming = match (leader_crossing, now.gap_to_leader_s) {
+            (Some(leader), Some(gap)) if own < lap && now.laps_down == 0 && own + 1 == lap => {
+                Some((leader + gap).max(last_crossing))
+            }
+            _ => None,
+        };
+        car.laps = if coming.is_some() { lap } else { own };
+        car.race_time_s = coming.unwrap_or(last_crossing);
         car.retired = now.result_status.is_out();
         if model.drivers[usize::from(d.car_idx)]
             .tyres
@@ -82,7 +99,9 @@ pub fn inputs(state: &RaceState, records: &[LapRecord]) -> Result<LiveInputs, Li
             .is_some()
         {
             car.compound = now.tyres.compound;
-            car.tyre_age_laps = f64::from(now.tyres.age_laps);
+            // At the coming crossing the set has done the lap under way too.
+            car.tyre_age_laps =
+                f64::from(now.tyres.age_laps) + if coming.is_some() { 1.0 } else { 0.0 };
         }
         if measured_fuel && now.fuel_kg > 0.0 {
             car.fuel_kg = now.fuel_kg;
