@@ -54,7 +54,8 @@ pub struct SearchConfig {
     pub objective: Objective,
     /// The longest stint each compound may run, laps (its age when fitted included); a compound not listed is
     /// not capped. The degradation models are fitted on the stints a race has shown and extrapolate without a
-    /// cliff beyond them: the cap keeps the search to stints the tyres can do.
+    /// cliff beyond them: the cap keeps the search to stints the tyres can do. Empty: the longest any of the
+    /// shared races saw, as a share of the distance (softs 0.64, mediums 0.86, hards uncapped).
     #[serde(default)]
     pub max_stint_laps: Vec<(Compound, u32)>,
 }
@@ -763,6 +764,7 @@ fn enumerate(
             .collect(),
     };
     let fitted = start.and_then(|st| st.cars.get(car)).map(|c| c.compound);
+    let caps = tyre_caps(model.total_laps, config, &current, completed);
     let first_lap = completed.max(config.min_stint_laps.saturating_sub(1)) + 1;
     let last_lap = model.total_laps.saturating_sub(config.min_stint_laps);
     let step = config.lap_step.max(1);
@@ -809,7 +811,7 @@ fn enumerate(
                             start_age_laps: start_age,
                             stops,
                         };
-                        if within_tyre_life(&plan, model.total_laps, &config.max_stint_laps) {
+                        if within_tyre_life(&plan, model.total_laps, &caps) {
                             out.push(plan);
                         }
                     });
@@ -818,6 +820,42 @@ fn enumerate(
         }
     }
     out
+}
+
+/// The longest stint, as a share of the distance, that any of the 13 races in `shared/data/races` saw on a soft
+/// (Monaco 2019: 0.64) and on a medium (Monaco 2019: 0.86); hards have run whole races (Silverstone 2019).
+const DEFAULT_MAX_STINT_SHARE: [(Compound, f64); 2] =
+    [(Compound::Soft, 0.64), (Compound::Medium, 0.86)];
+
+/// The stint caps a search keeps to: the config's, else the defaults of [`DEFAULT_MAX_STINT_SHARE`]. The
+/// degradation fits have no cliff, and a live fit on a few short stints can make a set look good for the whole race:
+/// without a cap the search would run a soft to the flag. A default cap is never below what the car has run on the
+/// compound already, plus a stint, so a car past it can still stop.
+fn tyre_caps(
+    total_laps: u32,
+    config: &SearchConfig,
+    current: &Plan,
+    completed: u32,
+) -> Vec<(Compound, u32)> {
+    if !config.max_stint_laps.is_empty() {
+        return config.max_stint_laps.clone();
+    }
+    DEFAULT_MAX_STINT_SHARE
+        .iter()
+        .map(|&(compound, share)| {
+            let run = current
+                .stints(completed)
+                .filter(|(c, _)| *c == compound)
+                .map(|(_, laps)| laps)
+                .max()
+                .unwrap_or(0);
+            let cap = libm::ceil(share * f64::from(total_laps)) as u32;
+            let reachable = run
+                .saturating_add(config.min_stint_laps)
+                .saturating_add(config.lap_step.max(1));
+            (compound, cap.max(reachable))
+        })
+        .collect()
 }
 
 /// Every stint of `plan` (to the flag at `total_laps`) is within its compound's cap in `caps`.

@@ -1035,6 +1035,46 @@ mod bad_input {
     }
 
     #[test]
+    fn a_tyre_that_never_wears_is_not_run_beyond_the_longest_stint_seen() {
+        let mut m = field(6, 40);
+        // A live fit on short stints can make a set look everlasting: here the softs lose nothing with age.
+        for d in &mut m.drivers {
+            d.tyres.compounds[0].deg = Degradation::Linear { k0: 0.0, k1: 0.0 };
+        }
+        let config = SearchConfig {
+            runs_per_plan: 40,
+            lap_step: 2,
+            finalists_per_stop_count: 3,
+            max_stops: 1,
+            ..SearchConfig::for_car(1, 3)
+        };
+        let soft_stints = |report: &search::SearchReport| {
+            report
+                .ranked
+                .iter()
+                .flat_map(|r| r.plan.stints(40).collect::<Vec<_>>())
+                .filter(|(c, _)| *c == Compound::Soft)
+                .map(|(_, laps)| laps)
+                .max()
+        };
+        // With its own caps lifted (a cap no stint reaches), the search runs the softs nearly to the flag.
+        let uncapped = SearchConfig {
+            max_stint_laps: vec![(Compound::Soft, 1000)],
+            ..config.clone()
+        };
+        let free = search::search(&m, &plans(&m), None, &uncapped).unwrap();
+        assert!(soft_stints(&free).unwrap() > 26, "{:?}", soft_stints(&free));
+        // By default no soft stint is longer than any race has seen: 64 % of the distance (26 of 40 laps).
+        let capped = search::search(&m, &plans(&m), None, &config).unwrap();
+        assert!(!capped.ranked.is_empty());
+        assert!(
+            soft_stints(&capped).is_some_and(|laps| laps <= 26),
+            "{:?}",
+            soft_stints(&capped)
+        );
+    }
+
+    #[test]
     fn a_stop_count_outside_one_to_three_is_read_as_within() {
         let m = field(6, 40);
         let search = |max_stops| {
