@@ -7,10 +7,11 @@ mod common;
 
 use common::{races, races_dir};
 
-use boxbox_engine::strategy::calibrate::{from_real_race, start_at};
+use boxbox_engine::strategy::calibrate::{self, from_real_race, start_at};
 use boxbox_engine::strategy::lapsim::{Prepared, Runner};
 use boxbox_engine::strategy::model::{Degradation, FcyKind, Plan, RaceModel};
 use boxbox_engine::strategy::tumftm::McsPars;
+use boxbox_engine::wire::Compound;
 
 fn mcs() -> McsPars {
     McsPars::parse(
@@ -233,4 +234,31 @@ fn the_overtaking_threshold_is_fitted_to_the_races_passes() {
         "{thresholds:?}"
     );
     assert!(monaco >= 3.0, "{thresholds:?}");
+}
+
+#[test]
+fn mid_race_every_dry_compound_is_on_offer_even_one_nobody_ran() {
+    let (_, bahrain) = races()
+        .into_iter()
+        .find(|(name, _)| name == "2024_01_bahrain")
+        .unwrap();
+    // Nobody ran a medium in this export of Bahrain 2024 (softs and hards only).
+    let whole = calibrate::from_real_race_until(&bahrain, None, None).unwrap();
+    assert_eq!(whole.dry_compounds, [Compound::Soft, Compound::Hard]);
+    // From lap 20 on, the strategist may still fit one: the model offers it at its usual gap.
+    let live = calibrate::from_real_race_until(&bahrain, None, Some(20)).unwrap();
+    assert_eq!(
+        live.dry_compounds,
+        [Compound::Soft, Compound::Medium, Compound::Hard]
+    );
+    // Fresh, the medium is a fraction of a second off the soft (Pirelli's usual gap from the fitted soft).
+    for d in &live.drivers {
+        let fresh = |c| d.tyres.of(c).unwrap().deg.loss_s(0.0);
+        let gap = fresh(Compound::Medium) - fresh(Compound::Soft);
+        assert!(
+            (0.0..2.0).contains(&gap),
+            "{}: medium {gap:.3} s off the soft",
+            d.code
+        );
+    }
 }

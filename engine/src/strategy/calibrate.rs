@@ -272,7 +272,12 @@ pub fn from_real_race_until(
     let Some(fit) = solve(&obs, drivers.len()) else {
         return Err(CalibrateError::NoCleanLaps { until: window });
     };
-    let seen = seen_compounds(&plans, &fit);
+    let mut seen = seen_compounds(&plans, &fit);
+    // Mid-race, a dry compound nobody has run yet is still on offer (at Pirelli's usual gap): a field that all
+    // started on mediums would otherwise have no legal plan, and no rival a second compound to stop for.
+    if until.is_some() && seen.iter().all(|c| c.is_dry()) {
+        seen.extend(Compound::DRY);
+    }
     let pace = Pace::new(&fit, &seen, drivers.len());
     let sigmas = lap_sigmas(&obs, &fit, drivers.len());
 
