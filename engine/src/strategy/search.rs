@@ -1043,6 +1043,31 @@ pub struct Duel {
     pub p_ahead_if_stay: f64,
 }
 
+/// `plan` with its next stop brought forward to `lap` (with `compound`), after `completed` laps: the stops made
+/// stay, and so do the planned ones after `lap` (a two-stopper pitting early still makes its second stop).
+pub(crate) fn pitting_on(plan: &Plan, completed: u32, lap: u32, compound: Compound) -> Plan {
+    let made = plan.stops.iter().filter(|s| s.lap <= completed);
+    let later = plan
+        .stops
+        .iter()
+        .filter(|s| s.lap > completed)
+        .skip(1)
+        .filter(|s| s.lap > lap);
+    let now = PlannedStop {
+        lap,
+        compound,
+        age_laps: 0,
+    };
+    Plan {
+        stops: made
+            .copied()
+            .chain(std::iter::once(now))
+            .chain(later.copied())
+            .collect(),
+        ..plan.clone()
+    }
+}
+
 /// Undercut and cover chances for `car` from the live `start` (at least one lap must remain after the next).
 pub fn undercut(
     model: &RaceModel,
@@ -1072,16 +1097,8 @@ pub fn undercut(
     let pos = order.iter().position(|&c| c == car);
     let ahead = pos.and_then(|p| p.checked_sub(1)).map(|p| order[p]);
     let behind = pos.and_then(|p| order.get(p + 1).copied());
-    let pit_now = |plan: &Plan, compound: Compound| -> Plan {
-        let mut p = plan.clone();
-        p.stops.retain(|s| s.lap <= start.completed_laps);
-        p.stops.push(PlannedStop {
-            lap,
-            compound,
-            age_laps: 0,
-        });
-        p
-    };
+    let pit_now =
+        |plan: &Plan, compound: Compound| pitting_on(plan, start.completed_laps, lap, compound);
     // The compound after the stop: the plan's next one, or a different dry compound than the fitted set.
     let next_compound = |c: usize| -> Compound {
         let fitted = start.cars[c].compound;

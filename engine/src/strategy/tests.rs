@@ -1075,6 +1075,38 @@ mod bad_input {
     }
 
     #[test]
+    fn pitting_now_brings_the_next_stop_forward_and_keeps_the_later_ones() {
+        let stop = |lap, compound| PlannedStop {
+            lap,
+            compound,
+            age_laps: 0,
+        };
+        let plan = Plan {
+            start: Some(Compound::Medium),
+            start_age_laps: 0,
+            stops: vec![
+                stop(8, Compound::Soft),
+                stop(25, Compound::Hard),
+                stop(50, Compound::Soft),
+            ],
+        };
+        // After 20 laps, pitting on lap 21: the lap-8 stop was made, the lap-25 one comes now, the lap-50 one stays.
+        let now = search::pitting_on(&plan, 20, 21, Compound::Hard);
+        assert_eq!(
+            now.stops,
+            [
+                stop(8, Compound::Soft),
+                stop(21, Compound::Hard),
+                stop(50, Compound::Soft)
+            ]
+        );
+        // With no stop left in the plan, the one now is the last.
+        let one = search::pitting_on(&now, 55, 56, Compound::Medium);
+        assert_eq!(one.stops.len(), 4);
+        assert_eq!(one.stops[3], stop(56, Compound::Medium));
+    }
+
+    #[test]
     fn a_stop_count_outside_one_to_three_is_read_as_within() {
         let m = field(6, 40);
         let search = |max_stops| {
