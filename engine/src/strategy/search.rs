@@ -973,17 +973,23 @@ pub fn what_if(
     what_if: &WhatIf,
     config: &McConfig,
 ) -> Result<WhatIfReport, SimError> {
-    let base = monte_carlo::report(
-        model,
-        &monte_carlo::run_all(&Prepared::new(model, plans, start)?, config),
-        config,
-    );
+    // Fixed SC/VSC phases replace the random ones (and the accidents behind them). With a phase injected, the base
+    // case runs on the fixed phases too (none, if the model has none), so that the two differ by the phase alone:
+    // not also by every random SC the base case drew, and on the same draws.
+    let mut base_model = model.clone();
     let mut changed_model = model.clone();
     if !what_if.fcy.is_empty() {
-        let mut fcy = model.fixed.fcy.clone().unwrap_or_default();
+        let fixed = model.fixed.fcy.clone().unwrap_or_default();
+        base_model.fixed.fcy = Some(fixed.clone());
+        let mut fcy = fixed;
         fcy.extend(what_if.fcy.iter().copied());
         changed_model.fixed.fcy = Some(fcy);
     }
+    let base = monte_carlo::report(
+        &base_model,
+        &monte_carlo::run_all(&Prepared::new(&base_model, plans, start)?, config),
+        config,
+    );
     let mut changed_plans = plans.to_vec();
     for (car, plan) in &what_if.plans {
         if let Some(p) = changed_plans.get_mut(*car) {

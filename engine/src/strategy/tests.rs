@@ -869,6 +869,38 @@ mod search {
     }
 
     #[test]
+    fn an_injected_safety_car_is_compared_with_a_base_case_on_the_same_fixed_phases() {
+        let mut m = field(10, 40);
+        // Random SCs in most races.
+        m.random.sc_count = vec![0.2, 0.8];
+        let config = McConfig {
+            runs: 200,
+            seed: 5,
+            deterministic: false,
+        };
+        let only_the_sc = WhatIf {
+            plans: Vec::new(),
+            fcy: vec![FcyPhase {
+                start: 20.0,
+                end: 23.0,
+                kind: FcyKind::Sc,
+            }],
+        };
+        let r = search::what_if(&m, &plans(&m), None, &only_the_sc, &config).unwrap();
+        assert!((r.what_if.sc_probability - 1.0).abs() < 1e-12);
+        // Not every random SC of the base case against none at all in the what-if: the base has none either.
+        assert_eq!(r.base.sc_probability, 0.0);
+        // Without an injected phase the random SCs stay.
+        let none = WhatIf {
+            plans: Vec::new(),
+            fcy: Vec::new(),
+        };
+        let r = search::what_if(&m, &plans(&m), None, &none, &config).unwrap();
+        assert!(r.base.sc_probability > 0.5, "{}", r.base.sc_probability);
+        assert_eq!(r.base, r.what_if);
+    }
+
+    #[test]
     fn fresh_tyres_make_the_undercut_likely_when_the_old_ones_are_finished() {
         let mut m = field(6, 40);
         for d in &mut m.drivers {
