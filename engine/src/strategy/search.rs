@@ -776,6 +776,7 @@ fn enumerate(
             .chain(done.iter().map(|s| s.compound))
             .chain(fitted)
             .collect();
+        let wet_used = used.iter().any(|c| !c.is_dry());
         for new in 0..=max_new {
             let total_stops = done.len() + new;
             if total_stops == 0 || total_stops > max_new {
@@ -797,7 +798,8 @@ fn enumerate(
                             .copied()
                             .filter(|c| c.is_dry())
                             .collect();
-                        if !all_dry.iter().any(|c| *c != all_dry[0]) {
+                        // Two dry compounds, unless the car has run on intermediates or wets (the rule is lifted).
+                        if !wet_used && !all_dry.iter().any(|c| *c != all_dry[0]) {
                             return;
                         }
                         let mut stops = done.clone();

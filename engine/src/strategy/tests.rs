@@ -940,7 +940,7 @@ mod search {
 /// Inputs from outside that used to panic or rank nonsense: each is refused with its reason, or runs.
 mod bad_input {
     use super::*;
-    use crate::strategy::lapsim::{MAX_RACE_LAPS, SimError};
+    use crate::strategy::lapsim::{CarStart, MAX_RACE_LAPS, RaceStart, SimError};
     use crate::strategy::search::{self, SearchConfig, WhatIf};
 
     #[test]
@@ -1104,6 +1104,48 @@ mod bad_input {
             "{:?}",
             soft_stints(&capped)
         );
+    }
+
+    #[test]
+    fn after_intermediates_one_slick_compound_is_a_legal_plan() {
+        let mut m = field(6, 40);
+        for d in &mut m.drivers {
+            d.tyres.compounds.push(CompoundDeg {
+                compound: Compound::Intermediate,
+                label: "I".into(),
+                deg: Degradation::Linear { k0: 3.0, k1: 0.0 },
+            });
+            d.plan = Plan {
+                start: Some(Compound::Intermediate),
+                start_age_laps: 0,
+                stops: Vec::new(),
+            };
+        }
+        // The track dried: ten laps run on intermediates.
+        let start = RaceStart {
+            completed_laps: 10,
+            cars: (0..6)
+                .map(|i| CarStart {
+                    race_time_s: 930.0 + 2.0 * f64::from(i),
+                    laps: 10,
+                    compound: Compound::Intermediate,
+                    tyre_age_laps: 10.0,
+                    fuel_kg: 85.0,
+                    retired: false,
+                })
+                .collect(),
+        };
+        let config = SearchConfig {
+            runs_per_plan: 40,
+            lap_step: 3,
+            finalists_per_stop_count: 3,
+            max_stops: 1,
+            ..SearchConfig::for_car(2, 3)
+        };
+        let report = search::search(&m, &plans(&m), Some(&start), &config).unwrap();
+        // One stop onto one slick compound: the two-dry-compound rule does not apply after wet tyres.
+        assert!(!report.ranked.is_empty(), "{:?}", report.warnings);
+        assert!(report.ranked.iter().all(|r| r.plan.stops.len() == 1));
     }
 
     #[test]
