@@ -262,3 +262,25 @@ fn mid_race_every_dry_compound_is_on_offer_even_one_nobody_ran() {
         );
     }
 }
+
+#[test]
+fn a_stop_fits_the_set_of_the_next_stint_even_when_its_rows_start_late() {
+    let (_, bahrain) = races()
+        .into_iter()
+        .find(|(name, _)| name == "2019_02_bahrain")
+        .unwrap();
+    let plans = calibrate::real_plans(&bahrain);
+    let bot = bahrain.driver("BOT").unwrap();
+    let plan = &plans[usize::from(bot.car_idx)];
+    // Bottas stopped on lap 37; FastF1's rows keep his old mediums (TyreLife 26, 27) until lap 40's softs (2).
+    let stop = plan
+        .stops
+        .iter()
+        .find(|s| s.lap == 37)
+        .expect("the lap-37 stop");
+    assert_eq!(
+        (stop.compound, stop.age_laps),
+        (Compound::Soft, 0),
+        "{plan:?}"
+    );
+}

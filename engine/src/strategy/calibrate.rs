@@ -849,14 +849,20 @@ fn real_plan(race: &RealRace, d: &RealDriver, fallback: Compound) -> Plan {
         };
     };
     let mut stops: Vec<PlannedStop> = Vec::new();
-    for s in race.pit_stops().iter().filter(|s| s.car_idx == d.car_idx) {
-        if s.lap == 0 || s.lap >= race.total_laps() || stops.last().is_some_and(|p| p.lap >= s.lap)
-        {
+    let own: Vec<u32> = race
+        .pit_stops()
+        .iter()
+        .filter(|s| s.car_idx == d.car_idx)
+        .map(|s| s.lap)
+        .collect();
+    for (k, &lap) in own.iter().enumerate() {
+        if lap == 0 || lap >= race.total_laps() || stops.last().is_some_and(|p| p.lap >= lap) {
             continue;
         }
-        let (compound, age_laps) = fitted_after(d, s.lap);
+        let next = own.get(k + 1).copied().unwrap_or(u32::MAX);
+        let (compound, age_laps) = fitted_after(d, lap, next);
         stops.push(PlannedStop {
-            lap: s.lap,
+            lap,
             compound,
             age_laps,
         });
@@ -868,14 +874,18 @@ fn real_plan(race: &RealRace, d: &RealDriver, fallback: Compound) -> Plan {
     }
 }
 
-/// The set fitted at the end of in-lap `p`: the first row of a new stint on laps `p + 1` or `p + 2`, else the
-/// out-lap's row; its age at fitting is its `TyreLife` less the laps driven on it since.
-fn fitted_after(d: &RealDriver, p: u32) -> (Compound, u32) {
+/// The set fitted at the end of in-lap `p`: the first row of a new stint up to the driver's next stop (`next`,
+/// its in-lap), else the out-lap's row (a stop that changed no tyres: a penalty served); its age at fitting is its
+/// `TyreLife` less the laps driven on it since. FastF1 sometimes starts the new stint laps late: Bottas, Bahrain
+/// 2019, stopped on lap 37 and his rows say the old mediums (`TyreLife` 26, 27) until lap 40's softs.
+fn fitted_after(d: &RealDriver, p: u32, next: u32) -> (Compound, u32) {
     let in_lap = p.checked_sub(1).and_then(|i| d.laps.get(i as usize));
     let stint = in_lap.map(|l| l.stint);
-    let next = d.laps.iter().skip(p as usize).take(2);
-    let row = next
-        .clone()
+    let row = d
+        .laps
+        .iter()
+        .skip(p as usize)
+        .take_while(|l| l.lap <= next)
         .find(|l| Some(l.stint) != stint)
         .or_else(|| d.laps.get(p as usize));
     match row {
