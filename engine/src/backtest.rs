@@ -448,7 +448,14 @@ fn score(
                 let Some(Some(m)) = made[usize::from(car.car_idx)].get(r.lap as usize) else {
                     continue;
                 };
-                let Some(base) = laps.laps[..=i].iter().rev().find(|x| is_clean(x)) else {
+                // The baseline's lap is on the same set as the targets (a prediction made on an out-lap has no
+                // baseline until the new set has a clean lap: the old set's last lap is no forecast of it).
+                let Some(base) = (0..=i)
+                    .rev()
+                    .take_while(|&k| laps.stint[k] == laps.stint[i])
+                    .map(|k| laps.laps[k])
+                    .find(|x| is_clean(x))
+                else {
                     continue;
                 };
                 for (h, predicted) in m.laps_s.iter().enumerate().take(horizons) {
