@@ -206,7 +206,8 @@ impl<'a> CarReplay<'a> {
             d,
             stints,
             completed: 0,
-            in_pit: d.laps.first().is_some_and(|l| l.pit_out_s.is_some()),
+            // The grid's pit-lane start, or a lap-1 pit exit after the start.
+            in_pit: d.pit_lane_start || d.laps.first().is_some_and(|l| l.pit_out_s.is_some()),
             entered_this_lap: false,
             stop_pending: false,
             pit_stops: 0,

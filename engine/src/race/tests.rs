@@ -156,6 +156,15 @@ fn grids_put_pit_lane_starters_last_and_keep_drivers_without_laps() {
     assert_eq!(alb.grid_position, 20);
     assert_eq!(china.driver("BOT").unwrap().grid_position, 1);
 
+    // The replay starts him in the pit lane.
+    let first = china.states().into_iter().next().unwrap();
+    let at_start = first.cars.iter().find(|c| c.driver.code == "ALB").unwrap();
+    assert_ne!(
+        at_start.pit_status,
+        crate::wire::PitStatus::None,
+        "{at_start:?}"
+    );
+
     let russia = load("2019_16_russia");
     let gro = russia.driver("GRO").unwrap();
     assert!(gro.laps.is_empty());
