@@ -177,9 +177,9 @@ pub struct FeedTire {
     /// Laps on this set; left out, the set is the one the car had (its age counted from the laps since).
     #[serde(default)]
     pub age: Option<u32>,
-    /// Percent worn, 0–100 (one figure for the four corners).
+    /// Percent worn, 0–100 (one figure for the four corners); left out, not measured.
     #[serde(default)]
-    pub wear_level: f64,
+    pub wear_level: Option<f64>,
 }
 
 /// Why a feed message was rejected: where in the JSON and what is wrong.
@@ -367,10 +367,12 @@ fn validate(frame: &FeedFrame) -> Result<(), (String, String)> {
         }
         if let Some(tire) = &car.tire {
             parse_compound(&tire.compound).map_err(|e| (at("tire.compound"), e))?;
-            if !(0.0..=100.0).contains(&tire.wear_level) {
+            if let Some(wear) = tire.wear_level
+                && !(0.0..=100.0).contains(&wear)
+            {
                 return Err((
                     at("tire.wear_level"),
-                    format!("{} is not a percentage (0–100)", tire.wear_level),
+                    format!("{wear} is not a percentage (0–100)"),
                 ));
             }
             // A set older than any weekend runs it is a sentinel (a -1 sent unsigned), not an age.
@@ -774,7 +776,12 @@ impl FeedNormalizer {
                 track_temp_c: tc.temperature.unwrap_or(0.0),
                 track_status,
                 pit_lane_loss_s: DEFAULT_PIT_LANE_LOSS_S,
-                timing_only: false,
+                // A feed that measures neither tyre wear nor fuel is a timing feed: the twins then model both
+                // from the lap times (zeros read as measurements would be an empty tank and new tyres all race).
+                timing_only: !frame.cars.iter().any(|c| {
+                    c.fuel_level.is_some()
+                        || c.tire.as_ref().is_some_and(|t| t.wear_level.is_some())
+                }),
             },
             cars,
         })
@@ -798,7 +805,7 @@ impl FeedNormalizer {
                 }),
                 corners: Corners::from_array(
                     [TyreCorner {
-                        wear_pct: tire.wear_level,
+                        wear_pct: tire.wear_level.unwrap_or(0.0),
                         ..TyreCorner::default()
                     }; 4],
                 ),

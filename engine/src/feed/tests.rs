@@ -466,3 +466,30 @@ fn cars_beyond_the_sessions_ids_are_counted_not_lost_silently() {
     assert_eq!(s.cars.len(), MAX_CARS);
     assert_eq!(s.cars.last().unwrap().result_status, ResultStatus::Retired);
 }
+
+#[test]
+fn a_feed_without_wear_or_fuel_is_timing_only() {
+    let timing = r#"{"timestamp": 1, "lap": 3, "cars": [
+        {"car_id": 1, "driver": "Max Verstappen", "position": 1, "tire": {"compound": "soft", "age": 2}, "lap_time": 90.1},
+        {"car_id": 4, "driver": "Lando Norris", "position": 2, "lap_time": 90.4}]}"#;
+    let mut n = FeedNormalizer::new();
+    push(&mut n, timing);
+    let s = n.state().unwrap();
+    assert!(s.session.timing_only, "neither wear nor fuel measured");
+    s.check_invariants().unwrap();
+    // One car with a fuel reading: the feed measures.
+    let measured = timing.replace(
+        r#""lap_time": 90.4"#,
+        r#""lap_time": 90.4, "fuel_level": 30.5"#,
+    );
+    let mut n = FeedNormalizer::new();
+    push(&mut n, &measured);
+    assert!(!n.state().unwrap().session.timing_only);
+    // And the full example frame measures both.
+    let mut n = FeedNormalizer::new();
+    push(
+        &mut n,
+        &frame(100.0, 5, &car(16, "Charles Leclerc", 1, "soft", 4, 96.5)),
+    );
+    assert!(!n.state().unwrap().session.timing_only);
+}
