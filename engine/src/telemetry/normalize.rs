@@ -99,6 +99,8 @@ struct CarSlot {
     /// A flashback undid a stop: the tyres known are the undone stop's until the next CarStatus, so no stint is
     /// begun from them.
     tyres_stale: bool,
+    /// The last lap completed was invalidated (track limits): it sets no best lap or sector.
+    last_lap_invalid: bool,
 }
 
 /// What LapData says about one car, in the engine's units.
@@ -121,6 +123,8 @@ struct LapFacts {
     grid: u8,
     driver_status: u8,
     result_status: u8,
+    /// The lap under way is invalidated (track limits).
+    lap_invalid: bool,
 }
 
 impl Normalizer {
@@ -328,6 +332,7 @@ impl Normalizer {
                     grid: d.grid_position,
                     driver_status: d.driver_status,
                     result_status: d.result_status,
+                    lap_invalid: d.current_lap_invalid != 0,
                 })
                 .collect(),
             LapDataRecords::F123(v) => v
@@ -354,6 +359,7 @@ impl Normalizer {
                     grid: d.grid_position,
                     driver_status: d.driver_status,
                     result_status: d.result_status,
+                    lap_invalid: d.current_lap_invalid != 0,
                 })
                 .collect(),
         };
@@ -369,23 +375,30 @@ impl Normalizer {
                     slot.tyres_stale = true;
                 }
             }
-            // A lap completed: book its sectors (sector 3 is what is left of the lap time).
+            // A lap completed: book its sectors (sector 3 is what is left of the lap time). The game flags the lap
+            // under way as invalid (track limits) until it is done: a deleted lap sets no best.
             if let Some(old) = slot.lap
                 && new.lap > old.lap
-                && let Some(last) = new.last_lap_s
             {
-                let s3 = match (old.sector1_s, old.sector2_s) {
-                    (Some(a), Some(b)) if last > a + b => Some(last - a - b),
-                    _ => None,
-                };
-                slot.last_sectors_s = [old.sector1_s, old.sector2_s, s3];
-                for (best, s) in slot.best_sectors_s.iter_mut().zip(slot.last_sectors_s) {
-                    if let Some(s) = s {
-                        *best = Some(best.map_or(s, |b: f64| b.min(s)));
+                slot.last_lap_invalid = old.lap_invalid;
+                if let Some(last) = new.last_lap_s {
+                    let s3 = match (old.sector1_s, old.sector2_s) {
+                        (Some(a), Some(b)) if last > a + b => Some(last - a - b),
+                        _ => None,
+                    };
+                    slot.last_sectors_s = [old.sector1_s, old.sector2_s, s3];
+                    if !old.lap_invalid {
+                        for (best, s) in slot.best_sectors_s.iter_mut().zip(slot.last_sectors_s) {
+                            if let Some(s) = s {
+                                *best = Some(best.map_or(s, |b: f64| b.min(s)));
+                            }
+                        }
                     }
                 }
             }
-            if let Some(last) = new.last_lap_s {
+            if let Some(last) = new.last_lap_s
+                && !slot.last_lap_invalid
+            {
                 slot.best_lap_s = Some(slot.best_lap_s.map_or(last, |b| b.min(last)));
             }
             slot.lap = Some(new);
@@ -996,6 +1009,52 @@ mod tests {
         let after = stints(&n);
         assert_eq!(after.len(), before.len() - 1, "{after:?}");
         assert_eq!(after.last(), Some(&Compound::Medium));
+    }
+
+    #[test]
+    fn a_lap_deleted_for_track_limits_sets_no_best() {
+        let mut n = melbourne();
+        let lap_data = decode(&capture("gamesdat/2025/packet-2.bin")).unwrap();
+        let Body::LapData(d) = &lap_data.body else {
+            panic!("lap data")
+        };
+        let LapDataRecords::Current(v) = &d.lap_data else {
+            panic!("2025 lap data")
+        };
+        let lap0 = v[0].current_lap_num;
+        let frame0 = lap_data.header.frame_identifier;
+        let at = |k: u8, last_ms: u32, invalid: u8| {
+            let mut l = lap_data.clone();
+            l.header.frame_identifier = frame0 + u32::from(k) * 10;
+            if let Body::LapData(d) = &mut l.body
+                && let LapDataRecords::Current(v) = &mut d.lap_data
+            {
+                v[0].current_lap_num = lap0 + k;
+                v[0].last_lap_time_in_ms = last_ms;
+                v[0].current_lap_invalid = invalid;
+            }
+            l
+        };
+        let best = |n: &Normalizer| {
+            let state = n.state().unwrap();
+            state
+                .cars
+                .iter()
+                .find(|c| c.car_idx == 0)
+                .unwrap()
+                .best_lap_s
+        };
+        let before = best(&n);
+        assert!(before.is_some_and(|b| b > 80.0), "{before:?}");
+        n.push(&at(0, 90_000, 0));
+        assert_eq!(best(&n), before);
+        // This lap cut a corner: flagged invalid while under way; its 70 s is no best.
+        n.push(&at(0, 90_000, 1));
+        n.push(&at(1, 70_000, 0));
+        assert_eq!(best(&n), before);
+        // A clean 80 s is.
+        n.push(&at(2, 80_000, 0));
+        assert_eq!(best(&n), Some(80.0));
     }
 
     #[test]
