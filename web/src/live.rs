@@ -286,6 +286,39 @@ pub fn connect(feed: LiveFeed, url: String) -> AbortHandle {
 /// the route) never closes by itself, and the pit wall would show a stale race as live.
 pub(crate) const QUIET_MS: u32 = 5_000;
 
+/// What a connection's reader hears next.
+pub(crate) enum Heard<T> {
+    /// A frame.
+    Frame(T),
+    /// The connection closed.
+    Closed,
+    /// [`QUIET_MS`] without a frame: ask the other end for a pong.
+    Ping,
+    /// Twice that: the connection is dead (half-open), give it up.
+    GiveUp,
+}
+
+/// Reads a connection's frames, noticing silence (see [`QUIET_MS`]).
+#[derive(Debug, Default)]
+pub(crate) struct Listener {
+    pinged: bool,
+}
+
+impl Listener {
+    /// The next frame of `rx`, or what its silence means.
+    pub(crate) async fn next<S: futures::Stream + Unpin>(&mut self, rx: &mut S) -> Heard<S::Item> {
+        let quiet = gloo_timers::future::TimeoutFuture::new(QUIET_MS);
+        let heard = match futures::future::select(rx.next(), quiet).await {
+            futures::future::Either::Left((Some(frame), _)) => Heard::Frame(frame),
+            futures::future::Either::Left((None, _)) => Heard::Closed,
+            futures::future::Either::Right(_) if self.pinged => Heard::GiveUp,
+            futures::future::Either::Right(_) => Heard::Ping,
+        };
+        self.pinged = matches!(heard, Heard::Ping);
+        heard
+    }
+}
+
 /// How long a connection must last for the reconnect backoff to start over.
 const STABLE_MS: f64 = 10_000.0;
 
@@ -298,22 +331,20 @@ async fn relay_session(feed: LiveFeed, ws: WebSocket) -> bool {
     // `RESYNC_AGAIN` more, in case the answer never comes.
     const RESYNC_AGAIN: u32 = 50;
     let mut refused: Option<u32> = None;
-    let mut pinged = false;
+    let mut listener = Listener::default();
     let (mut tx, mut rx) = ws.split();
     loop {
-        let quiet = gloo_timers::future::TimeoutFuture::new(QUIET_MS);
-        let frame = match futures::future::select(rx.next(), quiet).await {
-            futures::future::Either::Left((Some(frame), _)) => frame,
-            futures::future::Either::Left((None, _)) => break,
-            futures::future::Either::Right(_) if pinged => {
+        let frame = match listener.next(&mut rx).await {
+            Heard::Frame(frame) => frame,
+            Heard::Closed => break,
+            Heard::GiveUp => {
                 leptos::logging::warn!(
                     "the relay sent nothing for {} s: reconnecting",
                     2 * QUIET_MS / 1000
                 );
                 break;
             }
-            futures::future::Either::Right(_) => {
-                pinged = true;
+            Heard::Ping => {
                 let ping =
                     serde_json::to_string(&ClientMessage::Ping { id: None }).unwrap_or_default();
                 if tx.send(Message::Text(ping)).await.is_err() {
@@ -322,7 +353,6 @@ async fn relay_session(feed: LiveFeed, ws: WebSocket) -> bool {
                 continue;
             }
         };
-        pinged = false;
         let Ok(Message::Text(text)) = frame else {
             break;
         };

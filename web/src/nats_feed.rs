@@ -14,7 +14,7 @@ use gloo_net::websocket::Message;
 use gloo_net::websocket::futures::WebSocket;
 use leptos::prelude::*;
 
-use crate::live::{Connection, LiveFeed, QUIET_MS, keep_connected};
+use crate::live::{Connection, Heard, Listener, LiveFeed, QUIET_MS, keep_connected};
 use crate::nats_protocol::{self as nats, NatsReader, ServerOp};
 
 /// Subscription ids.
@@ -52,27 +52,24 @@ async fn session(feed: LiveFeed, ws: WebSocket, received: &mut bool) -> Result<(
     let mut have: Option<u64> = None;
     let mut requested_at = f64::NEG_INFINITY;
     // A quiet connection is asked for a pong, then given up (see `crate::live::QUIET_MS`).
-    let mut pinged = false;
+    let mut listener = Listener::default();
     loop {
-        let quiet = gloo_timers::future::TimeoutFuture::new(QUIET_MS);
-        let frame = match futures::future::select(rx.next(), quiet).await {
-            futures::future::Either::Left((Some(frame), _)) => frame,
-            futures::future::Either::Left((None, _)) => break,
-            futures::future::Either::Right(_) if pinged => {
+        let frame = match listener.next(&mut rx).await {
+            Heard::Frame(frame) => frame,
+            Heard::Closed => break,
+            Heard::GiveUp => {
                 return Err(format!(
                     "nothing for {} s: reconnecting",
                     2 * QUIET_MS / 1000
                 ));
             }
-            futures::future::Either::Right(_) => {
-                pinged = true;
+            Heard::Ping => {
                 tx.send(Message::Bytes(nats::ping().as_bytes().to_vec()))
                     .await
                     .map_err(|e| e.to_string())?;
                 continue;
             }
         };
-        pinged = false;
         match frame.map_err(|e| e.to_string())? {
             Message::Bytes(bytes) => reader.push(&bytes),
             Message::Text(text) => reader.push(text.as_bytes()),
