@@ -515,8 +515,30 @@ pub struct FeedNormalizer {
     stale_frames: u64,
     /// Car entries ignored because the session had used [`MAX_CARS`] ids already.
     refused_cars: u64,
+    /// The session before this one: its late frames are stale.
+    ended: Option<SessionMark>,
     /// The longest distance along a lap seen, in metres (at least 5 km).
     longest_lap_m: f64,
+}
+
+/// What tells one session of a feed from another: its track and session type (when frames name them) and its cars.
+#[derive(Clone, Debug)]
+struct SessionMark {
+    track: Option<String>,
+    session_type: Option<String>,
+    cars: std::collections::BTreeSet<CarId>,
+}
+
+impl SessionMark {
+    /// Whether `frame` belongs to this session: no other track or session type (where both name one), and a car
+    /// of it.
+    fn holds(&self, frame: &FeedFrame) -> bool {
+        let differs =
+            |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(a), Some(b)) if a != b);
+        !differs(&self.track, &frame.track)
+            && !differs(&self.session_type, &frame.session_type)
+            && frame.cars.iter().any(|c| self.cars.contains(&c.car_id))
+    }
 }
 
 /// What [`FeedNormalizer::push`] did with a frame.
@@ -585,15 +607,22 @@ impl FeedNormalizer {
     /// reconnect does not rewind the race. A frame that names another track or session type than the last one, or
     /// whose cars are all unknown to the session, begins a new session ([`Pushed::NewSession`], whatever its
     /// timestamp): the feed moved on to the next session or race, and its laps, stints and cars must not be added
-    /// to the last one's.
+    /// to the last one's. A late frame of the session before that is stale.
     pub fn push(&mut self, frame: FeedFrame) -> Pushed {
         let t = frame.timestamp.0;
         let new_session = self.begins_new_session(&frame);
+        // A late frame of the session before (a batch retried, a resend after a reconnect) is stale, not the start
+        // of yet another session: the race would flip between the two.
+        if new_session && self.ended.as_ref().is_some_and(|mark| mark.holds(&frame)) {
+            self.stale_frames += 1;
+            return Pushed::Stale;
+        }
         if new_session {
             *self = FeedNormalizer {
                 frames: self.frames,
                 stale_frames: self.stale_frames,
                 refused_cars: self.refused_cars,
+                ended: self.session_mark(),
                 ..FeedNormalizer::new()
             };
         } else if self.first_timestamp.is_some() && t < self.last_timestamp {
@@ -705,17 +734,17 @@ impl FeedNormalizer {
     /// Whether `frame` belongs to another session than the last frame: another track or session type (where both
     /// frames name one), or no car the session knows.
     fn begins_new_session(&self, frame: &FeedFrame) -> bool {
-        let Some(last) = &self.frame else {
-            return false;
-        };
-        let differs =
-            |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(a), Some(b)) if a != b);
-        differs(&last.track, &frame.track)
-            || differs(&last.session_type, &frame.session_type)
-            || !frame
-                .cars
-                .iter()
-                .any(|c| self.index.contains_key(&c.car_id))
+        self.frame.is_some() && !self.session_mark().is_some_and(|mark| mark.holds(frame))
+    }
+
+    /// What tells the session under way from another.
+    fn session_mark(&self) -> Option<SessionMark> {
+        let last = self.frame.as_ref()?;
+        Some(SessionMark {
+            track: last.track.clone(),
+            session_type: last.session_type.clone(),
+            cars: self.index.keys().cloned().collect(),
+        })
     }
 
     /// The race as a [`RaceState`], once a frame arrived. Times are seconds since the first frame.

@@ -405,6 +405,10 @@ fn another_track_session_type_or_field_begins_a_new_session() {
         s.cars.iter().all(|c| c.best_lap_s.is_none()),
         "Monza's laps are forgotten"
     );
+    // A late Monza frame (a batch retried after the next race began): stale, not Monza again.
+    let late = at_track("Monza", frame(290.0, 3, &field(3, 91.0)));
+    assert_eq!(push_one(&mut n, &late), Pushed::Stale);
+    assert_eq!(n.state().unwrap().session.track, "Spa");
     // Its own clock goes on from there, and goes back as before.
     assert_eq!(push_one(&mut n, &spa(110.0, 2, 105.0)), Pushed::Applied);
     assert_eq!(push_one(&mut n, &spa(100.0, 2, 105.0)), Pushed::Stale);
@@ -434,7 +438,7 @@ fn another_track_session_type_or_field_begins_a_new_session() {
         ["VER", "NOR"],
         "no car of the last field listed as retired"
     );
-    assert_eq!(n.counts(), (7, 2));
+    assert_eq!(n.counts(), (7, 3));
 }
 
 #[test]

@@ -565,6 +565,17 @@ pub fn start_at(race: &RealRace, model: &RaceModel, lap: u32) -> Result<RaceStar
     })
 }
 
+/// What the out-lap through the pit lane adds to a lap under green: the lane's exit, cold tyres, and the standstill
+/// where the pit box is after the line.
+pub fn out_lap_charge(t: &super::model::TrackTiming, m: &DriverModel) -> f64 {
+    let standstill = if t.pits_after_line {
+        t.tyre_change_min_s + m.pit_crew_extra_s
+    } else {
+        0.0
+    };
+    t.pit.out_green_s + m.tyres.cold_tyre_s + standstill
+}
+
 /// Charges a car whose in-lap is the last lap it completed the out-lap it still has to drive through the pit lane
 /// (green losses), which a [`RaceStart`] cannot express: without it the car would rejoin as if it had not stopped.
 /// The car's own laps, not the leader's: a lapped car's in-lap is its own lap count.
@@ -584,10 +595,7 @@ pub fn with_pending_out_laps(
             .iter()
             .any(|s| s.car_idx == d.car_idx && s.lap == car.laps);
         if stopped && !car.retired {
-            car.race_time_s += t.pit.out_green_s + m.tyres.cold_tyre_s;
-            if t.pits_after_line {
-                car.race_time_s += t.tyre_change_min_s + m.pit_crew_extra_s;
-            }
+            car.race_time_s += out_lap_charge(t, m);
         }
     }
     start
@@ -630,12 +638,12 @@ pub fn longest_stints(race: &RealRace) -> Vec<(Compound, u32)> {
 }
 
 /// The rival rule for a car's unknown future at the end of lap `now`: no further stop unless the plan so far has
-/// used fewer than two dry compounds, in which case one stop for a new set of the next harder dry compound of
+/// used fewer than two dry compounds and no wet tyre, in which case one stop for a new set of the next harder dry compound of
 /// `dry` (softest first; the next softer when on the hardest), on the lap that splits the laps from the current
 /// set's fitting to the flag into two equal stints (the next lap if that is past). `None` when no stop is needed or
 /// possible (no other dry compound, on wet tyres, or no lap left to stop on).
 pub fn rival_stop(plan: &Plan, now: u32, total_laps: u32, dry: &[Compound]) -> Option<PlannedStop> {
-    if plan.uses_two_dry_compounds() {
+    if plan.meets_compound_rule() {
         return None;
     }
     let (fitted_lap, current) = plan
@@ -1694,6 +1702,17 @@ mod tests {
         assert_eq!(rival_stop(&mh, 30, 70, &dry), None);
         assert_eq!(rival_stop(&one, 30, 70, &[Compound::Medium]), None);
         assert_eq!(rival_stop(&one, 69, 70, &dry), None);
+        // Intermediates, then one slick: the race was wet, the rule is lifted.
+        let inter_then_slick = Plan {
+            start: Some(Compound::Intermediate),
+            stops: vec![PlannedStop {
+                lap: 15,
+                compound: Compound::Medium,
+                age_laps: 0,
+            }],
+            ..one.clone()
+        };
+        assert_eq!(rival_stop(&inter_then_slick, 30, 70, &dry), None);
     }
 
     #[test]

@@ -68,12 +68,18 @@ pub fn inputs(state: &RaceState, records: &[LapRecord]) -> Result<LiveInputs, Li
     let model = calibrate::from_real_race_until(race, None, Some(lap))?;
     let mut start = calibrate::start_at(race, &model, lap)?;
     let measured_fuel = !state.session.timing_only;
-    // When the leader completed the lap the simulation starts from.
-    let leader_crossing = race
-        .drivers()
-        .iter()
-        .filter_map(|d| d.crossing_s(lap))
-        .min_by(f64::total_cmp);
+    // When the leader completed the lap the simulation starts from, and the one before.
+    let leader_crossing = |lap: u32| {
+        race.drivers()
+            .iter()
+            .filter_map(|d| d.crossing_s(lap))
+            .min_by(f64::total_cmp)
+    };
+    let (leader_now, leader_lap_s) =
+        match (leader_crossing(lap), leader_crossing(lap.saturating_sub(1))) {
+            (Some(now), Some(before)) if lap > 1 => (Some(now), Some(now - before)),
+            (now, _) => (now, None),
+        };
     for ((car, d), idx) in start.cars.iter_mut().zip(race.drivers()).zip(&live.car_idx) {
         let Some(now) = state.cars.iter().find(|c| c.car_idx == *idx) else {
             continue;
@@ -81,11 +87,26 @@ pub fn inputs(state: &RaceState, records: &[LapRecord]) -> Result<LiveInputs, Li
         let own = u32::try_from(d.laps.len()).unwrap_or(u32::MAX).min(lap);
         let last_crossing = d.laps.last().map_or(0.0, |l| l.end_s);
         // A car on the leader's lap that has not crossed the line since the leader did is put at its coming
-        // crossing: the leader's plus its gap, which counts what its lap so far has cost (a stop included). Left a
-        // lap short, it would be simulated as lapped: behind the leader whatever its pace, and a lap short at the
-        // flag. A lapped car has completed fewer laps than the leader, and keeps its own.
-        let coming = match (leader_crossing, now.gap_to_leader_s) {
-            (Some(leader), Some(gap)) if own < lap && now.laps_down == 0 && own + 1 == lap => {
+        // crossing. Left a lap short, it would be simulated as lapped: behind the leader whatever its pace, and a lap
+        // short at the flag. A lapped car has completed fewer laps than the leader, and keeps its own. The coming
+        // crossing is the leader's plus the car's gap; a car on its out-lap (it stopped at the end of its last lap)
+        // crosses a leader's lap after its own last crossing plus the out-lap through the pit lane, which a gap
+        // taken at the line does not hold yet.
+        let out_lap = race
+            .pit_stops()
+            .iter()
+            .any(|s| s.car_idx == d.car_idx && s.lap == own);
+        let on_lead_lap = own + 1 == lap && now.laps_down == 0;
+        let coming = match (leader_now, leader_lap_s, now.gap_to_leader_s) {
+            (_, Some(lap_s), _) if on_lead_lap && out_lap => Some(
+                last_crossing
+                    + lap_s
+                    + calibrate::out_lap_charge(
+                        &model.timing,
+                        &model.drivers[usize::from(d.car_idx)],
+                    ),
+            ),
+            (Some(leader), _, Some(gap)) if on_lead_lap && !out_lap => {
                 Some((leader + gap).max(last_crossing))
             }
             _ => None,

@@ -289,6 +289,17 @@ impl Plan {
         }
     }
 
+    /// Whether the plan meets the compound rule: two different dry compounds, or any intermediate or wet set (a
+    /// race that was wet lifts the rule).
+    pub fn meets_compound_rule(&self) -> bool {
+        let wet = self
+            .start
+            .into_iter()
+            .chain(self.stops.iter().map(|s| s.compound))
+            .any(|c| !c.is_dry());
+        wet || self.uses_two_dry_compounds()
+    }
+
     /// Each stint to the end of lap `last_lap`: its compound and its length in laps, the set's age when fitted
     /// included. Stops from `last_lap` on are not made; empty when the start compound is unknown.
     pub fn stints(&self, last_lap: u32) -> impl Iterator<Item = (Compound, u32)> + '_ {

@@ -49,7 +49,7 @@ pub struct Normalizer {
     /// A red flag is out (it overrides `track_status`).
     red_flag: bool,
     /// The Session packet's count of red-flag periods, as last seen.
-    red_flag_periods: u8,
+    red_flag_periods: Option<u8>,
     phase: SessionPhase,
     player_car: Option<u8>,
     cars: Vec<CarSlot>,
@@ -94,6 +94,8 @@ struct CarSlot {
     last_sectors_s: [Option<f64>; 3],
     best_sectors_s: [Option<f64>; 3],
     stints: Vec<Stint>,
+    /// Per stint, the car's pit stops when it began (a flashback before a stop drops the stints it began).
+    stint_stops: Vec<u32>,
     /// Pit stops when the current stint began, to tell a stop from a compound read glitch.
     stint_pit_stops: u32,
     /// A flashback undid a stop: the tyres known are the undone stop's until the next CarStatus, so no stint is
@@ -200,10 +202,14 @@ impl Normalizer {
                     self.track_status = status;
                     self.scar_holds = false;
                 }
-                if s.num_red_flag_periods > self.red_flag_periods {
+                // Only a count going up: a relay that joins after a red flag sees the count it had from the start.
+                if self
+                    .red_flag_periods
+                    .is_some_and(|seen| s.num_red_flag_periods > seen)
+                {
                     self.red_flag = true;
                 }
-                self.red_flag_periods = s.num_red_flag_periods;
+                self.red_flag_periods = Some(s.num_red_flag_periods);
             }
             Body::LapData(l) => {
                 self.lap_data(&l.lap_data);
@@ -274,6 +280,14 @@ impl Normalizer {
                 self.phase = SessionPhase::Finished;
                 self.red_flag = false;
             }
+            // The frame the game went back to: the one the header's frame id showed first.
+            (
+                "FLBK",
+                EventDetails::Flashback {
+                    flashback_frame_identifier,
+                    ..
+                },
+            ) => self.flashback(*flashback_frame_identifier),
             ("FLBK", _) => self.flashback(self.last_frame),
             ("RDFL", _) => self.red_flag = true,
             // The restart's lights went out.
@@ -366,12 +380,19 @@ impl Normalizer {
         let rewound = std::mem::take(&mut self.rewound);
         for (slot, new) in self.slots(facts.len()).zip(facts) {
             if rewound {
-                // Stints that began after the rewound moment: later laps, or a stop the flashback undid on the
-                // same lap (a car has one stint more than its stops).
-                slot.stints.retain(|s| s.start_lap <= new.lap);
-                if new.pit_stops < slot.stint_pit_stops {
-                    slot.stints.truncate(new.pit_stops as usize + 1);
-                    slot.stint_pit_stops = new.pit_stops;
+                // Stints that began after the rewound moment: on later laps, or at a stop the flashback undid (on
+                // the same lap).
+                let keep = slot
+                    .stints
+                    .iter()
+                    .zip(&slot.stint_stops)
+                    .take_while(|(s, stops)| s.start_lap <= new.lap && **stops <= new.pit_stops)
+                    .count();
+                if keep < slot.stints.len() {
+                    slot.stints.truncate(keep);
+                    slot.stint_stops.truncate(keep);
+                    slot.stint_pit_stops = slot.stint_stops.last().copied().unwrap_or(0);
+                    // The tyres known are the undone stop's until the next CarStatus.
                     slot.tyres_stale = true;
                 }
             }
@@ -427,6 +448,7 @@ impl Normalizer {
                         laps: 0,
                         start_age_laps: age,
                     });
+                    slot.stint_stops.push(lap.pit_stops);
                     slot.stint_pit_stops = lap.pit_stops;
                 }
             }
@@ -898,9 +920,13 @@ mod tests {
         let mut flbk = decode(&capture("gamesdat/2025/packet-3-SSTA.bin")).unwrap();
         if let Body::Event(e) = &mut flbk.body {
             e.event_string_code = "FLBK".to_owned();
-            e.event_details = EventDetails::None;
+            e.event_details = EventDetails::Flashback {
+                flashback_frame_identifier: earlier.header.frame_identifier - 2,
+                flashback_session_time: 100.0,
+            };
         }
-        flbk.header.frame_identifier = earlier.header.frame_identifier + 3;
+        // Sent after the rewind, or stamped with the frame before it: the frame it names is what matters.
+        flbk.header.frame_identifier = earlier.header.frame_identifier + 500;
         n.push(&flbk);
         assert_eq!(n.counters().flashbacks, 1);
 
@@ -1009,6 +1035,22 @@ mod tests {
         let after = stints(&n);
         assert_eq!(after.len(), before.len() - 1, "{after:?}");
         assert_eq!(after.last(), Some(&Compound::Medium));
+
+        // A relay that joined after the car's first stop: its first stint began at one stop. Its second stop,
+        // then a flashback before it, leaves the first stint alone.
+        let mut joined = Normalizer::new();
+        for id in [1, 4, 6, 7, 10] {
+            joined.push(&decode(&capture(&format!("gamesdat/2025/packet-{id}.bin"))).unwrap());
+        }
+        for (l, c) in [at(base + 20, 1, 17, 5), at(base + 21, 2, 18, 0)] {
+            joined.push(&l);
+            joined.push(&c);
+        }
+        assert_eq!(stints(&joined), [Compound::Medium, Compound::Hard]);
+        let (l, c) = at(base + 15, 1, 17, 5);
+        joined.push(&l);
+        joined.push(&c);
+        assert_eq!(stints(&joined), [Compound::Medium]);
     }
 
     #[test]
@@ -1055,6 +1097,27 @@ mod tests {
         // A clean 80 s is.
         n.push(&at(2, 80_000, 0));
         assert_eq!(best(&n), Some(80.0));
+    }
+
+    #[test]
+    fn a_relay_joining_after_a_red_flag_sees_none() {
+        let mut session = decode(&capture("gamesdat/2025/packet-1.bin")).unwrap();
+        if let Body::Session(s) = &mut session.body {
+            s.num_red_flag_periods = 1;
+        }
+        let mut n = Normalizer::new();
+        n.push(&session);
+        for id in [2, 4, 6, 7, 10] {
+            n.push(&decode(&capture(&format!("gamesdat/2025/packet-{id}.bin"))).unwrap());
+        }
+        n.push(&session);
+        assert_eq!(n.state().unwrap().session.track_status, TrackStatus::Green);
+        // The next period is one.
+        if let Body::Session(s) = &mut session.body {
+            s.num_red_flag_periods = 2;
+        }
+        n.push(&session);
+        assert_eq!(n.state().unwrap().session.track_status, TrackStatus::Red);
     }
 
     #[test]

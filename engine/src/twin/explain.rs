@@ -5,7 +5,7 @@ use crate::twin::alert::{Alert, AlertKind, Evidence, Severity};
 use crate::twin::car::{CarTwin, PitWindowStatus};
 use crate::twin::field::{Battle, FieldTwin};
 use crate::twin::pit::PitBasis;
-use crate::wire::{CarState, RaceState, ResultStatus};
+use crate::wire::{CarState, RaceState, ResultStatus, TrackStatus};
 
 /// Probability from which an undercut or overcut is called.
 pub const CALL_PROBABILITY: f64 = 0.5;
@@ -93,7 +93,9 @@ pub fn car_alerts(
             ));
             words.push(format!("{who} {:.1} s behind can undercut", b.gap_s));
         }
-        if state.session.track_status.is_neutralised() {
+        if state.session.track_status == TrackStatus::Red {
+            words.push("free tyre change under the red flag".to_owned());
+        } else if state.session.track_status.is_neutralised() {
             words.push(format!("cheap stop under caution, {loss:.1} s"));
         } else {
             words.push(format!("pit loss {loss:.1} s"));

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::sorting::sort_by;
 use crate::twin::laps::CarLaps;
 use crate::twin::pace::{FieldPace, PaceParams};
-use crate::wire::{CarState, Compound, PitStatus, RaceState, ResultStatus};
+use crate::wire::{CarState, Compound, PitStatus, RaceState, ResultStatus, TrackStatus};
 
 /// Tuning of the pit predictions.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -391,18 +391,25 @@ pub fn predict_next_pit(
         (t.mean_offset_laps * n / (n + params.tendency_prior_stops))
             .clamp(-params.tendency_max_laps, params.tendency_max_laps)
     });
-    // The car would reach the flag on this set before the field's sets give out, and needs no other compound: it
-    // makes no stop (a stop after the flag, or on its last lap, is none).
-    if rule_met && plan.is_none() && in_lap_of(age) + shift > f64::from(last_useful) {
-        return None;
-    }
     let laps_in_stint = age_now - entry;
     let expected = age - entry;
-    let (centre, basis) = if state.session.track_status.is_neutralised()
-        && car.pit_status == PitStatus::None
+    // A cheap stop under a SC or VSC (not a red flag: the field is in the pit lane, tyres change for free).
+    let cheap_stop_now = matches!(
+        state.session.track_status,
+        TrackStatus::SafetyCar | TrackStatus::VirtualSafetyCar
+    ) && car.pit_status == PitStatus::None
         && laps_in_stint >= params.neutralised_stop_share * expected
-        && total.saturating_sub(car.lap) > 3
+        && total.saturating_sub(car.lap) > 3;
+    // Otherwise, a car that would reach the flag on this set before the field's sets give out, and needs no other
+    // compound, makes no stop (a stop after the flag, or on its last lap, is none).
+    if !cheap_stop_now
+        && rule_met
+        && plan.is_none()
+        && in_lap_of(age) + shift > f64::from(last_useful)
     {
+        return None;
+    }
+    let (centre, basis) = if cheap_stop_now {
         (f64::from(car.lap), PitBasis::Neutralised)
     } else {
         ((in_lap_of(age) + shift).max(f64::from(car.lap)), basis)
@@ -463,12 +470,13 @@ fn spread_over_laps(centre: f64, sigma: f64, first: u32, last: u32) -> Vec<LapPr
 }
 
 /// What a stop costs now against the cars on track: the pit lane's loss, about half of it under a SC or VSC (the
-/// field is slow while the car is in the lane).
+/// field is slow while the car is in the lane), nothing under a red flag (tyres are changed while the session is
+/// suspended).
 pub fn pit_loss_now(state: &RaceState) -> f64 {
-    if state.session.track_status.is_neutralised() {
-        state.session.pit_lane_loss_s * 0.5
-    } else {
-        state.session.pit_lane_loss_s
+    match state.session.track_status {
+        TrackStatus::Red => 0.0,
+        status if status.is_neutralised() => state.session.pit_lane_loss_s * 0.5,
+        _ => state.session.pit_lane_loss_s,
     }
 }
 

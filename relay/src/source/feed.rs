@@ -107,7 +107,17 @@ pub async fn run_ws(
                             break;
                         }
                     };
-                    match feed::parse(&bytes) {
+                    // Off the async threads: a message may be megabytes of JSON (up to 16 MiB).
+                    let parsed = match tokio::task::spawn_blocking(move || feed::parse(&bytes))
+                        .await
+                    {
+                        Ok(parsed) => parsed,
+                        Err(e) => {
+                            stats.error("internal", format!("reading a feed message failed: {e}"));
+                            continue;
+                        }
+                    };
+                    match parsed {
                         Ok(frames) => {
                             for frame in frames {
                                 let pushed = super::count_frame(&mut normalizer, frame, &stats);
