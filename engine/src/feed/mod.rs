@@ -533,12 +533,28 @@ impl SessionMark {
     /// Whether `frame` belongs to this session: no other track or session type (where both name one), and a car
     /// of it.
     fn holds(&self, frame: &FeedFrame) -> bool {
-        let differs =
-            |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(a), Some(b)) if a != b);
-        !differs(&self.track, &frame.track)
-            && !differs(&self.session_type, &frame.session_type)
-            && frame.cars.iter().any(|c| self.cars.contains(&c.car_id))
+        same_session(
+            &self.track,
+            &self.session_type,
+            |id| self.cars.contains(id),
+            frame,
+        )
     }
+}
+
+/// Whether `frame` belongs to the session with this track and session type whose cars `knows`: no other track or
+/// session type (where both name one), and a car it knows.
+fn same_session(
+    track: &Option<String>,
+    session_type: &Option<String>,
+    knows: impl Fn(&CarId) -> bool,
+    frame: &FeedFrame,
+) -> bool {
+    let differs =
+        |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(a), Some(b)) if a != b);
+    !differs(track, &frame.track)
+        && !differs(session_type, &frame.session_type)
+        && frame.cars.iter().any(|c| knows(&c.car_id))
 }
 
 /// What [`FeedNormalizer::push`] did with a frame.
@@ -734,10 +750,18 @@ impl FeedNormalizer {
     /// Whether `frame` belongs to another session than the last frame: another track or session type (where both
     /// frames name one), or no car the session knows.
     fn begins_new_session(&self, frame: &FeedFrame) -> bool {
-        self.frame.is_some() && !self.session_mark().is_some_and(|mark| mark.holds(frame))
+        // Every frame asks: read the session in place, the mark (a copy) is taken only when it ends.
+        self.frame.as_ref().is_some_and(|last| {
+            !same_session(
+                &last.track,
+                &last.session_type,
+                |id| self.index.contains_key(id),
+                frame,
+            )
+        })
     }
 
-    /// What tells the session under way from another.
+    /// What tells the session under way from another, kept when it ends.
     fn session_mark(&self) -> Option<SessionMark> {
         let last = self.frame.as_ref()?;
         Some(SessionMark {
