@@ -344,6 +344,7 @@ car_delta! {
     damage: Damage => Telemetry,
     driver_status: DriverStatus => Timing,
     result_status: ResultStatus => Timing,
+    telemetry_restricted: bool => Telemetry,
 }
 
 /// What changed from `a` to `b`, or `None` when a delta cannot say it (another schema version, or another set

@@ -230,6 +230,13 @@ pub struct CarState {
     pub driver_status: DriverStatus,
     /// Where the car stands in the classification.
     pub result_status: ResultStatus,
+    /// The source hides this car's fuel, ERS, tyre wear and damage, which read as zero: in an online session the
+    /// game zeroes them for everyone but the car's own driver when that driver's "Your Telemetry" is restricted
+    /// (EA's default), and a JSON feed may carry them for some cars only. Timing, tyre compound and age, speed and
+    /// pedals stay measured. The twins then model this car's tyres from its lap times and its fuel from the
+    /// calibration, as for a timing-only session. Absent in older JSON, and left out when `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub telemetry_restricted: bool,
 }
 
 /// A driver.
@@ -578,5 +585,11 @@ impl RaceState {
     /// The car with this index, if present.
     pub fn car(&self, car_idx: u8) -> Option<&CarState> {
         self.cars.iter().find(|c| c.car_idx == car_idx)
+    }
+
+    /// Whether the source measures `car`'s fuel, ERS, tyre wear and damage: not in a timing-only session, nor for
+    /// a car whose telemetry is restricted.
+    pub fn measures(&self, car: &CarState) -> bool {
+        !self.session.timing_only && !car.telemetry_restricted
     }
 }

@@ -159,6 +159,13 @@ pub struct FeedCar {
     pub penalty_s: Option<u32>,
 }
 
+impl FeedCar {
+    /// Whether the feed measures this car's fuel or tyre wear.
+    fn measured(&self) -> bool {
+        self.fuel_level.is_some() || self.tire.as_ref().is_some_and(|t| t.wear_level.is_some())
+    }
+}
+
 /// A car identifier: feeds use numbers or strings.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(untagged)]
@@ -791,10 +798,18 @@ impl FeedNormalizer {
         sort_by_key(&mut order, |&i| {
             (!self.cars[i].seen, self.cars[i].last.position, i)
         });
+        // A feed that measures neither tyre wear nor fuel is a timing feed: the twins then model both from the lap
+        // times (zeros read as measurements would be an empty tank and new tyres all race). In a feed that does, a
+        // car given neither has its telemetry hidden.
+        let timing_only = !frame.cars.iter().any(FeedCar::measured);
         let mut cars: Vec<CarState> = order
             .iter()
             .enumerate()
-            .map(|(k, &i)| self.car_state(i, k as u8 + 1, frame))
+            .map(|(k, &i)| {
+                let mut car = self.car_state(i, k as u8 + 1, frame);
+                car.telemetry_restricted = !timing_only && !self.cars[i].last.measured();
+                car
+            })
             .collect();
         // The interval is the gap difference to the car ahead (the leader's gap is zero).
         for k in 1..cars.len() {
@@ -829,12 +844,7 @@ impl FeedNormalizer {
                 track_temp_c: tc.temperature.unwrap_or(0.0),
                 track_status,
                 pit_lane_loss_s: DEFAULT_PIT_LANE_LOSS_S,
-                // A feed that measures neither tyre wear nor fuel is a timing feed: the twins then model both
-                // from the lap times (zeros read as measurements would be an empty tank and new tyres all race).
-                timing_only: !frame.cars.iter().any(|c| {
-                    c.fuel_level.is_some()
-                        || c.tire.as_ref().is_some_and(|t| t.wear_level.is_some())
-                }),
+                timing_only,
             },
             cars,
         })
@@ -919,6 +929,7 @@ impl FeedNormalizer {
             } else {
                 ResultStatus::Retired
             },
+            telemetry_restricted: false,
         }
     }
 }

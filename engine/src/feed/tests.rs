@@ -488,7 +488,12 @@ fn a_feed_without_wear_or_fuel_is_timing_only() {
     );
     let mut n = FeedNormalizer::new();
     push(&mut n, &measured);
-    assert!(!n.state().unwrap().session.timing_only);
+    let s = n.state().unwrap();
+    assert!(!s.session.timing_only);
+    // The car given neither has its telemetry hidden: its zeros are not read as an empty tank and new tyres.
+    let by_code = |code: &str| s.cars.iter().find(|c| c.driver.code == code).unwrap();
+    assert!(by_code("VER").telemetry_restricted && !s.measures(by_code("VER")));
+    assert!(!by_code("NOR").telemetry_restricted && s.measures(by_code("NOR")));
     // And the full example frame measures both.
     let mut n = FeedNormalizer::new();
     push(

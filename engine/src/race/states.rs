@@ -537,6 +537,7 @@ impl<'a> Replay<'a> {
             damage: Damage::default(),
             driver_status,
             result_status,
+            telemetry_restricted: false,
         }
     }
 }

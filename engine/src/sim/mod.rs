@@ -1036,6 +1036,7 @@ impl RaceSim {
             damage: car.damage,
             driver_status,
             result_status: car.status,
+            telemetry_restricted: false,
         }
     }
 }

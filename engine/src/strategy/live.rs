@@ -67,7 +67,6 @@ pub fn inputs(state: &RaceState, records: &[LapRecord]) -> Result<LiveInputs, Li
     }
     let model = calibrate::from_real_race_until(race, None, Some(lap))?;
     let mut start = calibrate::start_at(race, &model, lap)?;
-    let measured_fuel = !state.session.timing_only;
     // When the leader completed the lap the simulation starts from, and the one before.
     let leader_crossing = |lap: u32| {
         race.drivers()
@@ -124,7 +123,7 @@ pub fn inputs(state: &RaceState, records: &[LapRecord]) -> Result<LiveInputs, Li
             car.tyre_age_laps =
                 f64::from(now.tyres.age_laps) + if coming.is_some() { 1.0 } else { 0.0 };
         }
-        if measured_fuel && now.fuel_kg > 0.0 {
+        if state.measures(now) && now.fuel_kg > 0.0 {
             car.fuel_kg = now.fuel_kg;
         }
     }

@@ -52,6 +52,8 @@ pub struct Normalizer {
     red_flag_periods: Option<u8>,
     phase: SessionPhase,
     player_car: Option<u8>,
+    /// The second split-screen player's car.
+    secondary_car: Option<u8>,
     cars: Vec<CarSlot>,
     rewound: bool,
     /// The frame of the last flashback seen.
@@ -87,6 +89,8 @@ struct CarSlot {
     name: Option<String>,
     team_id: Option<u8>,
     race_number: Option<u8>,
+    /// Participants' `yourTelemetry`: 0 restricted, 1 public.
+    your_telemetry: Option<u8>,
     telemetry: Option<CarTelemetryData>,
     status: Option<CarStatusData>,
     damage: Option<CarDamageData>,
@@ -177,6 +181,8 @@ impl Normalizer {
         self.last_frame = h.frame_identifier;
         self.session_time_s = f64::from(h.session_time);
         self.player_car = (h.player_car_index < 255).then_some(h.player_car_index);
+        self.secondary_car =
+            (h.secondary_player_car_index < 255).then_some(h.secondary_player_car_index);
     }
 
     fn push_body(&mut self, body: &Body) {
@@ -221,6 +227,7 @@ impl Normalizer {
                     slot.name = (!d.name.is_empty()).then(|| d.name.clone());
                     slot.team_id = (d.team_id != 255).then_some(d.team_id);
                     slot.race_number = Some(d.race_number);
+                    slot.your_telemetry = Some(d.your_telemetry);
                 }
             }
             Body::CarTelemetry(t) => {
@@ -474,11 +481,22 @@ impl Normalizer {
         }
         sort_by_key(&mut cars, |(i, _, l)| (l.position, *i));
         let leader = cars[0].2;
+        // EA zeroes a car's fuel, ERS, wear and damage for everyone but its own driver when that driver's
+        // telemetry is restricted (AI cars are public). A car whose status carries fuel is not hidden, whatever
+        // the flag says.
+        let restricted = |i: usize, slot: &CarSlot| {
+            let own = [self.player_car, self.secondary_car].contains(&u8::try_from(i).ok());
+            slot.your_telemetry == Some(0)
+                && !own
+                && slot.status.is_none_or(|s| s.fuel_in_tank == 0.0)
+        };
         let out: Vec<CarState> = cars
             .iter()
             .enumerate()
             .map(|(k, (i, slot, l))| {
-                car_state(*i as u8, k as u8 + 1, slot, l, &leader, track_length_m)
+                let mut car = car_state(*i as u8, k as u8 + 1, slot, l, &leader, track_length_m);
+                car.telemetry_restricted = restricted(*i, slot);
+                car
             })
             .collect();
         Some(RaceState {
@@ -612,6 +630,7 @@ fn car_state(
             7 => ResultStatus::Retired,
             _ => ResultStatus::Active,
         },
+        telemetry_restricted: false,
     }
 }
 
@@ -1051,6 +1070,68 @@ mod tests {
         joined.push(&l);
         joined.push(&c);
         assert_eq!(stints(&joined), [Compound::Medium]);
+    }
+
+    #[test]
+    fn a_restricted_car_is_marked_and_only_its_hidden_fields_are_not_measured() {
+        // The real Melbourne capture as an online lobby sends it: car 3's driver restricts its telemetry (the game
+        // zeroes its fuel, ERS and damage), the player (car 19) restricts too but sees its own, and car 5 says
+        // restricted while its fuel still arrives.
+        let packet = |id: u8| decode(&capture(&format!("gamesdat/2025/packet-{id}.bin"))).unwrap();
+        let mut participants = packet(4);
+        if let Body::Participants(p) = &mut participants.body {
+            for k in [3, 5, 19] {
+                p.participants[k].your_telemetry = 0;
+            }
+        }
+        let mut status = packet(7);
+        if let Body::CarStatus(s) = &mut status.body {
+            s.car_status_data[3].fuel_in_tank = 0.0;
+            s.car_status_data[3].ers_store_energy = 0.0;
+        }
+        let mut damage = packet(10);
+        if let Body::CarDamage(d) = &mut damage.body {
+            d.car_damage_data[3] = CarDamageData::default();
+        }
+        let mut n = Normalizer::new();
+        for p in [
+            packet(1),
+            packet(2),
+            participants,
+            packet(6),
+            status,
+            damage,
+        ] {
+            n.push(&p);
+        }
+        let state = n.state().unwrap();
+        state.check_invariants().unwrap();
+        let car = |idx: u8| state.car(idx).unwrap();
+        assert!(car(3).telemetry_restricted && !state.measures(car(3)));
+        assert_eq!(car(3).fuel_kg, 0.0);
+        // Timing, speed and the tyres fitted stay as the public capture has them.
+        let public = melbourne().state().unwrap();
+        let seen = public.car(3).unwrap();
+        assert!(seen.fuel_kg > 0.0 && !seen.telemetry_restricted);
+        assert_eq!(
+            (car(3).last_lap_s, car(3).speed_kph, car(3).tyres.compound),
+            (seen.last_lap_s, seen.speed_kph, seen.tyres.compound)
+        );
+        assert_eq!(car(3).tyres.age_laps, seen.tyres.age_laps);
+        for idx in [5, 19, 0] {
+            assert!(!car(idx).telemetry_restricted, "car {idx}");
+            assert!(
+                state.measures(car(idx)) && car(idx).fuel_kg > 0.0,
+                "car {idx}"
+            );
+        }
+        // The flag leaves the JSON when false, and older JSON without it reads as public.
+        let json = serde_json::to_value(car(0)).unwrap();
+        assert!(json.get("telemetry_restricted").is_none());
+        assert_eq!(
+            serde_json::to_value(car(3)).unwrap()["telemetry_restricted"],
+            true
+        );
     }
 
     #[test]

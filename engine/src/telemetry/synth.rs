@@ -481,6 +481,8 @@ fn participants(state: &RaceState, n_cars: usize) -> Participants {
             team_id: team_id(&car.team.name),
             race_number: car.driver.number,
             name: car.driver.name.clone(),
+            // AI cars are public; a restricted car's driver hides its telemetry.
+            your_telemetry: u8::from(!car.telemetry_restricted),
             show_online_names: 1,
             tech_level: Some(0),
             platform: 255,
@@ -528,7 +530,8 @@ fn status(state: &RaceState, n_cars: usize) -> CarStatusPacket {
     let mut data = vec![CarStatusData::default(); n_cars];
     for car in &state.cars {
         let (actual, visual) = compound_ids(car.tyres.compound);
-        data[usize::from(car.car_idx)] = CarStatusData {
+        let entry = &mut data[usize::from(car.car_idx)];
+        *entry = CarStatusData {
             traction_control: 0,
             anti_lock_brakes: 0,
             fuel_mix: 1,
@@ -547,6 +550,15 @@ fn status(state: &RaceState, n_cars: usize) -> CarStatusPacket {
             ers_deploy_mode: 1,
             ..CarStatusData::default()
         };
+        if car.telemetry_restricted {
+            // What the game zeroes for a restricted car.
+            entry.fuel_mix = 0;
+            entry.front_brake_bias = 0;
+            entry.fuel_in_tank = 0.0;
+            entry.fuel_capacity = 0.0;
+            entry.ers_store_energy = 0.0;
+            entry.ers_deploy_mode = 0;
+        }
     }
     CarStatusPacket {
         car_status_data: data,
@@ -561,7 +573,7 @@ fn damage(state: &RaceState, n_cars: usize) -> CarDamagePacket {
         };
         n_cars
     ];
-    for car in &state.cars {
+    for car in state.cars.iter().filter(|c| !c.telemetry_restricted) {
         let c = &car.tyres.corners;
         let d = &car.damage;
         let pct = |x: f64| x.round().clamp(0.0, 100.0) as u8;

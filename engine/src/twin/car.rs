@@ -207,8 +207,8 @@ pub fn car_twin(
     } else {
         0.0
     };
-    let wear_measured = !state.session.timing_only;
-    let fuel_measured = models.pace.fuel.measured;
+    let wear_measured = state.measures(car);
+    let fuel_measured = models.pace.fuel.measures(car.car_idx);
 
     // Consecutive pairs (previous lap, this lap) that count: green, away from the pit lane.
     let pairs = || (1..own.len()).filter(|&i| own[i].lap == own[i - 1].lap + 1);

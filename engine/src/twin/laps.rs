@@ -11,27 +11,40 @@ pub struct FuelModel {
     pub sensitivity_s_per_kg: f64,
     /// Fuel on board at the start when not measured, in kg (the 2019–2024 limit is 110 kg).
     pub start_kg: f64,
-    /// Whether `LapRecord::fuel_kg` is a measurement.
+    /// Whether `LapRecord::fuel_kg` is a measurement (false for a timing-only source).
     pub measured: bool,
+    /// Cars (bit `car_idx`) whose telemetry is restricted: their fuel is modelled even where `measured`.
+    pub restricted: u64,
     /// Race distance, in laps.
     pub total_laps: u32,
 }
 
 impl FuelModel {
-    /// The fuel model for a session: measured unless the state is timing-only.
+    /// The fuel model for a session: measured unless the state is timing-only or the car's telemetry is
+    /// restricted ([`RaceState::measures`]).
     pub fn for_state(state: &RaceState, sensitivity_s_per_kg: f64, start_kg: f64) -> Self {
         FuelModel {
             sensitivity_s_per_kg,
             start_kg,
             measured: !state.session.timing_only,
+            restricted: state
+                .cars
+                .iter()
+                .filter(|c| c.telemetry_restricted && c.car_idx < 64)
+                .fold(0, |bits, c| bits | 1 << c.car_idx),
             total_laps: state.session.total_laps.max(1),
         }
+    }
+
+    /// Whether the fuel of car `car_idx` is measured.
+    pub fn measures(&self, car_idx: u8) -> bool {
+        self.measured && (car_idx >= 64 || self.restricted & 1 << car_idx == 0)
     }
 
     /// Fuel on board at the end of `lap`: the record's measurement, or a linear burn from `start_kg` to empty at
     /// the flag.
     pub fn fuel_at_end_of(&self, record: &LapRecord) -> f64 {
-        if self.measured {
+        if self.measures(record.car_idx) {
             record.fuel_kg
         } else {
             self.modelled_kg(record.lap)

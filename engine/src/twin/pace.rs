@@ -378,7 +378,7 @@ pub fn predict_laps(car: &CarState, model: &PaceModel, field: &FieldPace, n: u32
     (1..=n)
         .map(|k| {
             let lap = completed + k;
-            let fuel_kg = if field.fuel.measured {
+            let fuel_kg = if field.fuel.measures(car.car_idx) {
                 // Measured fuel now, burned evenly over the laps to go (a car carries fuel for the distance: a
                 // 14-lap race starts with far less than the 110 kg a full race does).
                 let to_go = field.fuel.total_laps.saturating_sub(completed).max(1);

@@ -537,3 +537,73 @@ fn measured_fuel_is_burned_over_the_laps_to_go_in_predictions() {
         assert!((per_lap - 2.0 * SENS).abs() < 1e-9, "{laps:?}");
     }
 }
+
+#[test]
+fn a_car_with_restricted_telemetry_is_modelled_while_the_others_stay_measured() {
+    // An online race in which one rival hides its telemetry: the game sends its fuel, ERS, wear and damage as
+    // zeros. Read as measurements they would be new tyres and an empty tank all race.
+    let hidden_idx = 3;
+    let hide = |state: &mut RaceState| {
+        let car = state
+            .cars
+            .iter_mut()
+            .find(|c| c.car_idx == hidden_idx)
+            .unwrap();
+        car.telemetry_restricted = true;
+        car.fuel_kg = 0.0;
+        car.ers_store_pct = 0.0;
+        car.damage = crate::wire::Damage::default();
+        for corner in [
+            &mut car.tyres.corners.front_left,
+            &mut car.tyres.corners.front_right,
+            &mut car.tyres.corners.rear_left,
+            &mut car.tyres.corners.rear_right,
+        ] {
+            corner.wear_pct = 0.0;
+        }
+    };
+    let mut sim = RaceSim::new(&SimConfig::sakhir_2019(5));
+    let mut twins = Twins::default();
+    let mut state = sim.state();
+    let mut t = 0.0;
+    while state.session.leader_lap < state.session.total_laps / 2 {
+        t += 1.0;
+        sim.advance_to(t);
+        state = sim.state();
+        hide(&mut state);
+        twins.observe(&state);
+    }
+    let report = twins.report(&state);
+    let twin = |idx: u8| report.cars.iter().find(|c| c.car_idx == idx).unwrap();
+    let hidden = twin(hidden_idx);
+    assert!(!hidden.wear_measured && !hidden.fuel_measured);
+    assert!(
+        hidden
+            .wear_rate_pct_per_lap
+            .as_array()
+            .iter()
+            .all(Option::is_none)
+    );
+    // Its fuel is the race-distance model's, burned from a full tank, not the zero the game sent.
+    assert!(hidden.fuel_kg > 20.0, "{}", hidden.fuel_kg);
+    assert!(hidden.ers_trend_pct_per_lap.is_none());
+    for other in report.cars.iter().filter(|c| c.car_idx != hidden_idx) {
+        let car = state.car(other.car_idx).unwrap();
+        assert!(
+            other.wear_measured && other.fuel_measured,
+            "car {}",
+            other.car_idx
+        );
+        assert_eq!(other.fuel_kg, car.fuel_kg);
+    }
+    assert!(
+        report
+            .cars
+            .iter()
+            .filter(|c| c.car_idx != hidden_idx)
+            .any(|c| c
+                .wear_rate_pct_per_lap
+                .front_left
+                .is_some_and(|r| r.mean > 0.0))
+    );
+}

@@ -260,7 +260,8 @@ pub struct RivalView {
 pub fn car_panel(state: &RaceState, report: Option<&TwinReport>, car_idx: u8) -> Option<CarPanel> {
     let car = state.car(car_idx)?;
     let twin = report.and_then(|r| r.cars.iter().find(|t| t.car_idx == car_idx));
-    let measured = !state.session.timing_only;
+    let hidden = hidden(state, car);
+    let measured = hidden.is_none();
     Some(CarPanel {
         head: CarHead {
             position: format!("P{}", car.position),
@@ -271,7 +272,7 @@ pub fn car_panel(state: &RaceState, report: Option<&TwinReport>, car_idx: u8) ->
             status: status_label(car),
         },
         alerts: report.map_or_else(Vec::new, |r| alert_cards(r, car)),
-        tyres: tyres(car, twin, measured),
+        tyres: tyres(car, twin, !state.session.timing_only, hidden),
         stints: car
             .stints
             .iter()
@@ -381,7 +382,25 @@ fn alert_cards(report: &TwinReport, car: &CarState) -> Vec<AlertCard> {
         .collect()
 }
 
-fn tyres(car: &CarState, twin: Option<&CarTwin>, measured: bool) -> TyresView {
+/// Why the source does not measure `car`'s fuel, ERS, tyre wear and damage, if it does not.
+fn hidden(state: &RaceState, car: &CarState) -> Option<&'static str> {
+    if state.session.timing_only {
+        Some("timing only")
+    } else if car.telemetry_restricted {
+        Some("telemetry restricted")
+    } else {
+        None
+    }
+}
+
+/// The tyres: wear unless `hidden` says why not, temperatures and pressures where the source has `sensors` (a
+/// restricted car's are still sent).
+fn tyres(
+    car: &CarState,
+    twin: Option<&CarTwin>,
+    sensors: bool,
+    hidden: Option<&'static str>,
+) -> TyresView {
     let corners = car.tyres.corners.as_array();
     let rates = twin.map(|t| t.wear_rate_pct_per_lap.as_array());
     let limiting = twin.and_then(|t| t.limiting_corner.as_deref());
@@ -389,17 +408,25 @@ fn tyres(car: &CarState, twin: Option<&CarTwin>, measured: bool) -> TyresView {
         .map(|k| {
             let c = corners[k];
             let name = CORNER_NAMES[k];
-            if measured {
+            let (temps, pressure) = if sensors {
+                (
+                    format!(
+                        "{:.0}° surf · {:.0}° inner",
+                        c.surface_temp_c, c.inner_temp_c
+                    ),
+                    format!("{:.1} psi", c.pressure_psi),
+                )
+            } else {
+                (String::new(), String::new())
+            };
+            if hidden.is_none() {
                 CornerTile {
                     name,
                     wear: format!("{:.1}%", c.wear_pct),
                     class: wear_class(c.wear_pct),
                     rate: format!("{} %/lap", rate(rates.and_then(|r| r[k]), 2)),
-                    temps: format!(
-                        "{:.0}° surf · {:.0}° inner",
-                        c.surface_temp_c, c.inner_temp_c
-                    ),
-                    pressure: format!("{:.1} psi", c.pressure_psi),
+                    temps,
+                    pressure,
                     blisters: c
                         .blister_pct
                         .map_or_else(String::new, |b| format!("blisters {b:.0}%")),
@@ -412,8 +439,8 @@ fn tyres(car: &CarState, twin: Option<&CarTwin>, measured: bool) -> TyresView {
                     wear: NOT_MEASURED.to_owned(),
                     class: "wear-unknown",
                     rate: NOT_MEASURED.to_owned(),
-                    temps: String::new(),
-                    pressure: String::new(),
+                    temps,
+                    pressure,
                     blisters: String::new(),
                     blistered: false,
                     limiting: false,
@@ -428,16 +455,19 @@ fn tyres(car: &CarState, twin: Option<&CarTwin>, measured: bool) -> TyresView {
             1 => "1 lap old".to_owned(),
             n => format!("{n} laps old"),
         },
-        wear_limit: twin.map_or_else(|| "Car Twin: first report due".to_owned(), wear_limit),
+        wear_limit: twin.map_or_else(
+            || "Car Twin: first report due".to_owned(),
+            |t| wear_limit(t, hidden),
+        ),
         cliff: twin.map_or_else(String::new, cliff),
         corners,
     }
 }
 
-/// `rear-left reaches 70 % in 9.8 laps (8.1–12.0)`.
-pub fn wear_limit(twin: &CarTwin) -> String {
+/// `rear-left reaches 70 % in 9.8 laps (8.1–12.0)`, or why wear is not measured (`hidden`, else timing only).
+pub fn wear_limit(twin: &CarTwin, hidden: Option<&str>) -> String {
     if !twin.wear_measured {
-        return format!("wear {NOT_MEASURED} (timing only)");
+        return format!("wear {NOT_MEASURED} ({})", hidden.unwrap_or("timing only"));
     }
     let limit = TwinParams::PIT_WALL.wear_limit_pct;
     match (&twin.limiting_corner, twin.laps_to_wear_limit) {
@@ -650,6 +680,11 @@ mod tests {
 
     /// A simulated race run through the twins for `until_s`, with the last state and its report.
     fn race(until_s: f64, timing_only: bool) -> (RaceState, TwinReport) {
+        race_with(until_s, |state| state.session.timing_only |= timing_only)
+    }
+
+    /// The same, with every state edited by `edit` before the twins see it.
+    fn race_with(until_s: f64, edit: impl Fn(&mut RaceState)) -> (RaceState, TwinReport) {
         let mut sim = RaceSim::new(&SimConfig {
             seed: 7,
             total_laps: 40,
@@ -660,9 +695,7 @@ mod tests {
         while t <= until_s {
             sim.advance_to(t);
             state = sim.state();
-            if timing_only {
-                state.session.timing_only = true;
-            }
+            edit(&mut state);
             twins.observe(&state);
             t += 2.0;
         }
@@ -767,6 +800,48 @@ mod tests {
         assert_ne!(twin.fuel.on_board, "0.0 kg");
         assert_eq!(twin.ers.store, NOT_MEASURED);
         assert_eq!(twin.damage.worst, NOT_MEASURED);
+    }
+
+    #[test]
+    fn a_restricted_car_reads_not_measured_but_keeps_its_tyre_sensors() {
+        let hidden_idx = 4;
+        let (state, report) = race_with(1500.0, |state| {
+            if let Some(car) = state.cars.iter_mut().find(|c| c.car_idx == hidden_idx) {
+                car.telemetry_restricted = true;
+                car.fuel_kg = 0.0;
+                car.ers_store_pct = 0.0;
+                car.tyres.corners = car
+                    .tyres
+                    .corners
+                    .map(|c| boxbox_engine::wire::TyreCorner { wear_pct: 0.0, ..c });
+            }
+        });
+        let panel = car_panel(&state, Some(&report), hidden_idx).unwrap();
+        for tile in &panel.tyres.corners {
+            assert_eq!(
+                (tile.wear.as_str(), tile.rate.as_str()),
+                (NOT_MEASURED, NOT_MEASURED)
+            );
+            // Temperatures and pressures come from the car telemetry packet, which the game does not hide.
+            assert!(
+                tile.temps.contains("surf") && tile.pressure.ends_with("psi"),
+                "{tile:?}"
+            );
+        }
+        assert!(
+            panel.tyres.wear_limit.ends_with("(telemetry restricted)"),
+            "{}",
+            panel.tyres.wear_limit
+        );
+        let twin = panel.twin.unwrap();
+        assert!(twin.fuel.modelled && twin.fuel.on_board != "0.0 kg");
+        assert_eq!(twin.ers.store, NOT_MEASURED);
+        assert_eq!(twin.damage.worst, NOT_MEASURED);
+        // Another car of the same race reads its own figures.
+        let other = state.cars.iter().find(|c| c.car_idx != hidden_idx).unwrap();
+        let panel = car_panel(&state, Some(&report), other.car_idx).unwrap();
+        assert!(panel.tyres.corners.iter().all(|t| t.wear.ends_with('%')));
+        assert!(!panel.twin.unwrap().fuel.modelled);
     }
 
     #[test]

@@ -341,3 +341,56 @@ fn retirements_and_the_classification_carry_the_specs_result_reasons() {
         assert_eq!(data.result_reason, Some(want), "{:?}", car.result_status);
     }
 }
+
+#[test]
+fn a_restricted_car_travels_as_the_game_sends_it() {
+    let mut sim = RaceSim::new(&SimConfig {
+        seed: 4,
+        total_laps: 5,
+    });
+    sim.advance_to(150.0);
+    let mut state = sim.state();
+    let car = &mut state.cars[5];
+    car.telemetry_restricted = true;
+    car.fuel_kg = 0.0;
+    car.ers_store_pct = 0.0;
+    let mut synth = PacketSynth::new(9, calibration::SAKHIR.sector_end_frac);
+    let mut normalizer = Normalizer::new();
+    for d in synth.frame(&state).unwrap() {
+        let packet = decode(&d).unwrap();
+        if let Body::Participants(p) = &packet.body {
+            for c in &state.cars {
+                let public = u8::from(!c.telemetry_restricted);
+                assert_eq!(
+                    p.participants[usize::from(c.car_idx)].your_telemetry,
+                    public
+                );
+            }
+        }
+        if let Body::CarDamage(d) = &packet.body {
+            // The game zeroes a restricted car's damage packet entry, tyre wear included.
+            let entry = d.car_damage_data[usize::from(state.cars[5].car_idx)];
+            assert_eq!(entry.tyres_wear, [0.0; 4]);
+        }
+        normalizer.push(&packet);
+    }
+    let got = normalizer.state().unwrap();
+    for (w, g) in state.cars.iter().zip(&got.cars) {
+        assert_eq!(
+            (g.car_idx, g.telemetry_restricted),
+            (w.car_idx, w.telemetry_restricted)
+        );
+    }
+    let hidden = &got.cars[5];
+    assert_eq!(hidden.fuel_kg, 0.0);
+    assert!(
+        hidden
+            .tyres
+            .corners
+            .as_array()
+            .iter()
+            .all(|c| c.wear_pct == 0.0)
+    );
+    assert_eq!(hidden.tyres.compound, state.cars[5].tyres.compound);
+    assert!(got.cars[4].fuel_kg > 0.0 && got.cars[4].tyres.corners.rear_left.wear_pct > 0.0);
+}
