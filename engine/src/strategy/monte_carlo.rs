@@ -51,6 +51,11 @@ pub struct Tally {
     pub positions: Vec<u32>,
     /// Runs in which each driver did not finish.
     pub dnf: Vec<u32>,
+    /// `unclassified[d * drivers + p]`: of those runs counted in `positions`, the ones in which driver `d` retired
+    /// having covered less than 90 % of the winner's laps (rounded down): not classified, so it scored nothing
+    /// there. Absent in older JSON: none.
+    #[serde(default)]
+    pub unclassified: Vec<u32>,
     /// Race times of each driver's finishes, seconds.
     pub times: Vec<Vec<f64>>,
     /// Runs with at least one SC lap.
@@ -66,6 +71,7 @@ impl Tally {
             drivers,
             positions: vec![0; drivers * drivers],
             dnf: vec![0; drivers],
+            unclassified: vec![0; drivers * drivers],
             times: vec![Vec::new(); drivers],
             ..Tally::default()
         }
@@ -83,11 +89,19 @@ impl Tally {
             return;
         }
         self.runs += 1;
+        // The FIA's classification: 90 % of the winner's laps, rounded down.
+        let winner_laps = (0..self.drivers)
+            .find(|&d| o.position[d] == 1)
+            .map_or(0, |d| o.laps[d]);
+        let classified_laps = winner_laps * 9 / 10;
         for d in 0..self.drivers {
             let p = usize::from(o.position[d].max(1)) - 1;
             self.positions[d * self.drivers + p] += 1;
             if o.dnf[d] {
                 self.dnf[d] += 1;
+                if o.laps[d] < classified_laps {
+                    self.unclassified[d * self.drivers + p] += 1;
+                }
             } else {
                 self.times[d].push(o.race_time_s[d]);
             }
@@ -107,6 +121,9 @@ impl Tally {
             *a += b;
         }
         for (a, b) in self.dnf.iter_mut().zip(&other.dnf) {
+            *a += b;
+        }
+        for (a, b) in self.unclassified.iter_mut().zip(&other.unclassified) {
             *a += b;
         }
         for (a, b) in self.times.iter_mut().zip(&other.times) {
@@ -228,7 +245,7 @@ pub struct DriverOutcome {
     pub p_win: f64,
     /// Chance of a podium.
     pub p_podium: f64,
-    /// Chance of scoring points (top 10).
+    /// Chance of scoring points (classified in the top 10).
     pub p_points: f64,
     /// Expected points.
     pub expected_points: f64,
@@ -266,8 +283,18 @@ pub fn report(model: &RaceModel, tally: &Tally, config: &McConfig) -> McReport {
                 .enumerate()
                 .map(|(p, q)| (p + 1) as f64 * q)
                 .sum();
-            let top = |k: usize| prob.iter().take(k).sum::<f64>();
-            let expected_points = prob.iter().zip(POINTS).map(|(q, pts)| q * pts).sum();
+            // Wins, podiums and points go to classified cars only: in a small field a retired car can be placed in
+            // the top ten without scoring.
+            let scoring: Vec<f64> = counts
+                .iter()
+                .enumerate()
+                .map(|(p, c)| {
+                    let out = tally.unclassified.get(d * n + p).copied().unwrap_or(0);
+                    f64::from(c.saturating_sub(out)) / runs
+                })
+                .collect();
+            let top = |k: usize| scoring.iter().take(k).sum::<f64>();
+            let expected_points = scoring.iter().zip(POINTS).map(|(q, pts)| q * pts).sum();
             let mut times = tally.times[d].clone();
             times.sort_by(f64::total_cmp);
             let (code, team) = model

@@ -399,6 +399,53 @@ fn random_events_follow_their_distributions() {
 }
 
 #[test]
+fn a_retired_car_scores_only_when_classified() {
+    // Four cars, all in the points whatever happens; the fastest fails in half the races. A failure before 90 % of
+    // the winner's laps leaves it unclassified: placed fourth, scoring nothing.
+    let mut m = field(4, 50);
+    m.random.sc_count = vec![1.0];
+    for d in &mut m.drivers {
+        (d.p_accident, d.p_failure) = (0.0, 0.0);
+    }
+    m.drivers[0].p_failure = 0.5;
+    let p = Prepared::new(&m, &plans(&m), None).unwrap();
+    let config = McConfig {
+        runs: 2000,
+        seed: 5,
+        deterministic: false,
+    };
+    let tally = monte_carlo::run_all(&p, &config);
+    let unclassified: u32 = tally.unclassified[..4].iter().sum();
+    assert!(tally.dnf[0] > 800 && unclassified > 0, "{tally:?}");
+    // A failure on the last laps (from lap 45 of 50) is still classified.
+    assert!(
+        unclassified < tally.dnf[0],
+        "{} of {}",
+        unclassified,
+        tally.dnf[0]
+    );
+    assert!(tally.unclassified[4..].iter().all(|&c| c == 0));
+    let report = monte_carlo::report(&m, &tally, &config);
+    let d0 = &report.drivers[0];
+    let runs = f64::from(tally.runs);
+    assert!((d0.p_points - (1.0 - f64::from(unclassified) / runs)).abs() < 1e-12);
+    assert!((d0.p_dnf - f64::from(tally.dnf[0]) / runs).abs() < 1e-12);
+    // Its place still counts in the distribution (fourth), and the others always score.
+    assert!((d0.position_probability.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    assert!(
+        report.drivers[1..]
+            .iter()
+            .all(|d| (d.p_points - 1.0).abs() < 1e-12)
+    );
+    let sure: f64 = monte_carlo::POINTS[..4].iter().sum::<f64>();
+    let total: f64 = report.drivers.iter().map(|d| d.expected_points).sum();
+    assert!(
+        total < sure - 1.0,
+        "{total} of {sure}: an unclassified fourth scores nothing"
+    );
+}
+
+#[test]
 fn noise_spreads_the_results_around_the_deterministic_race() {
     let m = field(20, 50);
     let det = deterministic(&m);
