@@ -481,7 +481,8 @@ fn score(
     }
     let total = race.total_laps();
     let (mut calls, mut hits, mut unpredicted, mut abs_err, mut predicted) = (0, 0, 0, 0.0, 0);
-    for stop in race.pit_stops() {
+    // Calls are tyre stops: a penalty served in the pit lane is no strategy the twins could foresee.
+    for stop in race.pit_stops().iter().filter(|s| s.tyres_changed) {
         let p = stop.lap;
         if p + 3 > total || p < 4 {
             continue;

@@ -263,12 +263,17 @@ fn pit_stops(html: &mut String, race: &RealRace) {
         let _ = writeln!(
             html,
             "<tr><td><span class=\"swatch\" style=\"background:{}\"></span><b>{}</b></td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{:.3} s</td></tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{:.3} s{}</td></tr>",
             colour.to_hex(),
             esc(&stop.driver_code),
             stop.stop,
             stop.lap,
             stop.pit_lane_s,
+            if stop.tyres_changed {
+                ""
+            } else {
+                " · no tyres (penalty)"
+            },
         );
     }
     if race.pit_stops().is_empty() {
@@ -276,7 +281,8 @@ fn pit_stops(html: &mut String, race: &RealRace) {
     }
     let _ = write!(
         html,
-        "</tbody>\n</table>\n<p class=\"note\">Pit lane: entry to exit (f1db). A stop under green costs {:.1} s \
+        "</tbody>\n</table>\n<p class=\"note\">Pit lane: entry to exit (f1db). A stop that fitted no tyres (a \
+         drive-through or a stop-go) served a penalty and is no strategy stop. A stop under green costs {:.1} s \
          against staying out ({}).</p>\n</section>\n",
         race.pit_lane_loss_s(),
         match race.pit_lane_loss_stops() {

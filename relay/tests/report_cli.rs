@@ -131,6 +131,18 @@ fn every_shared_race_gives_a_report() {
         assert!(html.matches("<svg").count() >= 4, "{name}");
         assert!(html.contains("simulated finishes"), "{name}: the model ran");
         assert_self_contained(&html);
+        // Penalties served in the pit lane fitted no tyres: Monza 2019's three (Vettel, Stroll, Räikkönen) and one
+        // drive-through each in China, Austria and Russia 2019.
+        let penalties = match name.as_str() {
+            "2019_14_italy" => 3,
+            "2019_03_china" | "2019_09_austria" | "2019_16_russia" => 1,
+            _ => 0,
+        };
+        assert_eq!(
+            html.matches("no tyres (penalty)").count(),
+            penalties,
+            "{name}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

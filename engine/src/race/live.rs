@@ -90,6 +90,8 @@ impl RealRace {
                     stop,
                     lap: in_lap.lap,
                     pit_lane_s: lane_s,
+                    // An in-lap here is a change of set (`car_laps`); a drive-through is no stop.
+                    tyres_changed: true,
                 });
             }
             let last_end = laps.last().map_or(0.0, |l| l.end_s);

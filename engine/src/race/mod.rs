@@ -232,9 +232,17 @@ pub struct RealPitStop {
     pub lap: u32,
     /// Time in the pit lane, entry to exit, in seconds.
     pub pit_lane_s: f64,
+    /// A set was fitted ([`RealDriver::tyres_changed_at`]). False for a drive-through, a stop-go or a repair without tyres: no strategy stop.
+    pub tyres_changed: bool,
 }
 
 impl RealLap {
+    /// Whether `next`, the lap after this one, runs on another set: another compound, or a tyre life that does not
+    /// go on from this lap's (a drive-through, a stop-go or a repair stop keeps the set).
+    pub fn changes_set_to(&self, next: &RealLap) -> bool {
+        next.compound != self.compound || next.tyre_life_laps != self.tyre_life_laps + 1
+    }
+
     /// A lap that shows pace: green only (track status `1`), not lap 1, no pit entry or exit, timed by FastF1.
     pub fn is_clean(&self) -> bool {
         self.lap > 1
@@ -246,6 +254,20 @@ impl RealLap {
 }
 
 impl RealDriver {
+    /// Whether the stop at the end of lap `in_lap` fitted a set: some lap from there up to the next in-lap shows
+    /// another compound or a tyre life that does not go on (FastF1 may show a new set a few laps late). A
+    /// drive-through, a stop-go or a repair without tyres keeps the set. True where the laps do not say.
+    pub fn tyres_changed_at(&self, in_lap: u32) -> bool {
+        let Some(start) = self.laps.iter().position(|l| l.lap == in_lap) else {
+            return true;
+        };
+        let mut pairs = self.laps[start..]
+            .windows(2)
+            .take_while(|w| w[0].lap == in_lap || w[0].pit_in_s.is_none())
+            .peekable();
+        pairs.peek().is_none() || pairs.any(|w| w[0].changes_set_to(&w[1]))
+    }
+
     /// Took the chequered flag (classified and not retired).
     pub fn is_finisher(&self) -> bool {
         self.retirement.is_none()
@@ -941,6 +963,7 @@ fn parse(files: &RaceFiles<'_>) -> Result<RealRace, ImportError> {
             stop: row.stop,
             lap: row.lap,
             pit_lane_s,
+            tyres_changed: d.tyres_changed_at(row.lap),
         });
     }
     sort_by_key(&mut pit_stops, |s| (s.lap, s.car_idx, s.stop));
@@ -1085,7 +1108,8 @@ fn build_driver(
     })
 }
 
-/// The green-flag pit-lane loss and the number of stops it was measured on (see [`RealRace::pit_lane_loss_s`]).
+/// The green-flag pit-lane loss and the number of stops it was measured on (see [`RealRace::pit_lane_loss_s`]): tyre
+/// stops only.
 fn pit_lane_loss(drivers: &[RealDriver], pit_stops: &[RealPitStop]) -> (f64, usize) {
     let mut losses = Vec::new();
     for d in drivers {
@@ -1097,6 +1121,7 @@ fn pit_lane_loss(drivers: &[RealDriver], pit_stops: &[RealPitStop]) -> (f64, usi
             if in_lap.lap > 1
                 && in_lap.pit_in_s.is_some()
                 && out_lap.pit_out_s.is_some()
+                && d.tyres_changed_at(in_lap.lap)
                 && in_lap.track_status_codes == "1"
                 && out_lap.track_status_codes == "1"
             {
@@ -1108,8 +1133,14 @@ fn pit_lane_loss(drivers: &[RealDriver], pit_stops: &[RealPitStop]) -> (f64, usi
     match median(losses) {
         Some(loss) => (loss, n),
         None => (
-            median(pit_stops.iter().map(|s| s.pit_lane_s).collect())
-                .unwrap_or(crate::telemetry::normalize::DEFAULT_PIT_LANE_LOSS_S),
+            median(
+                pit_stops
+                    .iter()
+                    .filter(|s| s.tyres_changed)
+                    .map(|s| s.pit_lane_s)
+                    .collect(),
+            )
+            .unwrap_or(crate::telemetry::normalize::DEFAULT_PIT_LANE_LOSS_S),
             0,
         ),
     }

@@ -857,10 +857,11 @@ fn real_plan(race: &RealRace, d: &RealDriver, fallback: Compound) -> Plan {
         };
     };
     let mut stops: Vec<PlannedStop> = Vec::new();
+    // Tyre stops only: a drive-through or a stop-go is a penalty served, not a strategy.
     let own: Vec<u32> = race
         .pit_stops()
         .iter()
-        .filter(|s| s.car_idx == d.car_idx)
+        .filter(|s| s.car_idx == d.car_idx && s.tyres_changed)
         .map(|s| s.lap)
         .collect();
     for (k, &lap) in own.iter().enumerate() {
@@ -1347,6 +1348,7 @@ fn pit_split(race: &RealRace, window: u32) -> PitSplit {
                 && in_lap.lap > 1
                 && in_lap.pit_in_s.is_some()
                 && out_lap.pit_out_s.is_some()
+                && d.tyres_changed_at(in_lap.lap)
                 && in_lap.track_status_codes == "1"
                 && out_lap.track_status_codes == "1"
             {
@@ -1366,7 +1368,7 @@ fn pit_split(race: &RealRace, window: u32) -> PitSplit {
             let mut lane: Vec<f64> = race
                 .pit_stops()
                 .iter()
-                .filter(|s| s.lap < window)
+                .filter(|s| s.lap < window && s.tyres_changed)
                 .map(|s| s.pit_lane_s)
                 .collect();
             PitSplit {
