@@ -128,6 +128,28 @@ async fn game_datagrams_are_forwarded_recorded_and_replay_to_the_same_state() {
         (&health["source"], &health["simulated"]),
         (&"udp".into(), &false.into())
     );
+
+    // The LapData of the overall frame before the newest, delivered late by UDP, with every car a lap on: left
+    // out and counted, the state unchanged, no flashback.
+    let mut late = sent
+        .iter()
+        .rev()
+        .find(|d| d.len() > 6 && d[6] == 2)
+        .unwrap()
+        .clone();
+    for at in [19, 23] {
+        let id = u32::from_le_bytes(late[at..at + 4].try_into().unwrap());
+        late[at..at + 4].copy_from_slice(&(id - 1).to_le_bytes());
+    }
+    game.send_to(&late, udp_addr).await.unwrap();
+    sent.push(late);
+    let source = common::wait_for(relay.addr, "/api/v1/source", Duration::from_secs(5), |s| {
+        s["received"] == sent.len()
+    })
+    .await;
+    assert_eq!(source["errors"]["late_datagram"], 1, "{source}");
+    assert!(source["last_error"].as_str().unwrap().contains("lap_data"));
+    assert_eq!(snapshot_state(&relay).await, live);
     relay.stop().await;
 
     // The recording holds every datagram, byte for byte (the malformed one too), in a standard pcap file.

@@ -3,8 +3,12 @@
 //!
 //! Rules, from the spec and real captures:
 //! - a session is keyed by `session_uid`; a new one resets everything;
-//! - a flashback (the frame id going back within a session, or an `FLBK` event) rewinds: stints that begin after
-//!   the rewound lap are dropped when the next LapData arrives;
+//! - a flashback (the frame id going back within a session while the overall frame id does not, or an `FLBK`
+//!   event) rewinds: stints that begin after the rewound lap are dropped when the next LapData arrives;
+//! - a datagram that UDP delivered late (its overall frame id behind the newest seen; where the game sends no
+//!   overall frame id, its frame id at most [`REORDER_FRAMES`] behind and no `FLBK`) is older than what is known:
+//!   counted and left out, except an event, which happens once;
+//! - a header with frame and overall frame ids both zero (the game stamps some events so) is neither;
 //! - retired cars stay listed (LapData keeps them in their slots with result status 7);
 //! - names may arrive after timing (Participants comes every 5 s): a car is `Car N` until then;
 //! - `player_car_index` 255 means spectating and is never used as an index;
@@ -32,12 +36,19 @@ use crate::wire::{
 /// `shared/data/races` (21.9–30 s lane time) minus the time the lane saves over the track, roughly.
 pub const DEFAULT_PIT_LANE_LOSS_S: f64 = 22.0;
 
+/// Frames a datagram may lag behind the newest one and still be taken for a datagram UDP delivered late rather than
+/// a flashback, where the game sends no overall frame id (F1 25 sending an older format): a flashback goes back
+/// further, and says so with an `FLBK` event. Ten frames are 0.08–0.17 s at the games' 60–120 frames a second.
+pub const REORDER_FRAMES: u32 = 10;
+
 /// Normalizes a packet stream. Feed it every decoded packet with [`Normalizer::push`].
 #[derive(Clone, Debug, Default)]
 pub struct Normalizer {
     session_uid: Option<u64>,
     format: u16,
     last_frame: u32,
+    /// The newest overall frame id seen (it never goes back in a session).
+    last_overall_frame: u32,
     session_time_s: f64,
     session: Option<SessionFacts>,
     /// The safety-car status; SCAR events and Session packets both set it, the latest wins.
@@ -70,6 +81,9 @@ pub struct NormalizerCounters {
     pub session_resets: u64,
     /// Flashbacks (frame going back, or FLBK).
     pub flashbacks: u64,
+    /// Datagrams older than one already taken (UDP reordered them), left out (a late event is applied and not
+    /// counted).
+    pub late_datagrams: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -156,33 +170,66 @@ impl Normalizer {
 
     /// Feeds one packet.
     pub fn push(&mut self, packet: &Packet) {
-        self.push_header(&packet.header);
-        self.push_body(&packet.body);
+        let event = match &packet.body {
+            Body::Event(e) => Some(e.event_string_code.as_str()),
+            _ => None,
+        };
+        // A late event still happened, and only once: it is applied.
+        if self.take_header(&packet.header, event) || event.is_some() {
+            self.push_body(&packet.body);
+        }
     }
 
     /// Feeds the header of a packet whose body is not read here (a [`RacePacket::Other`] from
     /// [`super::decode_for_race`]): headers alone carry session changes, flashbacks, the session time and the
     /// player's car.
     pub fn push_header(&mut self, h: &PacketHeader) {
+        self.take_header(h, None);
+    }
+
+    /// Takes a header (`event`: the code of its packet's event, if it is one); false when the datagram is late and
+    /// its body older than what is known (counted unless it is an event, which is applied all the same).
+    fn take_header(&mut self, h: &PacketHeader, event: Option<&str>) -> bool {
+        let late = |n: &mut Normalizer| {
+            n.counters.late_datagrams += u64::from(event.is_none());
+            false
+        };
+        self.counters.packets += 1;
         if self.session_uid != Some(h.session_uid) {
-            let resets = self.counters.session_resets + u64::from(self.session_uid.is_some());
-            let flashbacks = self.counters.flashbacks;
+            let counters = NormalizerCounters {
+                session_resets: self.counters.session_resets
+                    + u64::from(self.session_uid.is_some()),
+                ..self.counters
+            };
             *self = Normalizer {
                 session_uid: Some(h.session_uid),
                 format: h.packet_format,
+                counters,
                 ..Normalizer::default()
             };
-            self.counters.session_resets = resets;
-            self.counters.flashbacks = flashbacks;
+        } else if h.frame_identifier == 0 && h.overall_frame_identifier == 0 {
+            // Unstamped (the game sends some events so): neither late nor a flashback, and no time.
+            return true;
+        } else if h.overall_frame_identifier != 0 {
+            if h.overall_frame_identifier < self.last_overall_frame {
+                return late(self);
+            }
+            if h.frame_identifier < self.last_frame {
+                self.flashback(h.frame_identifier);
+            }
         } else if h.frame_identifier < self.last_frame {
+            if self.last_frame - h.frame_identifier <= REORDER_FRAMES && event != Some("FLBK") {
+                return late(self);
+            }
             self.flashback(h.frame_identifier);
         }
-        self.counters.packets += 1;
         self.last_frame = h.frame_identifier;
+        self.last_overall_frame = self.last_overall_frame.max(h.overall_frame_identifier);
         self.session_time_s = f64::from(h.session_time);
         self.player_car = (h.player_car_index < 255).then_some(h.player_car_index);
         self.secondary_car =
             (h.secondary_player_car_index < 255).then_some(h.secondary_player_car_index);
+        true
     }
 
     fn push_body(&mut self, body: &Body) {
@@ -967,6 +1014,84 @@ mod tests {
         e_set(&mut scar, 2, 3);
         n.push(&scar);
         assert_eq!(n.state().unwrap().session.track_status, TrackStatus::Green);
+    }
+
+    #[test]
+    fn a_datagram_udp_delivered_late_is_left_out_and_no_flashback() {
+        let lap_data = decode(&capture("gamesdat/2025/packet-2.bin")).unwrap();
+        let lap_of_car_0 = |n: &Normalizer| {
+            n.state()
+                .unwrap()
+                .cars
+                .iter()
+                .find(|c| c.car_idx == 0)
+                .unwrap()
+                .lap
+        };
+        // Car 0 one lap on, two frames later; then the datagram of the frame between (its older lap) arriving late.
+        let step = |frames: u32, overall: u32, lap_delta: i32| {
+            let mut l = lap_data.clone();
+            l.header.frame_identifier = l.header.frame_identifier.wrapping_add(frames);
+            l.header.overall_frame_identifier = overall;
+            if let Body::LapData(d) = &mut l.body
+                && let LapDataRecords::Current(v) = &mut d.lap_data
+            {
+                v[0].current_lap_num = v[0].current_lap_num.saturating_add_signed(lap_delta as i8);
+            }
+            l
+        };
+        let overall = lap_data.header.overall_frame_identifier;
+        let mut n = melbourne();
+        let lap = lap_of_car_0(&n);
+        n.push(&step(2, overall + 2, 1));
+        assert_eq!(lap_of_car_0(&n), lap + 1);
+        n.push(&step(1, overall + 1, 0));
+        assert_eq!(
+            lap_of_car_0(&n),
+            lap + 1,
+            "the late datagram's older lap is not taken"
+        );
+        assert_eq!(
+            (n.counters().late_datagrams, n.counters().flashbacks),
+            (1, 0)
+        );
+        // A late event still happens: a VSC called two frames ago.
+        let mut scar = decode(&capture("gamesdat/2025/packet-3-SSTA.bin")).unwrap();
+        if let Body::Event(e) = &mut scar.body {
+            e.event_string_code = "SCAR".to_owned();
+            e.event_details = EventDetails::SafetyCar {
+                safety_car_type: 2,
+                event_type: 0,
+            };
+        }
+        scar.header.frame_identifier = lap_data.header.frame_identifier;
+        scar.header.overall_frame_identifier = overall;
+        n.push(&scar);
+        assert_eq!(
+            n.state().unwrap().session.track_status,
+            TrackStatus::VirtualSafetyCar
+        );
+        assert_eq!(n.counters().late_datagrams, 1);
+        // A short flashback: the frame goes back while the overall frame goes on.
+        n.push(&step(0, overall + 3, 0));
+        assert_eq!(n.counters().flashbacks, 1);
+
+        // Where the game sends no overall frame id (F1 25 in an older format): a few frames back is late, further
+        // back is a flashback.
+        let mut n = melbourne();
+        n.push(&step(20, 0, 1));
+        n.push(&step(20 - REORDER_FRAMES, 0, 0));
+        assert_eq!(lap_of_car_0(&n), lap + 1);
+        assert_eq!(
+            (n.counters().late_datagrams, n.counters().flashbacks),
+            (1, 0)
+        );
+        n.push(&step(20 - REORDER_FRAMES - 1, 0, 0));
+        assert_eq!(
+            (n.counters().late_datagrams, n.counters().flashbacks),
+            (1, 1)
+        );
+        assert_eq!(lap_of_car_0(&n), lap, "the flashback's lap is taken");
     }
 
     #[test]

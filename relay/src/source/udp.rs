@@ -53,7 +53,18 @@ impl PacketPipeline {
         self.stats.count(counted, forwarded);
         let Ok(packet) = decoded else { return None };
         let session_before = self.normalizer.session_uid();
+        let late_before = self.normalizer.counters().late_datagrams;
         self.normalizer.push(&packet);
+        if self.normalizer.counters().late_datagrams > late_before {
+            self.stats.error(
+                "late_datagram",
+                format!(
+                    "a {} datagram of frame {} arrived after a newer one: left out (UDP reordered it)",
+                    PACKET_NAMES[usize::from(packet.header.packet_id)],
+                    packet.header.frame_identifier
+                ),
+            );
+        }
         if self.normalizer.session_uid() != session_before {
             // The game's session uid names the session: a relay restarted during it continues its history.
             self.publisher.begin_session(Some(format!(
