@@ -187,11 +187,22 @@ fn results(html: &mut String, race: &RealRace, order: &[&RealDriver]) {
             }
             _ => "–".to_owned(),
         };
-        let stops = race
+        // Tyre stops, as the tyres column shows them; penalties served in the pit lane apart.
+        let (tyre_stops, penalties) = race
             .pit_stops()
             .iter()
             .filter(|s| s.car_idx == d.car_idx)
-            .count();
+            .fold((0, 0), |(t, p), s| {
+                if s.tyres_changed {
+                    (t + 1, p)
+                } else {
+                    (t, p + 1)
+                }
+            });
+        let stops = match penalties {
+            0 => tyre_stops.to_string(),
+            n => format!("{tyre_stops} (+{n} penalty)"),
+        };
         let tyres = plans
             .get(usize::from(d.car_idx))
             .map_or_else(String::new, |plan| {

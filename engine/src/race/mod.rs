@@ -240,7 +240,8 @@ impl RealLap {
     /// Whether `next`, the lap after this one, runs on another set: another compound, or a tyre life that does not
     /// go on from this lap's (a drive-through, a stop-go or a repair stop keeps the set).
     pub fn changes_set_to(&self, next: &RealLap) -> bool {
-        next.compound != self.compound || next.tyre_life_laps != self.tyre_life_laps + 1
+        next.compound != self.compound
+            || self.tyre_life_laps.checked_add(1) != Some(next.tyre_life_laps)
     }
 
     /// A lap that shows pace: green only (track status `1`), not lap 1, no pit entry or exit, timed by FastF1.

@@ -89,6 +89,8 @@ impl Tally {
             return;
         }
         self.runs += 1;
+        // A tally read from older JSON has no unclassified counts yet.
+        self.unclassified.resize(self.drivers * self.drivers, 0);
         // The FIA's classification: 90 % of the winner's laps, rounded down.
         let winner_laps = (0..self.drivers)
             .find(|&d| o.position[d] == 1)
@@ -123,6 +125,7 @@ impl Tally {
         for (a, b) in self.dnf.iter_mut().zip(&other.dnf) {
             *a += b;
         }
+        self.unclassified.resize(self.drivers * self.drivers, 0);
         for (a, b) in self.unclassified.iter_mut().zip(&other.unclassified) {
             *a += b;
         }

@@ -127,6 +127,9 @@ pub struct PlanResult {
     pub p_win: f64,
     /// Chance of a podium.
     pub p_podium: f64,
+    /// Chance of scoring points (classified in the top 10). Absent in older JSON: 0.
+    #[serde(default)]
+    pub p_points: f64,
     /// Expected points.
     pub expected_points: f64,
     /// Chance of not finishing.
@@ -481,6 +484,7 @@ fn result(
         position_sd: var.sqrt(),
         p_win: d.p_win,
         p_podium: d.p_podium,
+        p_points: d.p_points,
         expected_points: d.expected_points,
         p_dnf: d.p_dnf,
         position_probability: d.position_probability.clone(),

@@ -59,9 +59,10 @@ impl PacketPipeline {
             self.stats.error(
                 "late_datagram",
                 format!(
-                    "a {} datagram of frame {} arrived after a newer one: left out (UDP reordered it)",
+                    "a {} datagram of frame {} (overall {}) arrived after a newer one: left out (UDP reordered it)",
                     PACKET_NAMES[usize::from(packet.header.packet_id)],
-                    packet.header.frame_identifier
+                    packet.header.frame_identifier,
+                    packet.header.overall_frame_identifier
                 ),
             );
         }

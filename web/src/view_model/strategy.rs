@@ -470,7 +470,6 @@ pub fn plan_rows(report: &SearchReport) -> Vec<PlanRow> {
 }
 
 fn plan_row(r: &PlanResult, best: &PlanResult, objective: Objective, current: bool) -> PlanRow {
-    let p_points: f64 = r.position_probability.iter().take(10).sum();
     let delta = if std::ptr::eq(r, best) {
         "best".to_owned()
     } else {
@@ -488,7 +487,7 @@ fn plan_row(r: &PlanResult, best: &PlanResult, objective: Objective, current: bo
         expected: expected_position(r.mean_position),
         win: chance(r.p_win),
         podium: chance(r.p_podium),
-        points: chance(p_points),
+        points: chance(r.p_points),
         risk: position_band(&r.position_probability)
             .map_or_else(|| "—".to_owned(), |(a, b)| format!("P{a}–P{b}")),
         delta,
@@ -916,6 +915,7 @@ mod tests {
             position_sd: 1.0,
             p_win: probs[0],
             p_podium: probs.iter().take(3).sum(),
+            p_points: probs.iter().take(10).sum(),
             expected_points: 10.0,
             p_dnf: 0.0,
             position_probability: probs,
