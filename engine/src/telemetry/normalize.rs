@@ -4,7 +4,8 @@
 //! Rules, from the spec and real captures:
 //! - a session is keyed by `session_uid`; a new one resets everything;
 //! - a flashback (the frame id going back within a session while the overall frame id does not, or an `FLBK`
-//!   event) rewinds: stints that begin after the rewound lap are dropped when the next LapData arrives;
+//!   event) rewinds: stints that begin after the rewound lap, and the best lap and sectors of the laps it undid, are
+//!   dropped when the next LapData arrives;
 //! - a datagram that UDP delivered late (its overall frame id behind the newest seen; where the game sends no
 //!   overall frame id, its frame id at most [`REORDER_FRAMES`] behind and no `FLBK`) is older than what is known:
 //!   counted and left out, except an event, which happens once;
@@ -121,6 +122,17 @@ struct CarSlot {
     tyres_stale: bool,
     /// The last lap completed was invalidated (track limits): it sets no best lap or sector.
     last_lap_invalid: bool,
+    /// The laps seen completed, oldest first: a flashback drops those it undid and the bests are taken again.
+    laps_done: Vec<DoneLap>,
+}
+
+/// A lap seen completed.
+#[derive(Clone, Copy, Debug)]
+struct DoneLap {
+    lap: u32,
+    time_s: Option<f64>,
+    sectors_s: [Option<f64>; 3],
+    invalid: bool,
 }
 
 /// What LapData says about one car, in the engine's units.
@@ -145,6 +157,22 @@ struct LapFacts {
     result_status: u8,
     /// The lap under way is invalidated (track limits).
     lap_invalid: bool,
+}
+
+impl CarSlot {
+    /// The best lap and sectors, and the last lap's sectors, from the laps done (after a flashback undid some).
+    fn rebook_bests(&mut self) {
+        let valid = || self.laps_done.iter().filter(|d| !d.invalid);
+        self.best_lap_s = valid().filter_map(|d| d.time_s).min_by(f64::total_cmp);
+        self.best_sectors_s = std::array::from_fn(|k| {
+            valid()
+                .filter_map(|d| d.sectors_s[k])
+                .min_by(f64::total_cmp)
+        });
+        let last = self.laps_done.last();
+        self.last_sectors_s = last.map_or([None; 3], |d| d.sectors_s);
+        self.last_lap_invalid = last.is_some_and(|d| d.invalid);
+    }
 }
 
 impl Normalizer {
@@ -449,19 +477,45 @@ impl Normalizer {
                     // The tyres known are the undone stop's until the next CarStatus.
                     slot.tyres_stale = true;
                 }
+                // Laps the flashback undid set no best.
+                let done = slot.laps_done.len();
+                slot.laps_done.retain(|d| d.lap < new.lap);
+                if slot.laps_done.len() < done {
+                    slot.rebook_bests();
+                }
             }
             // A lap completed: book its sectors (sector 3 is what is left of the lap time). The game flags the lap
             // under way as invalid (track limits) until it is done: a deleted lap sets no best.
+            if slot.lap.is_none()
+                && let Some(last) = new.last_lap_s
+            {
+                // The lap before the relay joined: its time is all that is known of it.
+                slot.laps_done.push(DoneLap {
+                    lap: new.lap.saturating_sub(1),
+                    time_s: Some(last),
+                    sectors_s: [None; 3],
+                    invalid: false,
+                });
+            }
             if let Some(old) = slot.lap
                 && new.lap > old.lap
             {
                 slot.last_lap_invalid = old.lap_invalid;
+                slot.laps_done.push(DoneLap {
+                    lap: old.lap,
+                    time_s: new.last_lap_s,
+                    sectors_s: [None; 3],
+                    invalid: old.lap_invalid,
+                });
                 if let Some(last) = new.last_lap_s {
                     let s3 = match (old.sector1_s, old.sector2_s) {
                         (Some(a), Some(b)) if last > a + b => Some(last - a - b),
                         _ => None,
                     };
                     slot.last_sectors_s = [old.sector1_s, old.sector2_s, s3];
+                    if let Some(done) = slot.laps_done.last_mut() {
+                        done.sectors_s = slot.last_sectors_s;
+                    }
                     if !old.lap_invalid {
                         for (best, s) in slot.best_sectors_s.iter_mut().zip(slot.last_sectors_s) {
                             if let Some(s) = s {
@@ -1306,6 +1360,51 @@ mod tests {
         // A clean 80 s is.
         n.push(&at(2, 80_000, 0));
         assert_eq!(best(&n), Some(80.0));
+    }
+
+    #[test]
+    fn a_flashback_undoes_the_best_lap_it_rewound() {
+        let mut n = melbourne();
+        let lap_data = decode(&capture("gamesdat/2025/packet-2.bin")).unwrap();
+        let Body::LapData(d) = &lap_data.body else {
+            panic!("lap data")
+        };
+        let LapDataRecords::Current(v) = &d.lap_data else {
+            panic!("2025 lap data")
+        };
+        let lap0 = v[0].current_lap_num;
+        let frame0 = lap_data.header.frame_identifier;
+        let at = |frame: u32, k: u8, last_ms: u32, sector1_ms: u16| {
+            let mut l = lap_data.clone();
+            l.header.frame_identifier = frame;
+            if let Body::LapData(d) = &mut l.body
+                && let LapDataRecords::Current(v) = &mut d.lap_data
+            {
+                v[0].current_lap_num = lap0 + k;
+                v[0].last_lap_time_in_ms = last_ms;
+                v[0].sector1_time_ms_part = sector1_ms;
+                v[0].sector1_time_minutes_part = 0;
+                v[0].current_lap_invalid = 0;
+            }
+            l
+        };
+        let car0 = |n: &Normalizer| {
+            let state = n.state().unwrap();
+            let car = state.cars.iter().find(|c| c.car_idx == 0).unwrap().clone();
+            (car.best_lap_s, car.best_sectors_s[0])
+        };
+        let (before, _) = car0(&n);
+        assert!(before.is_some_and(|b| b > 71.0), "{before:?}");
+        // Lap `lap0` run in 70 s with a 20 s first sector: the car's best.
+        n.push(&at(frame0 + 10, 0, 90_000, 20_000));
+        n.push(&at(frame0 + 20, 1, 70_000, 0));
+        assert_eq!(car0(&n), (Some(70.0), Some(20.0)));
+        // The player flashes back into lap `lap0`: that lap never happened.
+        n.push(&at(frame0 + 15, 0, 90_000, 25_000));
+        assert_eq!(n.counters().flashbacks, 1);
+        let (best, sector) = car0(&n);
+        assert_eq!(best, before, "the undone 70 s is no best");
+        assert_ne!(sector, Some(20.0), "nor its sector");
     }
 
     #[test]
