@@ -23,7 +23,8 @@ struct NatsServer {
 }
 
 impl NatsServer {
-    /// Starts `nats-server` on 127.0.0.1:`port` and waits until it accepts connections.
+    /// Starts `nats-server` on 127.0.0.1:`port` and waits until it speaks NATS (a TCP accept alone came before
+    /// the server could take a client once).
     async fn start(port: u16) -> NatsServer {
         let binary = nats_server_binary();
         let child = std::process::Command::new(&binary)
@@ -41,6 +42,14 @@ impl NatsServer {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "nats-server did not listen on port {port} within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let url = format!("nats://127.0.0.1:{port}");
+        while async_nats::connect(&url).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "nats-server did not take a client on port {port} within 10 s"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
