@@ -939,6 +939,35 @@ mod tests {
         n
     }
 
+    /// The Melbourne LapData capture, and car 0's record in it.
+    fn melbourne_lap_data() -> (crate::telemetry::Packet, crate::telemetry::LapData) {
+        let packet = decode(&capture("gamesdat/2025/packet-2.bin")).unwrap();
+        let Body::LapData(d) = &packet.body else {
+            panic!("lap data")
+        };
+        let LapDataRecords::Current(v) = &d.lap_data else {
+            panic!("2025 lap data")
+        };
+        let car0 = v[0];
+        (packet, car0)
+    }
+
+    /// `lap_data` (a 2025 LapData packet) sent at frame `frame`, with car 0's record edited by `edit`.
+    fn with_car0(
+        lap_data: &crate::telemetry::Packet,
+        frame: u32,
+        edit: impl FnOnce(&mut crate::telemetry::LapData),
+    ) -> crate::telemetry::Packet {
+        let mut l = lap_data.clone();
+        l.header.frame_identifier = frame;
+        if let Body::LapData(d) = &mut l.body
+            && let LapDataRecords::Current(v) = &mut d.lap_data
+        {
+            edit(&mut v[0]);
+        }
+        l
+    }
+
     #[test]
     fn a_real_f1_25_race_normalizes_into_a_valid_state() {
         let n = melbourne();
@@ -1072,7 +1101,7 @@ mod tests {
 
     #[test]
     fn a_datagram_udp_delivered_late_is_left_out_and_no_flashback() {
-        let lap_data = decode(&capture("gamesdat/2025/packet-2.bin")).unwrap();
+        let (lap_data, _) = melbourne_lap_data();
         let lap_of_car_0 = |n: &Normalizer| {
             n.state()
                 .unwrap()
@@ -1083,15 +1112,12 @@ mod tests {
                 .lap
         };
         // Car 0 one lap on, two frames later; then the datagram of the frame between (its older lap) arriving late.
-        let step = |frames: u32, overall: u32, lap_delta: i32| {
-            let mut l = lap_data.clone();
-            l.header.frame_identifier = l.header.frame_identifier.wrapping_add(frames);
+        let step = |frames: u32, overall: u32, lap_delta: i8| {
+            let frame = lap_data.header.frame_identifier.wrapping_add(frames);
+            let mut l = with_car0(&lap_data, frame, |car| {
+                car.current_lap_num = car.current_lap_num.saturating_add_signed(lap_delta);
+            });
             l.header.overall_frame_identifier = overall;
-            if let Body::LapData(d) = &mut l.body
-                && let LapDataRecords::Current(v) = &mut d.lap_data
-            {
-                v[0].current_lap_num = v[0].current_lap_num.saturating_add_signed(lap_delta as i8);
-            }
             l
         };
         let overall = lap_data.header.overall_frame_identifier;
@@ -1191,20 +1217,14 @@ mod tests {
     #[test]
     fn a_flashback_to_before_a_stop_on_the_same_lap_undoes_its_stint() {
         let mut n = melbourne();
-        let lap_data = decode(&capture("gamesdat/2025/packet-2.bin")).unwrap();
+        let (lap_data, _) = melbourne_lap_data();
         let status = [1, 2, 4, 6, 7, 10]
             .into_iter()
             .map(|id| decode(&capture(&format!("gamesdat/2025/packet-{id}.bin"))).unwrap())
             .find(|p| matches!(p.body, Body::CarStatus(_)))
             .expect("a CarStatus capture");
         let at = |frame: u32, stops: u8, visual: u8, age: u8| {
-            let mut l = lap_data.clone();
-            l.header.frame_identifier = frame;
-            if let Body::LapData(d) = &mut l.body
-                && let LapDataRecords::Current(v) = &mut d.lap_data
-            {
-                v[0].num_pit_stops = stops;
-            }
+            let l = with_car0(&lap_data, frame, |car| car.num_pit_stops = stops);
             let mut c = status.clone();
             c.header.frame_identifier = frame;
             if let Body::CarStatus(s) = &mut c.body {
@@ -1319,26 +1339,14 @@ mod tests {
     #[test]
     fn a_lap_deleted_for_track_limits_sets_no_best() {
         let mut n = melbourne();
-        let lap_data = decode(&capture("gamesdat/2025/packet-2.bin")).unwrap();
-        let Body::LapData(d) = &lap_data.body else {
-            panic!("lap data")
-        };
-        let LapDataRecords::Current(v) = &d.lap_data else {
-            panic!("2025 lap data")
-        };
-        let lap0 = v[0].current_lap_num;
-        let frame0 = lap_data.header.frame_identifier;
+        let (lap_data, car0) = melbourne_lap_data();
+        let (lap0, frame0) = (car0.current_lap_num, lap_data.header.frame_identifier);
         let at = |k: u8, last_ms: u32, invalid: u8| {
-            let mut l = lap_data.clone();
-            l.header.frame_identifier = frame0 + u32::from(k) * 10;
-            if let Body::LapData(d) = &mut l.body
-                && let LapDataRecords::Current(v) = &mut d.lap_data
-            {
-                v[0].current_lap_num = lap0 + k;
-                v[0].last_lap_time_in_ms = last_ms;
-                v[0].current_lap_invalid = invalid;
-            }
-            l
+            with_car0(&lap_data, frame0 + u32::from(k) * 10, |car| {
+                car.current_lap_num = lap0 + k;
+                car.last_lap_time_in_ms = last_ms;
+                car.current_lap_invalid = invalid;
+            })
         };
         let best = |n: &Normalizer| {
             let state = n.state().unwrap();
@@ -1365,28 +1373,16 @@ mod tests {
     #[test]
     fn a_flashback_undoes_the_best_lap_it_rewound() {
         let mut n = melbourne();
-        let lap_data = decode(&capture("gamesdat/2025/packet-2.bin")).unwrap();
-        let Body::LapData(d) = &lap_data.body else {
-            panic!("lap data")
-        };
-        let LapDataRecords::Current(v) = &d.lap_data else {
-            panic!("2025 lap data")
-        };
-        let lap0 = v[0].current_lap_num;
-        let frame0 = lap_data.header.frame_identifier;
+        let (lap_data, car0) = melbourne_lap_data();
+        let (lap0, frame0) = (car0.current_lap_num, lap_data.header.frame_identifier);
         let at = |frame: u32, k: u8, last_ms: u32, sector1_ms: u16| {
-            let mut l = lap_data.clone();
-            l.header.frame_identifier = frame;
-            if let Body::LapData(d) = &mut l.body
-                && let LapDataRecords::Current(v) = &mut d.lap_data
-            {
-                v[0].current_lap_num = lap0 + k;
-                v[0].last_lap_time_in_ms = last_ms;
-                v[0].sector1_time_ms_part = sector1_ms;
-                v[0].sector1_time_minutes_part = 0;
-                v[0].current_lap_invalid = 0;
-            }
-            l
+            with_car0(&lap_data, frame, |car| {
+                car.current_lap_num = lap0 + k;
+                car.last_lap_time_in_ms = last_ms;
+                car.sector1_time_ms_part = sector1_ms;
+                car.sector1_time_minutes_part = 0;
+                car.current_lap_invalid = 0;
+            })
         };
         let car0 = |n: &Normalizer| {
             let state = n.state().unwrap();
