@@ -232,7 +232,8 @@ pub struct RealPitStop {
     pub lap: u32,
     /// Time in the pit lane, entry to exit, in seconds.
     pub pit_lane_s: f64,
-    /// A set was fitted ([`RealDriver::tyres_changed_at`]). False for a drive-through, a stop-go or a repair without tyres: no strategy stop.
+    /// A set was fitted ([`RealDriver::tyres_changed_at`]). False for a drive-through, a stop-go or a repair
+    /// without tyres: no strategy stop.
     pub tyres_changed: bool,
 }
 
