@@ -2,7 +2,9 @@
 //! produces, so the twins and the app work the same on live data).
 //!
 //! Rules, from the spec and real captures:
-//! - a session is keyed by `session_uid`; a new one resets everything;
+//! - a session is keyed by `session_uid`; a new one resets everything, but a datagram of the session just left
+//!   (UDP delivered it after the new session's first) is late, not the old session beginning again: it is counted
+//!   and left out while its frame is within [`REORDER_FRAMES`] of that session's newest;
 //! - a flashback (the frame id going back within a session while the overall frame id does not, or an `FLBK`
 //!   event) rewinds: stints that begin after the rewound lap, and the best lap and sectors of the laps it undid, are
 //!   dropped when the next LapData arrives;
@@ -46,6 +48,8 @@ pub const REORDER_FRAMES: u32 = 10;
 #[derive(Clone, Debug, Default)]
 pub struct Normalizer {
     session_uid: Option<u64>,
+    /// The session left for this one: its id and newest frame and overall frame ids.
+    previous_session: Option<(u64, u32, u32)>,
     format: u16,
     last_frame: u32,
     /// The newest overall frame id seen (it never goes back in a session).
@@ -73,6 +77,17 @@ pub struct Normalizer {
     counters: NormalizerCounters,
 }
 
+/// What a datagram's header says of its body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Take {
+    /// Newer than what is known: apply it.
+    Current,
+    /// Of this session, older than what is known (UDP reordered it).
+    Late,
+    /// Of the session left for this one, sent before the change.
+    Ended,
+}
+
 /// Counts of notable things the normalizer did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NormalizerCounters {
@@ -82,8 +97,8 @@ pub struct NormalizerCounters {
     pub session_resets: u64,
     /// Flashbacks (frame going back, or FLBK).
     pub flashbacks: u64,
-    /// Datagrams older than one already taken (UDP reordered them), left out (a late event is applied and not
-    /// counted).
+    /// Datagrams older than one already taken (UDP reordered them), left out (a late event of the session is
+    /// applied and not counted), and datagrams of the session just left that arrived after the new one's first.
     pub late_datagrams: u64,
 }
 
@@ -202,9 +217,11 @@ impl Normalizer {
             Body::Event(e) => Some(e.event_string_code.as_str()),
             _ => None,
         };
-        // A late event still happened, and only once: it is applied.
-        if self.take_header(&packet.header, event) || event.is_some() {
-            self.push_body(&packet.body);
+        match self.take_header(&packet.header, event) {
+            Take::Current => self.push_body(&packet.body),
+            // A late event of this session still happened, and only once: it is applied.
+            Take::Late if event.is_some() => self.push_body(&packet.body),
+            Take::Late | Take::Ended => {}
         }
     }
 
@@ -212,18 +229,30 @@ impl Normalizer {
     /// [`super::decode_for_race`]): headers alone carry session changes, flashbacks, the session time and the
     /// player's car.
     pub fn push_header(&mut self, h: &PacketHeader) {
-        self.take_header(h, None);
+        let _ = self.take_header(h, None);
     }
 
-    /// Takes a header (`event`: the code of its packet's event, if it is one); false when the datagram is late and
-    /// its body older than what is known (counted unless it is an event, which is applied all the same).
-    fn take_header(&mut self, h: &PacketHeader, event: Option<&str>) -> bool {
+    /// Takes a header (`event`: the code of its packet's event, if it is one) and says what its body is. A late
+    /// datagram is counted unless it is an event of this session, which is applied all the same.
+    fn take_header(&mut self, h: &PacketHeader, event: Option<&str>) -> Take {
         let late = |n: &mut Normalizer| {
             n.counters.late_datagrams += u64::from(event.is_none());
-            false
+            Take::Late
         };
         self.counters.packets += 1;
+        if let Some((uid, frame, overall)) = self.previous_session
+            && uid == h.session_uid
+            && h.frame_identifier <= frame.saturating_add(REORDER_FRAMES)
+            && h.overall_frame_identifier <= overall.saturating_add(REORDER_FRAMES)
+        {
+            // Sent before the session changed and delivered after: whatever it says is over (an event too).
+            self.counters.late_datagrams += 1;
+            return Take::Ended;
+        }
         if self.session_uid != Some(h.session_uid) {
+            let previous_session = self
+                .session_uid
+                .map(|uid| (uid, self.last_frame, self.last_overall_frame));
             let counters = NormalizerCounters {
                 session_resets: self.counters.session_resets
                     + u64::from(self.session_uid.is_some()),
@@ -231,13 +260,14 @@ impl Normalizer {
             };
             *self = Normalizer {
                 session_uid: Some(h.session_uid),
+                previous_session,
                 format: h.packet_format,
                 counters,
                 ..Normalizer::default()
             };
         } else if h.frame_identifier == 0 && h.overall_frame_identifier == 0 {
             // Unstamped (the game sends some events so): neither late nor a flashback, and no time.
-            return true;
+            return Take::Current;
         } else if h.overall_frame_identifier != 0 {
             if h.overall_frame_identifier < self.last_overall_frame {
                 return late(self);
@@ -257,7 +287,7 @@ impl Normalizer {
         self.player_car = (h.player_car_index < 255).then_some(h.player_car_index);
         self.secondary_car =
             (h.secondary_player_car_index < 255).then_some(h.secondary_player_car_index);
-        true
+        Take::Current
     }
 
     fn push_body(&mut self, body: &Body) {
@@ -1175,6 +1205,49 @@ mod tests {
             (1, 1)
         );
         assert_eq!(lap_of_car_0(&n), lap, "the flashback's lap is taken");
+    }
+
+    #[test]
+    fn a_datagram_of_the_session_just_left_is_late_not_the_old_session_again() {
+        let (lap_data, _) = melbourne_lap_data();
+        let mut n = melbourne();
+        let old = n.session_uid().unwrap();
+        let (frame, overall) = (
+            lap_data.header.frame_identifier,
+            lap_data.header.overall_frame_identifier,
+        );
+        // The next session's first datagram, then one of the old session UDP delivered after it (the old one's
+        // newest frame), then an old event (the chequered flag).
+        let mut next = lap_data.clone();
+        next.header.session_uid = old ^ 1;
+        next.header.frame_identifier = 1;
+        next.header.overall_frame_identifier = 1;
+        n.push(&next);
+        let mut late = lap_data.clone();
+        late.header.frame_identifier = frame + 1;
+        late.header.overall_frame_identifier = overall + 1;
+        n.push(&late);
+        let mut flag = decode(&capture("gamesdat/2025/packet-3-SSTA.bin")).unwrap();
+        if let Body::Event(e) = &mut flag.body {
+            e.event_string_code = "CHQF".to_owned();
+        }
+        flag.header.session_uid = old;
+        n.push(&flag);
+        assert_eq!(n.session_uid(), Some(old ^ 1), "still the new session");
+        assert_eq!(
+            (n.counters().session_resets, n.counters().late_datagrams),
+            (1, 2)
+        );
+
+        // The old session's id with its frames moved on is that session again, not a late datagram.
+        late.header.frame_identifier = frame + 1 + REORDER_FRAMES + 1;
+        late.header.overall_frame_identifier = overall + 1 + REORDER_FRAMES + 1;
+        n.push(&late);
+        assert_eq!(n.session_uid(), Some(old));
+        assert_eq!(
+            (n.counters().session_resets, n.counters().late_datagrams),
+            (2, 2)
+        );
     }
 
     #[test]
