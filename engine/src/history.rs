@@ -12,6 +12,8 @@ use crate::wire::{LapRecord, PitStatus, RaceState, ResultStatus, TrackStatus};
 pub struct LapRecorder {
     /// Per car index: what has been seen of its current lap.
     cars: Vec<Option<LapWatch>>,
+    /// Per car index: what was seen of its completed laps, in lap order, for a flashback back into one of them.
+    past: Vec<Vec<LapWatch>>,
     /// Every record so far, in the order the laps were completed.
     records: Vec<LapRecord>,
 }
@@ -34,6 +36,7 @@ impl LapRecorder {
     pub fn with_history(records: Vec<LapRecord>) -> Self {
         LapRecorder {
             cars: Vec::new(),
+            past: Vec::new(),
             records,
         }
     }
@@ -60,6 +63,7 @@ impl LapRecorder {
             let slot = usize::from(car.car_idx);
             if self.cars.len() <= slot {
                 self.cars.resize(slot + 1, None);
+                self.past.resize(slot + 1, Vec::new());
             }
             let in_pit = car.pit_status != PitStatus::None;
             let fresh = LapWatch {
@@ -103,6 +107,7 @@ impl LapRecorder {
                     });
                     added += 1;
                 }
+                self.past[slot].push(*watch);
                 *watch = fresh;
                 // The sample that shows the new lap may already be in the pit lane on an out-lap; that belongs to the
                 // new lap, which `fresh` has recorded.
@@ -110,7 +115,20 @@ impl LapRecorder {
                 // Time went backwards (a flashback or a replay seek): forget the laps that are now in the future.
                 self.records
                     .retain(|r| r.car_idx != car.car_idx || r.lap < car.lap);
-                *watch = fresh;
+                // Back into a lap already watched: what was seen of it before this moment (a pit-lane visit, a SC)
+                // is not seen again, so it is kept (with what came after this moment in it, which may not happen
+                // again: an out-lap booked as clean would spoil the fits, a clean lap left out loses one lap).
+                let past = &mut self.past[slot];
+                let earlier = past.iter().rev().find(|w| w.lap == car.lap).copied();
+                past.retain(|w| w.lap < car.lap);
+                *watch = match earlier {
+                    Some(w) => LapWatch {
+                        worst_status: w.worst_status.max(status),
+                        pit_lane: w.pit_lane || in_pit,
+                        ..fresh
+                    },
+                    None => fresh,
+                };
             } else {
                 watch.worst_status = watch.worst_status.max(status);
                 watch.pit_lane |= in_pit;

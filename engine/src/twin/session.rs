@@ -13,10 +13,9 @@ use crate::twin::field::{FieldModels, FieldTwin, field_twin_with};
 use crate::twin::fingerprint::{DriverFingerprint, Fingerprints};
 use crate::twin::laps::CarLaps;
 use crate::twin::pit::{TeamTendency, predict_next_pit};
-use crate::wire::{LapRecord, PitStatus, RaceState, ResultStatus, SCHEMA_VERSION, TrackStatus};
-
-/// How many predictions per car are kept to score the teams' tendencies (the one made three laps before a stop).
-const PREDICTIONS_KEPT: usize = 8;
+use crate::wire::{
+    CarState, LapRecord, PitStatus, RaceState, ResultStatus, SCHEMA_VERSION, TrackStatus,
+};
 
 /// How many events, warnings and anomaly alerts the logs keep.
 const EVENTS_KEPT: usize = 64;
@@ -106,6 +105,15 @@ struct Made {
     predicted_in_lap: u32,
 }
 
+/// A stop scored against the prediction made three laps before it: what the team's tendency is learned from.
+#[derive(Clone, Debug)]
+struct Scored {
+    /// When the car entered the pit lane.
+    session_time_s: f64,
+    team: String,
+    offset_laps: f64,
+}
+
 /// What was seen of a car in the previous state.
 #[derive(Clone, Copy, Debug)]
 struct Seen {
@@ -115,6 +123,17 @@ struct Seen {
     unserved_penalties: u8,
 }
 
+impl Seen {
+    fn of(car: &CarState) -> Self {
+        Seen {
+            pit_status: car.pit_status,
+            result_status: car.result_status,
+            penalties_s: car.penalties_s,
+            unserved_penalties: car.unserved_penalties,
+        }
+    }
+}
+
 /// The twins over a stream of states.
 #[derive(Clone, Debug)]
 pub struct Twins {
@@ -122,7 +141,13 @@ pub struct Twins {
     recorder: LapRecorder,
     seen: Vec<Option<Seen>>,
     track_status: TrackStatus,
+    /// Session time of the latest state: a state before it rewinds the twins (a flashback).
+    session_time_s: Option<f64>,
+    /// Every prediction made this session (one per car and lap, 12 bytes each): a flashback may go back to any
+    /// lap, and the stops after it are scored again against the predictions made three laps before them.
     made: Vec<Made>,
+    /// Every stop scored, in the order they came: the tendencies are their means.
+    scored: Vec<Scored>,
     tendencies: Vec<TeamTendency>,
     strategy: StrategyStatus,
     events: Vec<TwinEvent>,
@@ -141,7 +166,9 @@ impl Twins {
             recorder: LapRecorder::new(),
             seen: Vec::new(),
             track_status: TrackStatus::Green,
+            session_time_s: None,
             made: Vec::new(),
+            scored: Vec::new(),
             tendencies: Vec::new(),
             strategy: StrategyStatus::default(),
             events: Vec::new(),
@@ -155,16 +182,9 @@ impl Twins {
 
     /// Twins that continue from a lap history (e.g. the one sent with a snapshot).
     pub fn with_history(params: TwinParams, records: Vec<LapRecord>) -> Self {
-        let mut fingerprints = Fingerprints::new();
-        let mut sorted: Vec<&LapRecord> = records.iter().collect();
-        sort_by_key(&mut sorted, |r| (r.car_idx, r.lap));
-        for r in sorted {
-            // Alerts about laps before the history was received are old news.
-            let _ = fingerprints.observe(r, "", (r.lap, 0.0));
-        }
         Twins {
+            fingerprints: fingerprints_of(&records),
             recorder: LapRecorder::with_history(records),
-            fingerprints,
             ..Twins::new(params)
         }
     }
@@ -201,8 +221,17 @@ impl Twins {
 
     /// Feeds one state: books completed laps, notices events, and learns from stops. Returns the new events.
     pub fn observe(&mut self, state: &RaceState) -> Vec<TwinEvent> {
+        let rewound = self
+            .session_time_s
+            .is_some_and(|t| state.session_time_s < t);
+        self.session_time_s = Some(state.session_time_s);
         let before = self.recorder.records().len();
         self.recorder.observe(state);
+        if rewound {
+            // The recorder has forgotten the laps now in the future (so none is fresh); the rest forgets what they
+            // taught.
+            self.rewind(state);
+        }
         let fresh = &self.recorder.records()[before.min(self.recorder.records().len())..];
         let completed: Vec<(u8, u32)> = fresh.iter().map(|r| (r.car_idx, r.lap)).collect();
         for r in fresh {
@@ -248,12 +277,7 @@ impl Twins {
             if self.seen.len() <= slot {
                 self.seen.resize(slot + 1, None);
             }
-            let now = Seen {
-                pit_status: car.pit_status,
-                result_status: car.result_status,
-                penalties_s: car.penalties_s,
-                unserved_penalties: car.unserved_penalties,
-            };
+            let now = Seen::of(car);
             if let Some(prev) = self.seen[slot] {
                 // Not the whole field driving into the pit lane under a red flag: that is no stop.
                 if prev.pit_status == PitStatus::None
@@ -284,7 +308,7 @@ impl Twins {
             self.seen[slot] = Some(now);
         }
         for (car_idx, in_lap, team) in stops {
-            self.learn_tendency(car_idx, in_lap, &team);
+            self.learn_tendency(car_idx, in_lap, &team, state.session_time_s);
         }
         if !completed.is_empty() {
             self.predict_stops(state, &completed);
@@ -298,8 +322,33 @@ impl Twins {
         new_events
     }
 
+    /// Time went back (a flashback; a replay's seek restarts the twins instead): what the laps and stops now in the
+    /// future taught is forgotten — the predictions made at them, the stops scored, the events and alerts raised
+    /// after this moment — and the strategy is stale. The rewinding state raises no event: the cars' pit lanes and
+    /// the track status are taken as they are now.
+    fn rewind(&mut self, state: &RaceState) {
+        let now = state.session_time_s;
+        let lap_now = |car_idx: u8| state.car(car_idx).map_or(0, |c| c.lap);
+        self.made.retain(|m| m.at_lap < lap_now(m.car_idx));
+        self.scored.retain(|s| s.session_time_s <= now);
+        self.tendencies = tendencies_of(&self.scored);
+        self.events.retain(|e| e.session_time_s <= now);
+        self.anomalies.retain(|a| a.session_time_s <= now);
+        let leader_lap = state.session.leader_lap;
+        self.warnings
+            .retain(|w| w.lap < w.car_idx.map_or(leader_lap, lap_now));
+        self.fingerprints = fingerprints_of(self.recorder.records());
+        for car in &state.cars {
+            if let Some(seen) = self.seen.get_mut(usize::from(car.car_idx)) {
+                *seen = Some(Seen::of(car));
+            }
+        }
+        self.track_status = state.session.track_status;
+        self.strategy.generation += 1;
+    }
+
     /// Scores the prediction made three laps before this stop against it.
-    fn learn_tendency(&mut self, car_idx: u8, in_lap: u32, team: &str) {
+    fn learn_tendency(&mut self, car_idx: u8, in_lap: u32, team: &str, session_time_s: f64) {
         let Some(made) = self
             .made
             .iter()
@@ -308,24 +357,12 @@ impl Twins {
         else {
             return;
         };
-        let offset = f64::from(in_lap) - f64::from(made.predicted_in_lap);
-        let t = match self.tendencies.iter_mut().find(|t| t.team == team) {
-            Some(t) => t,
-            None => {
-                self.tendencies.push(TeamTendency {
-                    team: team.to_owned(),
-                    ..TeamTendency::default()
-                });
-                sort_by(&mut self.tendencies, |a, b| a.team.cmp(&b.team));
-                let Some(t) = self.tendencies.iter_mut().find(|t| t.team == team) else {
-                    return;
-                };
-                t
-            }
-        };
-        t.mean_offset_laps =
-            (t.mean_offset_laps * f64::from(t.stops) + offset) / f64::from(t.stops + 1);
-        t.stops += 1;
+        self.scored.push(Scored {
+            session_time_s,
+            team: team.to_owned(),
+            offset_laps: f64::from(in_lap) - f64::from(made.predicted_in_lap),
+        });
+        self.tendencies = tendencies_of(&self.scored);
     }
 
     /// Records the raw (tendency-free) stop prediction of each car that just completed a lap.
@@ -353,15 +390,6 @@ impl Twins {
                 });
             }
         }
-        // Keep the last few per car.
-        let mut kept: Vec<Made> = Vec::with_capacity(self.made.len());
-        for m in self.made.iter().rev() {
-            if kept.iter().filter(|k| k.car_idx == m.car_idx).count() < PREDICTIONS_KEPT {
-                kept.push(*m);
-            }
-        }
-        kept.reverse();
-        self.made = kept;
     }
 
     /// The Field Twin now, with the tendencies learned so far.
@@ -440,6 +468,40 @@ impl Twins {
             warnings: self.warnings.clone(),
         }
     }
+}
+
+/// The fingerprints of a lap history, raising no alert (the laps are old news).
+fn fingerprints_of(records: &[LapRecord]) -> Fingerprints {
+    let mut fingerprints = Fingerprints::new();
+    let mut sorted: Vec<&LapRecord> = records.iter().collect();
+    sort_by_key(&mut sorted, |r| (r.car_idx, r.lap));
+    for r in sorted {
+        let _ = fingerprints.observe(r, "", (r.lap, 0.0));
+    }
+    fingerprints
+}
+
+/// The teams' tendencies from the stops scored, by team name; each mean is taken in the order the stops came.
+fn tendencies_of(scored: &[Scored]) -> Vec<TeamTendency> {
+    let mut tendencies: Vec<TeamTendency> = Vec::new();
+    for s in scored {
+        let t = match tendencies.iter().position(|t| t.team == s.team) {
+            Some(i) => &mut tendencies[i],
+            None => {
+                tendencies.push(TeamTendency {
+                    team: s.team.clone(),
+                    ..TeamTendency::default()
+                });
+                let last = tendencies.len() - 1;
+                &mut tendencies[last]
+            }
+        };
+        t.mean_offset_laps =
+            (t.mean_offset_laps * f64::from(t.stops) + s.offset_laps) / f64::from(t.stops + 1);
+        t.stops += 1;
+    }
+    sort_by(&mut tendencies, |a, b| a.team.cmp(&b.team));
+    tendencies
 }
 
 impl Default for Twins {

@@ -607,3 +607,69 @@ fn a_car_with_restricted_telemetry_is_modelled_while_the_others_stay_measured() 
                 .is_some_and(|r| r.mean > 0.0))
     );
 }
+
+#[test]
+fn a_flashback_forgets_what_the_rewound_laps_taught() {
+    // One race watched straight through, and the same race with a flashback: after 2,500 s the player goes back
+    // to 1,500 s and the thousand seconds between are run again, the same way.
+    let mut sim = RaceSim::new(&SimConfig::sakhir_2019(4));
+    let (mut straight, mut flashed) = (Twins::default(), Twins::default());
+    let mut rewound_part = Vec::new();
+    let mut stops_in_part = 0;
+    let mut t = 0.0;
+    while !sim.is_finished() {
+        t += 1.0;
+        sim.advance_to(t);
+        let state = sim.state();
+        stops_in_part += straight
+            .observe(&state)
+            .iter()
+            .filter(|e| (1500.0..2500.0).contains(&t) && e.kind == session::EventKind::PitStop)
+            .count();
+        flashed.observe(&state);
+        if (1500.0..2500.0).contains(&t) {
+            rewound_part.push(state);
+        } else if t == 2500.0 {
+            let generation = flashed.strategy().generation;
+            for state in &rewound_part {
+                flashed.observe(state);
+            }
+            assert!(
+                flashed.strategy().generation > generation,
+                "a flashback makes the strategy stale"
+            );
+            flashed.observe(&state);
+        }
+    }
+    assert!(
+        stops_in_part >= 3,
+        "{stops_in_part} stops in the rewound part"
+    );
+    let sorted = |twins: &Twins| {
+        let mut records = twins.records().to_vec();
+        records.sort_by_key(|r| (r.car_idx, r.lap));
+        records
+    };
+    assert!(
+        sorted(&flashed) == sorted(&straight),
+        "the same laps, booked once"
+    );
+    assert_eq!(
+        flashed.tendencies(),
+        straight.tendencies(),
+        "each stop is scored once"
+    );
+    let end = sim.state();
+    let stops = |twins: &Twins| {
+        let mut stops: Vec<(Option<u8>, u32)> = twins
+            .report(&end)
+            .events
+            .iter()
+            .filter(|e| e.kind == session::EventKind::PitStop)
+            .map(|e| (e.car_idx, e.lap))
+            .collect();
+        stops.sort_unstable();
+        stops
+    };
+    assert_eq!(stops(&flashed), stops(&straight), "each stop is one event");
+}
