@@ -26,16 +26,25 @@ fn captures() -> Vec<Vec<u8>> {
         .collect();
     files.retain(|p| p.extension().is_some_and(|x| x == "bin"));
     files.sort();
-    // Session, lap data and participants last, so the latest state is the Melbourne race.
-    files.sort_by_key(|p| {
-        ["packet-1.bin", "packet-4.bin", "packet-2.bin"]
-            .iter()
-            .position(|n| p.ends_with(n))
-    });
-    files
+    let mut captures: Vec<(std::path::PathBuf, Vec<u8>)> = files
         .into_iter()
-        .map(|p| std::fs::read(p).unwrap())
-        .collect()
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    // Session by session (the game sends no session's datagrams after the next one's: a relay takes such a
+    // datagram for a late one), the Melbourne race's last with its session, lap data and participants at the end,
+    // so the latest state is that race.
+    let uid = |d: &[u8]| u64::from_le_bytes(d[7..15].try_into().unwrap());
+    let melbourne = 0xb69d_85de_9dff_d698;
+    captures.sort_by_key(|(p, d)| {
+        let last = ["packet-1.bin", "packet-4.bin", "packet-2.bin"]
+            .iter()
+            .position(|n| p.ends_with(n));
+        (uid(d) == melbourne, uid(d), last)
+    });
+    captures.into_iter().map(|(_, d)| d).collect()
 }
 
 /// A datagram larger than any the games send: a real LapData header and 3,000 bytes in all.
