@@ -67,6 +67,10 @@ pub struct SessionInfo {
     pub air_temp_c: f64,
     /// Track surface temperature, in °C.
     pub track_temp_c: f64,
+    /// The weather forecast for this session, soonest first (the game's Session packet; other sources send none).
+    /// Absent in older JSON and left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forecast: Vec<Forecast>,
     /// Flag state of the whole track.
     pub track_status: TrackStatus,
     /// Time lost by a pit stop compared with staying out under green, in seconds (pit-lane drive plus the
@@ -77,6 +81,17 @@ pub struct SessionInfo {
     /// tyres from lap times and fuel from the calibration. Absent in older JSON: `false`.
     #[serde(default)]
     pub timing_only: bool,
+}
+
+/// One sample of the weather forecast.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Forecast {
+    /// Minutes from now the sample is for.
+    pub in_min: u32,
+    /// The weather then.
+    pub weather: Weather,
+    /// Chance of rain, percent.
+    pub rain_pct: u8,
 }
 
 /// Kind of session.

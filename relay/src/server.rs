@@ -472,6 +472,10 @@ struct Environment {
     total_laps: u32,
     /// The source gives timing only (temperatures then read zero).
     timing_only: bool,
+    /// The game's forecast for the session, soonest first: `{"in_min", "weather", "rain_pct"}` (empty for other
+    /// sources).
+    #[schema(value_type = Vec<Object>)]
+    forecast: Vec<boxbox_engine::wire::Forecast>,
 }
 
 /// The track and weather of the latest state.
@@ -497,6 +501,7 @@ async fn environment(State(state): State<AppState>) -> Result<Json<Environment>,
         leader_lap: s.leader_lap,
         total_laps: s.total_laps,
         timing_only: s.timing_only,
+        forecast: s.forecast,
     }))
 }
 

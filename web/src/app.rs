@@ -236,21 +236,7 @@ fn SessionBar(
     // `to_uppercase` would bring Unicode's case tables (24 KB) into the app.
     let track = move || session.with(|s| s.as_ref().map(|(s, _)| s.track.clone()));
     let flag = move || session.with(|s| s.as_ref().map(|(s, _)| vm::track_status(s.track_status)));
-    let weather = move || {
-        session.with(|s| {
-            s.as_ref().map(|(s, _)| {
-                if s.timing_only {
-                    // A timing feed measures no weather: nothing to show rather than a clear sky at 0 °C.
-                    "weather not measured".to_owned()
-                } else {
-                    format!(
-                        "{:?} · air {:.0}°C · track {:.0}°C",
-                        s.weather, s.air_temp_c, s.track_temp_c
-                    )
-                }
-            })
-        })
-    };
+    let weather = move || session.with(|s| s.as_ref().map(|(s, _)| vm::weather_line(s)));
     let simulated = move || session.with(|s| matches!(s, Some((_, DataSource::Simulator))));
     let replay = move || session.with(|s| matches!(s, Some((_, DataSource::Replay))));
     let connection = move || match feed.connection.get() {

@@ -19,7 +19,7 @@ pub mod traces;
 
 use boxbox_engine::twin::{PitWindowStatus, Rate};
 use boxbox_engine::wire::{
-    CarState, Compound, DriverStatus, PitStatus, RaceState, ResultStatus, TrackStatus,
+    CarState, Compound, DriverStatus, PitStatus, RaceState, ResultStatus, SessionInfo, TrackStatus,
 };
 
 use self::sectors::SectorCell;
@@ -243,6 +243,31 @@ pub fn track_status(status: TrackStatus) -> (&'static str, &'static str) {
     }
 }
 
+/// The session bar's weather: the weather and temperatures now, then the rain the forecast calls (the twins'
+/// rule: within 15 minutes, at least 50 %) or, while it rains, the first dry sample ahead.
+pub fn weather_line(s: &SessionInfo) -> String {
+    use boxbox_engine::twin::weather::{is_rain, rain_ahead};
+    if s.timing_only {
+        // A timing feed measures no weather: nothing to show rather than a clear sky at 0 °C.
+        return "weather not measured".to_owned();
+    }
+    let now = format!(
+        "{:?} · air {:.0}°C · track {:.0}°C",
+        s.weather, s.air_temp_c, s.track_temp_c
+    );
+    let dry = || {
+        s.forecast
+            .iter()
+            .find(|f| f.in_min > 0 && !is_rain(f.weather))
+            .filter(|_| is_rain(s.weather))
+    };
+    match (rain_ahead(s), dry()) {
+        (Some(f), _) => format!("{now} · rain {} % in {} min", f.rain_pct, f.in_min),
+        (None, Some(f)) => format!("{now} · dry in {} min", f.in_min),
+        (None, None) => now,
+    }
+}
+
 /// CSS class for a tyre's wear: fine, worn (past 50 %) or critical (past the 70 % limit).
 pub fn wear_class(wear_pct: f64) -> &'static str {
     if wear_pct >= 70.0 {
@@ -294,6 +319,40 @@ pub fn pit_window_status(status: PitWindowStatus) -> (&'static str, &'static str
 mod tests {
     use super::*;
     use boxbox_engine::sim::{RaceSim, SimConfig};
+
+    #[test]
+    fn the_weather_line_says_the_rain_the_forecast_calls() {
+        use boxbox_engine::wire::{Forecast, Weather};
+        let mut s = RaceSim::new(&SimConfig::sakhir_2019(1)).state().session;
+        (s.weather, s.air_temp_c, s.track_temp_c) = (Weather::Overcast, 19.6, 31.2);
+        assert_eq!(weather_line(&s), "Overcast · air 20°C · track 31°C");
+        let sample = |in_min, weather, rain_pct| Forecast {
+            in_min,
+            weather,
+            rain_pct,
+        };
+        s.forecast = vec![
+            sample(0, Weather::Overcast, 20),
+            sample(5, Weather::LightRain, 40),
+            sample(10, Weather::LightRain, 70),
+        ];
+        assert_eq!(
+            weather_line(&s),
+            "Overcast · air 20°C · track 31°C · rain 70 % in 10 min"
+        );
+        s.weather = Weather::LightRain;
+        s.forecast = vec![
+            sample(0, Weather::LightRain, 80),
+            sample(5, Weather::LightRain, 60),
+            sample(15, Weather::Overcast, 30),
+        ];
+        assert_eq!(
+            weather_line(&s),
+            "LightRain · air 20°C · track 31°C · dry in 15 min"
+        );
+        s.timing_only = true;
+        assert_eq!(weather_line(&s), "weather not measured");
+    }
 
     #[test]
     fn numbers_read_as_rust_reads_them_for_what_controls_and_links_send() {

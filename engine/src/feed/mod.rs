@@ -842,6 +842,7 @@ impl FeedNormalizer {
                 weather,
                 air_temp_c: tc.temperature.unwrap_or(0.0),
                 track_temp_c: tc.temperature.unwrap_or(0.0),
+                forecast: Vec::new(),
                 track_status,
                 pit_lane_loss_s: DEFAULT_PIT_LANE_LOSS_S,
                 timing_only,

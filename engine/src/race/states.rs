@@ -379,6 +379,7 @@ impl<'a> Replay<'a> {
                 weather: Weather::Clear,
                 air_temp_c: 0.0,
                 track_temp_c: 0.0,
+                forecast: Vec::new(),
                 track_status,
                 pit_lane_loss_s: race.pit_lane_loss_s,
                 timing_only: true,

@@ -866,6 +866,7 @@ impl RaceSim {
                 // A dusk race: the track cools as the sun sets.
                 air_temp_c: t.air_temp_c - 2.0 * race_frac,
                 track_temp_c: t.track_temp_c - 7.0 * race_frac,
+                forecast: Vec::new(),
                 track_status: self.track_status(),
                 pit_lane_loss_s: t.pit_inlap_loss_s[0]
                     + t.pit_outlap_loss_s[0]

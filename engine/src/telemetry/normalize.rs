@@ -30,9 +30,9 @@ use super::{
 };
 use crate::sorting::sort_by_key;
 use crate::wire::{
-    CarState, Compound, Corners, Damage, DataSource, Driver, DriverStatus, PitStatus, RaceState,
-    ResultStatus, SCHEMA_VERSION, SessionInfo, SessionPhase, SessionType, Stint, Team, TrackStatus,
-    TyreCorner, TyreSet, Weather,
+    CarState, Compound, Corners, Damage, DataSource, Driver, DriverStatus, Forecast, PitStatus,
+    RaceState, ResultStatus, SCHEMA_VERSION, SessionInfo, SessionPhase, SessionType, Stint, Team,
+    TrackStatus, TyreCorner, TyreSet, Weather,
 };
 
 /// Pit-lane loss assumed until a track-specific figure is known, in seconds: the median F1 pit lane in
@@ -111,6 +111,7 @@ struct SessionFacts {
     weather: Weather,
     air_temp_c: f64,
     track_temp_c: f64,
+    forecast: Vec<Forecast>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -301,6 +302,7 @@ impl Normalizer {
                     weather: weather(s.weather),
                     air_temp_c: f64::from(s.air_temperature),
                     track_temp_c: f64::from(s.track_temperature),
+                    forecast: forecast(s),
                 });
                 let status = match s.safety_car_status {
                     1 => TrackStatus::SafetyCar,
@@ -644,6 +646,7 @@ impl Normalizer {
                 weather: session.weather,
                 air_temp_c: session.air_temp_c,
                 track_temp_c: session.track_temp_c,
+                forecast: session.forecast.clone(),
                 track_status: if self.red_flag {
                     TrackStatus::Red
                 } else {
@@ -834,6 +837,23 @@ fn compound(visual: u8) -> Compound {
         8 | 15 => Compound::Wet,
         _ => Compound::Soft,
     }
+}
+
+/// The Session packet's forecast for its own session (it also forecasts the sessions to come), soonest first.
+fn forecast(s: &super::Session) -> Vec<Forecast> {
+    let valid = usize::from(s.num_weather_forecast_samples).min(s.weather_forecast_samples.len());
+    let mut out: Vec<Forecast> = s.weather_forecast_samples[..valid]
+        .iter()
+        .filter(|f| f.session_type == s.session_type)
+        .map(|f| Forecast {
+            in_min: u32::from(f.time_offset),
+            weather: weather(f.weather),
+            rain_pct: f.rain_percentage.min(100),
+        })
+        .collect();
+    sort_by_key(&mut out, |f| f.in_min);
+    out.dedup_by_key(|f| f.in_min);
+    out
 }
 
 fn weather(w: u8) -> Weather {
@@ -1247,6 +1267,48 @@ mod tests {
         assert_eq!(
             (n.counters().session_resets, n.counters().late_datagrams),
             (2, 2)
+        );
+    }
+
+    #[test]
+    fn the_forecast_is_the_sessions_own_soonest_first() {
+        // The Melbourne capture: five samples for the race itself (0-30 min), clear, 1 % rain.
+        let mut n = melbourne();
+        let forecast = n.state().unwrap().session.forecast;
+        assert_eq!(
+            forecast.iter().map(|f| f.in_min).collect::<Vec<_>>(),
+            [0, 5, 10, 15, 30]
+        );
+        assert!(
+            forecast
+                .iter()
+                .all(|f| f.weather == Weather::Clear && f.rain_pct == 1)
+        );
+        // Samples for the next session, out of order, and past the count of valid ones are not this session's.
+        let mut packet = decode(&capture("gamesdat/2025/packet-1.bin")).unwrap();
+        let Body::Session(s) = &mut packet.body else {
+            panic!("session")
+        };
+        let own = s.session_type;
+        s.weather_forecast_samples.swap(0, 4);
+        s.weather_forecast_samples[1].session_type = own + 1;
+        s.weather_forecast_samples[2].weather = 3;
+        s.weather_forecast_samples[2].rain_percentage = 70;
+        s.weather_forecast_samples[5] = s.weather_forecast_samples[2];
+        s.weather_forecast_samples[5].time_offset = 45;
+        n.push(&packet);
+        let forecast = n.state().unwrap().session.forecast;
+        assert_eq!(
+            forecast
+                .iter()
+                .map(|f| (f.in_min, f.weather, f.rain_pct))
+                .collect::<Vec<_>>(),
+            [
+                (0, Weather::Clear, 1),
+                (10, Weather::LightRain, 70),
+                (15, Weather::Clear, 1),
+                (30, Weather::Clear, 1)
+            ]
         );
     }
 

@@ -145,20 +145,21 @@ impl PacketSynth {
     fn session(&self, state: &RaceState) -> Session {
         let s = &state.session;
         let length = s.track_length_m;
+        // 2024+ numbering (§7.7): 1 P1, 5 Q1, 15 Race, 18 Time Trial.
+        let session_type = match s.session_type {
+            SessionType::Practice => 1,
+            SessionType::Qualifying => 5,
+            SessionType::Sprint | SessionType::Race => 15,
+            SessionType::TimeTrial => 18,
+            SessionType::Unknown => 0,
+        };
         Session {
             weather: weather_id(s.weather),
             track_temperature: s.track_temp_c.round().clamp(-128.0, 127.0) as i8,
             air_temperature: s.air_temp_c.round().clamp(-128.0, 127.0) as i8,
             total_laps: s.total_laps.min(255) as u8,
             track_length: length.round().clamp(0.0, 65_535.0) as u16,
-            // 2024+ numbering (§7.7): 1 P1, 5 Q1, 15 Race, 18 Time Trial.
-            session_type: match s.session_type {
-                SessionType::Practice => 1,
-                SessionType::Qualifying => 5,
-                SessionType::Sprint | SessionType::Race => 15,
-                SessionType::TimeTrial => 18,
-                SessionType::Unknown => 0,
-            },
+            session_type,
             track_id: track_id(&s.track),
             formula: 0,
             session_time_left: 0,
@@ -173,16 +174,21 @@ impl PacketSynth {
                 TrackStatus::VirtualSafetyCar => 2,
                 _ => 0,
             },
-            num_weather_forecast_samples: 1,
+            // The state's forecast, for the session itself (the normalizer reads no other).
+            num_weather_forecast_samples: s.forecast.len().min(64) as u8,
             weather_forecast_samples: {
                 let mut v = vec![WeatherForecastSample::default(); 64];
-                v[0] = WeatherForecastSample {
-                    session_type: 15,
-                    weather: weather_id(s.weather),
-                    track_temperature: s.track_temp_c.round().clamp(-128.0, 127.0) as i8,
-                    air_temperature: s.air_temp_c.round().clamp(-128.0, 127.0) as i8,
-                    ..WeatherForecastSample::default()
-                };
+                for (slot, f) in v.iter_mut().zip(&s.forecast) {
+                    *slot = WeatherForecastSample {
+                        session_type,
+                        time_offset: f.in_min.min(255) as u8,
+                        weather: weather_id(f.weather),
+                        track_temperature: s.track_temp_c.round().clamp(-128.0, 127.0) as i8,
+                        air_temperature: s.air_temp_c.round().clamp(-128.0, 127.0) as i8,
+                        rain_percentage: f.rain_pct,
+                        ..WeatherForecastSample::default()
+                    };
+                }
                 v
             },
             ai_difficulty: 100,

@@ -55,6 +55,11 @@ pub enum AlertKind {
     SectorAnomaly,
     /// The state or the twins do not add up (see [`crate::twin::consistency`]).
     Consistency,
+    /// The field's laps show the other tyres (slicks or inters) faster: box for them
+    /// ([`crate::twin::weather::crossover`]).
+    Crossover,
+    /// The forecast: rain coming for a car on slicks, or a dry spell for one on inters or wets.
+    Weather,
 }
 
 /// How urgent an alert is.

@@ -527,6 +527,23 @@ struct Inputs<'a> {
     models: &'a FieldModels,
 }
 
+/// The window when the laps call the crossover to the other tyres: box now, for what the cars that changed fitted.
+pub(crate) fn crossover_window(car: &CarState, c: &crate::twin::weather::Crossover) -> PitWindow {
+    PitWindow {
+        status: PitWindowStatus::Overdue,
+        earliest_lap: Some(car.lap),
+        latest_lap: Some(car.lap),
+        best_lap: Some(car.lap),
+        next_compound: Some(c.compound),
+        reason: format!(
+            "{} are {:.1} s a lap faster: box now for a {}",
+            c.to.words(),
+            c.gain_s,
+            format!("{:?}", c.compound).to_ascii_lowercase()
+        ),
+    }
+}
+
 fn pit_window(
     state: &RaceState,
     car: &CarState,

@@ -1,10 +1,11 @@
 //! The calls the twins make for each car (box now, stay out, undercut threat or chance, overcut threat, tyre
-//! cliff, fuel save), each with its top evidence and a radio line.
+//! cliff, fuel save, the wet/dry crossover and the forecast's rain), each with its top evidence and a radio line.
 
 use crate::twin::alert::{Alert, AlertKind, Evidence, Severity};
 use crate::twin::car::{CarTwin, PitWindowStatus};
 use crate::twin::field::{Battle, FieldTwin};
 use crate::twin::pit::PitBasis;
+use crate::twin::weather::{self, Crossover, TyreClass};
 use crate::wire::{CarState, RaceState, ResultStatus, TrackStatus};
 
 /// Probability from which an undercut or overcut is called.
@@ -78,9 +79,14 @@ pub fn car_alerts(
         .and_then(|r| r.next_pit.as_ref())
         .is_some_and(|p| p.basis == PitBasis::Neutralised);
     let window = &twin.pit_window;
-    let box_now = window.status == PitWindowStatus::Overdue
-        || (window.status == PitWindowStatus::Open && window.best_lap == Some(car.lap))
-        || (neutralised_stop && window.status == PitWindowStatus::Open);
+    let crossover = crossover_for(car, field);
+    if let Some(c) = crossover {
+        out.push(crossover_alert(state, car, c, loss));
+    }
+    let box_now = crossover.is_none()
+        && (window.status == PitWindowStatus::Overdue
+            || (window.status == PitWindowStatus::Open && window.best_lap == Some(car.lap))
+            || (neutralised_stop && window.status == PitWindowStatus::Open));
     if box_now {
         let mut evidence: Vec<Evidence> = tyre_evidence().into_iter().collect();
         let mut words = vec![tyre_words()];
@@ -199,6 +205,9 @@ pub fn car_alerts(
             ],
         ));
     }
+    if let Some(alert) = forecast_alert(state, car, crossover.is_some()) {
+        out.push(alert);
+    }
     if let Some(laps) = twin.laps_to_cliff.filter(|l| *l <= CLIFF_WARNING_LAPS) {
         let mut evidence = vec![Evidence::new("laps to the cliff", laps, "laps")];
         evidence.extend(tyre_evidence().filter(|e| e.unit == "%"));
@@ -237,4 +246,88 @@ pub fn car_alerts(
         ));
     }
     out
+}
+
+/// The crossover, when it favours the other tyres than `car`'s and the car is on track.
+pub fn crossover_for<'f>(car: &CarState, field: &'f FieldTwin) -> Option<&'f Crossover> {
+    field.crossover.as_ref().filter(|c| {
+        c.to != TyreClass::of(car.tyres.compound)
+            && car.pit_status == crate::wire::PitStatus::None
+            && car.result_status == ResultStatus::Active
+    })
+}
+
+/// Box for the other tyres: the laps of the cars that changed say they are faster.
+fn crossover_alert(state: &RaceState, car: &CarState, c: &Crossover, loss: f64) -> Alert {
+    let who: Vec<String> = c.cars.iter().take(3).map(|&i| code(state, i)).collect();
+    let compound = format!("{:?}", c.compound).to_ascii_lowercase();
+    Alert::new(
+        AlertKind::Crossover,
+        Severity::Critical,
+        Some(car.car_idx),
+        (car.lap, state.session_time_s),
+        &format!(
+            "Box for {}: {} {:.1} s a lap faster on them, a {compound}",
+            c.to.words(),
+            who.join(", "),
+            c.gain_s
+        ),
+        vec![
+            Evidence::new(format!("gain on {}", c.to.words()), c.gain_s, "s/lap"),
+            Evidence::new("cars that changed", c.cars.len() as f64, "cars"),
+            Evidence::new("pit loss", loss, "s"),
+        ],
+    )
+}
+
+/// The forecast's call for `car`: rain coming while it is on slicks, or a dry spell while it is on inters or wets
+/// (unless the laps already call the crossover).
+fn forecast_alert(state: &RaceState, car: &CarState, crossover: bool) -> Option<Alert> {
+    let at = (car.lap, state.session_time_s);
+    match TyreClass::of(car.tyres.compound) {
+        TyreClass::Dry => {
+            let rain = weather::rain_ahead(&state.session)?;
+            let severity = if rain.in_min <= 5 {
+                Severity::Warning
+            } else {
+                Severity::Info
+            };
+            Some(Alert::new(
+                AlertKind::Weather,
+                severity,
+                Some(car.car_idx),
+                at,
+                &format!(
+                    "Rain in {} min, {} % chance: inters ready",
+                    rain.in_min, rain.rain_pct
+                ),
+                vec![
+                    Evidence::new("rain chance", f64::from(rain.rain_pct), "%"),
+                    Evidence::new("rain in", f64::from(rain.in_min), "min"),
+                ],
+            ))
+        }
+        TyreClass::Wet if !crossover && weather::dry_ahead(&state.session) => {
+            let worst = state
+                .session
+                .forecast
+                .iter()
+                .filter(|f| f.in_min <= weather::FORECAST_AHEAD_MIN)
+                .map(|f| f.rain_pct)
+                .max()
+                .unwrap_or(0);
+            Some(Alert::new(
+                AlertKind::Weather,
+                Severity::Info,
+                Some(car.car_idx),
+                at,
+                &format!(
+                    "Dry for {} min ({worst} % rain at most): slicks when the laps cross over",
+                    weather::FORECAST_AHEAD_MIN
+                ),
+                vec![Evidence::new("rain chance", f64::from(worst), "%")],
+            ))
+        }
+        TyreClass::Wet => None,
+    }
 }

@@ -34,6 +34,9 @@ pub struct FieldTwin {
     pub battles: Vec<Battle>,
     /// Teams' stops against the predictions, learned this session.
     pub tendencies: Vec<TeamTendency>,
+    /// The laps show the other tyres (slicks or inters) faster now. Absent in older JSON and left out when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crossover: Option<crate::twin::weather::Crossover>,
 }
 
 /// One car seen as a rival.
@@ -203,6 +206,7 @@ pub fn field_twin_with(
         rivals,
         battles,
         tendencies: tendencies.to_vec(),
+        crossover: crate::twin::weather::crossover(records),
     }
 }
 

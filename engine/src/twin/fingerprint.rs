@@ -231,7 +231,7 @@ impl StintTrend {
     }
 }
 
-fn plausible_s(t: f64) -> bool {
+pub(crate) fn plausible_s(t: f64) -> bool {
     t > 0.0 && t < MAX_PLAUSIBLE_LAP_S
 }
 

@@ -15,6 +15,7 @@ pub mod laps;
 pub mod pace;
 pub mod pit;
 pub mod session;
+pub mod weather;
 
 pub use car::{CarTwin, PitWindow, PitWindowStatus, Rate, car_twin, field_twins};
 pub use field::{FieldModels, FieldTwin, RivalTwin, field_twin};

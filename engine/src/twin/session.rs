@@ -7,7 +7,7 @@ use crate::history::LapRecorder;
 use crate::sorting::{sort_by, sort_by_key};
 use crate::twin::TwinParams;
 use crate::twin::alert::Alert;
-use crate::twin::car::{CarTwin, car_twin};
+use crate::twin::car::{CarTwin, car_twin, crossover_window};
 use crate::twin::consistency::{ConsistencyMonitor, ConsistencyWarning};
 use crate::twin::field::{FieldModels, FieldTwin, field_twin_with};
 use crate::twin::fingerprint::{DriverFingerprint, Fingerprints};
@@ -434,7 +434,7 @@ impl Twins {
     /// rival instead of the car ahead on the road.
     pub fn report_with_rivals(&self, state: &RaceState, rivals: &[(u8, u8)]) -> TwinReport {
         let (models, field) = self.field(state);
-        let cars: Vec<CarTwin> = state
+        let mut cars: Vec<CarTwin> = state
             .cars
             .iter()
             .zip(&field.rivals)
@@ -454,6 +454,12 @@ impl Twins {
                 )
             })
             .collect();
+        // The laps' crossover outranks a window read from the wear of tyres the weather has made the wrong ones.
+        for (car, twin) in state.cars.iter().zip(&mut cars) {
+            if let Some(c) = crate::twin::explain::crossover_for(car, &field) {
+                twin.pit_window = crossover_window(car, c);
+            }
+        }
         let alerts = crate::twin::explain::alerts(state, &cars, &field);
         TwinReport {
             schema_version: SCHEMA_VERSION,

@@ -8,7 +8,7 @@ use crate::twin::laps::{CarLaps, FuelModel, by_car};
 use crate::twin::pace::{FieldPace, PaceModel, pace_model, predict_laps};
 use crate::twin::pit::rejoin_if_pitting_now;
 use crate::wire::{
-    CarState, Compound, Corners, LapRecord, PitStatus, RaceState, Stint, TrackStatus,
+    CarState, Compound, Corners, LapRecord, PitStatus, RaceState, Stint, TrackStatus, Weather,
 };
 use rand::{RngExt, SeedableRng};
 
@@ -672,4 +672,119 @@ fn a_flashback_forgets_what_the_rewound_laps_taught() {
         stops
     };
     assert_eq!(stops(&flashed), stops(&straight), "each stop is one event");
+}
+
+#[test]
+fn the_crossover_and_the_forecast_reach_the_pit_window_and_the_calls() {
+    let mut sim = RaceSim::new(&SimConfig::sakhir_2019(1));
+    sim.advance_to(1500.0);
+    let mut state = sim.state();
+    let ids: Vec<u8> = state.cars.iter().take(3).map(|c| c.car_idx).collect();
+    // A drying track (0.5 s a lap for everybody); the first car stopped for mediums at the end of lap 8 and laps
+    // 2.5 s faster than the inters would.
+    let mut records = Vec::new();
+    for lap in 1..=12u32 {
+        for (k, &car_idx) in ids.iter().enumerate() {
+            let inters = 100.0 + k as f64 - 0.5 * f64::from(lap);
+            let slicks = k == 0 && lap > 8;
+            let pit_lane = k == 0 && (lap == 8 || lap == 9);
+            records.push(LapRecord {
+                car_idx,
+                lap,
+                lap_time_s: if slicks { inters - 2.5 } else { inters }
+                    + if pit_lane { 20.0 } else { 0.0 },
+                position: k as u8 + 1,
+                compound: if slicks {
+                    Compound::Medium
+                } else {
+                    Compound::Intermediate
+                },
+                tyre_age_laps: lap,
+                wear_pct: Corners::from_array([10.0; 4]),
+                fuel_kg: 60.0,
+                track_status: TrackStatus::Green,
+                pit_lane,
+                sectors_s: [None; 3],
+                ers_store_pct: 50.0,
+                gap_to_leader_s: None,
+            });
+        }
+    }
+    for car in &mut state.cars {
+        car.lap = 13;
+        car.pit_status = PitStatus::None;
+        car.tyres.compound = if car.car_idx == ids[0] {
+            Compound::Medium
+        } else {
+            Compound::Intermediate
+        };
+    }
+    state.session.weather = Weather::Overcast;
+    state.session.forecast = vec![crate::wire::Forecast {
+        in_min: 10,
+        weather: Weather::Overcast,
+        rain_pct: 10,
+    }];
+    let twins = Twins::with_history(TwinParams::PIT_WALL, records);
+    let report = twins.report(&state);
+    let crossover = report
+        .field
+        .crossover
+        .as_ref()
+        .expect("the laps call the crossover");
+    assert_eq!(
+        (crossover.to, crossover.compound),
+        (weather::TyreClass::Dry, Compound::Medium)
+    );
+    let twin_of = |idx: u8| report.cars.iter().find(|c| c.car_idx == idx).unwrap();
+    let calls_of = |idx: u8| {
+        report
+            .alerts
+            .iter()
+            .filter(move |a| a.car_idx == Some(idx))
+            .map(|a| a.kind)
+            .collect::<Vec<_>>()
+    };
+    // The cars still on inters: box now for mediums, and no plain box call or dry-spell note beside it.
+    let on_inters = twin_of(ids[1]);
+    assert_eq!(on_inters.pit_window.status, PitWindowStatus::Overdue);
+    assert_eq!(on_inters.pit_window.next_compound, Some(Compound::Medium));
+    assert!(
+        on_inters.pit_window.reason.contains("slicks"),
+        "{}",
+        on_inters.pit_window.reason
+    );
+    assert_eq!(
+        calls_of(ids[1])
+            .iter()
+            .filter(|k| **k == alert::AlertKind::Crossover)
+            .count(),
+        1
+    );
+    assert!(
+        !calls_of(ids[1])
+            .iter()
+            .any(|k| matches!(k, alert::AlertKind::BoxNow | alert::AlertKind::Weather))
+    );
+    // The car already on slicks: no crossover call.
+    assert!(!calls_of(ids[0]).contains(&alert::AlertKind::Crossover));
+
+    // Rain forecast in 5 minutes: the car on slicks hears it, the cars on inters do not.
+    state.session.forecast = vec![crate::wire::Forecast {
+        in_min: 5,
+        weather: Weather::LightRain,
+        rain_pct: 80,
+    }];
+    let report = twins.report(&state);
+    let rain: Vec<&alert::Alert> = report
+        .alerts
+        .iter()
+        .filter(|a| a.kind == alert::AlertKind::Weather)
+        .collect();
+    assert_eq!(rain.len(), 1, "{rain:?}");
+    assert_eq!(
+        (rain[0].car_idx, rain[0].severity),
+        (Some(ids[0]), alert::Severity::Warning)
+    );
+    assert!(rain[0].radio.contains("80 %"), "{}", rain[0].radio);
 }

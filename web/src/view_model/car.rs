@@ -303,6 +303,8 @@ pub fn alert_kind(kind: AlertKind) -> &'static str {
         AlertKind::LapAnomaly => "LAP ANOMALY",
         AlertKind::SectorAnomaly => "SECTOR ANOMALY",
         AlertKind::Consistency => "DATA CHECK",
+        AlertKind::Crossover => "CROSSOVER",
+        AlertKind::Weather => "WEATHER",
     }
 }
 
@@ -324,6 +326,8 @@ pub fn alert_class(kind: AlertKind, severity: Severity) -> String {
         AlertKind::LapAnomaly => "lap_anomaly",
         AlertKind::SectorAnomaly => "sector_anomaly",
         AlertKind::Consistency => "consistency",
+        AlertKind::Crossover => "crossover",
+        AlertKind::Weather => "weather",
     };
     format!("alert {severity} kind-{kind}")
 }

@@ -78,6 +78,7 @@ fn a_simulated_race_decodes_back_to_the_same_states() {
         );
         assert_eq!(gs.phase, ws.phase, "t = {}", want.session_time_s);
         assert_eq!(gs.track_temp_c, ws.track_temp_c.round());
+        assert_eq!(gs.forecast, ws.forecast);
         assert!((got.session_time_s - want.session_time_s).abs() < 1e-3);
         assert_eq!(got.cars.len(), want.cars.len());
         for (w, g) in want.cars.iter().zip(&got.cars) {
@@ -393,4 +394,29 @@ fn a_restricted_car_travels_as_the_game_sends_it() {
     );
     assert_eq!(hidden.tyres.compound, state.cars[5].tyres.compound);
     assert!(got.cars[4].fuel_kg > 0.0 && got.cars[4].tyres.corners.rear_left.wear_pct > 0.0);
+}
+
+#[test]
+fn the_forecast_goes_out_as_the_game_sends_it() {
+    use crate::wire::{Forecast, Weather};
+    let mut state = RaceSim::new(&SimConfig::sakhir_2019(1)).state();
+    state.session.forecast = vec![
+        Forecast {
+            in_min: 0,
+            weather: Weather::Overcast,
+            rain_pct: 20,
+        },
+        Forecast {
+            in_min: 10,
+            weather: Weather::LightRain,
+            rain_pct: 70,
+        },
+    ];
+    let mut synth = PacketSynth::new(7, calibration::SAKHIR.sector_end_frac);
+    let mut normalizer = Normalizer::new();
+    for d in synth.frame(&state).unwrap() {
+        normalizer.push(&decode(&d).unwrap());
+    }
+    let got = normalizer.state().unwrap();
+    assert_eq!(got.session.forecast, state.session.forecast);
 }
