@@ -629,6 +629,13 @@ impl Normalizer {
             .map(|(k, (i, slot, l))| {
                 let mut car = car_state(*i as u8, k as u8 + 1, slot, l, &leader, track_length_m);
                 car.telemetry_restricted = restricted(*i, slot);
+                if car.telemetry_restricted {
+                    // The game zeroes a restricted car's damage, blisters with it: not measured, not none.
+                    car.tyres.corners = car.tyres.corners.map(|c| TyreCorner {
+                        blister_pct: None,
+                        ..c
+                    });
+                }
                 car
             })
             .collect();
@@ -1446,6 +1453,10 @@ mod tests {
         let car = |idx: u8| state.car(idx).unwrap();
         assert!(car(3).telemetry_restricted && !state.measures(car(3)));
         assert_eq!(car(3).fuel_kg, 0.0);
+        // F1 25 measures blisters, but not a restricted car's: none known rather than none.
+        let blisters = |idx: u8| car(idx).tyres.corners.as_array().map(|c| c.blister_pct);
+        assert_eq!(blisters(3), [None; 4]);
+        assert!(blisters(0).iter().all(Option::is_some));
         // Timing, speed and the tyres fitted stay as the public capture has them.
         let public = melbourne().state().unwrap();
         let seen = public.car(3).unwrap();
