@@ -203,6 +203,34 @@ mod tests {
     }
 
     #[test]
+    fn a_lap_flashed_back_into_keeps_the_pit_lane_seen_before() {
+        // One car: lap 4 with a pit-lane visit, lap 5 begun; then a flashback to the middle of lap 4, after the
+        // pit lane, and lap 4 completed again on track.
+        let mut state = RaceSim::new(&SimConfig::sakhir_2019(1)).state();
+        state.cars.truncate(1);
+        let mut rec = LapRecorder::new();
+        let mut at = |lap: u32, pit: PitStatus, last_lap_s: f64, rec: &mut LapRecorder| {
+            state.cars[0].lap = lap;
+            state.cars[0].pit_status = pit;
+            state.cars[0].last_lap_s = Some(last_lap_s);
+            rec.observe(&state);
+        };
+        at(4, PitStatus::None, 95.0, &mut rec);
+        at(4, PitStatus::PitLane, 95.0, &mut rec);
+        at(4, PitStatus::None, 95.0, &mut rec);
+        at(5, PitStatus::None, 118.0, &mut rec);
+        assert!(rec.records()[0].pit_lane);
+        at(4, PitStatus::None, 95.0, &mut rec);
+        assert!(rec.records().is_empty(), "lap 4 is not complete any more");
+        at(5, PitStatus::None, 117.5, &mut rec);
+        assert_eq!(rec.records().len(), 1);
+        assert!(
+            rec.records()[0].pit_lane,
+            "the pit lane seen before the flashback is still in lap 4"
+        );
+    }
+
+    #[test]
     fn going_back_in_time_forgets_future_laps() {
         let mut sim = RaceSim::new(&SimConfig {
             seed: 2,

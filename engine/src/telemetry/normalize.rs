@@ -4,7 +4,7 @@
 //! Rules, from the spec and real captures:
 //! - a session is keyed by `session_uid`; a new one resets everything, but a datagram of the session just left
 //!   (UDP delivered it after the new session's first) is late, not the old session beginning again: it is counted
-//!   and left out while its frame is within [`REORDER_FRAMES`] of that session's newest;
+//!   and left out while its frame and overall frame ids are within [`REORDER_FRAMES`] of that session's newest;
 //! - a flashback (the frame id going back within a session while the overall frame id does not, or an `FLBK`
 //!   event) rewinds: stints that begin after the rewound lap, and the best lap and sectors of the laps it undid, are
 //!   dropped when the next LapData arrives;

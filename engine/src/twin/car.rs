@@ -475,7 +475,7 @@ pub fn field_twins(state: &RaceState, records: &[LapRecord], params: &TwinParams
         .iter()
         .zip(&field.rivals)
         .map(|(car, rival)| {
-            car_twin(
+            let mut twin = car_twin(
                 state,
                 car,
                 records,
@@ -483,7 +483,9 @@ pub fn field_twins(state: &RaceState, records: &[LapRecord], params: &TwinParams
                 rival.next_pit.as_ref(),
                 None,
                 params,
-            )
+            );
+            apply_crossover(state, car, &mut twin, &field);
+            twin
         })
         .collect()
 }
@@ -527,8 +529,38 @@ struct Inputs<'a> {
     models: &'a FieldModels,
 }
 
-/// The window when the laps call the crossover to the other tyres: box now, for what the cars that changed fitted.
-pub(crate) fn crossover_window(car: &CarState, c: &crate::twin::weather::Crossover) -> PitWindow {
+/// The laps' crossover for `car`: when it favours other tyres than the car's, the car is racing on track, its
+/// window is not closed, and the gain over the laps left pays for the stop.
+pub fn crossover_for<'f>(
+    state: &RaceState,
+    car: &CarState,
+    twin: &CarTwin,
+    field: &'f crate::twin::FieldTwin,
+) -> Option<&'f crate::twin::weather::Crossover> {
+    field.crossover.as_ref().filter(|c| {
+        c.to != crate::twin::weather::TyreClass::of(car.tyres.compound)
+            && car.pit_status == crate::wire::PitStatus::None
+            && car.result_status == crate::wire::ResultStatus::Active
+            && twin.pit_window.status != PitWindowStatus::Closed
+            && c.gain_s * twin.laps_remaining > crate::twin::pit::pit_loss_now(state)
+    })
+}
+
+/// The laps' crossover outranks a window read from the wear of tyres the weather has made the wrong ones: where it
+/// holds for `car` ([`crossover_for`]), the window says box now.
+pub fn apply_crossover(
+    state: &RaceState,
+    car: &CarState,
+    twin: &mut CarTwin,
+    field: &crate::twin::FieldTwin,
+) {
+    if let Some(c) = crossover_for(state, car, twin, field) {
+        twin.pit_window = crossover_window(car, c);
+    }
+}
+
+/// The window when the laps call the crossover to the other tyres: box now, for what the car that gained most fitted.
+fn crossover_window(car: &CarState, c: &crate::twin::weather::Crossover) -> PitWindow {
     PitWindow {
         status: PitWindowStatus::Overdue,
         earliest_lap: Some(car.lap),

@@ -79,7 +79,7 @@ pub fn car_alerts(
         .and_then(|r| r.next_pit.as_ref())
         .is_some_and(|p| p.basis == PitBasis::Neutralised);
     let window = &twin.pit_window;
-    let crossover = crossover_for(car, field);
+    let crossover = crate::twin::car::crossover_for(state, car, twin, field);
     if let Some(c) = crossover {
         out.push(crossover_alert(state, car, c, loss));
     }
@@ -115,7 +115,7 @@ pub fn car_alerts(
             &format!("Box this lap: {}", words.join(", ")),
             evidence,
         ));
-    } else if let Some(b) = threat_from_behind {
+    } else if let Some(b) = threat_from_behind.filter(|_| crossover.is_none()) {
         let who = code(state, b.attacker);
         out.push(Alert::new(
             AlertKind::UndercutThreat,
@@ -183,10 +183,12 @@ pub fn car_alerts(
             ],
         ));
     }
+    // "Stay out or cover" is no call beside "box for the other tyres".
     if let Some(b) = field
         .battles
         .iter()
         .find(|b| b.defender == car.car_idx && b.overcut.probability >= CALL_PROBABILITY)
+        .filter(|_| crossover.is_none())
     {
         let who = code(state, b.attacker);
         out.push(Alert::new(
@@ -248,15 +250,6 @@ pub fn car_alerts(
     out
 }
 
-/// The crossover, when it favours the other tyres than `car`'s and the car is on track.
-pub fn crossover_for<'f>(car: &CarState, field: &'f FieldTwin) -> Option<&'f Crossover> {
-    field.crossover.as_ref().filter(|c| {
-        c.to != TyreClass::of(car.tyres.compound)
-            && car.pit_status == crate::wire::PitStatus::None
-            && car.result_status == ResultStatus::Active
-    })
-}
-
 /// Box for the other tyres: the laps of the cars that changed say they are faster.
 fn crossover_alert(state: &RaceState, car: &CarState, c: &Crossover, loss: f64) -> Alert {
     let who: Vec<String> = c.cars.iter().take(3).map(|&i| code(state, i)).collect();
@@ -280,10 +273,13 @@ fn crossover_alert(state: &RaceState, car: &CarState, c: &Crossover, loss: f64) 
     )
 }
 
-/// The forecast's call for `car`: rain coming while it is on slicks, or a dry spell while it is on inters or wets
-/// (unless the laps already call the crossover).
+/// The forecast's call for `car`: rain coming while it is on slicks, or a dry spell while it is on inters or wets;
+/// none when the laps already call the crossover for it.
 fn forecast_alert(state: &RaceState, car: &CarState, crossover: bool) -> Option<Alert> {
     let at = (car.lap, state.session_time_s);
+    if crossover {
+        return None;
+    }
     match TyreClass::of(car.tyres.compound) {
         TyreClass::Dry => {
             let rain = weather::rain_ahead(&state.session)?;
@@ -307,7 +303,7 @@ fn forecast_alert(state: &RaceState, car: &CarState, crossover: bool) -> Option<
                 ],
             ))
         }
-        TyreClass::Wet if !crossover && weather::dry_ahead(&state.session) => {
+        TyreClass::Wet if weather::dry_ahead(&state.session) => {
             let worst = state
                 .session
                 .forecast

@@ -7,7 +7,7 @@ use crate::history::LapRecorder;
 use crate::sorting::{sort_by, sort_by_key};
 use crate::twin::TwinParams;
 use crate::twin::alert::Alert;
-use crate::twin::car::{CarTwin, car_twin, crossover_window};
+use crate::twin::car::{CarTwin, apply_crossover, car_twin};
 use crate::twin::consistency::{ConsistencyMonitor, ConsistencyWarning};
 use crate::twin::field::{FieldModels, FieldTwin, field_twin_with};
 use crate::twin::fingerprint::{DriverFingerprint, Fingerprints};
@@ -16,6 +16,10 @@ use crate::twin::pit::{TeamTendency, predict_next_pit};
 use crate::wire::{
     CarState, LapRecord, PitStatus, RaceState, ResultStatus, SCHEMA_VERSION, TrackStatus,
 };
+
+/// Seconds the session time must go back for the twins to take it for a flashback: a state a moment older than
+/// the last (a source's jitter) rewinds nothing, so no stop scored in that moment is lost.
+const REWIND_MIN_S: f64 = 1.0;
 
 /// How many events, warnings and anomaly alerts the logs keep.
 const EVENTS_KEPT: usize = 64;
@@ -141,7 +145,7 @@ pub struct Twins {
     recorder: LapRecorder,
     seen: Vec<Option<Seen>>,
     track_status: TrackStatus,
-    /// Session time of the latest state: a state before it rewinds the twins (a flashback).
+    /// The latest session time seen: a state more than [`REWIND_MIN_S`] before it rewinds the twins (a flashback).
     session_time_s: Option<f64>,
     /// Every prediction made this session (one per car and lap, 12 bytes each): a flashback may go back to any
     /// lap, and the stops after it are scored again against the predictions made three laps before them.
@@ -223,8 +227,10 @@ impl Twins {
     pub fn observe(&mut self, state: &RaceState) -> Vec<TwinEvent> {
         let rewound = self
             .session_time_s
-            .is_some_and(|t| state.session_time_s < t);
-        self.session_time_s = Some(state.session_time_s);
+            .is_some_and(|t| state.session_time_s < t - REWIND_MIN_S);
+        if rewound || self.session_time_s.is_none_or(|t| state.session_time_s > t) {
+            self.session_time_s = Some(state.session_time_s);
+        }
         let before = self.recorder.records().len();
         self.recorder.observe(state);
         if rewound {
@@ -345,6 +351,14 @@ impl Twins {
         }
         self.track_status = state.session.track_status;
         self.strategy.generation += 1;
+        if self
+            .strategy
+            .last_reason
+            .as_ref()
+            .is_some_and(|e| e.session_time_s > now)
+        {
+            self.strategy.last_reason = None;
+        }
     }
 
     /// Scores the prediction made three laps before this stop against it.
@@ -414,7 +428,7 @@ impl Twins {
             .iter()
             .find(|r| r.car_idx == car_idx)
             .and_then(|r| r.next_pit.as_ref());
-        Some(car_twin(
+        let mut twin = car_twin(
             state,
             car,
             self.recorder.records(),
@@ -422,7 +436,9 @@ impl Twins {
             next_pit,
             rival,
             &self.params,
-        ))
+        );
+        apply_crossover(state, car, &mut twin, &field);
+        Some(twin)
     }
 
     /// Everything: every car's twin, the field, the calls, staleness and recent events.
@@ -454,11 +470,8 @@ impl Twins {
                 )
             })
             .collect();
-        // The laps' crossover outranks a window read from the wear of tyres the weather has made the wrong ones.
         for (car, twin) in state.cars.iter().zip(&mut cars) {
-            if let Some(c) = crate::twin::explain::crossover_for(car, &field) {
-                twin.pit_window = crossover_window(car, c);
-            }
+            apply_crossover(state, car, twin, &field);
         }
         let alerts = crate::twin::explain::alerts(state, &cars, &field);
         TwinReport {
