@@ -187,26 +187,7 @@ pub fn car_twin(
     let own = &laps.laps;
     let stint_start = car.stints.last().map_or(1, |s| s.start_lap);
     let total = f64::from(state.session.total_laps);
-    let lap_frac = if state.session.track_length_m > 0.0 {
-        car.lap_distance_m / state.session.track_length_m
-    } else {
-        0.0
-    };
-    let racing = car.result_status == ResultStatus::Active;
-    let laps_remaining = if racing {
-        // A lapped car takes the flag that many laps short of the distance; once the leader has, every car
-        // finishes the lap it is on.
-        let to_go =
-            total - f64::from(car.laps_down) - f64::from(car.lap.saturating_sub(1)) - lap_frac;
-        let to_go = if state.session.phase == SessionPhase::Chequered {
-            to_go.min(1.0 - lap_frac)
-        } else {
-            to_go
-        };
-        to_go.max(0.0)
-    } else {
-        0.0
-    };
+    let laps_remaining = laps_remaining(state, car);
     let wear_measured = state.measures(car);
     let fuel_measured = models.pace.fuel.measures(car.car_idx);
 
@@ -529,8 +510,31 @@ struct Inputs<'a> {
     models: &'a FieldModels,
 }
 
-/// The laps' crossover for `car`: when it favours other tyres than the car's, the car is racing on track, its
-/// window is not closed, and the gain over the laps left pays for the stop.
+/// Laps `car` has left to the flag, the one it is on counted by the distance still to drive (0 once it is out).
+pub(crate) fn laps_remaining(state: &RaceState, car: &CarState) -> f64 {
+    if car.result_status != ResultStatus::Active {
+        return 0.0;
+    }
+    let lap_frac = if state.session.track_length_m > 0.0 {
+        car.lap_distance_m / state.session.track_length_m
+    } else {
+        0.0
+    };
+    // A lapped car takes the flag that many laps short of the distance; once the leader has, every car finishes
+    // the lap it is on.
+    let to_go = f64::from(state.session.total_laps)
+        - f64::from(car.laps_down)
+        - f64::from(car.lap.saturating_sub(1))
+        - lap_frac;
+    let to_go = if state.session.phase == SessionPhase::Chequered {
+        to_go.min(1.0 - lap_frac)
+    } else {
+        to_go
+    };
+    to_go.max(0.0)
+}
+
+/// The laps' crossover for `car` ([`crate::twin::weather::calls`]), unless its window is closed.
 pub fn crossover_for<'f>(
     state: &RaceState,
     car: &CarState,
@@ -538,11 +542,8 @@ pub fn crossover_for<'f>(
     field: &'f crate::twin::FieldTwin,
 ) -> Option<&'f crate::twin::weather::Crossover> {
     field.crossover.as_ref().filter(|c| {
-        c.to != crate::twin::weather::TyreClass::of(car.tyres.compound)
-            && car.pit_status == crate::wire::PitStatus::None
-            && car.result_status == crate::wire::ResultStatus::Active
-            && twin.pit_window.status != PitWindowStatus::Closed
-            && c.gain_s * twin.laps_remaining > crate::twin::pit::pit_loss_now(state)
+        twin.pit_window.status != PitWindowStatus::Closed
+            && crate::twin::weather::calls(c, state, car)
     })
 }
 

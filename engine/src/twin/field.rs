@@ -160,6 +160,7 @@ pub fn field_twin_with(
     params: &TwinParams,
 ) -> FieldTwin {
     let laps = by_car(state, records);
+    let crossover = crate::twin::weather::crossover(records);
     let rivals: Vec<RivalTwin> = state
         .cars
         .iter()
@@ -182,15 +183,20 @@ pub fn field_twin_with(
                 predicted_laps_s: model.as_ref().map_or_else(Vec::new, |m| {
                     predict_laps(car, m, &models.pace, params.predict_laps)
                 }),
-                next_pit: predict_next_pit(
-                    state,
-                    car,
-                    l,
-                    &models.pace,
-                    tendency,
-                    &params.pace,
-                    &params.pit,
-                ),
+                next_pit: match &crossover {
+                    Some(c) if crate::twin::weather::calls(c, state, car) => {
+                        Some(crate::twin::pit::crossover_stop(state, car, &params.pit))
+                    }
+                    _ => predict_next_pit(
+                        state,
+                        car,
+                        l,
+                        &models.pace,
+                        tendency,
+                        &params.pace,
+                        &params.pit,
+                    ),
+                },
                 rejoin: rejoin_if_pitting_now(state, car),
             }
         })
@@ -206,7 +212,7 @@ pub fn field_twin_with(
         rivals,
         battles,
         tendencies: tendencies.to_vec(),
-        crossover: crate::twin::weather::crossover(records),
+        crossover,
     }
 }
 

@@ -88,6 +88,8 @@ pub enum PitBasis {
     Neutralised,
     /// Past its expected stint: any lap now.
     Overdue,
+    /// The field's laps call the crossover to the other tyres (slicks or inters): this lap or the next.
+    Crossover,
 }
 
 /// A team's stops so far against what was predicted three laps before each.
@@ -442,6 +444,32 @@ pub fn predict_next_pit(
         expected_stint_laps: expected,
         basis,
     })
+}
+
+/// The stop of a car the laps' crossover calls in ([`crate::twin::weather::calls`]): most likely at the end of this
+/// lap, spread over the next few (teams wait a lap to see another car's times, or for the pit lane to clear).
+pub(crate) fn crossover_stop(
+    state: &RaceState,
+    car: &CarState,
+    params: &PitParams,
+) -> PitPrediction {
+    let last_useful = state.session.total_laps.saturating_sub(1).max(car.lap);
+    let stint = car
+        .stints
+        .last()
+        .map_or(0, |s| car.lap.saturating_sub(s.start_lap));
+    PitPrediction {
+        lap: car.lap.min(last_useful),
+        spread_laps: params.min_spread_laps,
+        probabilities: spread_over_laps(
+            f64::from(car.lap),
+            params.min_spread_laps,
+            car.lap,
+            last_useful,
+        ),
+        expected_stint_laps: f64::from(stint),
+        basis: PitBasis::Crossover,
+    }
 }
 
 /// A normal distribution around `centre` with `sigma`, discretised on the laps `first..=last` within ±2σ and

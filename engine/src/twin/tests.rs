@@ -776,6 +776,21 @@ fn the_crossover_and_the_forecast_reach_the_pit_window_and_the_calls() {
     );
     // The car already on slicks: no crossover call.
     assert!(!calls_of(ids[0]).contains(&alert::AlertKind::Crossover));
+    // The Field Twin expects the cars on inters in now, the car on slicks not.
+    let stop_of = |report: &session::TwinReport, idx: u8| {
+        report
+            .field
+            .rivals
+            .iter()
+            .find(|r| r.car_idx == idx)
+            .unwrap()
+            .next_pit
+            .clone()
+    };
+    let called = stop_of(&report, ids[1]).expect("a stop");
+    assert_eq!((called.lap, called.basis), (13, pit::PitBasis::Crossover));
+    assert!((called.probabilities.iter().map(|p| p.p).sum::<f64>() - 1.0).abs() < 1e-9);
+    assert!(stop_of(&report, ids[0]).is_none_or(|p| p.basis != pit::PitBasis::Crossover));
     // Two laps from the flag the gain no longer pays for a stop: the window is the wear's again.
     let mut late = state.clone();
     for car in &mut late.cars {
@@ -798,6 +813,7 @@ fn the_crossover_and_the_forecast_reach_the_pit_window_and_the_calls() {
             .iter()
             .any(|a| a.kind == alert::AlertKind::Crossover)
     );
+    assert!(stop_of(&report, ids[1]).is_none_or(|p| p.basis != pit::PitBasis::Crossover));
     // The per-car twin agrees with the report.
     let alone = twins.car(&state, ids[1], None).unwrap();
     assert_eq!(alone.pit_window, twin_of(ids[1]).pit_window);

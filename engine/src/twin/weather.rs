@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::sorting::sort_by;
 use crate::twin::fingerprint::plausible_s;
-use crate::wire::{Compound, Forecast, LapRecord, SessionInfo, TrackStatus, Weather};
+use crate::wire::{
+    CarState, Compound, Forecast, LapRecord, PitStatus, RaceState, ResultStatus, SessionInfo,
+    TrackStatus, Weather,
+};
 
 /// Gain per lap, in seconds, from which the laps call a crossover: more than a lap's noise and a fresh set's edge.
 pub const CROSSOVER_GAIN_S: f64 = 1.0;
@@ -177,6 +180,16 @@ pub fn crossover(records: &[LapRecord]) -> Option<Crossover> {
             })
         })
         .max_by_key(|c| c.lap)
+}
+
+/// Whether the crossover `c` calls `car` in: the car runs the other tyres, is racing and on track, and the gain over
+/// the laps it has left pays for a stop.
+pub fn calls(c: &Crossover, state: &RaceState, car: &CarState) -> bool {
+    c.to != TyreClass::of(car.tyres.compound)
+        && car.pit_status == PitStatus::None
+        && car.result_status == ResultStatus::Active
+        && c.gain_s * crate::twin::car::laps_remaining(state, car)
+            > crate::twin::pit::pit_loss_now(state)
 }
 
 fn median(mut values: Vec<f64>) -> Option<f64> {

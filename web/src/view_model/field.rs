@@ -178,6 +178,7 @@ pub fn basis(b: PitBasis) -> &'static str {
         PitBasis::Field => "field",
         PitBasis::Neutralised => "SC/VSC",
         PitBasis::Overdue => "overdue",
+        PitBasis::Crossover => "crossover",
     }
 }
 
