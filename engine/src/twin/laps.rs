@@ -2,7 +2,7 @@
 //! the fuel on board (measured, or modelled when the source gives timing only).
 
 use crate::sorting::sort_by_key;
-use crate::wire::{CarState, LapRecord, RaceState, TrackStatus};
+use crate::wire::{CarState, LapRecord, RaceState, ResultStatus, TrackStatus};
 
 /// Fuel assumptions for sources that do not measure fuel (a real race's timing feed).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -13,32 +13,37 @@ pub struct FuelModel {
     pub start_kg: f64,
     /// Whether `LapRecord::fuel_kg` is a measurement (false for a timing-only source).
     pub measured: bool,
-    /// Cars (bit `car_idx`) whose telemetry is restricted: their fuel is modelled even where `measured`.
-    pub restricted: u64,
+    /// Cars (bit `car_idx`, every `u8` id) whose fuel is modelled even where `measured`: their telemetry is
+    /// restricted, or a running car reads exactly 0 kg (a feed that sends a car's wear and not its fuel; no car
+    /// races on an empty tank).
+    pub unmeasured: [u64; 4],
     /// Race distance, in laps.
     pub total_laps: u32,
 }
 
 impl FuelModel {
-    /// The fuel model for a session: measured unless the state is timing-only or the car's telemetry is
-    /// restricted ([`RaceState::measures`]).
+    /// The fuel model for a session: measured unless the state is timing-only, the car's telemetry is restricted
+    /// ([`RaceState::measures`]) or it reads an empty tank while racing.
     pub fn for_state(state: &RaceState, sensitivity_s_per_kg: f64, start_kg: f64) -> Self {
+        let mut unmeasured = [0u64; 4];
+        for c in &state.cars {
+            let empty = c.fuel_kg == 0.0 && c.result_status == ResultStatus::Active;
+            if c.telemetry_restricted || empty {
+                unmeasured[usize::from(c.car_idx / 64)] |= 1 << (c.car_idx % 64);
+            }
+        }
         FuelModel {
             sensitivity_s_per_kg,
             start_kg,
             measured: !state.session.timing_only,
-            restricted: state
-                .cars
-                .iter()
-                .filter(|c| c.telemetry_restricted && c.car_idx < 64)
-                .fold(0, |bits, c| bits | 1 << c.car_idx),
+            unmeasured,
             total_laps: state.session.total_laps.max(1),
         }
     }
 
     /// Whether the fuel of car `car_idx` is measured.
     pub fn measures(&self, car_idx: u8) -> bool {
-        self.measured && (car_idx >= 64 || self.restricted & 1 << car_idx == 0)
+        self.measured && self.unmeasured[usize::from(car_idx / 64)] & 1 << (car_idx % 64) == 0
     }
 
     /// Fuel on board at the end of `lap`: the record's measurement, or a linear burn from `start_kg` to empty at

@@ -539,6 +539,22 @@ fn measured_fuel_is_burned_over_the_laps_to_go_in_predictions() {
 }
 
 #[test]
+fn a_running_car_reading_an_empty_tank_has_its_fuel_modelled() {
+    // A JSON feed that sends one car's tyre wear but not its fuel (read as 0 kg), and a car id past 64.
+    let mut state = RaceSim::new(&SimConfig::sakhir_2019(5)).state();
+    state.cars[3].fuel_kg = 0.0;
+    state.cars[4].car_idx = 200;
+    state.cars[4].fuel_kg = 0.0;
+    let fuel = FuelModel::for_state(&state, 0.03, 110.0);
+    let (empty, far) = (state.cars[3].car_idx, state.cars[4].car_idx);
+    assert!(!fuel.measures(empty) && !fuel.measures(far));
+    assert!(fuel.measures(200 - 64) && fuel.measures(state.cars[0].car_idx));
+    // Out of the race, an empty tank is what it reads.
+    state.cars[3].result_status = crate::wire::ResultStatus::Retired;
+    assert!(FuelModel::for_state(&state, 0.03, 110.0).measures(empty));
+}
+
+#[test]
 fn a_car_with_restricted_telemetry_is_modelled_while_the_others_stay_measured() {
     // An online race in which one rival hides its telemetry: the game sends its fuel, ERS, wear and damage as
     // zeros. Read as measurements they would be new tyres and an empty tank all race.
