@@ -28,6 +28,20 @@ pub enum Tyre {
     Unknown,
 }
 
+#[cfg(feature = "engine")]
+impl From<boxbox_engine::wire::Compound> for Tyre {
+    fn from(compound: boxbox_engine::wire::Compound) -> Self {
+        use boxbox_engine::wire::Compound;
+        match compound {
+            Compound::Soft => Tyre::Soft,
+            Compound::Medium => Tyre::Medium,
+            Compound::Hard => Tyre::Hard,
+            Compound::Intermediate => Tyre::Intermediate,
+            Compound::Wet => Tyre::Wet,
+        }
+    }
+}
+
 impl Tyre {
     /// The compound's colour.
     pub fn colour(self) -> Colour {

@@ -18,7 +18,6 @@ use boxbox_charts::{
 use boxbox_engine::backtest::{FinalOrderPrediction, final_order_prediction};
 use boxbox_engine::race::{RealDriver, RealRace};
 use boxbox_engine::strategy::calibrate;
-use boxbox_engine::wire::Compound;
 
 use crate::source::race;
 
@@ -485,7 +484,7 @@ fn stints(race: &RealRace, order: &[&RealDriver]) -> StintChart {
                     _ => stints.push(Stint {
                         first_lap: lap.lap,
                         last_lap: lap.lap,
-                        tyre: tyre(lap.compound),
+                        tyre: Tyre::from(lap.compound),
                         predicted: false,
                     }),
                 }
@@ -550,16 +549,6 @@ const GREY: Colour = Colour::rgb(0x8a, 0x97, 0xa8);
 
 fn team_colour(d: &RealDriver) -> Colour {
     Colour::from_hex(&d.team_colour).unwrap_or(GREY)
-}
-
-fn tyre(compound: Compound) -> Tyre {
-    match compound {
-        Compound::Soft => Tyre::Soft,
-        Compound::Medium => Tyre::Medium,
-        Compound::Hard => Tyre::Hard,
-        Compound::Intermediate => Tyre::Intermediate,
-        Compound::Wet => Tyre::Wet,
-    }
 }
 
 /// A race time as `h:mm:ss.sss`.

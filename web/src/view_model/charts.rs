@@ -22,7 +22,7 @@ use boxbox_engine::strategy::monte_carlo::McReport;
 use boxbox_engine::twin::laps::CarLaps;
 use boxbox_engine::twin::pace::stint_degradation;
 use boxbox_engine::twin::{FieldModels, FieldTwin, TwinParams};
-use boxbox_engine::wire::{CarState, Compound, LapRecord, RaceState};
+use boxbox_engine::wire::{CarState, LapRecord, RaceState};
 use serde::{Deserialize, Serialize};
 
 use crate::view_model::traces::LapTraces;
@@ -337,7 +337,7 @@ pub fn stint_chart(
                 stints.push(Stint {
                     first_lap: last_lap + 1,
                     last_lap: stop,
-                    tyre: tyre(c.tyres.compound),
+                    tyre: Tyre::from(c.tyres.compound),
                     predicted: true,
                 });
             }
@@ -385,17 +385,6 @@ pub fn label(text: &str) -> String {
         .collect()
 }
 
-/// The chart colour of a compound.
-pub fn tyre(compound: Compound) -> Tyre {
-    match compound {
-        Compound::Soft => Tyre::Soft,
-        Compound::Medium => Tyre::Medium,
-        Compound::Hard => Tyre::Hard,
-        Compound::Intermediate => Tyre::Intermediate,
-        Compound::Wet => Tyre::Wet,
-    }
-}
-
 /// The car the focused charts (degradation, sectors, telemetry) are about: the selected one, else the leader.
 fn focus(state: &RaceState, selected: Option<u8>) -> Option<&CarState> {
     selected
@@ -436,7 +425,7 @@ pub fn degradation_chart(
                 .map_or_else(String::new, |f| format!(" {:+.3} s/lap", f.deg_s_per_lap));
             Some(DegradationStint {
                 label: format!("{} {}{slope}", k + 1, stint.compound.letter()),
-                tyre: tyre(stint.compound),
+                tyre: Tyre::from(stint.compound),
                 points: stint.points,
                 fit: stint.fit.map(|f| LinearFit {
                     intercept_s: f.base_s,
@@ -580,7 +569,7 @@ fn past_stints(records: &[LapRecord], car_idx: u8) -> Vec<Stint> {
             _ => stints.push(Stint {
                 first_lap: r.lap,
                 last_lap: r.lap,
-                tyre: tyre(r.compound),
+                tyre: Tyre::from(r.compound),
                 predicted: false,
             }),
         }
@@ -594,7 +583,7 @@ mod tests {
     use super::*;
     use boxbox_engine::sim::{RaceSim, SimConfig};
     use boxbox_engine::twin::{TwinParams, Twins};
-    use boxbox_engine::wire::{Corners, TrackStatus};
+    use boxbox_engine::wire::{Compound, Corners, TrackStatus};
 
     fn record(car_idx: u8, lap: u32, compound: Compound, age: u32) -> LapRecord {
         LapRecord {
@@ -733,7 +722,7 @@ mod tests {
             // Predicted stints continue the last one with the fitted compound.
             if let Some(p) = row.stints.iter().find(|s| s.predicted) {
                 assert_eq!(p.first_lap, past.last().unwrap().last_lap + 1);
-                assert_eq!(p.tyre, tyre(car.tyres.compound));
+                assert_eq!(p.tyre, Tyre::from(car.tyres.compound));
                 assert!(p.last_lap <= 30);
             }
         }
