@@ -93,6 +93,11 @@ fn clean(r: &LapRecord) -> bool {
 /// The crossover the laps show now, if any.
 pub fn crossover(records: &[LapRecord]) -> Option<Crossover> {
     let newest = records.iter().map(|r| r.lap).max()?;
+    // A dry (or a wet) race all along: nothing changed class.
+    let first = TyreClass::of(records.first()?.compound);
+    if records.iter().all(|r| TyreClass::of(r.compound) == first) {
+        return None;
+    }
     let mut cars: Vec<u8> = records.iter().map(|r| r.car_idx).collect();
     sort_by(&mut cars, Ord::cmp);
     cars.dedup();
