@@ -132,6 +132,29 @@ async fn game_datagrams_are_forwarded_recorded_and_replay_to_the_same_state() {
     assert_eq!(source["packets"]["event"], 15);
     assert_eq!(source["packets"]["lap_data"], 1);
     assert!(source["last_packet_age_s"].as_f64().unwrap() < 5.0);
+    // The Session packet's forecast for the race itself: five samples, 0 to 30 minutes ahead, clear.
+    let (_, env) = relay.http("GET", "/api/v1/environment", None).await;
+    let forecast: Vec<(u64, &str)> = env["forecast"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["in_min"].as_u64().unwrap(),
+                f["weather"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        forecast,
+        [
+            (0, "clear"),
+            (5, "clear"),
+            (10, "clear"),
+            (15, "clear"),
+            (30, "clear")
+        ]
+    );
     let (_, health) = relay.http("GET", "/api/v1/health", None).await;
     assert_eq!(
         (&health["source"], &health["simulated"]),
