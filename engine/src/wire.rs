@@ -353,6 +353,17 @@ impl Compound {
         matches!(self, Compound::Soft | Compound::Medium | Compound::Hard)
     }
 
+    /// The compound's name, lowercase, as radio lines say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compound::Soft => "soft",
+            Compound::Medium => "medium",
+            Compound::Hard => "hard",
+            Compound::Intermediate => "intermediate",
+            Compound::Wet => "wet",
+        }
+    }
+
     /// One-letter label used on timing screens.
     pub fn letter(self) -> char {
         match self {

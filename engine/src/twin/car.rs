@@ -572,7 +572,7 @@ fn crossover_window(car: &CarState, c: &crate::twin::weather::Crossover) -> PitW
             "{} are {:.1} s a lap faster: box now for a {}",
             c.to.words(),
             c.gain_s,
-            format!("{:?}", c.compound).to_ascii_lowercase()
+            c.compound.name()
         ),
     }
 }
@@ -658,7 +658,7 @@ fn pit_window(
     };
     let next = next_compound(car, laps_left_race, &inputs.models.pace, life_of);
     let next_life = life_of(next);
-    let next_name = format!("{next:?}").to_ascii_lowercase();
+    let next_name = next.name();
     let earliest = (f64::from(total) - next_life.floor()).max(f64::from(car.lap)) as u32;
     if !rule_met && life.laps_left >= laps_remaining {
         return window(

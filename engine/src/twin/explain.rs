@@ -253,17 +253,17 @@ pub fn car_alerts(
 /// Box for the other tyres: the laps of the cars that changed say they are faster.
 fn crossover_alert(state: &RaceState, car: &CarState, c: &Crossover, loss: f64) -> Alert {
     let who: Vec<String> = c.cars.iter().take(3).map(|&i| code(state, i)).collect();
-    let compound = format!("{:?}", c.compound).to_ascii_lowercase();
     Alert::new(
         AlertKind::Crossover,
         Severity::Critical,
         Some(car.car_idx),
         (car.lap, state.session_time_s),
         &format!(
-            "Box for {}: {} {:.1} s a lap faster on them, a {compound}",
+            "Box for {}: {} {:.1} s a lap faster on them, a {}",
             c.to.words(),
             who.join(", "),
-            c.gain_s
+            c.gain_s,
+            c.compound.name()
         ),
         vec![
             Evidence::new(format!("gain on {}", c.to.words()), c.gain_s, "s/lap"),

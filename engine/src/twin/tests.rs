@@ -706,34 +706,7 @@ fn the_crossover_and_the_forecast_reach_the_pit_window_and_the_calls() {
     let ids: Vec<u8> = state.cars.iter().take(3).map(|c| c.car_idx).collect();
     // A drying track (0.5 s a lap for everybody); the first car stopped for mediums at the end of lap 8 and laps
     // 2.5 s faster than the inters would.
-    let mut records = Vec::new();
-    for lap in 1..=12u32 {
-        for (k, &car_idx) in ids.iter().enumerate() {
-            let inters = 100.0 + k as f64 - 0.5 * f64::from(lap);
-            let slicks = k == 0 && lap > 8;
-            let pit_lane = k == 0 && (lap == 8 || lap == 9);
-            records.push(LapRecord {
-                car_idx,
-                lap,
-                lap_time_s: if slicks { inters - 2.5 } else { inters }
-                    + if pit_lane { 20.0 } else { 0.0 },
-                position: k as u8 + 1,
-                compound: if slicks {
-                    Compound::Medium
-                } else {
-                    Compound::Intermediate
-                },
-                tyre_age_laps: lap,
-                wear_pct: Corners::from_array([10.0; 4]),
-                fuel_kg: 60.0,
-                track_status: TrackStatus::Green,
-                pit_lane,
-                sectors_s: [None; 3],
-                ers_store_pct: 50.0,
-                gap_to_leader_s: None,
-            });
-        }
-    }
+    let records = weather::tests::drying_for(&ids, 12, 8, 2.5);
     for car in &mut state.cars {
         car.lap = 13;
         car.pit_status = PitStatus::None;

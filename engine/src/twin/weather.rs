@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sorting::sort_by;
 use crate::twin::fingerprint::plausible_s;
+use crate::twin::pace::median;
 use crate::wire::{
     CarState, Compound, Forecast, LapRecord, PitStatus, RaceState, ResultStatus, SessionInfo,
     TrackStatus, Weather,
@@ -153,7 +154,7 @@ pub fn crossover(records: &[LapRecord]) -> Option<Crossover> {
                         TyreClass::Dry
                     };
                     // The track's own change over the same laps, for the cars still on the old tyres then.
-                    let drift: Vec<f64> = cars
+                    let mut drift: Vec<f64> = cars
                         .iter()
                         .filter(|&&other| other != c.car_idx)
                         .filter_map(|&other| {
@@ -162,7 +163,7 @@ pub fn crossover(records: &[LapRecord]) -> Option<Crossover> {
                             Some(t0 - t1)
                         })
                         .collect();
-                    let drift = median(drift)?;
+                    let drift = median(&mut drift)?;
                     Some((
                         c.car_idx,
                         c.before.1 - c.after.1 - drift,
@@ -171,7 +172,7 @@ pub fn crossover(records: &[LapRecord]) -> Option<Crossover> {
                     ))
                 })
                 .collect();
-            let gain = median(gains.iter().map(|g| g.1).collect())?;
+            let gain = median(&mut gains.iter().map(|g| g.1).collect::<Vec<f64>>())?;
             if gain < CROSSOVER_GAIN_S {
                 return None;
             }
@@ -195,19 +196,6 @@ pub fn calls(c: &Crossover, state: &RaceState, car: &CarState) -> bool {
         && car.result_status == ResultStatus::Active
         && c.gain_s * crate::twin::car::laps_remaining(state, car)
             > crate::twin::pit::pit_loss_now(state)
-}
-
-fn median(mut values: Vec<f64>) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    sort_by(&mut values, f64::total_cmp);
-    let n = values.len();
-    Some(if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    })
 }
 
 /// Whether a weather brings rain.
@@ -245,16 +233,23 @@ pub fn dry_ahead(session: &SessionInfo) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::wire::Corners;
 
-    fn lap(car: u8, lap: u32, compound: Compound, t: f64, pit_lane: bool) -> LapRecord {
+    fn lap(
+        car: u8,
+        position: u8,
+        lap: u32,
+        compound: Compound,
+        t: f64,
+        pit_lane: bool,
+    ) -> LapRecord {
         LapRecord {
             car_idx: car,
             lap,
             lap_time_s: t,
-            position: car + 1,
+            position,
             compound,
             tyre_age_laps: lap,
             wear_pct: Corners::from_array([0.0; 4]),
@@ -270,11 +265,21 @@ mod tests {
     /// Three cars on inters over a drying track (each lap 0.5 s faster), car `k` `k` s off the pace; car 0 stops
     /// for slicks at the end of `stop_lap` and laps `slick_edge` s faster than the inters from the lap after.
     fn drying(laps: u32, stop_lap: u32, slick_edge: f64) -> Vec<LapRecord> {
+        drying_for(&[0, 1, 2], laps, stop_lap, slick_edge)
+    }
+
+    /// [`drying`] for the cars `ids`, in running order (the first stops for mediums).
+    pub(crate) fn drying_for(
+        ids: &[u8],
+        laps: u32,
+        stop_lap: u32,
+        slick_edge: f64,
+    ) -> Vec<LapRecord> {
         let mut records = Vec::new();
         for l in 1..=laps {
-            for car in 0..3u8 {
-                let inters = 100.0 + f64::from(car) - 0.5 * f64::from(l);
-                let on_slicks = car == 0 && l > stop_lap;
+            for (k, &car) in (0u8..).zip(ids) {
+                let inters = 100.0 + f64::from(k) - 0.5 * f64::from(l);
+                let on_slicks = k == 0 && l > stop_lap;
                 let compound = if on_slicks {
                     Compound::Medium
                 } else {
@@ -285,9 +290,10 @@ mod tests {
                 } else {
                     inters
                 };
-                let pit_lane = car == 0 && (l == stop_lap || l == stop_lap + 1);
+                let pit_lane = k == 0 && (l == stop_lap || l == stop_lap + 1);
                 records.push(lap(
                     car,
+                    k + 1,
                     l,
                     compound,
                     t + if pit_lane { 20.0 } else { 0.0 },
@@ -336,7 +342,7 @@ mod tests {
                     Compound::Soft
                 };
                 let t = if wet { slicks - 4.0 } else { slicks } + if pit_lane { 20.0 } else { 0.0 };
-                records.push(lap(car, l, compound, t, pit_lane));
+                records.push(lap(car, car + 1, l, compound, t, pit_lane));
             }
         }
         let c = crossover(&records).expect("a crossover");
